@@ -1,0 +1,16 @@
+#pragma once
+// Atoms of parti's actor messages (CAF 0.17: at most 10 characters each). CAF's predefined
+// atoms (get_atom, put_atom, update_atom, delete_atom, ok_atom, tick_atom, ...) are used as is.
+#include <caf/atom.hpp>
+
+namespace parti {
+
+using create_atom = caf::atom_constant<caf::atom("create")>;
+using purge_atom = caf::atom_constant<caf::atom("purge")>;
+using keys_atom = caf::atom_constant<caf::atom("keys")>;
+using write_atom = caf::atom_constant<caf::atom("write")>;
+using restart_atom = caf::atom_constant<caf::atom("restart")>;
+using failed_atom = caf::atom_constant<caf::atom("failed")>;
+using stats_atom = caf::atom_constant<caf::atom("stats")>;
+
+}  // namespace parti

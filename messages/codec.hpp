@@ -1,0 +1,31 @@
+#pragma once
+// msgpack encoding of the KV records (DESIGN.md §2): maps with string keys, so fields can be
+// added without breaking older readers.
+//
+// Decoding is total: garbage, truncated input, wrong types, trailing bytes or absurd lengths give
+// a failure naming the record and field; unknown fields are ignored and missing fields keep their
+// defaults. It never throws and never allocates more than the input size justifies.
+#include <string>
+#include <string_view>
+
+#include "messages/records.hpp"
+#include "messages/result.hpp"
+
+namespace parti {
+
+std::string encode(const partition& x);
+std::string encode(const id_claim& x);
+std::string encode(const leader_lease& x);
+std::string encode(const heartbeat_record& x);
+std::string encode(const assignment_record& x);
+std::string encode(const manifest_record& x);
+
+/// Decodes one record of type T (one of the records above) from `bytes`.
+template <class T>
+result<T> decode(std::string_view bytes);
+
+/// The record's name as used in error messages ("heartbeat", "assignment", ...).
+template <class T>
+const char* record_name();
+
+}  // namespace parti

@@ -1,0 +1,157 @@
+#pragma once
+// The KV records of the wire contract (DESIGN.md §2), as plain structs.
+//
+// Each record lists its fields once, in `describe`, by their wire name. The msgpack codec
+// (codec.hpp) and the CAF inspectors (inspect.hpp) are both driven by these lists, so a field
+// is added in one place. Times are unix milliseconds. This header depends on nothing.
+#include <cstdint>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+namespace parti {
+
+/// A unit of work. Its identity is its keys; its weight is its relative load (>= 1 when used).
+struct partition {
+  std::vector<std::string> keys;
+  std::int64_t weight = 1;
+};
+inline bool operator<(const partition& a, const partition& b) {
+  return a.keys < b.keys || (a.keys == b.keys && a.weight < b.weight);
+}
+
+/// `<group>-ids` / `<prefix>-<n>`: who holds a stable worker id.
+struct id_claim {
+  std::string instance;  // random id of the claiming process
+  std::string host;
+  std::int64_t pid = 0;
+  std::uint64_t claimed_at = 0;
+};
+
+/// `<group>-election` / `leader`: the leader's lease.
+struct leader_lease {
+  std::string worker;
+  std::string instance;
+  std::uint64_t epoch = 0;
+  std::uint64_t renewed_at = 0;
+};
+
+/// `<group>-heartbeats` / `<worker id>`.
+struct heartbeat_record {
+  std::string worker;
+  std::string instance;
+  std::uint64_t seq = 0;
+  std::uint64_t sent_at = 0;
+  std::string state;
+  std::uint64_t applied_epoch = 0;
+  std::uint64_t applied_version = 0;
+  bool leaving = false;
+  bool restarting = false;
+};
+
+/// `<group>-assignments` / `<worker id>`: what one worker owns.
+struct assignment_record {
+  std::string worker;
+  std::uint64_t epoch = 0;
+  std::uint64_t version = 0;
+  std::string reason;
+  std::vector<partition> partitions;
+  std::uint64_t issued_at = 0;
+};
+
+/// `<group>-assignments` / `_manifest`: written last; a version is complete once it exists.
+struct manifest_record {
+  std::uint64_t epoch = 0;
+  std::uint64_t version = 0;
+  std::string reason;
+  std::vector<std::string> workers;
+  std::uint64_t partition_count = 0;
+  std::uint64_t issued_at = 0;
+};
+
+// -- field lists: f(wire_name, member) ------------------------------------------------------
+
+template <class F>
+void describe(F& f, partition& x) {
+  f("keys", x.keys);
+  f("weight", x.weight);
+}
+
+template <class F>
+void describe(F& f, id_claim& x) {
+  f("instance", x.instance);
+  f("host", x.host);
+  f("pid", x.pid);
+  f("claimed_at", x.claimed_at);
+}
+
+template <class F>
+void describe(F& f, leader_lease& x) {
+  f("worker", x.worker);
+  f("instance", x.instance);
+  f("epoch", x.epoch);
+  f("renewed_at", x.renewed_at);
+}
+
+template <class F>
+void describe(F& f, heartbeat_record& x) {
+  f("worker", x.worker);
+  f("instance", x.instance);
+  f("seq", x.seq);
+  f("sent_at", x.sent_at);
+  f("state", x.state);
+  f("applied_epoch", x.applied_epoch);
+  f("applied_version", x.applied_version);
+  f("leaving", x.leaving);
+  f("restarting", x.restarting);
+}
+
+template <class F>
+void describe(F& f, assignment_record& x) {
+  f("worker", x.worker);
+  f("epoch", x.epoch);
+  f("version", x.version);
+  f("reason", x.reason);
+  f("partitions", x.partitions);
+  f("issued_at", x.issued_at);
+}
+
+template <class F>
+void describe(F& f, manifest_record& x) {
+  f("epoch", x.epoch);
+  f("version", x.version);
+  f("reason", x.reason);
+  f("workers", x.workers);
+  f("partition_count", x.partition_count);
+  f("issued_at", x.issued_at);
+}
+
+// -- all fields as a tuple of references: equality here, CAF inspection in inspect.hpp -------
+
+inline auto tie_fields(partition& x) { return std::tie(x.keys, x.weight); }
+inline auto tie_fields(id_claim& x) { return std::tie(x.instance, x.host, x.pid, x.claimed_at); }
+inline auto tie_fields(leader_lease& x) {
+  return std::tie(x.worker, x.instance, x.epoch, x.renewed_at);
+}
+inline auto tie_fields(heartbeat_record& x) {
+  return std::tie(x.worker, x.instance, x.seq, x.sent_at, x.state, x.applied_epoch,
+                  x.applied_version, x.leaving, x.restarting);
+}
+inline auto tie_fields(assignment_record& x) {
+  return std::tie(x.worker, x.epoch, x.version, x.reason, x.partitions, x.issued_at);
+}
+inline auto tie_fields(manifest_record& x) {
+  return std::tie(x.epoch, x.version, x.reason, x.workers, x.partition_count, x.issued_at);
+}
+
+template <class T, class = decltype(tie_fields(std::declval<T&>()))>
+bool operator==(const T& a, const T& b) {
+  return tie_fields(const_cast<T&>(a)) == tie_fields(const_cast<T&>(b));
+}
+template <class T, class = decltype(tie_fields(std::declval<T&>()))>
+bool operator!=(const T& a, const T& b) {
+  return !(a == b);
+}
+
+}  // namespace parti

@@ -1,0 +1,231 @@
+#include "runtime/nats/connection.hpp"
+
+#include <caf/send.hpp>
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <map>
+
+#include "messages/inspect.hpp"
+
+namespace parti {
+
+namespace {
+long millis(duration d) {
+  return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+}
+}  // namespace
+
+struct connection::callbacks {
+  std::mutex mutex;
+  std::condition_variable closed_cv;
+  bool closed = false;
+  int next_token = 1;
+  std::map<int, listener> listeners;
+  std::array<std::atomic<std::uint64_t>, 5> counts{};
+
+  void emit(connection_event event) {
+    counts[static_cast<std::size_t>(event.state)]++;
+    std::vector<listener> copy;
+    {
+      std::lock_guard<std::mutex> guard(mutex);
+      for (auto& [token, fn] : listeners) copy.push_back(fn);
+    }
+    for (auto& fn : copy) fn(event);
+    if (event.state == connection_state::closed) {
+      std::lock_guard<std::mutex> guard(mutex);
+      closed = true;
+      closed_cv.notify_all();
+    }
+  }
+};
+
+namespace {
+
+std::string current_url(natsConnection* nc) {
+  char buffer[256] = {0};
+  if (nc && natsConnection_GetConnectedUrl(nc, buffer, sizeof buffer) == NATS_OK) return buffer;
+  return {};
+}
+
+connection::callbacks* cb(void* closure) { return static_cast<connection::callbacks*>(closure); }
+
+void on_connected(natsConnection* nc, void* closure) {
+  cb(closure)->emit({connection_state::connected, current_url(nc), {}});
+}
+void on_disconnected(natsConnection* nc, void* closure) {
+  cb(closure)->emit({connection_state::disconnected, current_url(nc), {}});
+}
+void on_reconnected(natsConnection* nc, void* closure) {
+  cb(closure)->emit({connection_state::reconnected, current_url(nc), {}});
+}
+void on_closed(natsConnection*, void* closure) {
+  cb(closure)->emit({connection_state::closed, {}, {}});
+}
+void on_error(natsConnection*, natsSubscription*, natsStatus err, void* closure) {
+  cb(closure)->emit({connection_state::error, {}, natsStatus_GetText(err)});
+}
+
+}  // namespace
+
+std::string nats_error_text(natsStatus s) {
+  std::string text = natsStatus_GetText(s);
+  const char* detail = nats_GetLastError(nullptr);
+  if (detail && *detail && text != detail) text += std::string(" (") + detail + ")";
+  return text;
+}
+
+std::vector<std::string> split_urls(const std::string& list) {
+  std::vector<std::string> urls;
+  std::size_t pos = 0;
+  while (pos <= list.size()) {
+    auto end = list.find(',', pos);
+    if (end == std::string::npos) end = list.size();
+    auto item = list.substr(pos, end - pos);
+    auto first = item.find_first_not_of(" \t");
+    auto last = item.find_last_not_of(" \t");
+    if (first != std::string::npos) urls.push_back(item.substr(first, last - first + 1));
+    pos = end + 1;
+  }
+  return urls;
+}
+
+status connection_options::validate() const {
+  if (urls.empty()) return failure{"nats-url: at least one server URL is required"};
+  for (const auto& url : urls)
+    if (url.find("://") == std::string::npos && url.find(':') == std::string::npos)
+      return failure{"nats-url: '" + url + "' is not a URL like nats://host:4222"};
+  if (!token.empty() && !user.empty())
+    return failure{"nats-token: cannot be combined with nats-user"};
+  if (!password.empty() && user.empty()) return failure{"nats-password: requires nats-user"};
+  if (!tls.cert_file.empty() != !tls.key_file.empty())
+    return failure{"nats-tls-cert / nats-tls-key: give both or neither"};
+  if (connect_timeout <= duration::zero()) return failure{"connect timeout: must be positive"};
+  if (request_timeout < std::chrono::milliseconds(10))
+    return failure{"kv request timeout: must be at least 10ms"};
+  if (reconnect_wait < duration::zero()) return failure{"reconnect wait: must not be negative"};
+  if (reconnect_buffer_bytes <= 0) return failure{"reconnect buffer: must be positive"};
+  return done{};
+}
+
+connection::connection(connection_options options)
+    : options_(std::move(options)), callbacks_(std::make_shared<callbacks>()) {}
+
+result<std::shared_ptr<connection>> connection::open(const connection_options& options) {
+  if (auto ok = options.validate(); !ok) return failure{ok.error()};
+  std::shared_ptr<connection> self(new connection(options));
+  natsOptions* o = nullptr;
+  auto fail = [&](natsStatus s, const std::string& what) -> result<std::shared_ptr<connection>> {
+    return failure{"nats: " + what + ": " + nats_error_text(s)};
+  };
+  natsStatus s = natsOptions_Create(&o);
+  if (s != NATS_OK) return fail(s, "options");
+  self->opts_ = o;
+  std::vector<const char*> servers;
+  for (const auto& url : options.urls) servers.push_back(url.c_str());
+  void* closure = self->callbacks_.get();
+  if ((s = natsOptions_SetServers(o, servers.data(), static_cast<int>(servers.size()))) != NATS_OK)
+    return fail(s, "server URLs");
+  natsOptions_SetName(o, options.name.c_str());
+  natsOptions_SetTimeout(o, millis(options.connect_timeout));
+  natsOptions_SetMaxReconnect(o, options.max_reconnect);
+  natsOptions_SetReconnectWait(o, millis(options.reconnect_wait));
+  natsOptions_SetReconnectJitter(o, millis(options.reconnect_jitter),
+                                 millis(options.reconnect_jitter));
+  natsOptions_SetReconnectBufSize(o, options.reconnect_buffer_bytes);
+  natsOptions_SetPingInterval(o, millis(options.ping_interval));
+  natsOptions_SetMaxPingsOut(o, options.max_pings_out);
+  natsOptions_SetDisconnectedCB(o, on_disconnected, closure);
+  natsOptions_SetReconnectedCB(o, on_reconnected, closure);
+  natsOptions_SetClosedCB(o, on_closed, closure);
+  natsOptions_SetErrorHandler(o, on_error, closure);
+  if (!options.user.empty() &&
+      (s = natsOptions_SetUserInfo(o, options.user.c_str(), options.password.c_str())) != NATS_OK)
+    return fail(s, "user");
+  if (!options.token.empty() && (s = natsOptions_SetToken(o, options.token.c_str())) != NATS_OK)
+    return fail(s, "token");
+  if (!options.credentials_file.empty() &&
+      (s = natsOptions_SetUserCredentialsFromFiles(o, options.credentials_file.c_str(),
+                                                   nullptr)) != NATS_OK)
+    return fail(s, "credentials file '" + options.credentials_file + "'");
+  const auto& tls = options.tls;
+  if (tls.enabled || !tls.ca_file.empty() || !tls.cert_file.empty()) {
+    if ((s = natsOptions_SetSecure(o, true)) != NATS_OK) return fail(s, "TLS");
+    if (!tls.ca_file.empty() &&
+        (s = natsOptions_LoadCATrustedCertificates(o, tls.ca_file.c_str())) != NATS_OK)
+      return fail(s, "TLS CA file '" + tls.ca_file + "'");
+    if (!tls.cert_file.empty() &&
+        (s = natsOptions_LoadCertificatesChain(o, tls.cert_file.c_str(), tls.key_file.c_str())) !=
+            NATS_OK)
+      return fail(s, "TLS certificate '" + tls.cert_file + "'");
+    if (!tls.expected_hostname.empty())
+      natsOptions_SetExpectedHostname(o, tls.expected_hostname.c_str());
+    if (tls.skip_verify) natsOptions_SkipServerVerification(o, true);
+  }
+  if (options.retry_on_failed_connect)
+    natsOptions_SetRetryOnFailedConnect(o, true, on_connected, closure);
+
+  s = natsConnection_Connect(&self->nc_, o);
+  if (s == NATS_OK) {
+    self->callbacks_->emit({connection_state::connected, current_url(self->nc_), {}});
+  } else if (s != NATS_NOT_YET_CONNECTED) {
+    self->nc_ = nullptr;
+    return fail(s, "connect to " + options.urls.front());
+  }
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Wait = millis(options.request_timeout);
+  jo.PublishAsync.MaxPending = 65536;
+  if ((s = natsConnection_JetStream(&self->js_, self->nc_, &jo)) != NATS_OK)
+    return fail(s, "JetStream context");
+  return self;
+}
+
+connection::~connection() {
+  if (js_) jsCtx_Destroy(js_);
+  if (nc_) {
+    natsConnection_Close(nc_);
+    // Wait for the closed callback: until it has run, nats.c may still call into callbacks_.
+    std::unique_lock<std::mutex> lock(callbacks_->mutex);
+    bool done = callbacks_->closed_cv.wait_for(lock, std::chrono::seconds(10),
+                                               [&] { return callbacks_->closed; });
+    lock.unlock();
+    natsConnection_Destroy(nc_);
+    if (!done) {
+      // Never observed; if it happens, leak the callback state rather than risk a use after free.
+      new std::shared_ptr<callbacks>(callbacks_);
+    }
+  }
+  if (opts_) natsOptions_Destroy(opts_);
+}
+
+bool connection::connected() const {
+  return nc_ && natsConnection_Status(nc_) == NATS_CONN_STATUS_CONNECTED;
+}
+
+std::string connection::connected_url() const { return current_url(nc_); }
+
+int connection::add_listener(listener fn) {
+  std::lock_guard<std::mutex> guard(callbacks_->mutex);
+  int token = callbacks_->next_token++;
+  callbacks_->listeners.emplace(token, std::move(fn));
+  return token;
+}
+
+int connection::add_listener(caf::actor receiver) {
+  return add_listener([receiver](const connection_event& event) {
+    caf::anon_send(receiver, event);
+  });
+}
+
+void connection::remove_listener(int token) {
+  std::lock_guard<std::mutex> guard(callbacks_->mutex);
+  callbacks_->listeners.erase(token);
+}
+
+std::uint64_t connection::event_count(connection_state state) const {
+  return callbacks_->counts[static_cast<std::size_t>(state)].load();
+}
+
+}  // namespace parti

@@ -1,0 +1,261 @@
+#include "runtime/nats/kv_store.hpp"
+
+#include <cctype>
+#include <map>
+#include <sstream>
+
+namespace parti {
+
+const char* to_string(kv_errc code) {
+  switch (code) {
+    case kv_errc::not_found: return "not_found";
+    case kv_errc::key_exists: return "key_exists";
+    case kv_errc::wrong_revision: return "wrong_revision";
+    case kv_errc::outcome_unknown: return "outcome_unknown";
+    case kv_errc::not_connected: return "not_connected";
+    case kv_errc::bucket_mismatch: return "bucket_mismatch";
+    case kv_errc::invalid_argument: return "invalid_argument";
+    case kv_errc::io_error: return "io_error";
+  }
+  return "unknown";
+}
+
+kv_error kv_error_from(natsStatus s, const std::string& what, kv_errc conflict) {
+  // Read the thread-local detail right away: it is sticky and later calls overwrite it.
+  const char* detail_c = nats_GetLastError(nullptr);
+  std::string detail = detail_c ? detail_c : "";
+  std::string text = what + ": " + natsStatus_GetText(s);
+  if (!detail.empty() && detail != natsStatus_GetText(s)) text += " (" + detail + ")";
+  switch (s) {
+    case NATS_NOT_FOUND: return {kv_errc::not_found, text};
+    case NATS_TIMEOUT: return {kv_errc::outcome_unknown, text + "; the write may still land"};
+    case NATS_INVALID_ARG: return {kv_errc::invalid_argument, text};
+    case NATS_CONNECTION_CLOSED:
+    case NATS_CONNECTION_DISCONNECTED:
+    case NATS_NO_SERVER:
+    case NATS_NOT_YET_CONNECTED:
+    case NATS_STALE_CONNECTION: return {kv_errc::not_connected, text};
+    case NATS_ERR:
+      if (detail.find("wrong last sequence") != std::string::npos) return {conflict, text};
+      return {kv_errc::io_error, text};
+    default: return {kv_errc::io_error, text};
+  }
+}
+
+status bucket_settings::validate() const {
+  if (name.empty()) return failure{"bucket: name must not be empty"};
+  for (char c : name)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'))
+      return failure{"bucket '" + name + "': only letters, digits, '-' and '_' are allowed"};
+  if (history < 1 || history > 64) return failure{"bucket history: must be within 1..64"};
+  if (replicas < 1 || replicas > 5) return failure{"bucket replicas: must be within 1..5"};
+  if (ttl < duration::zero()) return failure{"bucket TTL: must not be negative"};
+  if (ttl > duration::zero() && ttl < std::chrono::milliseconds(100))
+    return failure{"bucket TTL: must be at least 100ms (a JetStream limit)"};
+  return done{};
+}
+
+struct kv_store::batch {
+  std::mutex mutex;
+  std::map<std::string, std::size_t> index_of_subject;
+  std::vector<std::uint64_t> revisions;
+  std::vector<std::string> errors;
+  std::size_t acked = 0;
+};
+
+namespace {
+
+void on_ack(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* closure) {
+  auto* b = static_cast<kv_store::batch*>(closure);
+  std::lock_guard<std::mutex> guard(b->mutex);
+  auto it = b->index_of_subject.find(natsMsg_GetSubject(msg));
+  if (it != b->index_of_subject.end()) {
+    if (pa) b->revisions[it->second] = pa->Sequence;
+    if (pae)
+      b->errors.push_back(std::string(natsMsg_GetSubject(msg)) + ": " +
+                          (pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err)));
+    ++b->acked;
+  }
+  natsMsg_Destroy(msg);
+}
+
+kv_entry to_entry(kvEntry* e) {
+  kv_entry out;
+  out.key = kvEntry_Key(e);
+  if (auto* v = static_cast<const char*>(kvEntry_Value(e)))
+    out.value.assign(v, static_cast<std::size_t>(kvEntry_ValueLen(e)));
+  out.revision = kvEntry_Revision(e);
+  switch (kvEntry_Operation(e)) {
+    case kvOp_Delete: out.op = kv_op::del; break;
+    case kvOp_Purge: out.op = kv_op::purge; break;
+    default: out.op = kv_op::put; break;
+  }
+  auto created = kvEntry_Created(e);
+  out.created_ms = created > 0 ? static_cast<std::uint64_t>(created / 1000000) : 0;
+  return out;
+}
+
+int byte_length(const std::string& value) { return static_cast<int>(value.size()); }
+
+}  // namespace
+
+kv_store::kv_store(std::shared_ptr<connection> conn, bucket_settings settings, kvStore* kv)
+    : conn_(std::move(conn)),
+      settings_(std::move(settings)),
+      kv_(kv),
+      batch_(std::make_unique<batch>()) {}
+
+kv_store::~kv_store() {
+  if (async_js_) jsCtx_Destroy(async_js_);
+  if (kv_) kvStore_Destroy(kv_);
+}
+
+kv_result<std::shared_ptr<kv_store>> kv_store::ensure(std::shared_ptr<connection> conn,
+                                                      const bucket_settings& settings) {
+  if (auto ok = settings.validate(); !ok) return kv_error{kv_errc::invalid_argument, ok.error()};
+  kvStore* kv = nullptr;
+  natsStatus s = js_KeyValue(&kv, conn->jetstream(), settings.name.c_str());
+  if (s == NATS_OK) {
+    kvStatus* st = nullptr;
+    if ((s = kvStore_Status(&st, kv)) != NATS_OK) {
+      kvStore_Destroy(kv);
+      return kv_error_from(s, "bucket " + settings.name + " status");
+    }
+    std::ostringstream diff;
+    if (kvStatus_TTL(st) != settings.ttl.count())
+      diff << " ttl " << kvStatus_TTL(st) / 1000000 << "ms (want "
+           << std::chrono::duration_cast<std::chrono::milliseconds>(settings.ttl).count() << "ms)";
+    if (static_cast<int>(kvStatus_History(st)) != settings.history)
+      diff << " history " << kvStatus_History(st) << " (want " << settings.history << ")";
+    if (kvStatus_Replicas(st) != settings.replicas)
+      diff << " replicas " << kvStatus_Replicas(st) << " (want " << settings.replicas << ")";
+    kvStatus_Destroy(st);
+    if (!diff.str().empty()) {
+      kvStore_Destroy(kv);
+      return kv_error{kv_errc::bucket_mismatch, "bucket " + settings.name +
+                                                    " exists with other settings:" + diff.str()};
+    }
+  } else if (s == NATS_NOT_FOUND) {
+    kvConfig kc;
+    kvConfig_Init(&kc);
+    kc.Bucket = settings.name.c_str();
+    kc.History = static_cast<uint8_t>(settings.history);
+    kc.TTL = settings.ttl.count();  // nanoseconds (STACK.md)
+    kc.Replicas = settings.replicas;
+    kc.StorageType = settings.memory_storage ? js_MemoryStorage : js_FileStorage;
+    if ((s = js_CreateKeyValue(&kv, conn->jetstream(), &kc)) != NATS_OK)
+      return kv_error_from(s, "create bucket " + settings.name);
+  } else {
+    return kv_error_from(s, "bind bucket " + settings.name);
+  }
+  std::shared_ptr<kv_store> store(new kv_store(conn, settings, kv));
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Wait = std::chrono::duration_cast<std::chrono::milliseconds>(conn->options().request_timeout)
+                .count();
+  jo.PublishAsync.MaxPending = 1 << 20;
+  jo.PublishAsync.AckHandler = on_ack;
+  jo.PublishAsync.AckHandlerClosure = store->batch_.get();
+  if ((s = natsConnection_JetStream(&store->async_js_, conn->raw(), &jo)) != NATS_OK)
+    return kv_error_from(s, "JetStream context for " + settings.name);
+  return store;
+}
+
+kv_result<kv_entry> kv_store::get(const std::string& key) {
+  kvEntry* e = nullptr;
+  natsStatus s = kvStore_Get(&e, kv_, key.c_str());
+  if (s != NATS_OK) return kv_error_from(s, "get " + bucket() + "/" + key);
+  kv_entry out = to_entry(e);
+  kvEntry_Destroy(e);
+  return out;
+}
+
+kv_result<std::uint64_t> kv_store::put(const std::string& key, const std::string& value) {
+  std::uint64_t rev = 0;
+  natsStatus s = kvStore_Put(&rev, kv_, key.c_str(), value.data(), byte_length(value));
+  if (s != NATS_OK) return kv_error_from(s, "put " + bucket() + "/" + key);
+  return rev;
+}
+
+kv_result<std::uint64_t> kv_store::create(const std::string& key, const std::string& value) {
+  std::uint64_t rev = 0;
+  natsStatus s = kvStore_Create(&rev, kv_, key.c_str(), value.data(), byte_length(value));
+  if (s != NATS_OK)
+    return kv_error_from(s, "create " + bucket() + "/" + key, kv_errc::key_exists);
+  return rev;
+}
+
+kv_result<std::uint64_t> kv_store::update(const std::string& key, const std::string& value,
+                                          std::uint64_t last_revision) {
+  std::uint64_t rev = 0;
+  natsStatus s =
+      kvStore_Update(&rev, kv_, key.c_str(), value.data(), byte_length(value), last_revision);
+  if (s != NATS_OK)
+    return kv_error_from(s, "update " + bucket() + "/" + key, kv_errc::wrong_revision);
+  return rev;
+}
+
+kv_result<done> kv_store::erase(const std::string& key) {
+  natsStatus s = kvStore_Delete(kv_, key.c_str());
+  if (s != NATS_OK) return kv_error_from(s, "delete " + bucket() + "/" + key);
+  return done{};
+}
+
+kv_result<done> kv_store::purge(const std::string& key) {
+  natsStatus s = kvStore_Purge(kv_, key.c_str(), nullptr);
+  if (s != NATS_OK) return kv_error_from(s, "purge " + bucket() + "/" + key);
+  return done{};
+}
+
+kv_result<std::vector<std::string>> kv_store::keys() {
+  kvKeysList list{};
+  natsStatus s = kvStore_Keys(&list, kv_, nullptr);
+  if (s == NATS_NOT_FOUND) return std::vector<std::string>{};  // empty bucket
+  if (s != NATS_OK) return kv_error_from(s, "keys " + bucket());
+  std::vector<std::string> out(list.Keys, list.Keys + list.Count);
+  kvKeysList_Destroy(&list);
+  return out;
+}
+
+kv_result<std::vector<std::uint64_t>> kv_store::write_many(const std::vector<kv_write>& writes) {
+  std::lock_guard<std::mutex> serial(write_many_mutex_);  // one batch at a time per bucket
+  {
+    std::lock_guard<std::mutex> guard(batch_->mutex);
+    batch_->index_of_subject.clear();
+    batch_->revisions.assign(writes.size(), 0);
+    batch_->errors.clear();
+    batch_->acked = 0;
+    for (std::size_t i = 0; i < writes.size(); ++i)
+      batch_->index_of_subject["$KV." + bucket() + "." + writes[i].key] = i;
+  }
+  if (batch_->index_of_subject.size() != writes.size())
+    return kv_error{kv_errc::invalid_argument, "write_many: a key appears twice in one batch"};
+  for (const auto& w : writes) {
+    natsMsg* msg = nullptr;
+    std::string subject = "$KV." + bucket() + "." + w.key;
+    natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, w.value.data(),
+                                  byte_length(w.value));
+    if (s == NATS_OK && w.erase) s = natsMsgHeader_Set(msg, "KV-Operation", "DEL");
+    if (s == NATS_OK) s = js_PublishMsgAsync(async_js_, &msg, nullptr);
+    if (msg) natsMsg_Destroy(msg);  // left to us only when the publish did not take it
+    if (s != NATS_OK) return kv_error_from(s, "write_many " + bucket() + "/" + w.key);
+  }
+  jsPubOptions po;
+  jsPubOptions_Init(&po);
+  po.MaxWait = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   conn_->options().request_timeout)
+                   .count();
+  natsStatus s = js_PublishAsyncComplete(async_js_, &po);
+  if (s != NATS_OK) {
+    natsMsgList pending{};
+    if (js_PublishAsyncGetPendingList(&pending, async_js_) == NATS_OK)
+      natsMsgList_Destroy(&pending);  // we give up on them; they may still land (unknown)
+    return kv_error_from(s, "write_many " + bucket() + ": waiting for acknowledgements");
+  }
+  std::lock_guard<std::mutex> guard(batch_->mutex);
+  if (!batch_->errors.empty())
+    return kv_error{kv_errc::io_error, "write_many " + bucket() + ": " + batch_->errors.front()};
+  return batch_->revisions;
+}
+
+}  // namespace parti

@@ -1,0 +1,101 @@
+#pragma once
+// One JetStream KV bucket, with blocking calls and typed error kinds.
+//
+// Every call here may block on the network (up to the connection's request timeout), so actors
+// never call it from a scheduler thread: they go through kv_actor (kv_actor.hpp), which runs it
+// on a thread of its own. A timeout is "outcome unknown": nats.c keeps the write in its reconnect
+// buffer and it may still land (STACK.md), so callers re-read or write by CAS.
+#include <nats/nats.h>
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "messages/events.hpp"
+#include "messages/result.hpp"
+#include "runtime/clock.hpp"
+#include "runtime/nats/connection.hpp"
+
+namespace parti {
+
+enum class kv_errc : std::uint8_t {
+  not_found = 1,
+  key_exists = 2,       // create on a key that exists
+  wrong_revision = 3,   // update whose expected revision is not the key's latest
+  outcome_unknown = 4,  // timed out: the write may or may not have happened
+  not_connected = 5,
+  bucket_mismatch = 6,  // the bucket exists with other settings
+  invalid_argument = 7,
+  io_error = 8,
+};
+
+const char* to_string(kv_errc code);
+
+struct kv_error {
+  kv_errc code = kv_errc::io_error;
+  std::string message;
+};
+
+template <class T>
+using kv_result = result<T, kv_error>;
+
+struct bucket_settings {
+  std::string name;
+  duration ttl = duration::zero();  // zero: keep forever
+  int history = 1;
+  int replicas = 1;
+  bool memory_storage = false;
+
+  status validate() const;
+};
+
+class kv_store {
+ public:
+  /// Binds to the bucket, creating it when missing; an existing bucket whose TTL, history or
+  /// replicas differ is reported as bucket_mismatch naming the differences (never changed).
+  static kv_result<std::shared_ptr<kv_store>> ensure(std::shared_ptr<connection> conn,
+                                                     const bucket_settings& settings);
+  ~kv_store();
+  kv_store(const kv_store&) = delete;
+  kv_store& operator=(const kv_store&) = delete;
+
+  kv_result<kv_entry> get(const std::string& key);
+  kv_result<std::uint64_t> put(const std::string& key, const std::string& value);
+  kv_result<std::uint64_t> create(const std::string& key, const std::string& value);
+  kv_result<std::uint64_t> update(const std::string& key, const std::string& value,
+                                  std::uint64_t last_revision);
+  kv_result<done> erase(const std::string& key);
+  kv_result<done> purge(const std::string& key);
+  kv_result<std::vector<std::string>> keys();
+
+  /// Writes many keys in one pipeline (asynchronous publishes, then one wait for every
+  /// acknowledgement): one round trip in all, not one per key. Returns each write's revision in
+  /// order. Fails as a whole (outcome_unknown) when any acknowledgement is missing.
+  kv_result<std::vector<std::uint64_t>> write_many(const std::vector<kv_write>& writes);
+
+  const std::string& bucket() const { return settings_.name; }
+  const bucket_settings& settings() const { return settings_; }
+  kvStore* raw() const { return kv_; }
+  const std::shared_ptr<connection>& conn() const { return conn_; }
+
+  struct batch;  // acknowledgements of one write_many, filled by the nats.c ack callback
+
+ private:
+  kv_store(std::shared_ptr<connection> conn, bucket_settings settings, kvStore* kv);
+
+  std::shared_ptr<connection> conn_;
+  bucket_settings settings_;
+  kvStore* kv_ = nullptr;
+  jsCtx* async_js_ = nullptr;  // a context of its own, so its pending acks are only ours
+  std::unique_ptr<batch> batch_;
+  std::mutex write_many_mutex_;
+};
+
+/// Maps a failed nats.c call to an error kind. `conflict` is the kind that "wrong last
+/// sequence" means for this call (key_exists for create, wrong_revision for update).
+kv_error kv_error_from(natsStatus s, const std::string& what, kv_errc conflict = kv_errc::io_error);
+
+}  // namespace parti

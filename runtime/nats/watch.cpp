@@ -1,0 +1,223 @@
+#include "runtime/nats/watch.hpp"
+
+#include <caf/all.hpp>
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include "messages/atoms.hpp"
+#include "messages/inspect.hpp"
+#include "runtime/revision_filter.hpp"
+
+namespace parti {
+
+namespace {
+
+kv_entry to_entry(kvEntry* e) {
+  kv_entry out;
+  out.key = kvEntry_Key(e);
+  if (auto* v = static_cast<const char*>(kvEntry_Value(e)))
+    out.value.assign(v, static_cast<std::size_t>(kvEntry_ValueLen(e)));
+  out.revision = kvEntry_Revision(e);
+  auto op = kvEntry_Operation(e);
+  out.op = op == kvOp_Delete ? kv_op::del : op == kvOp_Purge ? kv_op::purge : kv_op::put;
+  auto created = kvEntry_Created(e);
+  out.created_ms = created > 0 ? static_cast<std::uint64_t>(created / 1000000) : 0;
+  return out;
+}
+
+/// The thread that blocks in kvWatcher_Next and turns what it gets into messages to `owner`.
+class watch_loop {
+ public:
+  watch_loop(std::shared_ptr<kv_store> store, std::string filter, duration poll,
+             caf::actor owner)
+      : store_(std::move(store)), filter_(std::move(filter)), poll_(poll) {
+    thread_ = std::thread([this, owner] { run(owner); });
+  }
+
+  ~watch_loop() {
+    {
+      std::lock_guard<std::mutex> guard(mutex_);
+      stopping_ = true;
+      if (watcher_) kvWatcher_Stop(watcher_);  // a blocked Next returns at once
+    }
+    // The join waits at most for a watch creation in flight (bounded by the request timeout);
+    // the watcher actor runs detached, so no scheduler thread waits here.
+    if (thread_.joinable()) thread_.join();
+    if (watcher_) kvWatcher_Destroy(watcher_);
+  }
+
+ private:
+  void run(caf::actor owner) {
+    kvWatcher* w = nullptr;
+    natsStatus s = filter_ == ">" ? kvStore_WatchAll(&w, store_->raw(), nullptr)
+                                  : kvStore_Watch(&w, store_->raw(), filter_.c_str(), nullptr);
+    if (s != NATS_OK) {
+      auto err = kv_error_from(s, "watch " + store_->bucket());
+      caf::anon_send(owner, failed_atom::value, err.message);
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> guard(mutex_);
+      watcher_ = w;
+      if (stopping_) return;
+    }
+    bool initial = true;
+    for (;;) {
+      kvEntry* e = nullptr;
+      s = kvWatcher_Next(&e, w, std::chrono::duration_cast<std::chrono::milliseconds>(poll_).count());
+      if (s == NATS_TIMEOUT) continue;
+      if (s != NATS_OK) {
+        std::lock_guard<std::mutex> guard(mutex_);
+        if (!stopping_)
+          caf::anon_send(owner, failed_atom::value,
+                         kv_error_from(s, "watch " + store_->bucket()).message);
+        return;
+      }
+      if (e == nullptr) {  // the marker after the current values (STACK.md)
+        initial = false;
+        caf::anon_send(owner, watch_ready{store_->bucket(), false, {}, 0});
+        continue;
+      }
+      caf::anon_send(owner, watch_update{store_->bucket(), to_entry(e), initial});
+      kvEntry_Destroy(e);
+    }
+  }
+
+  std::shared_ptr<kv_store> store_;
+  std::string filter_;
+  duration poll_;
+  std::mutex mutex_;
+  kvWatcher* watcher_ = nullptr;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+struct watcher_state {
+  std::unique_ptr<watch_loop> loop;  // destroyed with the state: stops and joins the thread
+  static inline const char* name = "parti.watcher";
+};
+
+/// Owns one watch_loop and forwards its messages to the supervisor. Fails (and dies with an
+/// error) when the watch fails.
+caf::behavior watcher(caf::stateful_actor<watcher_state>* self, std::shared_ptr<kv_store> store,
+                      std::string filter, duration poll, caf::actor parent) {
+  self->state.loop = std::make_unique<watch_loop>(std::move(store), std::move(filter), poll,
+                                                  caf::actor_cast<caf::actor>(self));
+  return {
+      [=](watch_update& u) { self->send(parent, std::move(u)); },
+      [=](watch_ready& r) { self->send(parent, std::move(r)); },
+      [=](failed_atom, const std::string& reason) {
+        self->quit(caf::make_error(caf::sec::runtime_error, reason));
+      },
+  };
+}
+
+struct supervisor_state {
+  std::shared_ptr<kv_store> store;
+  caf::actor consumer;
+  watch_options options;
+  std::function<void(const std::string&)> on_failure;
+  std::unique_ptr<backoff> retry;
+  caf::actor child;
+  revision_filter delivered;
+  std::vector<std::string> replayed;  // keys seen in the current replay
+  bool replaying = true;
+  watch_stats stats;
+  static inline const char* name = "parti.watch_supervisor";
+};
+
+using supervisor_actor = caf::stateful_actor<supervisor_state>*;
+
+void start_child(supervisor_actor self) {
+  auto& st = self->state;
+  st.replaying = true;
+  st.replayed.clear();
+  st.child = self->spawn<caf::detached + caf::linked>(watcher, st.store, st.options.key_filter,
+                                                      st.options.poll,
+                                                      caf::actor_cast<caf::actor>(self));
+}
+
+void on_update(supervisor_actor self, watch_update& u) {
+  auto& st = self->state;
+  if (st.replaying) st.replayed.push_back(u.entry.key);
+  if (!st.delivered.accept(u.entry.key, u.entry.revision)) {
+    ++st.stats.duplicates_dropped;
+    return;
+  }
+  ++st.stats.delivered;
+  self->send(st.consumer, std::move(u));
+}
+
+void on_ready(supervisor_actor self, watch_ready& r) {
+  auto& st = self->state;
+  st.replaying = false;
+  st.retry->reset();  // the watch works again: the next failure starts from a short delay
+  r.resumed = st.stats.restarts > 0;
+  r.restarts = st.stats.restarts;
+  if (r.resumed) r.present = std::move(st.replayed);
+  st.replayed.clear();
+  self->send(st.consumer, std::move(r));
+}
+
+void on_child_exit(supervisor_actor self, const caf::exit_msg& em) {
+  auto& st = self->state;
+  ++st.stats.failures;
+  std::string reason = caf::to_string(em.reason);
+  if (st.on_failure) st.on_failure(reason);
+  st.child = nullptr;
+  self->delayed_send(self, st.retry->next(), restart_atom::value);
+}
+
+caf::behavior watch_supervisor(caf::stateful_actor<supervisor_state>* self,
+                               std::shared_ptr<kv_store> store, caf::actor consumer,
+                               watch_options options,
+                               std::function<void(const std::string&)> on_failure) {
+  auto& st = self->state;
+  st.store = std::move(store);
+  st.consumer = consumer;
+  st.options = std::move(options);
+  st.on_failure = std::move(on_failure);
+  auto seed = st.options.seed ? st.options.seed
+                              : static_cast<std::uint64_t>(
+                                    std::chrono::steady_clock::now().time_since_epoch().count());
+  st.retry = std::make_unique<backoff>(st.options.restart_backoff, seeded_random(seed));
+  // Trap exits: a failed watcher is restarted; anything else (shutdown) ends us and, through
+  // the link, the watcher too.
+  self->set_exit_handler([=](caf::exit_msg& em) {
+    if (self->state.child && em.source == self->state.child.address()) {
+      on_child_exit(self, em);
+    } else {
+      self->quit(em.reason);
+    }
+  });
+  self->monitor(consumer);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    if (dm.source == self->state.consumer.address()) self->quit(caf::exit_reason::user_shutdown);
+  });
+  start_child(self);
+  return {
+      [=](watch_update& u) { on_update(self, u); },
+      [=](watch_ready& r) { on_ready(self, r); },
+      [=](restart_atom) {
+        ++self->state.stats.restarts;
+        start_child(self);
+      },
+      [=](stats_atom) {
+        const auto& s = self->state.stats;
+        return caf::make_message(s.delivered, s.duplicates_dropped, s.failures, s.restarts);
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_watch(caf::actor_system& sys, std::shared_ptr<kv_store> store,
+                       caf::actor consumer, watch_options options,
+                       std::function<void(const std::string&)> on_failure) {
+  return sys.spawn(watch_supervisor, std::move(store), std::move(consumer), std::move(options),
+                   std::move(on_failure));
+}
+
+}  // namespace parti
