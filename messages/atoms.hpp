@@ -11,6 +11,7 @@ using keys_atom = caf::atom_constant<caf::atom("keys")>;
 using write_atom = caf::atom_constant<caf::atom("write")>;
 using restart_atom = caf::atom_constant<caf::atom("restart")>;
 using failed_atom = caf::atom_constant<caf::atom("failed")>;
+using resync_atom = caf::atom_constant<caf::atom("resync")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 
 }  // namespace parti

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -33,6 +34,7 @@ enum class kv_errc : std::uint8_t {
 };
 
 const char* to_string(kv_errc code);
+inline std::ostream& operator<<(std::ostream& os, kv_errc code) { return os << to_string(code); }
 
 struct kv_error {
   kv_errc code = kv_errc::io_error;

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "messages/atoms.hpp"
@@ -122,7 +123,7 @@ struct supervisor_state {
   std::unique_ptr<backoff> retry;
   caf::actor child;
   revision_filter delivered;
-  std::vector<std::string> replayed;  // keys seen in the current replay
+  std::set<std::string> replayed;  // keys seen in the current replay
   bool replaying = true;
   watch_stats stats;
   static inline const char* name = "parti.watch_supervisor";
@@ -139,9 +140,15 @@ void start_child(supervisor_actor self) {
                                                       caf::actor_cast<caf::actor>(self));
 }
 
+/// Messages of a watcher that was replaced (resync) may still be in the mailbox: their entries
+/// are real data (the revision filter sorts them out) but they say nothing about the replay.
+bool from_current_child(supervisor_actor self) {
+  return self->state.child && self->current_sender() == self->state.child.address();
+}
+
 void on_update(supervisor_actor self, watch_update& u) {
   auto& st = self->state;
-  if (st.replaying) st.replayed.push_back(u.entry.key);
+  if (st.replaying && from_current_child(self)) st.replayed.insert(u.entry.key);
   if (!st.delivered.accept(u.entry.key, u.entry.revision)) {
     ++st.stats.duplicates_dropped;
     return;
@@ -152,11 +159,12 @@ void on_update(supervisor_actor self, watch_update& u) {
 
 void on_ready(supervisor_actor self, watch_ready& r) {
   auto& st = self->state;
+  if (!from_current_child(self)) return;
   st.replaying = false;
   st.retry->reset();  // the watch works again: the next failure starts from a short delay
   r.resumed = st.stats.restarts > 0;
   r.restarts = st.stats.restarts;
-  if (r.resumed) r.present = std::move(st.replayed);
+  if (r.resumed) r.present.assign(st.replayed.begin(), st.replayed.end());
   st.replayed.clear();
   self->send(st.consumer, std::move(r));
 }
@@ -202,6 +210,17 @@ caf::behavior watch_supervisor(caf::stateful_actor<supervisor_state>* self,
       [=](watch_ready& r) { on_ready(self, r); },
       [=](restart_atom) {
         ++self->state.stats.restarts;
+        start_child(self);
+      },
+      [=](resync_atom) {
+        // Replay current values now (e.g. after an outage, to re-validate what we hold): a new
+        // watch replaces the old one; what the consumer already has is not delivered again.
+        auto& state = self->state;
+        if (state.child) {
+          self->unlink_from(state.child);
+          self->send_exit(state.child, caf::exit_reason::user_shutdown);
+        }
+        ++state.stats.restarts;
         start_child(self);
       },
       [=](stats_atom) {

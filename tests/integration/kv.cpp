@@ -1,0 +1,143 @@
+// The KV layer against a real nats-server: records round trip, conflicts have their own error
+// kinds, bucket settings are checked, pipelined writes land, and the actor front end replies.
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+
+#include "messages/codec.hpp"
+#include "tests/support/actors.hpp"
+
+using namespace parti;
+using namespace std::chrono_literals;
+
+BOOST_FIXTURE_TEST_SUITE(kv_layer, test::nats_fixture)
+
+BOOST_AUTO_TEST_CASE(every_record_type_round_trips_through_kv) {
+  auto kv = bucket("rt");
+  auto check = [&](const std::string& key, const auto& record) {
+    using record_t = std::decay_t<decltype(record)>;
+    auto rev = kv->put(key, encode(record));
+    BOOST_REQUIRE_MESSAGE(rev.ok(), rev.error());
+    auto entry = kv->get(key);
+    BOOST_REQUIRE_MESSAGE(entry.ok(), entry.error());
+    BOOST_TEST(entry->revision == *rev);
+    auto back = decode<record_t>(entry->value);
+    BOOST_REQUIRE_MESSAGE(back.ok(), back.error());
+    BOOST_TEST((*back == record));
+  };
+  check("worker-0", id_claim{"inst-1", "host", 77, 123});
+  check("leader", leader_lease{"worker-0", "inst-1", 5, 456});
+  heartbeat_record hb;
+  hb.worker = "worker-0";
+  hb.seq = 3;
+  hb.state = "Stable";
+  hb.leaving = true;
+  check("hb", hb);
+  assignment_record a;
+  a.worker = "worker-0";
+  a.epoch = 5;
+  a.version = 2;
+  a.partitions = {{{"p-1"}, 1}, {{"p-2", "x"}, 10}};
+  check("worker-0-assignment", a);
+  check("_manifest", manifest_record{5, 2, "cold_start", {"worker-0"}, 2, 999});
+}
+
+BOOST_AUTO_TEST_CASE(create_conflict_is_key_exists) {
+  auto kv = bucket("create");
+  auto first = kv->create("k", "a");
+  BOOST_REQUIRE_MESSAGE(first.ok(), first.error());
+  auto second = kv->create("k", "b");
+  BOOST_REQUIRE(!second.ok());
+  BOOST_TEST(second.failure_value().code == kv_errc::key_exists, second.error());
+  BOOST_TEST(kv->get("k")->value == "a");
+  // After a delete, create works again (the client retries over the delete marker).
+  BOOST_REQUIRE(kv->erase("k").ok());
+  BOOST_TEST(kv->create("k", "c").ok());
+}
+
+BOOST_AUTO_TEST_CASE(cas_conflict_is_wrong_revision) {
+  auto kv = bucket("cas");
+  auto r1 = *kv->put("k", "1");
+  auto r2 = kv->update("k", "2", r1);
+  BOOST_REQUIRE_MESSAGE(r2.ok(), r2.error());
+  auto stale = kv->update("k", "3", r1);
+  BOOST_REQUIRE(!stale.ok());
+  BOOST_TEST(stale.failure_value().code == kv_errc::wrong_revision, stale.error());
+  BOOST_TEST(kv->get("k")->value == "2");
+}
+
+BOOST_AUTO_TEST_CASE(missing_keys_are_not_found_and_delete_purge_keys_work) {
+  auto kv = bucket("misc");
+  auto missing = kv->get("nope");
+  BOOST_TEST(missing.failure_value().code == kv_errc::not_found);
+  BOOST_TEST(kv->keys()->empty());
+  kv->put("a", "1");
+  kv->put("b", "2");
+  kv->put("c", "3");
+  BOOST_REQUIRE(kv->erase("a").ok());
+  BOOST_REQUIRE(kv->purge("b").ok());
+  auto keys = *kv->keys();
+  BOOST_TEST(keys == std::vector<std::string>{"c"});
+  BOOST_TEST(kv->get("a").failure_value().code == kv_errc::not_found);
+  auto bad = kv->put("bad key*", "x");
+  BOOST_TEST(bad.failure_value().code == kv_errc::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(existing_bucket_with_other_settings_is_reported) {
+  bucket("settings", 3s, 1);
+  bucket("settings", 3s, 1);  // same settings: fine, idempotent
+  bucket_settings other;
+  other.name = "settings";
+  other.ttl = 5s;
+  other.history = 2;
+  auto r = kv_store::ensure(conn, other);
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST(r.failure_value().code == kv_errc::bucket_mismatch);
+  BOOST_TEST(r.error().find("ttl 3000ms (want 5000ms)") != std::string::npos, r.error());
+  BOOST_TEST(r.error().find("history 1 (want 2)") != std::string::npos, r.error());
+  bucket_settings invalid;
+  invalid.name = "has.dot";
+  BOOST_TEST(kv_store::ensure(conn, invalid).failure_value().code == kv_errc::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(pipelined_writes_land_with_revisions_and_deletes) {
+  auto kv = bucket("many");
+  kv->put("old", "x");
+  std::vector<kv_write> writes;
+  for (int i = 0; i < 500; ++i) writes.push_back({"k" + std::to_string(i), std::to_string(i), false});
+  writes.push_back({"old", "", true});
+  auto revs = kv->write_many(writes);
+  BOOST_REQUIRE_MESSAGE(revs.ok(), revs.error());
+  BOOST_TEST(revs->size() == writes.size());
+  BOOST_TEST(std::all_of(revs->begin(), revs->end(), [](auto r) { return r > 0; }));
+  BOOST_TEST(kv->get("k499")->value == "499");
+  BOOST_TEST(kv->get("k7")->revision == (*revs)[7]);
+  BOOST_TEST(kv->get("old").failure_value().code == kv_errc::not_found);
+  BOOST_TEST(kv->keys()->size() == 500u);
+  auto dup = kv->write_many({{"a", "1", false}, {"a", "2", false}});
+  BOOST_TEST(dup.failure_value().code == kv_errc::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(kv_actor_replies_values_and_typed_errors) {
+  auto kv = spawn_kv_actor(sys, bucket("actor"));
+  caf::scoped_actor self{sys};
+  std::uint64_t rev = 0;
+  self->request(kv, 5s, create_atom::value, std::string("k"), std::string("v"))
+      .receive([&](std::uint64_t r) { rev = r; },
+               [&](const caf::error& e) { BOOST_FAIL(describe(e)); });
+  BOOST_TEST(rev > 0u);
+  bool conflict = false;
+  self->request(kv, 5s, create_atom::value, std::string("k"), std::string("w"))
+      .receive([&](std::uint64_t) { BOOST_FAIL("second create succeeded"); },
+               [&](const caf::error& e) {
+                 conflict = is_kv_error(e, kv_errc::key_exists);
+                 BOOST_TEST(describe(e).find("key_exists: create actor/k") == 0u, describe(e));
+               });
+  BOOST_TEST(conflict);
+  self->request(kv, 5s, caf::get_atom::value, std::string("k"))
+      .receive([&](const kv_entry& e) { BOOST_TEST(e.value == "v"); },
+               [&](const caf::error& e) { BOOST_FAIL(describe(e)); });
+  self->send_exit(kv, caf::exit_reason::user_shutdown);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,35 @@
+#pragma once
+// An actor system for integration tests, and helpers to talk to actors from a test body.
+#include <caf/all.hpp>
+
+#include <chrono>
+#include <memory>
+
+#include "messages/inspect.hpp"
+#include "runtime/nats/connection.hpp"
+#include "runtime/nats/kv_actor.hpp"
+#include "tests/support/nats_server.hpp"
+
+namespace parti::test {
+
+struct test_config : caf::actor_system_config {
+  test_config() { set("scheduler.max-threads", 2); }
+};
+
+/// A nats-server, an actor system and a connection to the server, for one test case.
+/// Members are destroyed in reverse order: actors first, then the connection, then the server.
+struct nats_fixture {
+  nats_server server;
+  test_config config;
+  caf::actor_system sys{config};
+  std::shared_ptr<connection> conn;
+
+  nats_fixture();
+  ~nats_fixture();
+
+  connection_options options() const;
+  std::shared_ptr<kv_store> bucket(const std::string& name,
+                                   duration ttl = duration::zero(), int history = 1);
+};
+
+}  // namespace parti::test
