@@ -7,6 +7,8 @@
 #include <condition_variable>
 #include <map>
 
+#include <unistd.h>
+
 #include "messages/inspect.hpp"
 
 namespace parti {
@@ -101,6 +103,13 @@ status connection_options::validate() const {
   if (!password.empty() && user.empty()) return failure{"nats-password: requires nats-user"};
   if (!tls.cert_file.empty() != !tls.key_file.empty())
     return failure{"nats-tls-cert / nats-tls-key: give both or neither"};
+  // nats.c reads these files only while connecting; name a missing one now, clearly.
+  for (auto [option, file] : {std::pair{"nats-creds", &credentials_file},
+                              std::pair{"nats-tls-ca", &tls.ca_file},
+                              std::pair{"nats-tls-cert", &tls.cert_file},
+                              std::pair{"nats-tls-key", &tls.key_file}})
+    if (!file->empty() && ::access(file->c_str(), R_OK) != 0)
+      return failure{std::string(option) + ": cannot read '" + *file + "'"};
   if (connect_timeout <= duration::zero()) return failure{"connect timeout: must be positive"};
   if (request_timeout < std::chrono::milliseconds(10))
     return failure{"kv request timeout: must be at least 10ms"};
