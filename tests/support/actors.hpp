@@ -8,7 +8,8 @@
 #include "messages/inspect.hpp"
 #include "runtime/nats/connection.hpp"
 #include "runtime/nats/kv_actor.hpp"
-#include "tests/support/nats_server.hpp"
+#include "runtime/nats/local_server.hpp"
+#include "tests/support/eventually.hpp"
 
 namespace parti::test {
 
@@ -19,7 +20,7 @@ struct test_config : caf::actor_system_config {
 /// A nats-server, an actor system and a connection to the server, for one test case.
 /// Members are destroyed in reverse order: actors first, then the connection, then the server.
 struct nats_fixture {
-  nats_server server;
+  local_nats_server server;
   test_config config;
   caf::actor_system sys{config};
   std::shared_ptr<connection> conn;

@@ -1,4 +1,4 @@
-#include "tests/support/nats_server.hpp"
+#include "runtime/nats/local_server.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -17,7 +17,7 @@
 #include <stdexcept>
 #include <thread>
 
-namespace parti::test {
+namespace parti {
 
 namespace {
 
@@ -77,9 +77,9 @@ std::string nats_server_binary() {
   throw std::runtime_error("nats-server not found: install the Debian package nats-server");
 }
 
-nats_server::nats_server() : port_(free_loopback_port()), dir_(make_temp_dir()) { start(); }
+local_nats_server::local_nats_server() : port_(free_loopback_port()), dir_(make_temp_dir()) { start(); }
 
-nats_server::~nats_server() {
+local_nats_server::~local_nats_server() {
   try {
     kill();
   } catch (...) {
@@ -88,11 +88,12 @@ nats_server::~nats_server() {
   std::filesystem::remove_all(dir_, ec);
 }
 
-void nats_server::start() {
+void local_nats_server::start() {
   if (running()) return;
   const std::string binary = nats_server_binary();
   const std::string port = std::to_string(port_);
   const std::string store = dir_ + "/store";
+  const std::string log = dir_ + "/nats-server.log";
   const pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
@@ -105,14 +106,14 @@ void nats_server::start() {
     ::dup2(null, 1);
     ::dup2(null, 2);
     ::execl(binary.c_str(), binary.c_str(), "-js", "-a", "127.0.0.1", "-p", port.c_str(), "-sd",
-            store.c_str(), static_cast<char*>(nullptr));
+            store.c_str(), "-l", log.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
   pid_ = pid;
   wait_until_ready(std::chrono::seconds(10));
 }
 
-void nats_server::wait_until_ready(std::chrono::milliseconds timeout) {
+void local_nats_server::wait_until_ready(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     int status = 0;
@@ -128,7 +129,7 @@ void nats_server::wait_until_ready(std::chrono::milliseconds timeout) {
   throw std::runtime_error("nats-server did not accept connections within the timeout");
 }
 
-void nats_server::reap(int signal) {
+void local_nats_server::reap(int signal) {
   if (!running()) return;
   ::kill(pid_, signal);
   int status = 0;
@@ -136,10 +137,12 @@ void nats_server::reap(int signal) {
   }
   pid_ = -1;
   // The port is free once the listener is gone; wait so that start() can bind it again.
-  eventually([&] { return !can_connect(port_); }, std::chrono::seconds(5));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (can_connect(port_) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
 }
 
-void nats_server::stop() { reap(SIGTERM); }
-void nats_server::kill() { reap(SIGKILL); }
+void local_nats_server::stop() { reap(SIGTERM); }
+void local_nats_server::kill() { reap(SIGKILL); }
 
-}  // namespace parti::test
+}  // namespace parti
