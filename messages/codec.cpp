@@ -8,12 +8,30 @@
 
 namespace parti {
 
-template <> const char* record_name<partition>() { return "partition"; }
-template <> const char* record_name<id_claim>() { return "id_claim"; }
-template <> const char* record_name<leader_lease>() { return "leader_lease"; }
-template <> const char* record_name<heartbeat_record>() { return "heartbeat"; }
-template <> const char* record_name<assignment_record>() { return "assignment"; }
-template <> const char* record_name<manifest_record>() { return "manifest"; }
+template <>
+const char* record_name<partition>() {
+  return "partition";
+}
+template <>
+const char* record_name<id_claim>() {
+  return "id_claim";
+}
+template <>
+const char* record_name<leader_lease>() {
+  return "leader_lease";
+}
+template <>
+const char* record_name<heartbeat_record>() {
+  return "heartbeat";
+}
+template <>
+const char* record_name<assignment_record>() {
+  return "assignment";
+}
+template <>
+const char* record_name<manifest_record>() {
+  return "manifest";
+}
 
 namespace {
 
@@ -24,21 +42,33 @@ struct field_error : std::runtime_error {
 
 template <class T>
 struct is_record : std::false_type {};
-template <> struct is_record<partition> : std::true_type {};
-template <> struct is_record<id_claim> : std::true_type {};
-template <> struct is_record<leader_lease> : std::true_type {};
-template <> struct is_record<heartbeat_record> : std::true_type {};
-template <> struct is_record<assignment_record> : std::true_type {};
-template <> struct is_record<manifest_record> : std::true_type {};
+template <>
+struct is_record<partition> : std::true_type {};
+template <>
+struct is_record<id_claim> : std::true_type {};
+template <>
+struct is_record<leader_lease> : std::true_type {};
+template <>
+struct is_record<heartbeat_record> : std::true_type {};
+template <>
+struct is_record<assignment_record> : std::true_type {};
+template <>
+struct is_record<manifest_record> : std::true_type {};
 
 template <class T>
 const char* type_label() {
-  if constexpr (std::is_same_v<T, bool>) return "a boolean";
-  else if constexpr (std::is_same_v<T, std::string>) return "a string";
-  else if constexpr (std::is_unsigned_v<T>) return "a non-negative integer";
-  else if constexpr (std::is_integral_v<T>) return "an integer";
-  else if constexpr (is_record<T>::value) return "a map";
-  else return "a list";
+  if constexpr (std::is_same_v<T, bool>)
+    return "a boolean";
+  else if constexpr (std::is_same_v<T, std::string>)
+    return "a string";
+  else if constexpr (std::is_unsigned_v<T>)
+    return "a non-negative integer";
+  else if constexpr (std::is_integral_v<T>)
+    return "an integer";
+  else if constexpr (is_record<T>::value)
+    return "a map";
+  else
+    return "a list";
 }
 
 template <class T>
@@ -47,8 +77,7 @@ void read_value(const msgpack::object& obj, T& out, const std::string& path);
 /// Reads a map with string keys into a record: known fields by name, the rest ignored.
 template <class Record>
 void read_record(const msgpack::object& obj, Record& out, const std::string& path) {
-  if (obj.type != msgpack::type::MAP)
-    throw field_error(path + ": expected a map of fields");
+  if (obj.type != msgpack::type::MAP) throw field_error(path + ": expected a map of fields");
   const auto& map = obj.via.map;
   for (std::uint32_t i = 0; i < map.size; ++i) {
     const auto& entry = map.ptr[i];
@@ -132,12 +161,24 @@ msgpack::unpack_limit limits_for(std::size_t bytes) {
 
 }  // namespace
 
-std::string encode(const partition& x) { return encode_record(x); }
-std::string encode(const id_claim& x) { return encode_record(x); }
-std::string encode(const leader_lease& x) { return encode_record(x); }
-std::string encode(const heartbeat_record& x) { return encode_record(x); }
-std::string encode(const assignment_record& x) { return encode_record(x); }
-std::string encode(const manifest_record& x) { return encode_record(x); }
+std::string encode(const partition& x) {
+  return encode_record(x);
+}
+std::string encode(const id_claim& x) {
+  return encode_record(x);
+}
+std::string encode(const leader_lease& x) {
+  return encode_record(x);
+}
+std::string encode(const heartbeat_record& x) {
+  return encode_record(x);
+}
+std::string encode(const assignment_record& x) {
+  return encode_record(x);
+}
+std::string encode(const manifest_record& x) {
+  return encode_record(x);
+}
 
 template <class T>
 result<T> decode(std::string_view bytes) {

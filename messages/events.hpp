@@ -11,9 +11,12 @@ enum class kv_op : std::uint8_t { put = 0, del = 1, purge = 2 };
 
 inline const char* to_string(kv_op op) {
   switch (op) {
-    case kv_op::put: return "put";
-    case kv_op::del: return "delete";
-    case kv_op::purge: return "purge";
+    case kv_op::put:
+      return "put";
+    case kv_op::del:
+      return "delete";
+    case kv_op::purge:
+      return "purge";
   }
   return "unknown";
 }
@@ -62,11 +65,16 @@ enum class connection_state : std::uint8_t {
 
 inline const char* to_string(connection_state s) {
   switch (s) {
-    case connection_state::connected: return "connected";
-    case connection_state::disconnected: return "disconnected";
-    case connection_state::reconnected: return "reconnected";
-    case connection_state::closed: return "closed";
-    case connection_state::error: return "error";
+    case connection_state::connected:
+      return "connected";
+    case connection_state::disconnected:
+      return "disconnected";
+    case connection_state::reconnected:
+      return "reconnected";
+    case connection_state::closed:
+      return "closed";
+    case connection_state::error:
+      return "error";
   }
   return "unknown";
 }

@@ -43,8 +43,7 @@ typename Inspector::result_type inspect(Inspector& f, manifest_record& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, kv_entry& x) {
-  return f(caf::meta::type_name("parti.kv_entry"), x.key, x.value, x.revision, x.op,
-           x.created_ms);
+  return f(caf::meta::type_name("parti.kv_entry"), x.key, x.value, x.revision, x.op, x.created_ms);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, kv_write& x) {

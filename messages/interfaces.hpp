@@ -19,8 +19,7 @@ using kv_actor = caf::typed_actor<
     caf::replies_to<caf::get_atom, std::string>::with<kv_entry>,
     caf::replies_to<caf::put_atom, std::string, std::string>::with<std::uint64_t>,
     caf::replies_to<create_atom, std::string, std::string>::with<std::uint64_t>,
-    caf::replies_to<caf::update_atom, std::string, std::string, std::uint64_t>::with<
-        std::uint64_t>,
+    caf::replies_to<caf::update_atom, std::string, std::string, std::uint64_t>::with<std::uint64_t>,
     caf::replies_to<caf::delete_atom, std::string>::with<caf::ok_atom>,
     caf::replies_to<purge_atom, std::string>::with<caf::ok_atom>,
     caf::replies_to<keys_atom>::with<std::vector<std::string>>,

@@ -129,8 +129,12 @@ void describe(F& f, manifest_record& x) {
 
 // -- all fields as a tuple of references: equality here, CAF inspection in inspect.hpp -------
 
-inline auto tie_fields(partition& x) { return std::tie(x.keys, x.weight); }
-inline auto tie_fields(id_claim& x) { return std::tie(x.instance, x.host, x.pid, x.claimed_at); }
+inline auto tie_fields(partition& x) {
+  return std::tie(x.keys, x.weight);
+}
+inline auto tie_fields(id_claim& x) {
+  return std::tie(x.instance, x.host, x.pid, x.claimed_at);
+}
 inline auto tie_fields(leader_lease& x) {
   return std::tie(x.worker, x.instance, x.epoch, x.renewed_at);
 }

@@ -27,7 +27,9 @@ bool set_log_level(const std::string& name) {
   return false;
 }
 
-log_level current_log_level() { return static_cast<log_level>(level_.load()); }
+log_level current_log_level() {
+  return static_cast<log_level>(level_.load());
+}
 
 void write_log(log_level level, const std::string& line) {
   using namespace std::chrono;

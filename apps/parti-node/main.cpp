@@ -30,7 +30,9 @@ namespace {
 
 std::atomic<bool> stop_requested{false};
 
-extern "C" void on_signal(int) { stop_requested = true; }
+extern "C" void on_signal(int) {
+  stop_requested = true;
+}
 
 struct app_config : caf::actor_system_config {
   std::string nats_url;
@@ -64,8 +66,8 @@ struct demo_worker_state {
 };
 
 /// Puts this worker's heartbeat every interval (the request never blocks this actor).
-caf::behavior demo_worker(caf::stateful_actor<demo_worker_state>* self, kv_actor kv,
-                          std::string id, duration interval) {
+caf::behavior demo_worker(caf::stateful_actor<demo_worker_state>* self, kv_actor kv, std::string id,
+                          duration interval) {
   self->send(self, caf::tick_atom::value);
   return {
       [=](caf::tick_atom) {
@@ -157,7 +159,8 @@ void caf_main(caf::actor_system& sys, const app_config& cfg) {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   auto deadline = std::chrono::steady_clock::now() + run_for;
-  while (!stop_requested && (run_for == duration::zero() || std::chrono::steady_clock::now() < deadline))
+  while (!stop_requested &&
+         (run_for == duration::zero() || std::chrono::steady_clock::now() < deadline))
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
 
   log(log_level::info, "stopping");

@@ -51,7 +51,9 @@ std::string current_url(natsConnection* nc) {
   return {};
 }
 
-connection::callbacks* cb(void* closure) { return static_cast<connection::callbacks*>(closure); }
+connection::callbacks* cb(void* closure) {
+  return static_cast<connection::callbacks*>(closure);
+}
 
 void on_connected(natsConnection* nc, void* closure) {
   cb(closure)->emit({connection_state::connected, current_url(nc), {}});
@@ -104,10 +106,9 @@ status connection_options::validate() const {
   if (!tls.cert_file.empty() != !tls.key_file.empty())
     return failure{"nats-tls-cert / nats-tls-key: give both or neither"};
   // nats.c reads these files only while connecting; name a missing one now, clearly.
-  for (auto [option, file] : {std::pair{"nats-creds", &credentials_file},
-                              std::pair{"nats-tls-ca", &tls.ca_file},
-                              std::pair{"nats-tls-cert", &tls.cert_file},
-                              std::pair{"nats-tls-key", &tls.key_file}})
+  for (auto [option, file] :
+       {std::pair{"nats-creds", &credentials_file}, std::pair{"nats-tls-ca", &tls.ca_file},
+        std::pair{"nats-tls-cert", &tls.cert_file}, std::pair{"nats-tls-key", &tls.key_file}})
     if (!file->empty() && ::access(file->c_str(), R_OK) != 0)
       return failure{std::string(option) + ": cannot read '" + *file + "'"};
   if (connect_timeout <= duration::zero()) return failure{"connect timeout: must be positive"};
@@ -155,8 +156,8 @@ result<std::shared_ptr<connection>> connection::open(const connection_options& o
   if (!options.token.empty() && (s = natsOptions_SetToken(o, options.token.c_str())) != NATS_OK)
     return fail(s, "token");
   if (!options.credentials_file.empty() &&
-      (s = natsOptions_SetUserCredentialsFromFiles(o, options.credentials_file.c_str(),
-                                                   nullptr)) != NATS_OK)
+      (s = natsOptions_SetUserCredentialsFromFiles(o, options.credentials_file.c_str(), nullptr)) !=
+          NATS_OK)
     return fail(s, "credentials file '" + options.credentials_file + "'");
   const auto& tls = options.tls;
   if (tls.enabled || !tls.ca_file.empty() || !tls.cert_file.empty()) {
@@ -164,9 +165,8 @@ result<std::shared_ptr<connection>> connection::open(const connection_options& o
     if (!tls.ca_file.empty() &&
         (s = natsOptions_LoadCATrustedCertificates(o, tls.ca_file.c_str())) != NATS_OK)
       return fail(s, "TLS CA file '" + tls.ca_file + "'");
-    if (!tls.cert_file.empty() &&
-        (s = natsOptions_LoadCertificatesChain(o, tls.cert_file.c_str(), tls.key_file.c_str())) !=
-            NATS_OK)
+    if (!tls.cert_file.empty() && (s = natsOptions_LoadCertificatesChain(
+                                       o, tls.cert_file.c_str(), tls.key_file.c_str())) != NATS_OK)
       return fail(s, "TLS certificate '" + tls.cert_file + "'");
     if (!tls.expected_hostname.empty())
       natsOptions_SetExpectedHostname(o, tls.expected_hostname.c_str());
@@ -213,7 +213,9 @@ bool connection::connected() const {
   return nc_ && natsConnection_Status(nc_) == NATS_CONN_STATUS_CONNECTED;
 }
 
-std::string connection::connected_url() const { return current_url(nc_); }
+std::string connection::connected_url() const {
+  return current_url(nc_);
+}
 
 int connection::add_listener(listener fn) {
   std::lock_guard<std::mutex> guard(callbacks_->mutex);
@@ -223,9 +225,8 @@ int connection::add_listener(listener fn) {
 }
 
 int connection::add_listener(caf::actor receiver) {
-  return add_listener([receiver](const connection_event& event) {
-    caf::anon_send(receiver, event);
-  });
+  return add_listener(
+      [receiver](const connection_event& event) { caf::anon_send(receiver, event); });
 }
 
 void connection::remove_listener(int token) {

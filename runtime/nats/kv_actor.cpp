@@ -44,10 +44,8 @@ kv_actor::behavior_type kv_actor_impl(kv_actor::pointer self, std::shared_ptr<kv
       [=](create_atom, const std::string& key, const std::string& value) {
         return reply(observed(observer, "create", [&] { return store->create(key, value); }));
       },
-      [=](caf::update_atom, const std::string& key, const std::string& value,
-          std::uint64_t last) {
-        return reply(
-            observed(observer, "update", [&] { return store->update(key, value, last); }));
+      [=](caf::update_atom, const std::string& key, const std::string& value, std::uint64_t last) {
+        return reply(observed(observer, "update", [&] { return store->update(key, value, last); }));
       },
       [=](caf::delete_atom, const std::string& key) {
         return reply_ok(observed(observer, "delete", [&] { return store->erase(key); }));
@@ -57,8 +55,7 @@ kv_actor::behavior_type kv_actor_impl(kv_actor::pointer self, std::shared_ptr<kv
       },
       [=](keys_atom) { return reply(observed(observer, "keys", [&] { return store->keys(); })); },
       [=](write_atom, const std::vector<kv_write>& writes) {
-        return reply(
-            observed(observer, "write_many", [&] { return store->write_many(writes); }));
+        return reply(observed(observer, "write_many", [&] { return store->write_many(writes); }));
       },
   };
 }

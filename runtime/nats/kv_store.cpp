@@ -8,14 +8,22 @@ namespace parti {
 
 const char* to_string(kv_errc code) {
   switch (code) {
-    case kv_errc::not_found: return "not_found";
-    case kv_errc::key_exists: return "key_exists";
-    case kv_errc::wrong_revision: return "wrong_revision";
-    case kv_errc::outcome_unknown: return "outcome_unknown";
-    case kv_errc::not_connected: return "not_connected";
-    case kv_errc::bucket_mismatch: return "bucket_mismatch";
-    case kv_errc::invalid_argument: return "invalid_argument";
-    case kv_errc::io_error: return "io_error";
+    case kv_errc::not_found:
+      return "not_found";
+    case kv_errc::key_exists:
+      return "key_exists";
+    case kv_errc::wrong_revision:
+      return "wrong_revision";
+    case kv_errc::outcome_unknown:
+      return "outcome_unknown";
+    case kv_errc::not_connected:
+      return "not_connected";
+    case kv_errc::bucket_mismatch:
+      return "bucket_mismatch";
+    case kv_errc::invalid_argument:
+      return "invalid_argument";
+    case kv_errc::io_error:
+      return "io_error";
   }
   return "unknown";
 }
@@ -27,18 +35,23 @@ kv_error kv_error_from(natsStatus s, const std::string& what, kv_errc conflict) 
   std::string text = what + ": " + natsStatus_GetText(s);
   if (!detail.empty() && detail != natsStatus_GetText(s)) text += " (" + detail + ")";
   switch (s) {
-    case NATS_NOT_FOUND: return {kv_errc::not_found, text};
-    case NATS_TIMEOUT: return {kv_errc::outcome_unknown, text + "; the write may still land"};
-    case NATS_INVALID_ARG: return {kv_errc::invalid_argument, text};
+    case NATS_NOT_FOUND:
+      return {kv_errc::not_found, text};
+    case NATS_TIMEOUT:
+      return {kv_errc::outcome_unknown, text + "; the write may still land"};
+    case NATS_INVALID_ARG:
+      return {kv_errc::invalid_argument, text};
     case NATS_CONNECTION_CLOSED:
     case NATS_CONNECTION_DISCONNECTED:
     case NATS_NO_SERVER:
     case NATS_NOT_YET_CONNECTED:
-    case NATS_STALE_CONNECTION: return {kv_errc::not_connected, text};
+    case NATS_STALE_CONNECTION:
+      return {kv_errc::not_connected, text};
     case NATS_ERR:
       if (detail.find("wrong last sequence") != std::string::npos) return {conflict, text};
       return {kv_errc::io_error, text};
-    default: return {kv_errc::io_error, text};
+    default:
+      return {kv_errc::io_error, text};
   }
 }
 
@@ -86,16 +99,24 @@ kv_entry to_entry(kvEntry* e) {
     out.value.assign(v, static_cast<std::size_t>(kvEntry_ValueLen(e)));
   out.revision = kvEntry_Revision(e);
   switch (kvEntry_Operation(e)) {
-    case kvOp_Delete: out.op = kv_op::del; break;
-    case kvOp_Purge: out.op = kv_op::purge; break;
-    default: out.op = kv_op::put; break;
+    case kvOp_Delete:
+      out.op = kv_op::del;
+      break;
+    case kvOp_Purge:
+      out.op = kv_op::purge;
+      break;
+    default:
+      out.op = kv_op::put;
+      break;
   }
   auto created = kvEntry_Created(e);
   out.created_ms = created > 0 ? static_cast<std::uint64_t>(created / 1000000) : 0;
   return out;
 }
 
-int byte_length(const std::string& value) { return static_cast<int>(value.size()); }
+int byte_length(const std::string& value) {
+  return static_cast<int>(value.size());
+}
 
 }  // namespace
 
@@ -132,8 +153,8 @@ kv_result<std::shared_ptr<kv_store>> kv_store::ensure(std::shared_ptr<connection
     kvStatus_Destroy(st);
     if (!diff.str().empty()) {
       kvStore_Destroy(kv);
-      return kv_error{kv_errc::bucket_mismatch, "bucket " + settings.name +
-                                                    " exists with other settings:" + diff.str()};
+      return kv_error{kv_errc::bucket_mismatch,
+                      "bucket " + settings.name + " exists with other settings:" + diff.str()};
     }
   } else if (s == NATS_NOT_FOUND) {
     kvConfig kc;
@@ -180,8 +201,7 @@ kv_result<std::uint64_t> kv_store::put(const std::string& key, const std::string
 kv_result<std::uint64_t> kv_store::create(const std::string& key, const std::string& value) {
   std::uint64_t rev = 0;
   natsStatus s = kvStore_Create(&rev, kv_, key.c_str(), value.data(), byte_length(value));
-  if (s != NATS_OK)
-    return kv_error_from(s, "create " + bucket() + "/" + key, kv_errc::key_exists);
+  if (s != NATS_OK) return kv_error_from(s, "create " + bucket() + "/" + key, kv_errc::key_exists);
   return rev;
 }
 
@@ -233,8 +253,8 @@ kv_result<std::vector<std::uint64_t>> kv_store::write_many(const std::vector<kv_
   for (const auto& w : writes) {
     natsMsg* msg = nullptr;
     std::string subject = "$KV." + bucket() + "." + w.key;
-    natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, w.value.data(),
-                                  byte_length(w.value));
+    natsStatus s =
+        natsMsg_Create(&msg, subject.c_str(), nullptr, w.value.data(), byte_length(w.value));
     if (s == NATS_OK && w.erase) s = natsMsgHeader_Set(msg, "KV-Operation", "DEL");
     if (s == NATS_OK) s = js_PublishMsgAsync(async_js_, &msg, nullptr);
     if (msg) natsMsg_Destroy(msg);  // left to us only when the publish did not take it
@@ -242,9 +262,9 @@ kv_result<std::vector<std::uint64_t>> kv_store::write_many(const std::vector<kv_
   }
   jsPubOptions po;
   jsPubOptions_Init(&po);
-  po.MaxWait = std::chrono::duration_cast<std::chrono::milliseconds>(
-                   conn_->options().request_timeout)
-                   .count();
+  po.MaxWait =
+      std::chrono::duration_cast<std::chrono::milliseconds>(conn_->options().request_timeout)
+          .count();
   natsStatus s = js_PublishAsyncComplete(async_js_, &po);
   if (s != NATS_OK) {
     natsMsgList pending{};

@@ -34,7 +34,9 @@ enum class kv_errc : std::uint8_t {
 };
 
 const char* to_string(kv_errc code);
-inline std::ostream& operator<<(std::ostream& os, kv_errc code) { return os << to_string(code); }
+inline std::ostream& operator<<(std::ostream& os, kv_errc code) {
+  return os << to_string(code);
+}
 
 struct kv_error {
   kv_errc code = kv_errc::io_error;

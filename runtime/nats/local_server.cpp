@@ -33,7 +33,9 @@ bool can_connect(int port) {
   return ok;
 }
 
-bool executable(const std::string& path) { return ::access(path.c_str(), X_OK) == 0; }
+bool executable(const std::string& path) {
+  return ::access(path.c_str(), X_OK) == 0;
+}
 
 std::string make_temp_dir() {
   std::string pattern = (std::filesystem::temp_directory_path() / "parti-nats-XXXXXX").string();
@@ -77,7 +79,9 @@ std::string nats_server_binary() {
   throw std::runtime_error("nats-server not found: install the Debian package nats-server");
 }
 
-local_nats_server::local_nats_server() : port_(free_loopback_port()), dir_(make_temp_dir()) { start(); }
+local_nats_server::local_nats_server() : port_(free_loopback_port()), dir_(make_temp_dir()) {
+  start();
+}
 
 local_nats_server::~local_nats_server() {
   try {
@@ -142,7 +146,11 @@ void local_nats_server::reap(int signal) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
 }
 
-void local_nats_server::stop() { reap(SIGTERM); }
-void local_nats_server::kill() { reap(SIGKILL); }
+void local_nats_server::stop() {
+  reap(SIGTERM);
+}
+void local_nats_server::kill() {
+  reap(SIGKILL);
+}
 
 }  // namespace parti

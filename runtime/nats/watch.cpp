@@ -31,8 +31,7 @@ kv_entry to_entry(kvEntry* e) {
 /// The thread that blocks in kvWatcher_Next and turns what it gets into messages to `owner`.
 class watch_loop {
  public:
-  watch_loop(std::shared_ptr<kv_store> store, std::string filter, duration poll,
-             caf::actor owner)
+  watch_loop(std::shared_ptr<kv_store> store, std::string filter, duration poll, caf::actor owner)
       : store_(std::move(store)), filter_(std::move(filter)), poll_(poll) {
     thread_ = std::thread([this, owner] { run(owner); });
   }
@@ -67,7 +66,8 @@ class watch_loop {
     bool initial = true;
     for (;;) {
       kvEntry* e = nullptr;
-      s = kvWatcher_Next(&e, w, std::chrono::duration_cast<std::chrono::milliseconds>(poll_).count());
+      s = kvWatcher_Next(&e, w,
+                         std::chrono::duration_cast<std::chrono::milliseconds>(poll_).count());
       if (s == NATS_TIMEOUT) continue;
       if (s != NATS_OK) {
         std::lock_guard<std::mutex> guard(mutex_);
@@ -135,9 +135,8 @@ void start_child(supervisor_actor self) {
   auto& st = self->state;
   st.replaying = true;
   st.replayed.clear();
-  st.child = self->spawn<caf::detached + caf::linked>(watcher, st.store, st.options.key_filter,
-                                                      st.options.poll,
-                                                      caf::actor_cast<caf::actor>(self));
+  st.child = self->spawn<caf::detached + caf::linked>(
+      watcher, st.store, st.options.key_filter, st.options.poll, caf::actor_cast<caf::actor>(self));
 }
 
 /// Messages of a watcher that was replaced (resync) may still be in the mailbox: their entries
@@ -187,9 +186,10 @@ caf::behavior watch_supervisor(caf::stateful_actor<supervisor_state>* self,
   st.consumer = consumer;
   st.options = std::move(options);
   st.on_failure = std::move(on_failure);
-  auto seed = st.options.seed ? st.options.seed
-                              : static_cast<std::uint64_t>(
-                                    std::chrono::steady_clock::now().time_since_epoch().count());
+  auto seed =
+      st.options.seed
+          ? st.options.seed
+          : static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   st.retry = std::make_unique<backoff>(st.options.restart_backoff, seeded_random(seed));
   // Trap exits: a failed watcher is restarted; anything else (shutdown) ends us and, through
   // the link, the watcher too.
@@ -232,9 +232,8 @@ caf::behavior watch_supervisor(caf::stateful_actor<supervisor_state>* self,
 
 }  // namespace
 
-caf::actor spawn_watch(caf::actor_system& sys, std::shared_ptr<kv_store> store,
-                       caf::actor consumer, watch_options options,
-                       std::function<void(const std::string&)> on_failure) {
+caf::actor spawn_watch(caf::actor_system& sys, std::shared_ptr<kv_store> store, caf::actor consumer,
+                       watch_options options, std::function<void(const std::string&)> on_failure) {
   return sys.spawn(watch_supervisor, std::move(store), std::move(consumer), std::move(options),
                    std::move(on_failure));
 }

@@ -37,11 +37,11 @@ struct watch_stats {
 };
 
 /// Starts a supervised watch. Send it `resync_atom` to replay current values through a new
-/// watch (nothing already delivered is delivered again; watch_ready says `resumed`). It stops when the consumer terminates, or on exit sent to it.
-/// `on_failure`, when set, is called (on an actor thread) with the reason each time the watch
-/// fails; metrics hook in here.
-caf::actor spawn_watch(caf::actor_system& sys, std::shared_ptr<kv_store> store,
-                       caf::actor consumer, watch_options options = {},
+/// watch (nothing already delivered is delivered again; watch_ready says `resumed`). It stops when
+/// the consumer terminates, or on exit sent to it. `on_failure`, when set, is called (on an actor
+/// thread) with the reason each time the watch fails; metrics hook in here.
+caf::actor spawn_watch(caf::actor_system& sys, std::shared_ptr<kv_store> store, caf::actor consumer,
+                       watch_options options = {},
                        std::function<void(const std::string&)> on_failure = {});
 
 }  // namespace parti

@@ -104,7 +104,8 @@ BOOST_AUTO_TEST_CASE(pipelined_writes_land_with_revisions_and_deletes) {
   auto kv = bucket("many");
   kv->put("old", "x");
   std::vector<kv_write> writes;
-  for (int i = 0; i < 500; ++i) writes.push_back({"k" + std::to_string(i), std::to_string(i), false});
+  for (int i = 0; i < 500; ++i)
+    writes.push_back({"k" + std::to_string(i), std::to_string(i), false});
   writes.push_back({"old", "", true});
   auto revs = kv->write_many(writes);
   BOOST_REQUIRE_MESSAGE(revs.ok(), revs.error());

@@ -63,7 +63,8 @@ BOOST_AUTO_TEST_CASE(delivers_current_values_then_puts_and_deletes_in_order) {
   caf::scoped_actor self{sys};
   auto watch = spawn_watch(sys, kv, caf::actor_cast<caf::actor>(self));
   collector c;
-  BOOST_REQUIRE(c.receive_until(self, [&] { return !c.readies.empty(); }, 5s));
+  BOOST_REQUIRE(c.receive_until(
+      self, [&] { return !c.readies.empty(); }, 5s));
   BOOST_TEST(c.updates.size() == 2u);
   BOOST_TEST(c.updates[0].initial);
   BOOST_TEST(!c.readies[0].resumed);
@@ -71,7 +72,8 @@ BOOST_AUTO_TEST_CASE(delivers_current_values_then_puts_and_deletes_in_order) {
   kv->erase("b");
   kv->put("c", "1");
   kv->purge("a");
-  BOOST_REQUIRE(c.receive_until(self, [&] { return c.updates.size() >= 6; }, 5s));
+  BOOST_REQUIRE(c.receive_until(
+      self, [&] { return c.updates.size() >= 6; }, 5s));
   std::vector<std::pair<std::string, kv_op>> seen;
   for (std::size_t i = 2; i < c.updates.size(); ++i) {
     seen.emplace_back(c.updates[i].entry.key, c.updates[i].entry.op);
@@ -92,10 +94,12 @@ BOOST_AUTO_TEST_CASE(key_filter_limits_the_watch) {
   opts.key_filter = "worker-1";
   auto watch = spawn_watch(sys, kv, caf::actor_cast<caf::actor>(self), opts);
   collector c;
-  BOOST_REQUIRE(c.receive_until(self, [&] { return !c.readies.empty(); }, 5s));
+  BOOST_REQUIRE(c.receive_until(
+      self, [&] { return !c.readies.empty(); }, 5s));
   kv->put("worker-2", "x");
   kv->put("worker-1", "y");
-  BOOST_REQUIRE(c.receive_until(self, [&] { return c.has_value("worker-1", "y"); }, 5s));
+  BOOST_REQUIRE(c.receive_until(
+      self, [&] { return c.has_value("worker-1", "y"); }, 5s));
   BOOST_TEST(c.updates.size() == 1u);
   self->send_exit(watch, caf::exit_reason::user_shutdown);
 }
@@ -106,7 +110,8 @@ BOOST_AUTO_TEST_CASE(survives_a_server_restart_and_delivers_later_puts_once) {
   caf::scoped_actor self{sys};
   auto watch = spawn_watch(sys, kv, caf::actor_cast<caf::actor>(self));
   collector c;
-  BOOST_REQUIRE(c.receive_until(self, [&] { return !c.readies.empty(); }, 5s));
+  BOOST_REQUIRE(c.receive_until(
+      self, [&] { return !c.readies.empty(); }, 5s));
   server.kill();
   server.start();
   // Our connection reconnects on its own; write until a put goes through.
@@ -131,13 +136,15 @@ BOOST_AUTO_TEST_CASE(a_failed_watch_is_restarted_with_backoff_and_resumes) {
   BOOST_REQUIRE(test::eventually([&] { return failures.load() >= 2; }, 20s));
   server.start();
   collector c;
-  BOOST_REQUIRE(c.receive_until(self, [&] { return !c.readies.empty(); }, 20s));
+  BOOST_REQUIRE(c.receive_until(
+      self, [&] { return !c.readies.empty(); }, 20s));
   BOOST_TEST(c.readies[0].resumed);
   BOOST_TEST(c.readies[0].restarts >= 2u);
   BOOST_TEST(c.readies[0].present == std::vector<std::string>{"a"});
   BOOST_TEST(c.has_value("a", "1"));
   BOOST_REQUIRE(test::eventually([&] { return kv->put("b", "2").ok(); }, 10s));
-  BOOST_REQUIRE(c.receive_until(self, [&] { return c.has_value("b", "2"); }, 10s));
+  BOOST_REQUIRE(c.receive_until(
+      self, [&] { return c.has_value("b", "2"); }, 10s));
   c.check_no_redelivery();
   std::uint32_t restarts = 0;
   self->request(watch, 5s, stats_atom::value)
@@ -154,15 +161,18 @@ BOOST_AUTO_TEST_CASE(a_resync_replays_without_redelivering) {
   caf::scoped_actor self{sys};
   auto watch = spawn_watch(sys, kv, caf::actor_cast<caf::actor>(self));
   collector c;
-  BOOST_REQUIRE(c.receive_until(self, [&] { return c.readies.size() == 1; }, 5s));
+  BOOST_REQUIRE(c.receive_until(
+      self, [&] { return c.readies.size() == 1; }, 5s));
   BOOST_TEST(c.updates.size() == 2u);
   kv->put("b", "2");  // seen by the old watch or by the replay, but once
   self->send(watch, resync_atom::value);
-  BOOST_REQUIRE(c.receive_until(self, [&] { return c.readies.size() == 2; }, 5s));
+  BOOST_REQUIRE(c.receive_until(
+      self, [&] { return c.readies.size() == 2; }, 5s));
   BOOST_TEST(c.readies[1].resumed);
   BOOST_TEST(c.readies[1].present == (std::vector<std::string>{"a", "b"}));
   kv->put("c", "1");
-  BOOST_REQUIRE(c.receive_until(self, [&] { return c.has_value("c", "1"); }, 5s));
+  BOOST_REQUIRE(c.receive_until(
+      self, [&] { return c.has_value("c", "1"); }, 5s));
   BOOST_TEST(c.has_value("b", "2"));
   BOOST_TEST(c.updates.size() == 4u);  // a, b, b=2, c: the replay added nothing
   c.check_no_redelivery();

@@ -24,8 +24,7 @@ connection_options nats_fixture::options() const {
   return o;
 }
 
-std::shared_ptr<kv_store> nats_fixture::bucket(const std::string& name, duration ttl,
-                                               int history) {
+std::shared_ptr<kv_store> nats_fixture::bucket(const std::string& name, duration ttl, int history) {
   bucket_settings s;
   s.name = name;
   s.ttl = ttl;

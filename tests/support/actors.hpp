@@ -29,8 +29,8 @@ struct nats_fixture {
   ~nats_fixture();
 
   connection_options options() const;
-  std::shared_ptr<kv_store> bucket(const std::string& name,
-                                   duration ttl = duration::zero(), int history = 1);
+  std::shared_ptr<kv_store> bucket(const std::string& name, duration ttl = duration::zero(),
+                                   int history = 1);
 };
 
 }  // namespace parti::test

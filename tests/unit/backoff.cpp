@@ -70,6 +70,7 @@ BOOST_AUTO_TEST_CASE(validation_names_the_field) {
   BOOST_TEST(backoff_policy{}.validate().ok());
   BOOST_TEST(backoff_policy({0ms, 1s, 2.0, 0.1}).validate().error().find("backoff.initial") == 0u);
   BOOST_TEST(backoff_policy({2s, 1s, 2.0, 0.1}).validate().error().find("backoff.max") == 0u);
-  BOOST_TEST(backoff_policy({1s, 2s, 0.5, 0.1}).validate().error().find("backoff.multiplier") == 0u);
+  BOOST_TEST(backoff_policy({1s, 2s, 0.5, 0.1}).validate().error().find("backoff.multiplier") ==
+             0u);
   BOOST_TEST(backoff_policy({1s, 2s, 2.0, 1.5}).validate().error().find("backoff.jitter") == 0u);
 }

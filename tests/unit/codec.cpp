@@ -106,7 +106,8 @@ BOOST_AUTO_TEST_CASE(unknown_fields_are_ignored) {
 }
 
 BOOST_AUTO_TEST_CASE(missing_fields_take_defaults) {
-  auto r = decode<heartbeat_record>(pack_map(std::make_pair(std::string("worker"), std::string("w"))));
+  auto r =
+      decode<heartbeat_record>(pack_map(std::make_pair(std::string("worker"), std::string("w"))));
   BOOST_REQUIRE_MESSAGE(r.ok(), r.error());
   BOOST_TEST(r->seq == 0u);
   BOOST_TEST(!r->leaving);
@@ -117,8 +118,8 @@ BOOST_AUTO_TEST_CASE(missing_fields_take_defaults) {
 }
 
 BOOST_AUTO_TEST_CASE(non_string_keys_are_ignored_like_unknown_fields) {
-  auto r = decode<leader_lease>(pack_map(std::make_pair(7, std::string("x")),
-                                         std::make_pair(std::string("epoch"), 3)));
+  auto r = decode<leader_lease>(
+      pack_map(std::make_pair(7, std::string("x")), std::make_pair(std::string("epoch"), 3)));
   BOOST_REQUIRE_MESSAGE(r.ok(), r.error());
   BOOST_TEST(r->epoch == 3u);
 }
@@ -166,8 +167,8 @@ BOOST_AUTO_TEST_CASE(trailing_bytes) {
 }
 
 BOOST_AUTO_TEST_CASE(wrong_types_name_the_field) {
-  auto seq_string = decode<heartbeat_record>(
-      pack_map(std::make_pair(std::string("seq"), std::string("five"))));
+  auto seq_string =
+      decode<heartbeat_record>(pack_map(std::make_pair(std::string("seq"), std::string("five"))));
   BOOST_TEST(seq_string.error() == "heartbeat.seq: expected a non-negative integer");
   auto negative = decode<heartbeat_record>(pack_map(std::make_pair(std::string("seq"), -1)));
   BOOST_TEST(negative.error() == "heartbeat.seq: expected a non-negative integer");
