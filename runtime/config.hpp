@@ -1,0 +1,124 @@
+#pragma once
+// The configuration of one node (DESIGN.md §3): every setting with its default, validation that
+// names the field and the rule it breaks, and the duration syntax used in configuration files.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "messages/result.hpp"
+#include "runtime/clock.hpp"
+
+namespace parti {
+
+// -- durations as text ------------------------------------------------------------------------
+
+/// Parses "<number><unit>" with unit ns|us|ms|s|m|h, e.g. "500ms", "3s", "1.5s", "2h".
+/// A fraction is allowed as long as the result is a whole number of nanoseconds.
+result<duration> parse_duration(std::string_view text);
+
+/// The shortest exact text for `d` that parse_duration reads back: "3s", "1.5s", "250us", "2h".
+std::string format_duration(duration d);
+
+// -- enumerated settings ----------------------------------------------------------------------
+
+/// How a partition moves between workers (DESIGN.md §5).
+enum class hand_off_mode {
+  cooperative,  // revoke from the old owner first, grant to the new one once it let go
+  eager,        // publish the new owner in one step: faster, but two owners for a moment
+};
+
+/// What a stopping node asks of the fleet (DESIGN.md §3, Stopping).
+enum class shutdown_intent {
+  drain,    // hand my partitions to others now, then leave
+  restart,  // keep my partitions for the restart grace: I will be back under the same id
+};
+
+/// Ready-made degraded-mode settings, from "keep things still" to "react fast".
+enum class degraded_preset { conservative, balanced, aggressive };
+
+std::string_view to_string(hand_off_mode x);
+std::string_view to_string(shutdown_intent x);
+std::string_view to_string(degraded_preset x);
+result<hand_off_mode> parse_hand_off_mode(std::string_view text);
+result<shutdown_intent> parse_shutdown_intent(std::string_view text);
+result<degraded_preset> parse_degraded_preset(std::string_view text);
+
+/// How the node behaves while it cannot trust the store (DESIGN.md §3, Degraded).
+struct degraded_settings {
+  /// How long the store must stay unreachable before the node reports Degraded; shorter
+  /// outages (a reconnect) do not flip the state.
+  duration threshold = std::chrono::seconds(5);
+  /// After the store is back, a leader declares no worker dead for this long: it could not have
+  /// seen their heartbeats. At least one heartbeat TTL.
+  duration recovery_grace = std::chrono::seconds(6);
+  /// When at least this share of the known workers vanish at once, the leader suspects the
+  /// store, not the workers, and moves nothing. In (0, 1].
+  double mass_disappearance_share = 0.5;
+};
+
+/// conservative: slow to flip state, long recovery grace, suspects the store early.
+/// balanced (the default): in between. aggressive: reacts fast, trusts what it sees.
+degraded_settings degraded_settings_for(degraded_preset preset);
+
+// -- the node configuration -------------------------------------------------------------------
+
+struct node_config {
+  std::string group = "parti";       // bucket names are <group>-<role>
+  std::string id_prefix = "worker";  // worker ids are <prefix>-<n>
+  std::uint32_t id_min = 0;
+  std::uint32_t id_max = 999;
+  std::optional<std::uint32_t> preferred_id;  // tried first when claiming
+
+  duration heartbeat_interval = std::chrono::seconds(1);
+  duration heartbeat_ttl = std::chrono::seconds(3);
+  duration emergency_grace = std::chrono::seconds(1);
+  duration id_ttl = std::chrono::seconds(30);
+  duration election_ttl = std::chrono::seconds(3);
+  duration cold_start_window = std::chrono::seconds(30);
+  duration planned_scale_window = std::chrono::seconds(10);
+  duration cooldown = std::chrono::seconds(10);
+  double restart_detection_ratio = 0.5;  // share of new workers that makes a start "cold"
+  duration restart_grace = std::chrono::seconds(30);
+  duration drain_timeout = std::chrono::seconds(30);
+  duration hand_off_timeout = std::chrono::seconds(10);
+  /// Upper bound of one KV request. At most election TTL / 3, so that a lease renewal started on
+  /// schedule is answered before the leader's renew deadline (see lease_rules.hpp).
+  duration kv_operation_timeout = std::chrono::seconds(1);
+
+  std::string strategy = "sticky";
+  hand_off_mode hand_off = hand_off_mode::cooperative;
+  shutdown_intent shutdown = shutdown_intent::drain;
+  int bucket_replicas = 1;  // JetStream replicas of every bucket, 1..5
+  degraded_settings degraded = degraded_settings_for(degraded_preset::balanced);
+
+  /// Every rule this configuration breaks, one message each, naming the field and the rule.
+  std::vector<std::string> violations() const;
+
+  /// ok, or a failure listing every violation (joined by "; ").
+  status validate() const;
+};
+
+// -- names in the store -----------------------------------------------------------------------
+
+/// The bucket roles of the wire contract (DESIGN.md §2).
+namespace bucket_role {
+inline constexpr std::string_view ids = "ids";
+inline constexpr std::string_view election = "election";
+inline constexpr std::string_view heartbeats = "heartbeats";
+inline constexpr std::string_view assignments = "assignments";
+}  // namespace bucket_role
+
+/// "<group>-<role>", e.g. bucket_name("parti", "ids") == "parti-ids".
+std::string bucket_name(std::string_view group, std::string_view role);
+
+/// True when `name` may be a JetStream bucket name: [-_a-zA-Z0-9]+ (no '.', no space).
+bool is_valid_bucket_name(std::string_view name);
+
+/// True when `key` may be a JetStream KV key: [-/_=.a-zA-Z0-9]+, not starting or ending with
+/// '.', and without an empty token ("..").
+bool is_valid_kv_key(std::string_view key);
+
+}  // namespace parti
