@@ -1,0 +1,329 @@
+#include "actors/worker_monitor/liveness_tracker.hpp"
+
+#include <algorithm>
+#include <iterator>
+#include <utility>
+
+namespace parti {
+
+status liveness_options::validate() const {
+  if (heartbeat_ttl <= duration::zero()) return failure{"liveness: heartbeat_ttl must be positive"};
+  if (restart_grace < duration::zero())
+    return failure{"liveness: restart_grace must not be negative"};
+  if (recovery_grace < duration::zero())
+    return failure{"liveness: recovery_grace must not be negative"};
+  if (!(mass_expiry_share > 0.0 && mass_expiry_share <= 1.0))
+    return failure{"liveness: mass_expiry_share must be in (0, 1] (1 disables the guard)"};
+  if (mass_expiry_min_workers < 1)
+    return failure{"liveness: mass_expiry_min_workers must be at least 1"};
+  if (mass_expiry_hold < duration::zero())
+    return failure{"liveness: mass_expiry_hold must not be negative"};
+  return done{};
+}
+
+const char* to_string(liveness_change change) {
+  switch (change) {
+    case liveness_change::joined:
+      return "joined";
+    case liveness_change::left:
+      return "left";
+    case liveness_change::expired:
+      return "expired";
+    case liveness_change::restarting:
+      return "restarting";
+    case liveness_change::restarted:
+      return "restarted";
+    case liveness_change::restart_expired:
+      return "restart_expired";
+    case liveness_change::store_suspected:
+      return "store_suspected";
+    case liveness_change::store_trusted:
+      return "store_trusted";
+  }
+  return "unknown";
+}
+
+namespace {
+
+liveness_event event(liveness_change change, const std::string& worker) {
+  return liveness_event{change, worker, {}};
+}
+
+void append(std::vector<liveness_event>& to, std::vector<liveness_event> more) {
+  for (auto& e : more) to.push_back(std::move(e));
+}
+
+}  // namespace
+
+liveness_tracker::liveness_tracker(liveness_options options) : options_(std::move(options)) {}
+
+// -- rebuild --------------------------------------------------------------------------------
+
+std::vector<liveness_event> liveness_tracker::rebuild(
+    const std::vector<observed_heartbeat>& initial,
+    const std::vector<std::string>& assigned_workers, time_point now, std::uint64_t wall_now_ms) {
+  workers_.clear();
+  held_.clear();
+  outage_ = false;
+  std::vector<liveness_event> events;
+  for (const auto& seen : initial) {
+    // The record's age on the wall clock becomes its age on our monotonic clock. A record from
+    // the future (skew between hosts) counts as fresh rather than as very old.
+    auto age_ms = wall_now_ms > seen.record.sent_at ? wall_now_ms - seen.record.sent_at : 0;
+    entry e;
+    e.last_seen = now - std::chrono::milliseconds(age_ms);
+    e.last = seen.record;
+    e.has_record = true;
+    if (seen.record.leaving) {
+      e.state = worker_liveness::leaving;
+      events.push_back(event(liveness_change::left, seen.worker));
+    } else if (seen.record.restarting) {
+      e.state = worker_liveness::restarting;
+      e.restart_deadline = e.last_seen + options_.restart_grace;
+      events.push_back(event(liveness_change::restarting, seen.worker));
+    }
+    workers_[seen.worker] = e;
+  }
+  // An owner with no heartbeat at all is overdue now; the recovery grace still applies to it,
+  // in case its heartbeat is just late to show up in the watch.
+  for (const auto& worker : assigned_workers) {
+    if (workers_.count(worker) != 0) continue;
+    entry e;
+    e.last_seen = now - options_.heartbeat_ttl;
+    workers_[worker] = e;
+  }
+  start_recovery_grace(now);
+  return events;
+}
+
+// -- watch events ---------------------------------------------------------------------------
+
+std::vector<liveness_event> liveness_tracker::heartbeat_put(const std::string& worker,
+                                                            const heartbeat_record& record,
+                                                            time_point now) {
+  auto it = workers_.find(worker);
+  if (it == workers_.end()) {
+    // Never seen alive by this leader: a leaving or restarting announcement has nothing of ours
+    // to hand back (owners are tracked from rebuild), so only a plain heartbeat matters.
+    if (record.leaving || record.restarting) return {};
+    entry e;
+    e.last_seen = now;
+    e.last = record;
+    e.has_record = true;
+    workers_[worker] = e;
+    return {event(liveness_change::joined, worker)};
+  }
+  entry& e = it->second;
+  std::vector<liveness_event> events;
+  switch (e.state) {
+    case worker_liveness::alive:
+      events = on_heartbeat_from_alive(e, worker, record, now);
+      break;
+    case worker_liveness::leaving:
+      // Still draining, or (without the flag) a new start under the same id.
+      if (!record.leaving && !record.restarting) {
+        e.state = worker_liveness::alive;
+        events.push_back(event(liveness_change::joined, worker));
+      }
+      break;
+    case worker_liveness::restarting:
+      if (record.leaving) {
+        e.state = worker_liveness::leaving;
+        events.push_back(event(liveness_change::left, worker));
+      } else if (!record.restarting) {
+        e.state = worker_liveness::alive;
+        events.push_back(event(liveness_change::restarted, worker));
+      }
+      // A repeated `restarting` heartbeat does not extend the grace: it runs from the first.
+      break;
+    case worker_liveness::unknown:
+      break;
+  }
+  e.last_seen = now;
+  e.last = record;
+  e.has_record = true;
+  return events;
+}
+
+std::vector<liveness_event> liveness_tracker::on_heartbeat_from_alive(
+    entry& e, const std::string& worker, const heartbeat_record& record, time_point now) {
+  std::vector<liveness_event> events;
+  release_from_hold(worker, events);
+  if (record.leaving) {
+    e.state = worker_liveness::leaving;
+    events.push_back(event(liveness_change::left, worker));
+  } else if (record.restarting) {
+    e.state = worker_liveness::restarting;
+    e.restart_deadline = now + options_.restart_grace;
+    events.push_back(event(liveness_change::restarting, worker));
+  } else if (e.has_record && !e.last.instance.empty() && e.last.instance != record.instance) {
+    // Crashed and came back within the TTL: still the same id, with a fresh process.
+    events.push_back(event(liveness_change::restarted, worker));
+  }
+  return events;
+}
+
+std::vector<liveness_event> liveness_tracker::heartbeat_deleted(const std::string& worker,
+                                                                time_point /*now*/) {
+  auto it = workers_.find(worker);
+  if (it == workers_.end()) return {};
+  std::vector<liveness_event> events;
+  switch (it->second.state) {
+    case worker_liveness::alive:
+      workers_.erase(it);
+      release_from_hold(worker, events);
+      events.push_back(event(liveness_change::left, worker));
+      break;
+    case worker_liveness::leaving:
+      workers_.erase(it);  // its leave was reported already
+      break;
+    case worker_liveness::restarting:
+    case worker_liveness::unknown:
+      break;  // the restart intent stands until it returns or its grace ends
+  }
+  return events;
+}
+
+// -- time -----------------------------------------------------------------------------------
+
+std::vector<liveness_event> liveness_tracker::expire(time_point now) {
+  std::vector<liveness_event> events;
+  forget_silent_leavers(now);
+  if (outage_) return events;  // heartbeats we cannot see prove nothing
+  append(events, expire_restarts(now));
+  append(events, expire_alive(now));
+  return events;
+}
+
+void liveness_tracker::forget_silent_leavers(time_point now) {
+  for (auto it = workers_.begin(); it != workers_.end();) {
+    bool gone = it->second.state == worker_liveness::leaving &&
+                it->second.last_seen + options_.heartbeat_ttl <= now;
+    it = gone ? workers_.erase(it) : std::next(it);
+  }
+}
+
+std::vector<liveness_event> liveness_tracker::expire_restarts(time_point now) {
+  std::vector<liveness_event> events;
+  for (auto it = workers_.begin(); it != workers_.end();) {
+    bool ended = it->second.state == worker_liveness::restarting &&
+                 not_before(it->second.restart_deadline) <= now;
+    if (ended) events.push_back(event(liveness_change::restart_expired, it->first));
+    it = ended ? workers_.erase(it) : std::next(it);
+  }
+  return events;
+}
+
+std::vector<liveness_event> liveness_tracker::expire_alive(time_point now) {
+  std::vector<std::string> overdue;
+  std::size_t newly_overdue = 0;
+  for (const auto& [worker, e] : workers_) {
+    if (e.state != worker_liveness::alive || not_before(alive_deadline(e)) > now) continue;
+    overdue.push_back(worker);
+    if (held_.count(worker) == 0) ++newly_overdue;
+  }
+  std::vector<liveness_event> events;
+  if (overdue.empty()) return events;
+  if (newly_overdue > 0 && looks_like_mass_disappearance(newly_overdue)) {
+    // Hold every overdue worker (again) and look once more after the hold.
+    held_.insert(overdue.begin(), overdue.end());
+    expiry_floor_ = now + options_.mass_expiry_hold;
+    events.push_back(liveness_event{liveness_change::store_suspected,
+                                    {},
+                                    std::vector<std::string>(held_.begin(), held_.end())});
+    return events;
+  }
+  for (const auto& worker : overdue) {
+    workers_.erase(worker);
+    events.push_back(event(liveness_change::expired, worker));
+    release_from_hold(worker, events);
+  }
+  return events;
+}
+
+bool liveness_tracker::looks_like_mass_disappearance(std::size_t newly_overdue) const {
+  auto alive = static_cast<double>(alive_count());
+  return newly_overdue >= options_.mass_expiry_min_workers &&
+         static_cast<double>(newly_overdue) > options_.mass_expiry_share * alive;
+}
+
+// -- store outages --------------------------------------------------------------------------
+
+void liveness_tracker::store_outage_began(time_point /*now*/) {
+  outage_ = true;
+}
+
+void liveness_tracker::store_outage_ended(time_point now) {
+  outage_ = false;
+  start_recovery_grace(now);
+}
+
+void liveness_tracker::start_recovery_grace(time_point now) {
+  auto floor = now + options_.recovery_grace;
+  expiry_floor_ = expiry_floor_ ? std::max(*expiry_floor_, floor) : floor;
+}
+
+// -- queries --------------------------------------------------------------------------------
+
+std::optional<time_point> liveness_tracker::next_deadline() const {
+  std::optional<time_point> next;
+  auto consider = [&next](time_point t) { next = next ? std::min(*next, t) : t; };
+  for (const auto& [worker, e] : workers_) {
+    switch (e.state) {
+      case worker_liveness::leaving:
+        consider(e.last_seen + options_.heartbeat_ttl);
+        break;
+      case worker_liveness::alive:
+        if (!outage_) consider(not_before(alive_deadline(e)));
+        break;
+      case worker_liveness::restarting:
+        if (!outage_) consider(not_before(e.restart_deadline));
+        break;
+      case worker_liveness::unknown:
+        break;
+    }
+  }
+  return next;
+}
+
+std::vector<std::string> liveness_tracker::live_workers() const {
+  std::vector<std::string> out;
+  for (const auto& [worker, e] : workers_)
+    if (e.state == worker_liveness::alive || e.state == worker_liveness::restarting)
+      out.push_back(worker);
+  return out;
+}
+
+worker_liveness liveness_tracker::state_of(const std::string& worker) const {
+  auto it = workers_.find(worker);
+  return it == workers_.end() ? worker_liveness::unknown : it->second.state;
+}
+
+const heartbeat_record* liveness_tracker::last_heartbeat(const std::string& worker) const {
+  auto it = workers_.find(worker);
+  return it == workers_.end() || !it->second.has_record ? nullptr : &it->second.last;
+}
+
+// -- helpers --------------------------------------------------------------------------------
+
+std::size_t liveness_tracker::alive_count() const {
+  return static_cast<std::size_t>(std::count_if(workers_.begin(), workers_.end(), [](auto& kv) {
+    return kv.second.state == worker_liveness::alive;
+  }));
+}
+
+time_point liveness_tracker::alive_deadline(const entry& e) const {
+  return e.last_seen + options_.heartbeat_ttl;
+}
+
+time_point liveness_tracker::not_before(time_point deadline) const {
+  return expiry_floor_ ? std::max(deadline, *expiry_floor_) : deadline;
+}
+
+void liveness_tracker::release_from_hold(const std::string& worker,
+                                         std::vector<liveness_event>& events) {
+  if (held_.erase(worker) != 0 && held_.empty())
+    events.push_back(event(liveness_change::store_trusted, {}));
+}
+
+}  // namespace parti

@@ -1,0 +1,146 @@
+#pragma once
+// The live set of the fleet, from the heartbeat watch (DESIGN.md §2 Liveness, §3 Degraded and
+// Stopping). Pure logic for the worker_monitor actor: no CAF, no NATS, time passed in.
+//
+// Bucket TTL produces no watch event, so the leader keeps its own deadline per worker:
+// deadline = last heartbeat seen + heartbeat TTL. A delete of the key, or a heartbeat with
+// `leaving`, is a graceful leave; a heartbeat with `restarting` keeps the worker (and its
+// partitions) for the restart grace.
+//
+// Two guards keep a leader from declaring healthy workers dead (§3 Degraded):
+//  - recovery grace: after rebuild() or store_outage_ended(), nobody expires before the grace
+//    has passed, since heartbeats sent while the leader could not see them were lost to it;
+//  - mass disappearance: if more than `mass_expiry_share` of the alive workers would expire in
+//    one check, the store (or the watch) is suspected instead of the workers: their expiry is
+//    held for `mass_expiry_hold`, and only if they are still silent after it are they expired.
+//
+// Use from the actor: feed every watch event, then call expire(now) when next_deadline() is due;
+// forward the returned events in order.
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "messages/records.hpp"
+#include "messages/result.hpp"
+#include "runtime/clock.hpp"
+
+namespace parti {
+
+struct liveness_options {
+  duration heartbeat_ttl = std::chrono::seconds(3);
+  duration restart_grace = std::chrono::seconds(30);
+  /// After (re)start or the end of a store outage, nobody expires before this has passed.
+  duration recovery_grace = std::chrono::seconds(3);
+  /// The mass-disappearance guard trips when more than this share (0, 1] of the alive workers
+  /// would expire in one check, and at least `mass_expiry_min_workers` of them.
+  double mass_expiry_share = 0.5;
+  std::size_t mass_expiry_min_workers = 2;
+  /// How long a suspected mass expiry is held before it is believed.
+  duration mass_expiry_hold = std::chrono::seconds(3);
+
+  /// Checks the options; the failure names the field and the rule.
+  status validate() const;
+};
+
+enum class liveness_change {
+  joined,           // a worker started heartbeating (or came back after leaving or expiring)
+  left,             // graceful leave: key deleted, or heartbeat with `leaving`
+  expired,          // no heartbeat within the TTL
+  restarting,       // heartbeat with `restarting`: keep its partitions for the restart grace
+  restarted,        // back after `restarting`, or heartbeating with a new instance id
+  restart_expired,  // did not come back within the restart grace: treat as a graceful leave
+  store_suspected,  // the mass-disappearance guard tripped; `workers` are held, not expired
+  store_trusted,    // the suspicion is over (held workers came back, or their hold ran out)
+};
+
+const char* to_string(liveness_change change);
+
+struct liveness_event {
+  liveness_change change;
+  std::string worker;                // empty for store_suspected / store_trusted
+  std::vector<std::string> workers;  // store_suspected: the held workers, sorted
+};
+
+/// One initial value of the heartbeat watch.
+struct observed_heartbeat {
+  std::string worker;
+  heartbeat_record record;
+};
+
+enum class worker_liveness { unknown, alive, leaving, restarting };
+
+class liveness_tracker {
+ public:
+  explicit liveness_tracker(liveness_options options = {});
+
+  /// Starts over from the watch's initial values (leader start, or watch restart). A record's age
+  /// is `wall_now_ms - record.sent_at` (clamped at 0 against clock skew), so a fresh leader keeps
+  /// the deadlines it would have had. Workers in `assigned_workers` with no record at all are
+  /// tracked as already overdue, so they are reported expired (unless they heartbeat) once the
+  /// recovery grace has passed. Emits no `joined`: only `left` for records marked `leaving` and
+  /// `restarting` for records marked `restarting`. Starts the recovery grace.
+  std::vector<liveness_event> rebuild(const std::vector<observed_heartbeat>& initial,
+                                      const std::vector<std::string>& assigned_workers,
+                                      time_point now, std::uint64_t wall_now_ms);
+
+  /// A heartbeat put seen by the watch at `now`.
+  std::vector<liveness_event> heartbeat_put(const std::string& worker,
+                                            const heartbeat_record& record, time_point now);
+
+  /// A delete or purge of the worker's heartbeat key: a graceful leave. A worker that announced
+  /// `restarting` keeps its restart grace (a delete marker may follow its last heartbeat).
+  std::vector<liveness_event> heartbeat_deleted(const std::string& worker, time_point now);
+
+  /// Time advanced: reports expiries and ended restart graces due at `now`.
+  std::vector<liveness_event> expire(time_point now);
+
+  /// The store cannot be reached: no deadline is acted on until it is back.
+  void store_outage_began(time_point now);
+  /// The store is back: the recovery grace starts at `now`.
+  void store_outage_ended(time_point now);
+
+  /// When expire() next has something to do; nullopt if nothing is tracked.
+  std::optional<time_point> next_deadline() const;
+
+  /// Workers that keep their partitions: alive or restarting, sorted.
+  std::vector<std::string> live_workers() const;
+  worker_liveness state_of(const std::string& worker) const;
+  /// The last heartbeat seen from a tracked worker (its applied epoch/version), or nullptr.
+  const heartbeat_record* last_heartbeat(const std::string& worker) const;
+  bool store_suspected() const { return !held_.empty(); }
+  bool in_outage() const { return outage_; }
+
+ private:
+  struct entry {
+    worker_liveness state = worker_liveness::alive;
+    time_point last_seen;
+    time_point restart_deadline;  // only while restarting
+    heartbeat_record last;
+    bool has_record = false;  // false for overdue workers known only from the assignment
+  };
+
+  std::vector<liveness_event> on_heartbeat_from_alive(entry& e, const std::string& worker,
+                                                      const heartbeat_record& record,
+                                                      time_point now);
+  std::vector<liveness_event> expire_restarts(time_point now);
+  void forget_silent_leavers(time_point now);
+  std::vector<liveness_event> expire_alive(time_point now);
+  bool looks_like_mass_disappearance(std::size_t newly_overdue) const;
+  std::size_t alive_count() const;
+  time_point alive_deadline(const entry& e) const;
+  time_point not_before(time_point deadline) const;
+  void start_recovery_grace(time_point now);
+  void release_from_hold(const std::string& worker, std::vector<liveness_event>& events);
+
+  liveness_options options_;
+  std::map<std::string, entry> workers_;
+  std::optional<time_point> expiry_floor_;  // no expiry before this (recovery grace, guard hold)
+  bool outage_ = false;
+  std::set<std::string> held_;  // workers whose expiry the mass-disappearance guard held
+};
+
+}  // namespace parti

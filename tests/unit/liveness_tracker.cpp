@@ -1,0 +1,336 @@
+#include <boost/test/unit_test.hpp>
+
+#include <string>
+#include <vector>
+
+#include "actors/worker_monitor/liveness_tracker.hpp"
+
+using namespace parti;
+using namespace std::chrono_literals;
+
+namespace {
+
+using strings = std::vector<std::string>;
+
+heartbeat_record beat(const std::string& worker, std::uint64_t sent_at = 0,
+                      const std::string& instance = "i1") {
+  heartbeat_record r;
+  r.worker = worker;
+  r.instance = instance;
+  r.sent_at = sent_at;
+  return r;
+}
+
+heartbeat_record leaving_beat(const std::string& worker) {
+  auto r = beat(worker);
+  r.leaving = true;
+  return r;
+}
+
+heartbeat_record restarting_beat(const std::string& worker) {
+  auto r = beat(worker);
+  r.restarting = true;
+  return r;
+}
+
+/// "change:worker" for each event, so a failing check prints what happened.
+strings described(const std::vector<liveness_event>& events) {
+  strings out;
+  for (const auto& e : events) {
+    std::string text = to_string(e.change);
+    if (!e.worker.empty()) text += ":" + e.worker;
+    for (const auto& w : e.workers) text += ":" + w;
+    out.push_back(text);
+  }
+  return out;
+}
+
+liveness_options no_guards() {
+  liveness_options o;
+  o.recovery_grace = 0s;
+  o.mass_expiry_share = 1.0;  // never trips: more than 100% cannot expire
+  return o;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(options_are_validated) {
+  BOOST_TEST(liveness_options{}.validate().ok());
+  auto o = liveness_options{};
+  o.heartbeat_ttl = 0s;
+  BOOST_TEST(o.validate().error().find("heartbeat_ttl") != std::string::npos);
+  o = liveness_options{};
+  o.mass_expiry_share = 1.5;
+  BOOST_TEST(o.validate().error().find("mass_expiry_share") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_new_heartbeat_joins_once) {
+  manual_clock clock;
+  liveness_tracker t(no_guards());
+  BOOST_TEST(described(t.heartbeat_put("w1", beat("w1"), clock.now())) == strings{"joined:w1"},
+             boost::test_tools::per_element());
+  clock.advance(1s);
+  BOOST_TEST(t.heartbeat_put("w1", beat("w1"), clock.now()).empty());
+  BOOST_TEST(t.live_workers() == strings{"w1"}, boost::test_tools::per_element());
+  BOOST_TEST(t.last_heartbeat("w1") != nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(expires_exactly_one_ttl_after_the_last_heartbeat) {
+  manual_clock clock;
+  liveness_tracker t(no_guards());
+  t.heartbeat_put("w1", beat("w1"), clock.now());
+  clock.advance(2s);
+  t.heartbeat_put("w1", beat("w1"), clock.now());  // moves the deadline
+  auto deadline = clock.now() + 3s;
+  BOOST_TEST((t.next_deadline() == deadline));
+  BOOST_TEST(t.expire(deadline - 1ns).empty());
+  BOOST_TEST(described(t.expire(deadline)) == strings{"expired:w1"},
+             boost::test_tools::per_element());
+  BOOST_TEST(t.live_workers().empty());
+  BOOST_TEST(!t.next_deadline().has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_deleted_key_is_a_graceful_leave) {
+  manual_clock clock;
+  liveness_tracker t(no_guards());
+  t.heartbeat_put("w1", beat("w1"), clock.now());
+  BOOST_TEST(described(t.heartbeat_deleted("w1", clock.now())) == strings{"left:w1"},
+             boost::test_tools::per_element());
+  BOOST_TEST(t.expire(clock.now() + 1h).empty());  // never also reported expired
+  BOOST_TEST(t.heartbeat_deleted("nobody", clock.now()).empty());
+}
+
+BOOST_AUTO_TEST_CASE(the_leaving_flag_is_a_graceful_leave_reported_once) {
+  manual_clock clock;
+  liveness_tracker t(no_guards());
+  t.heartbeat_put("w1", beat("w1"), clock.now());
+  BOOST_TEST(
+      described(t.heartbeat_put("w1", leaving_beat("w1"), clock.now())) == strings{"left:w1"},
+      boost::test_tools::per_element());
+  clock.advance(1s);
+  BOOST_TEST(t.heartbeat_put("w1", leaving_beat("w1"), clock.now()).empty());  // still draining
+  BOOST_TEST(t.live_workers().empty());
+  BOOST_TEST(t.expire(clock.now() + 3s).empty());  // falls silent: no expiry, it left already
+  BOOST_TEST((t.state_of("w1") == worker_liveness::unknown));
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_worker_announcing_leave_or_restart_is_ignored) {
+  manual_clock clock;
+  liveness_tracker t(no_guards());
+  BOOST_TEST(t.heartbeat_put("w1", leaving_beat("w1"), clock.now()).empty());
+  BOOST_TEST(t.heartbeat_put("w2", restarting_beat("w2"), clock.now()).empty());
+  BOOST_TEST(t.live_workers().empty());
+}
+
+BOOST_AUTO_TEST_CASE(restart_intent_within_the_grace_is_simply_alive_again) {
+  manual_clock clock;
+  liveness_tracker t(no_guards());
+  t.heartbeat_put("w1", beat("w1"), clock.now());
+  BOOST_TEST(described(t.heartbeat_put("w1", restarting_beat("w1"), clock.now())) ==
+                 strings{"restarting:w1"},
+             boost::test_tools::per_element());
+  clock.advance(20s);  // far beyond the TTL: a restarting worker does not expire
+  BOOST_TEST(t.expire(clock.now()).empty());
+  BOOST_TEST(t.live_workers() == strings{"w1"}, boost::test_tools::per_element());
+  clock.advance(9s);
+  BOOST_TEST(
+      described(t.heartbeat_put("w1", beat("w1", 0, "i2"), clock.now())) == strings{"restarted:w1"},
+      boost::test_tools::per_element());
+  BOOST_TEST((t.state_of("w1") == worker_liveness::alive));
+  BOOST_TEST(t.expire(clock.now() + 2s).empty());
+}
+
+BOOST_AUTO_TEST_CASE(restart_intent_beyond_the_grace_becomes_a_graceful_leave) {
+  manual_clock clock;
+  liveness_tracker t(no_guards());
+  t.heartbeat_put("w1", beat("w1"), clock.now());
+  t.heartbeat_put("w1", restarting_beat("w1"), clock.now());
+  auto grace_end = clock.now() + 30s;
+  clock.advance(5s);
+  t.heartbeat_put("w1", restarting_beat("w1"), clock.now());  // does not extend the grace
+  BOOST_TEST((t.next_deadline() == grace_end));
+  BOOST_TEST(t.expire(grace_end - 1ns).empty());
+  BOOST_TEST(described(t.expire(grace_end)) == strings{"restart_expired:w1"},
+             boost::test_tools::per_element());
+  BOOST_TEST(t.live_workers().empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_delete_during_restart_keeps_the_restart_grace) {
+  manual_clock clock;
+  liveness_tracker t(no_guards());
+  t.heartbeat_put("w1", beat("w1"), clock.now());
+  t.heartbeat_put("w1", restarting_beat("w1"), clock.now());
+  BOOST_TEST(t.heartbeat_deleted("w1", clock.now()).empty());
+  BOOST_TEST(t.live_workers() == strings{"w1"}, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_new_instance_within_the_ttl_is_a_restart_not_a_join) {
+  manual_clock clock;
+  liveness_tracker t(no_guards());
+  t.heartbeat_put("w1", beat("w1", 0, "first"), clock.now());
+  clock.advance(1s);
+  BOOST_TEST(described(t.heartbeat_put("w1", beat("w1", 0, "second"), clock.now())) ==
+                 strings{"restarted:w1"},
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(rebuild_keeps_deadlines_by_record_age_and_reports_no_joins) {
+  manual_clock clock;
+  liveness_tracker t(no_guards());
+  const std::uint64_t wall = 1'000'000;
+  std::vector<observed_heartbeat> initial{
+      {"fresh", beat("fresh", wall - 500)},
+      {"old", beat("old", wall - 2'900)},
+      {"stale", beat("stale", wall - 10'000)},
+      {"skewed", beat("skewed", wall + 5'000)},  // from the future: counts as fresh
+  };
+  auto now = clock.now();
+  BOOST_TEST(t.rebuild(initial, {"fresh", "unheard"}, now, wall).empty());
+  BOOST_TEST(t.live_workers() == (strings{"fresh", "old", "skewed", "stale", "unheard"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(t.last_heartbeat("unheard") == nullptr);
+  // The stale record and the owner without any heartbeat are overdue now ...
+  BOOST_TEST(described(t.expire(now)) == (strings{"expired:stale", "expired:unheard"}),
+             boost::test_tools::per_element());
+  // ... the others keep the deadline their age gives them.
+  BOOST_TEST((t.next_deadline() == now + 100ms));
+  BOOST_TEST(described(t.expire(now + 100ms)) == strings{"expired:old"},
+             boost::test_tools::per_element());
+  BOOST_TEST(described(t.expire(now + 2500ms)) == strings{"expired:fresh"},
+             boost::test_tools::per_element());
+  BOOST_TEST(described(t.expire(now + 3s)) == strings{"expired:skewed"},
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(rebuild_reports_leaving_and_restarting_records) {
+  manual_clock clock;
+  liveness_tracker t(no_guards());
+  const std::uint64_t wall = 5'000'000;
+  auto leaving = leaving_beat("a");
+  leaving.sent_at = wall;
+  auto restarting = restarting_beat("b");
+  restarting.sent_at = wall - 10'000;  // announced 10 s ago: 20 s of its grace remain
+  auto events = t.rebuild({{"a", leaving}, {"b", restarting}}, {}, clock.now(), wall);
+  BOOST_TEST(described(events) == (strings{"left:a", "restarting:b"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(t.live_workers() == strings{"b"}, boost::test_tools::per_element());
+  BOOST_TEST(t.expire(clock.now() + 20s - 1ns).empty());
+  BOOST_TEST(described(t.expire(clock.now() + 20s)) == strings{"restart_expired:b"},
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(no_expiry_before_the_recovery_grace_after_rebuild) {
+  manual_clock clock;
+  auto o = no_guards();
+  o.recovery_grace = 3s;
+  liveness_tracker t(o);
+  const std::uint64_t wall = 1'000'000;
+  auto now = clock.now();
+  t.rebuild({{"a", beat("a", wall - 60'000)}, {"b", beat("b", wall - 60'000)}}, {}, now, wall);
+  BOOST_TEST((t.next_deadline() == now + 3s));
+  BOOST_TEST(t.expire(now).empty());
+  BOOST_TEST(t.expire(now + 3s - 1ns).empty());
+  t.heartbeat_put("a", beat("a"), now + 2s);  // its heartbeat was only late: alive
+  BOOST_TEST(described(t.expire(now + 3s)) == strings{"expired:b"},
+             boost::test_tools::per_element());
+  BOOST_TEST(t.live_workers() == strings{"a"}, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(no_expiry_during_a_store_outage_nor_within_the_recovery_grace_after) {
+  manual_clock clock;
+  auto o = no_guards();
+  o.recovery_grace = 3s;
+  liveness_tracker t(o);
+  auto start = clock.now();
+  t.heartbeat_put("a", beat("a"), start);
+  t.heartbeat_put("b", beat("b"), start);
+  t.store_outage_began(start + 1s);
+  BOOST_TEST(t.in_outage());
+  BOOST_TEST(t.expire(start + 10s).empty());
+  BOOST_TEST(!t.next_deadline().has_value());  // nothing to wake up for while blind
+  t.store_outage_ended(start + 10s);
+  BOOST_TEST(t.expire(start + 13s - 1ns).empty());
+  t.heartbeat_put("a", beat("a"), start + 12s);
+  BOOST_TEST(described(t.expire(start + 13s)) == strings{"expired:b"},
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(mass_disappearance_is_held_as_a_store_suspicion_and_cleared_on_return) {
+  manual_clock clock;
+  auto o = no_guards();
+  o.mass_expiry_share = 0.5;
+  o.mass_expiry_hold = 3s;
+  liveness_tracker t(o);
+  auto start = clock.now();
+  for (auto w : {"a", "b", "c", "d"}) t.heartbeat_put(w, beat(w), start);
+  t.heartbeat_put("d", beat("d"), start + 2s);  // only d keeps heartbeating
+  // 3 of 4 at once: the store is suspected, nobody expires.
+  BOOST_TEST(described(t.expire(start + 3s)) == strings{"store_suspected:a:b:c"},
+             boost::test_tools::per_element());
+  BOOST_TEST(t.store_suspected());
+  BOOST_TEST(t.live_workers().size() == 4u);
+  BOOST_TEST((t.next_deadline() == start + 6s));  // nobody expires during the hold
+  t.heartbeat_put("d", beat("d"), start + 5s);
+  BOOST_TEST(t.expire(start + 5s).empty());
+  // They come back within the hold: the suspicion clears when the last one does.
+  BOOST_TEST(t.heartbeat_put("a", beat("a"), start + 5s).empty());
+  BOOST_TEST(t.heartbeat_put("b", beat("b"), start + 5s).empty());
+  BOOST_TEST(described(t.heartbeat_put("c", beat("c"), start + 5s)) == strings{"store_trusted"},
+             boost::test_tools::per_element());
+  BOOST_TEST(!t.store_suspected());
+  BOOST_TEST(t.expire(start + 6s).empty());
+}
+
+BOOST_AUTO_TEST_CASE(mass_disappearance_still_silent_after_the_hold_is_believed) {
+  manual_clock clock;
+  auto o = no_guards();
+  o.mass_expiry_share = 0.5;
+  o.mass_expiry_hold = 3s;
+  liveness_tracker t(o);
+  auto start = clock.now();
+  for (auto w : {"a", "b", "c", "d"}) t.heartbeat_put(w, beat(w), start);
+  for (auto s : {2s, 4s, 6s, 8s}) t.heartbeat_put("d", beat("d"), start + s);
+  BOOST_TEST(described(t.expire(start + 3s)) == strings{"store_suspected:a:b:c"},
+             boost::test_tools::per_element());
+  BOOST_TEST(t.expire(start + 6s - 1ns).empty());
+  BOOST_TEST(described(t.expire(start + 6s)) ==
+                 (strings{"expired:a", "expired:b", "expired:c", "store_trusted"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(t.live_workers() == strings{"d"}, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(one_loss_among_many_is_not_a_mass_disappearance) {
+  manual_clock clock;
+  auto o = no_guards();
+  o.mass_expiry_share = 0.5;
+  liveness_tracker t(o);
+  auto start = clock.now();
+  for (auto w : {"a", "b", "c", "d"}) t.heartbeat_put(w, beat(w), start);
+  for (auto w : {"b", "c", "d"}) t.heartbeat_put(w, beat(w), start + 2s);
+  BOOST_TEST(described(t.expire(start + 3s)) == strings{"expired:a"},
+             boost::test_tools::per_element());
+  BOOST_TEST(!t.store_suspected());
+}
+
+BOOST_AUTO_TEST_CASE(exactly_the_configured_share_does_not_trip_the_guard) {
+  manual_clock clock;
+  auto o = no_guards();
+  o.mass_expiry_share = 0.5;  // the guard wants more than half
+  liveness_tracker t(o);
+  auto start = clock.now();
+  for (auto w : {"a", "b", "c", "d"}) t.heartbeat_put(w, beat(w), start);
+  for (auto w : {"c", "d"}) t.heartbeat_put(w, beat(w), start + 2s);
+  BOOST_TEST(described(t.expire(start + 3s)) == (strings{"expired:a", "expired:b"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_single_worker_fleet_is_below_the_guard_minimum_and_expires) {
+  manual_clock clock;
+  auto o = no_guards();
+  o.mass_expiry_share = 0.5;
+  o.mass_expiry_min_workers = 2;
+  liveness_tracker t(o);
+  t.heartbeat_put("only", beat("only"), clock.now());
+  BOOST_TEST(described(t.expire(clock.now() + 3s)) == strings{"expired:only"},
+             boost::test_tools::per_element());
+}

@@ -1,0 +1,456 @@
+#include <boost/test/unit_test.hpp>
+
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "actors/state_machine/rebalance_rules.hpp"
+
+using namespace parti;
+using namespace std::chrono_literals;
+
+namespace {
+
+using strings = std::vector<std::string>;
+using names = std::set<std::string>;
+
+/// "state:from->to" and "start:reason#round", in the order poll() reported them.
+strings described(const std::vector<machine_output>& outputs) {
+  strings out;
+  for (const auto& o : outputs) {
+    if (const auto* s = std::get_if<state_changed>(&o))
+      out.push_back(std::string("state:") + to_string(s->from) + "->" + to_string(s->to));
+    if (const auto* r = std::get_if<start_rebalance>(&o))
+      out.push_back(std::string("start:") + to_string(r->reason) + "#" + std::to_string(r->round));
+  }
+  return out;
+}
+
+std::optional<start_rebalance> started(const std::vector<machine_output>& outputs) {
+  for (const auto& o : outputs)
+    if (const auto* r = std::get_if<start_rebalance>(&o)) return *r;
+  return std::nullopt;
+}
+
+// Safe to use on an output without a start: they report "none", nobody, round 0.
+std::string started_reason(const std::vector<machine_output>& outputs) {
+  auto r = started(outputs);
+  return r ? to_string(r->reason) : "none";
+}
+
+strings started_workers(const std::vector<machine_output>& outputs) {
+  auto r = started(outputs);
+  return r ? r->workers : strings{};
+}
+
+std::uint64_t started_round(const std::vector<machine_output>& outputs) {
+  auto r = started(outputs);
+  return r ? r->round : 0;
+}
+
+std::size_t start_count(const std::vector<machine_output>& outputs) {
+  std::size_t n = 0;
+  for (const auto& o : outputs) n += std::holds_alternative<start_rebalance>(o) ? 1 : 0;
+  return n;
+}
+
+rebalance_options defaults() {
+  rebalance_options o;  // cold start 30 s, planned scale 10 s, x3 bound, cooldown 10 s
+  return o;
+}
+
+/// A machine with a stable published fleet {a, b, c, d}, idle.
+rebalance_rules stable_fleet(time_point now, rebalance_options o = defaults()) {
+  names fleet{"a", "b", "c", "d"};
+  return rebalance_rules(o, fleet, fleet, now);
+}
+
+/// Runs one round to success at `now` and returns its id (for cooldown tests).
+std::uint64_t complete_round(rebalance_rules& rules, time_point now) {
+  auto round = started(rules.poll(now));
+  BOOST_TEST_REQUIRE(round.has_value());
+  BOOST_TEST_REQUIRE(rules.round_completed(round->round, true, now));
+  rules.poll(now);
+  return round->round;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(options_are_validated) {
+  BOOST_TEST(rebalance_options{}.validate().ok());
+  auto o = rebalance_options{};
+  o.max_window_factor = 0.5;
+  BOOST_TEST(o.validate().error().find("max_window_factor") != std::string::npos);
+  o = rebalance_options{};
+  o.restart_ratio = 0;
+  BOOST_TEST(o.validate().error().find("restart_ratio") != std::string::npos);
+}
+
+// -- windows --------------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(cold_start_without_a_previous_assignment_uses_the_long_window) {
+  manual_clock clock;
+  auto t = clock.now();
+  rebalance_rules rules(defaults(), {}, {}, t);
+  BOOST_TEST(rules.poll(t).empty());
+  rules.worker_joined("a", t);
+  BOOST_TEST(described(rules.poll(t)) == strings{"state:idle->scaling"},
+             boost::test_tools::per_element());
+  BOOST_TEST((rules.next_deadline() == t + 30s));
+  BOOST_TEST(rules.poll(t + 30s - 1ns).empty());
+  auto out = rules.poll(t + 30s);
+  BOOST_TEST(described(out) == (strings{"state:scaling->rebalancing", "start:cold_start#1"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(started_workers(out) == strings{"a"}, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(most_workers_new_at_leader_start_is_a_cold_start) {
+  manual_clock clock;
+  auto t = clock.now();
+  // Half of the live workers are new: restart_ratio 0.5 is reached (>=).
+  rebalance_rules rules(defaults(), {"a", "b"}, {"a", "b", "x", "y"}, t);
+  BOOST_TEST((rules.next_deadline() == t + 30s));
+  BOOST_TEST(started_reason(rules.poll(t + 30s)) == "cold_start");
+}
+
+BOOST_AUTO_TEST_CASE(planned_scale_uses_the_short_window) {
+  manual_clock clock;
+  auto t = clock.now();
+  auto rules = stable_fleet(t);
+  rules.worker_joined("e", t);  // 1 new of 5: below the restart ratio
+  rules.poll(t);
+  BOOST_TEST((rules.next_deadline() == t + 10s));
+  BOOST_TEST(rules.poll(t + 10s - 1ns).empty());
+  auto round = started(rules.poll(t + 10s));
+  BOOST_TEST_REQUIRE(round.has_value());
+  BOOST_TEST((round->reason == rebalance_reason::planned_scale));
+  BOOST_TEST(round->workers == (strings{"a", "b", "c", "d", "e"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_further_change_extends_the_window_from_that_change) {
+  manual_clock clock;
+  auto t = clock.now();
+  auto rules = stable_fleet(t);
+  rules.worker_joined("e", t);
+  rules.poll(t);
+  rules.worker_joined("f", t + 5s);
+  BOOST_TEST(rules.poll(t + 5s).empty());
+  BOOST_TEST((rules.next_deadline() == t + 15s));
+  BOOST_TEST(rules.poll(t + 10s).empty());  // the first window would have closed here
+  BOOST_TEST(rules.poll(t + 15s - 1ns).empty());
+  BOOST_TEST(started(rules.poll(t + 15s)).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_steady_trickle_cannot_extend_the_window_beyond_its_bound) {
+  manual_clock clock;
+  auto t = clock.now();
+  auto o = defaults();
+  o.restart_ratio = 1.0;  // stay a planned scale however many join
+  auto rules = stable_fleet(t, o);
+  // A join every 5 s, each restarting a 10 s window: the bound (3 x 10 s) closes it at 30 s.
+  for (int k = 0; k < 6; ++k) {
+    rules.worker_joined("n" + std::to_string(k), t + k * 5s);
+    BOOST_TEST(start_count(rules.poll(t + k * 5s)) == 0u);
+  }
+  BOOST_TEST((rules.next_deadline() == t + 30s));
+  BOOST_TEST(rules.poll(t + 30s - 1ns).empty());
+  auto round = started(rules.poll(t + 30s));
+  BOOST_TEST_REQUIRE(round.has_value());
+  BOOST_TEST(round->workers.size() == 10u);  // all six joins in the one round
+}
+
+BOOST_AUTO_TEST_CASE(a_planned_window_becomes_a_cold_start_when_most_workers_are_new) {
+  manual_clock clock;
+  auto t = clock.now();
+  rebalance_rules rules(defaults(), {"a", "b"}, {"a", "b"}, t);
+  rules.worker_joined("x", t);  // 1 of 3 new: planned scale
+  BOOST_TEST((rules.next_deadline() == t + 10s));
+  rules.worker_joined("y", t + 1s);  // 2 of 4 new: the restart ratio is reached
+  BOOST_TEST((rules.next_deadline() == t + 31s));
+  BOOST_TEST(started_reason(rules.poll(t + 31s)) == "cold_start");
+}
+
+BOOST_AUTO_TEST_CASE(many_events_batch_into_one_rebalance) {
+  manual_clock clock;
+  auto t = clock.now();
+  auto rules = stable_fleet(t);
+  std::size_t starts = 0;
+  for (int k = 0; k < 5; ++k) {
+    rules.worker_joined("n" + std::to_string(k), t + k * 1s);
+    starts += start_count(rules.poll(t + k * 1s));
+  }
+  for (auto at = t + 5s; at <= t + 60s; at += 500ms) starts += start_count(rules.poll(at));
+  BOOST_TEST(starts == 1u);
+}
+
+// -- cooldown -------------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(cooldown_blocks_a_planned_rebalance_and_allows_it_exactly_at_its_end) {
+  manual_clock clock;
+  auto o = defaults();
+  o.cooldown = 20s;
+  auto t = clock.now();
+  auto rules = stable_fleet(t, o);
+  rules.manual_request(t);
+  complete_round(rules, t);  // last successful round completed at t
+  rules.worker_joined("e", t + 1s);
+  rules.poll(t + 1s);
+  BOOST_TEST(rules.poll(t + 11s).empty());  // window over, cooldown not
+  BOOST_TEST((rules.state() == machine_state::scaling));
+  BOOST_TEST((rules.next_deadline() == t + 20s));
+  BOOST_TEST(rules.poll(t + 20s - 1ns).empty());
+  // The boundary belongs to the allowed side: at exactly last completion + cooldown it starts.
+  BOOST_TEST(started_reason(rules.poll(t + 20s)) == "planned_scale");
+}
+
+BOOST_AUTO_TEST_CASE(an_emergency_ignores_the_cooldown) {
+  manual_clock clock;
+  auto t = clock.now();
+  auto rules = stable_fleet(t);
+  rules.manual_request(t);
+  complete_round(rules, t);
+  rules.emergency_confirmed("a", t + 1s);
+  auto out = rules.poll(t + 1s);
+  BOOST_TEST(described(out) == (strings{"state:idle->emergency", "start:emergency#2"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(started_workers(out) == (strings{"b", "c", "d"}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_manual_request_starts_at_once_and_a_refresh_waits_for_the_cooldown) {
+  manual_clock clock;
+  auto t = clock.now();
+  auto rules = stable_fleet(t);
+  rules.manual_request(t);
+  BOOST_TEST(started_reason(rules.poll(t)) == "manual");
+  rules.round_completed(1, true, t);
+  rules.partitions_refreshed(t + 1s);
+  BOOST_TEST(start_count(rules.poll(t + 1s)) == 0u);
+  BOOST_TEST((rules.next_deadline() == t + 10s));
+  BOOST_TEST(started_reason(rules.poll(t + 10s)) == "refresh");
+}
+
+// -- emergencies and leaves -----------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(an_emergency_preempts_an_open_window_and_serves_it) {
+  manual_clock clock;
+  auto t = clock.now();
+  auto rules = stable_fleet(t);
+  rules.worker_joined("e", t);
+  rules.poll(t);
+  rules.emergency_confirmed("a", t + 2s);
+  auto round = started(rules.poll(t + 2s));
+  BOOST_TEST_REQUIRE(round.has_value());
+  BOOST_TEST((round->reason == rebalance_reason::emergency));
+  BOOST_TEST(round->workers == (strings{"b", "c", "d", "e"}), boost::test_tools::per_element());
+  rules.round_completed(round->round, true, t + 3s);
+  BOOST_TEST(described(rules.poll(t + 3s)) == strings{"state:emergency->idle"},
+             boost::test_tools::per_element());
+  BOOST_TEST(!rules.next_deadline().has_value());  // the join was served: no second round
+  BOOST_TEST(rules.poll(t + 1h).empty());
+}
+
+BOOST_AUTO_TEST_CASE(graceful_leaves_need_no_window_and_arriving_together_batch) {
+  manual_clock clock;
+  auto t = clock.now();
+  auto rules = stable_fleet(t);
+  rules.worker_left("a", leave_kind::drain, t);
+  rules.worker_left("b", leave_kind::drain, t);
+  auto out = rules.poll(t);
+  BOOST_TEST(start_count(out) == 1u);
+  BOOST_TEST(started_reason(out) == "drain");
+  BOOST_TEST(started_workers(out) == (strings{"c", "d"}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(the_drain_batch_delay_gathers_leaves_from_the_first_one) {
+  manual_clock clock;
+  auto o = defaults();
+  o.drain_batch_delay = 200ms;
+  auto t = clock.now();
+  auto rules = stable_fleet(t, o);
+  rules.worker_left("a", leave_kind::drain, t);
+  BOOST_TEST(start_count(rules.poll(t)) == 0u);
+  rules.worker_left("b", leave_kind::drain, t + 150ms);  // joins the batch, does not delay it
+  BOOST_TEST((rules.next_deadline() == t + 200ms));
+  BOOST_TEST(start_count(rules.poll(t + 200ms - 1ns)) == 0u);
+  auto round = started(rules.poll(t + 200ms));
+  BOOST_TEST_REQUIRE(round.has_value());
+  BOOST_TEST(round->workers == (strings{"c", "d"}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_drain_does_not_wait_for_the_cooldown) {
+  manual_clock clock;
+  auto t = clock.now();
+  auto rules = stable_fleet(t);
+  rules.manual_request(t);
+  complete_round(rules, t);
+  rules.worker_left("a", leave_kind::drain, t + 1s);
+  BOOST_TEST(started_reason(rules.poll(t + 1s)) == "drain");
+}
+
+BOOST_AUTO_TEST_CASE(an_ended_restart_grace_is_served_at_once_with_its_reason) {
+  manual_clock clock;
+  auto t = clock.now();
+  auto rules = stable_fleet(t);
+  rules.worker_left("a", leave_kind::restart_expired, t);
+  BOOST_TEST(started_reason(rules.poll(t)) == "restart_expired");
+}
+
+BOOST_AUTO_TEST_CASE(workers_outside_the_assignment_need_no_round) {
+  manual_clock clock;
+  auto t = clock.now();
+  auto rules = stable_fleet(t);
+  rules.worker_left("stranger", leave_kind::drain, t);
+  rules.emergency_confirmed("ghost", t);
+  rules.worker_joined("a", t);  // already assigned (e.g. came back from a restart)
+  BOOST_TEST(rules.poll(t).empty());
+  BOOST_TEST(!rules.next_deadline().has_value());
+  BOOST_TEST((rules.state() == machine_state::idle));
+}
+
+// -- rounds ---------------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(notifications_come_in_order) {
+  manual_clock clock;
+  auto t = clock.now();
+  auto rules = stable_fleet(t);
+  strings seen;
+  auto record = [&seen](const std::vector<machine_output>& out) {
+    for (auto& line : described(out)) seen.push_back(line);
+  };
+  rules.worker_joined("e", t);
+  record(rules.poll(t));
+  record(rules.poll(t + 10s));
+  rules.round_completed(1, true, t + 11s);
+  rules.worker_left("a", leave_kind::drain, t + 11s);
+  record(rules.poll(t + 11s));
+  rules.round_completed(2, true, t + 12s);
+  record(rules.poll(t + 12s));
+  strings expected{"state:idle->scaling", "state:scaling->rebalancing", "start:planned_scale#1",
+                   "start:drain#2", "state:rebalancing->idle"};
+  BOOST_TEST(seen == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(only_one_of_concurrent_transitions_wins) {
+  manual_clock clock;
+  auto t = clock.now();
+  auto rules = stable_fleet(t);
+  rules.worker_joined("e", t);
+  rules.poll(t);
+  // The window closes, an emergency is confirmed and a drain arrives, all by the same poll.
+  rules.emergency_confirmed("a", t + 10s);
+  rules.worker_left("b", leave_kind::drain, t + 10s);
+  auto out = rules.poll(t + 10s);
+  BOOST_TEST(start_count(out) == 1u);
+  BOOST_TEST(started_reason(out) == "emergency");
+  BOOST_TEST(start_count(rules.poll(t + 10s)) == 0u);    // no second round while one runs
+  BOOST_TEST(!rules.round_completed(7, true, t + 11s));  // unknown round: ignored
+  BOOST_TEST(rules.round_completed(1, true, t + 11s));
+  BOOST_TEST(!rules.round_completed(1, false, t + 11s));  // repeated: ignored, not a failure
+  BOOST_TEST(rules.poll(t + 11s).size() == 1u);           // back to idle, nothing re-queued
+  BOOST_TEST((rules.state() == machine_state::idle));
+}
+
+BOOST_AUTO_TEST_CASE(a_stale_completion_does_not_end_the_running_round) {
+  manual_clock clock;
+  auto t = clock.now();
+  auto rules = stable_fleet(t);
+  rules.worker_left("a", leave_kind::drain, t);
+  rules.poll(t);
+  rules.round_completed(1, false, t);  // fails: retried as round 2 after the backoff
+  BOOST_TEST(started_round(rules.poll(t + 1s)) == 2u);
+  BOOST_TEST(!rules.round_completed(1, true, t + 2s));
+  BOOST_TEST((rules.running_round() == std::optional<std::uint64_t>(2)));
+  BOOST_TEST((rules.state() == machine_state::rebalancing));
+}
+
+BOOST_AUTO_TEST_CASE(changes_during_a_round_are_kept_for_the_next_one) {
+  manual_clock clock;
+  auto t = clock.now();
+  auto rules = stable_fleet(t);
+  rules.worker_left("a", leave_kind::drain, t);
+  BOOST_TEST(started_workers(rules.poll(t)) == (strings{"b", "c", "d"}),
+             boost::test_tools::per_element());
+  rules.worker_joined("e", t + 1s);        // not in the running round: a window opens
+  rules.emergency_confirmed("b", t + 2s);  // in the running round: an emergency is queued
+  BOOST_TEST(start_count(rules.poll(t + 2s)) == 0u);
+  rules.round_completed(1, true, t + 3s);
+  auto next = started(rules.poll(t + 3s));  // the emergency goes at once, cooldown or not
+  BOOST_TEST_REQUIRE(next.has_value());
+  BOOST_TEST((next->reason == rebalance_reason::emergency));
+  BOOST_TEST(next->workers == (strings{"c", "d", "e"}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_join_during_a_round_gets_its_own_round_after_it) {
+  manual_clock clock;
+  auto t = clock.now();
+  auto rules = stable_fleet(t);
+  rules.worker_left("a", leave_kind::drain, t);
+  rules.poll(t);
+  rules.worker_joined("e", t + 1s);
+  rules.round_completed(1, true, t + 2s);
+  BOOST_TEST(described(rules.poll(t + 2s)) == strings{"state:rebalancing->scaling"},
+             boost::test_tools::per_element());
+  // Window from the join (t + 11 s), cooldown from the completion (t + 12 s): the later wins.
+  BOOST_TEST((rules.next_deadline() == t + 12s));
+  auto next = started(rules.poll(t + 12s));
+  BOOST_TEST_REQUIRE(next.has_value());
+  BOOST_TEST((next->reason == rebalance_reason::planned_scale));
+  BOOST_TEST(rules.assigned_workers() == (names{"b", "c", "d"}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_round_puts_its_work_back_and_retries_after_the_backoff) {
+  manual_clock clock;
+  auto t = clock.now();
+  auto rules = stable_fleet(t);
+  rules.worker_left("a", leave_kind::drain, t);
+  rules.poll(t);
+  BOOST_TEST(rules.round_completed(1, false, t + 1s));
+  BOOST_TEST(described(rules.poll(t + 1s)) == strings{"state:rebalancing->scaling"},
+             boost::test_tools::per_element());
+  BOOST_TEST((rules.next_deadline() == t + 2s));
+  BOOST_TEST(rules.poll(t + 2s - 1ns).empty());
+  auto retry = started(rules.poll(t + 2s));
+  BOOST_TEST_REQUIRE(retry.has_value());
+  BOOST_TEST((retry->reason == rebalance_reason::drain));
+  BOOST_TEST(retry->round == 2u);
+  BOOST_TEST(rules.assigned_workers().count("a") == 1u);  // nothing was published
+}
+
+BOOST_AUTO_TEST_CASE(stop_during_a_round_ends_cleanly) {
+  manual_clock clock;
+  auto t = clock.now();
+  auto rules = stable_fleet(t);
+  rules.worker_left("a", leave_kind::drain, t);
+  rules.poll(t);
+  rules.worker_joined("e", t + 1s);  // pending work at the time of the stop
+  rules.stop(t + 1s);
+  BOOST_TEST(described(rules.poll(t + 1s)) == strings{"state:rebalancing->stopped"},
+             boost::test_tools::per_element());
+  BOOST_TEST(!rules.running_round().has_value());
+  BOOST_TEST(!rules.round_completed(1, true, t + 2s));
+  rules.emergency_confirmed("b", t + 2s);
+  rules.manual_request(t + 2s);
+  rules.worker_joined("f", t + 2s);
+  BOOST_TEST(rules.poll(t + 1h).empty());
+  BOOST_TEST(!rules.next_deadline().has_value());
+  BOOST_TEST((rules.state() == machine_state::stopped));
+}
+
+BOOST_AUTO_TEST_CASE(a_freeze_holds_every_round_and_keeps_the_pending_work) {
+  manual_clock clock;
+  auto t = clock.now();
+  auto rules = stable_fleet(t);
+  rules.set_frozen(true, t);
+  rules.emergency_confirmed("a", t);
+  rules.worker_joined("e", t);
+  BOOST_TEST(described(rules.poll(t + 1h)) == strings{"state:idle->scaling"},
+             boost::test_tools::per_element());
+  BOOST_TEST(!rules.next_deadline().has_value());
+  rules.set_frozen(false, t + 1h);
+  auto round = started(rules.poll(t + 1h));
+  BOOST_TEST_REQUIRE(round.has_value());
+  BOOST_TEST((round->reason == rebalance_reason::emergency));
+  BOOST_TEST(round->workers == (strings{"b", "c", "d", "e"}), boost::test_tools::per_element());
+}
