@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "messages/events.hpp"
+#include "messages/node_events.hpp"
 #include "messages/records.hpp"
 
 namespace parti {
@@ -60,6 +61,35 @@ typename Inspector::result_type inspect(Inspector& f, watch_ready& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, connection_event& x) {
   return f(caf::meta::type_name("parti.connection_event"), x.state, x.url, x.detail);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, assignment_update& x) {
+  return f(caf::meta::type_name("parti.assignment_update"), x.worker, x.owned, x.added, x.removed,
+           x.epoch, x.version, x.reason);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_state_update& x) {
+  return f(caf::meta::type_name("parti.node_state_update"), x.worker, x.from, x.to, x.reason,
+           x.seq);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, leadership_update& x) {
+  return f(caf::meta::type_name("parti.leadership_update"), x.worker, x.leader, x.epoch,
+           x.leader_id);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, id_claimed& x) {
+  return f(caf::meta::type_name("parti.id_claimed"), x.id, x.revision);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, id_lost& x) {
+  return f(caf::meta::type_name("parti.id_lost"), x.id, x.reason);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_status& x) {
+  return f(caf::meta::type_name("parti.node_status"), x.worker, x.instance, x.state, x.leader,
+           x.epoch, x.leader_id, x.applied_epoch, x.applied_version, x.owned, x.ids_lost);
 }
 
 }  // namespace parti

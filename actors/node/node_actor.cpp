@@ -1,0 +1,389 @@
+#include "actors/node/node_actor.hpp"
+
+#include <caf/all.hpp>
+
+#include <unistd.h>
+
+#include <deque>
+#include <random>
+
+#include "actors/assignment_watch/assignment_watch_actor.hpp"
+#include "actors/election/election_actor.hpp"
+#include "actors/heartbeat/heartbeat_actor.hpp"
+#include "actors/id_claimer/id_claimer_actor.hpp"
+#include "actors/node/lifecycle.hpp"
+#include "runtime/log.hpp"
+#include "runtime/resilience/backoff.hpp"
+
+namespace parti {
+
+std::string random_instance_id() {
+  std::random_device rd;
+  std::uniform_int_distribution<std::uint64_t> dist;
+  char buffer[17];
+  std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(dist(rd)));
+  return buffer;
+}
+
+namespace {
+
+time_point now() { return std::chrono::steady_clock::now(); }
+
+enum class child_kind { id_claimer, heartbeat, election, assignment_watch, leader };
+
+const char* to_string(child_kind k) {
+  switch (k) {
+    case child_kind::id_claimer: return "id_claimer";
+    case child_kind::heartbeat: return "heartbeat";
+    case child_kind::election: return "election";
+    case child_kind::assignment_watch: return "assignment_watch";
+    case child_kind::leader: return "leader";
+  }
+  return "child";
+}
+
+struct node_state {
+  node_options options;
+  std::string instance = random_instance_id();
+  std::string host;
+  lifecycle life{now()};
+  std::string worker;  // empty while no id is held
+  std::map<child_kind, caf::actor> children;
+  std::deque<time_point> failures;  // recent child failures, for the restart budget
+  std::unique_ptr<backoff> restart_backoff;
+  std::vector<caf::actor> subscribers;
+  leadership_update leadership;
+  std::vector<partition> owned;
+  std::uint64_t applied_epoch = 0, applied_version = 0, ids_lost = 0;
+  bool stopping = false;
+  std::optional<caf::response_promise> stop_promise;
+  static inline const char* name = "parti.node";
+};
+
+using node_ptr = caf::stateful_actor<node_state>*;
+
+const node_config& cfg(node_ptr self) { return self->state.options.config; }
+
+template <class Message>
+void notify(node_ptr self, const Message& m) {
+  for (auto& s : self->state.subscribers) self->send(s, m);
+}
+
+void enter(node_ptr self, parti::node_state to, const std::string& reason) {
+  auto& st = self->state;
+  if (st.life.state() == to) return;
+  if (!st.life.transition(to, now(), reason)) {
+    log(log_level::debug, st.worker, ": ignored transition ", to_string(st.life.state()), " -> ",
+        to_string(to));
+    return;
+  }
+  for (auto& n : st.life.take_notices()) {
+    node_state_update u{st.worker, std::string(to_string(n.from)), std::string(to_string(n.to)),
+                        n.reason, n.seq};
+    log(log_level::info, st.worker.empty() ? "node" : st.worker, ": ", u.from, " -> ", u.to,
+        reason.empty() ? "" : " (" + reason + ")");
+    notify(self, u);
+    if (st.options.callbacks.on_state) st.options.callbacks.on_state(u);
+  }
+  if (auto hb = st.children.find(child_kind::heartbeat); hb != st.children.end())
+    self->send(hb->second, caf::put_atom::value, std::string(to_string(to)));
+}
+
+caf::actor spawn_child(node_ptr self, child_kind kind);
+
+void stop_child(node_ptr self, child_kind kind) {
+  auto& children = self->state.children;
+  auto it = children.find(kind);
+  if (it == children.end()) return;
+  self->unlink_from(it->second);  // an exit we asked for is not a failure
+  self->send_exit(it->second, caf::exit_reason::user_shutdown);
+  children.erase(it);
+}
+
+void start_member_children(node_ptr self) {
+  for (auto kind : {child_kind::heartbeat, child_kind::election, child_kind::assignment_watch})
+    self->state.children[kind] = spawn_child(self, kind);
+}
+
+caf::actor spawn_child(node_ptr self, child_kind kind) {
+  auto& st = self->state;
+  const auto& c = cfg(self);
+  auto me = caf::actor_cast<caf::actor>(self);
+  auto& group = *st.options.group;
+  switch (kind) {
+    case child_kind::id_claimer: {
+      id_claimer_settings s;
+      s.prefix = c.id_prefix;
+      s.min = c.id_min;
+      s.max = c.id_max;
+      s.preferred = c.preferred_id;
+      s.ttl = c.id_ttl;
+      s.request_timeout = c.kv_operation_timeout;
+      s.instance = st.instance;
+      s.host = st.host;
+      s.pid = ::getpid();
+      return self->spawn<caf::linked>(id_claimer, s, group.ids_kv, me);
+    }
+    case child_kind::heartbeat:
+      return self->spawn<caf::linked>(
+          heartbeat, heartbeat_settings{st.worker, st.instance, c.heartbeat_interval,
+                                        c.kv_operation_timeout},
+          group.heartbeats_kv);
+    case child_kind::election:
+      return self->spawn<caf::linked>(
+          election,
+          election_settings{st.worker, st.instance, c.election_ttl, c.kv_operation_timeout},
+          group.election_kv, group.election, me);
+    case child_kind::assignment_watch:
+      return self->spawn<caf::linked>(assignment_watch, st.worker, group.assignments, me);
+    case child_kind::leader: {
+      if (!st.options.leader) return {};
+      leader_context ctx{c, st.options.group, st.worker, st.leadership.epoch, me};
+      auto leader = st.options.leader(self->system(), ctx);
+      if (leader) self->link_to(leader);
+      return leader;
+    }
+  }
+  return {};
+}
+
+/// Applies a change of assignment: tells the application, then the heartbeat (applied_*).
+void apply(node_ptr self, const assignment_update& u) {
+  auto& st = self->state;
+  st.owned = u.owned;
+  st.applied_epoch = u.epoch;
+  st.applied_version = u.version;
+  notify(self, u);
+  if (st.options.callbacks.on_assignment) st.options.callbacks.on_assignment(u);
+  if (auto hb = st.children.find(child_kind::heartbeat); hb != st.children.end())
+    self->send(hb->second, caf::update_atom::value, u.epoch, u.version);
+}
+
+void drop_assignment(node_ptr self, const std::string& reason) {
+  auto& st = self->state;
+  if (st.owned.empty()) return;
+  assignment_update u;
+  u.worker = st.worker;
+  u.removed = st.owned;
+  u.epoch = st.applied_epoch;
+  u.version = st.applied_version;
+  u.reason = reason;
+  apply(self, u);
+}
+
+void on_leadership(node_ptr self, const leadership_update& u) {
+  auto& st = self->state;
+  bool was_leader = st.leadership.leader;
+  st.leadership = u;
+  notify(self, u);
+  if (st.options.callbacks.on_leadership) st.options.callbacks.on_leadership(u);
+  if (u.leader && !was_leader) {
+    auto leader = spawn_child(self, child_kind::leader);
+    if (leader) st.children[child_kind::leader] = leader;
+  } else if (!u.leader && was_leader) {
+    stop_child(self, child_kind::leader);  // stops all leader-only work at once
+  }
+  if (st.life.state() == parti::node_state::election && (u.leader || !u.leader_id.empty()))
+    enter(self, parti::node_state::waiting_assignment, "leader is " + u.leader_id);
+}
+
+void on_id_claimed(node_ptr self, const id_claimed& c) {
+  auto& st = self->state;
+  st.worker = c.id;
+  log(log_level::info, "node ", st.instance, ": claimed ", c.id);
+  enter(self, parti::node_state::election, "claimed " + c.id);
+  start_member_children(self);
+}
+
+void on_id_lost(node_ptr self, const id_lost& l) {
+  auto& st = self->state;
+  ++st.ids_lost;
+  // Own nothing at once: another process may hold this id now.
+  for (auto kind : {child_kind::leader, child_kind::assignment_watch, child_kind::election,
+                    child_kind::heartbeat})
+    stop_child(self, kind);
+  if (st.leadership.leader) {
+    st.leadership.leader = false;
+    notify(self, st.leadership);
+  }
+  drop_assignment(self, "id_lost");
+  enter(self, parti::node_state::claiming_id, "lost " + l.id + ": " + l.reason);
+  st.worker.clear();
+}
+
+bool over_failure_budget(node_ptr self) {
+  auto& st = self->state;
+  auto t = now();
+  st.failures.push_back(t);
+  while (!st.failures.empty() && t - st.failures.front() > st.options.failure_window)
+    st.failures.pop_front();
+  return static_cast<int>(st.failures.size()) > st.options.max_child_failures;
+}
+
+void on_child_exit(node_ptr self, const caf::exit_msg& em) {
+  auto& st = self->state;
+  for (auto it = st.children.begin(); it != st.children.end(); ++it) {
+    if (it->second.address() != em.source) continue;
+    auto kind = it->first;
+    st.children.erase(it);
+    if (st.stopping) return;
+    log(log_level::warning, st.worker, ": ", to_string(kind), " failed: ", caf::to_string(em.reason));
+    if (over_failure_budget(self)) {
+      enter(self, parti::node_state::failed, std::string(to_string(kind)) + " keeps failing");
+      return;
+    }
+    if (kind == child_kind::leader) {
+      // Leadership itself is unchanged: restart the leader work after a pause.
+      self->delayed_send(self, st.restart_backoff->next(), restart_atom::value,
+                         static_cast<int>(kind));
+      return;
+    }
+    self->delayed_send(self, st.restart_backoff->next(), restart_atom::value,
+                       static_cast<int>(kind));
+    return;
+  }
+  // Not a child: our own shutdown (we trap exits, so we must quit ourselves).
+  self->quit(em.reason);
+}
+
+void finish_stop(node_ptr self) {
+  auto& st = self->state;
+  enter(self, parti::node_state::shutdown, "stopped");
+  if (st.stop_promise) st.stop_promise->deliver(caf::ok_atom::value);
+  for (auto& [kind, child] : st.children) {
+    self->unlink_from(child);
+    self->send_exit(child, caf::exit_reason::user_shutdown);
+  }
+  st.children.clear();
+  self->quit();
+}
+
+/// Releases what the node holds, in order: lease, heartbeat (deleted, or a last `restarting`
+/// one), id. Each step is a request to a child that answers when done (or gave up).
+void release_and_stop(node_ptr self, shutdown_intent intent) {
+  auto& st = self->state;
+  stop_child(self, child_kind::leader);
+  auto step3 = [=] {
+    auto claimer = self->state.children.find(child_kind::id_claimer);
+    if (claimer == self->state.children.end()) return finish_stop(self);
+    self->request(claimer->second, cfg(self).kv_operation_timeout * 3, caf::delete_atom::value)
+        .then([=](caf::ok_atom) { finish_stop(self); },
+              [=](const caf::error&) { finish_stop(self); });
+  };
+  auto step2 = [=] {
+    auto hb = self->state.children.find(child_kind::heartbeat);
+    if (hb == self->state.children.end()) return step3();
+    auto request = [&](auto atom) {
+      self->request(hb->second, cfg(self).kv_operation_timeout * 3, atom)
+          .then([=](caf::ok_atom) { step3(); }, [=](const caf::error&) { step3(); });
+    };
+    if (intent == shutdown_intent::restart)
+      request(restart_atom::value);
+    else
+      request(caf::delete_atom::value);
+  };
+  auto election_child = st.children.find(child_kind::election);
+  if (election_child == st.children.end()) return step2();
+  self->request(election_child->second, cfg(self).kv_operation_timeout * 3,
+                caf::delete_atom::value)
+      .then([=](caf::ok_atom) { step2(); }, [=](const caf::error&) { step2(); });
+}
+
+void start_stop(node_ptr self, shutdown_intent intent) {
+  auto& st = self->state;
+  st.stopping = true;
+  log(log_level::info, st.worker.empty() ? "node" : st.worker, ": stopping (",
+      to_string(intent), ")");
+  if (intent == shutdown_intent::restart || st.owned.empty()) return release_and_stop(self, intent);
+  // Drain: announce `leaving`; the leader hands our partitions to others at once. We leave when
+  // we own nothing, or after the drain timeout.
+  if (auto hb = st.children.find(child_kind::heartbeat); hb != st.children.end())
+    self->send(hb->second, leaving_atom::value, true);
+  self->delayed_send(self, cfg(self).drain_timeout, caf::timeout_atom::value);
+}
+
+node_status status_of(node_ptr self) {
+  auto& st = self->state;
+  node_status s;
+  s.worker = st.worker;
+  s.instance = st.instance;
+  s.state = std::string(to_string(st.life.state()));
+  s.leader = st.leadership.leader;
+  s.epoch = st.leadership.leader ? st.leadership.epoch : 0;
+  s.leader_id = st.leadership.leader_id;
+  s.applied_epoch = st.applied_epoch;
+  s.applied_version = st.applied_version;
+  s.owned = st.owned;
+  s.ids_lost = st.ids_lost;
+  return s;
+}
+
+caf::behavior node(caf::stateful_actor<node_state>* self, node_options options) {
+  auto& st = self->state;
+  st.options = std::move(options);
+  char host[256] = {0};
+  ::gethostname(host, sizeof host - 1);
+  st.host = host;
+  st.restart_backoff = std::make_unique<backoff>(
+      backoff_policy{std::chrono::milliseconds(100), std::chrono::seconds(10), 2.0, 0.2},
+      seeded_random(std::hash<std::string>{}(st.instance)));
+  if (st.options.subscriber) st.subscribers.push_back(st.options.subscriber);
+  self->set_exit_handler([=](caf::exit_msg& em) { on_child_exit(self, em); });
+  enter(self, parti::node_state::claiming_id, "starting");
+  st.children[child_kind::id_claimer] = spawn_child(self, child_kind::id_claimer);
+  return {
+      [=](const id_claimed& c) { on_id_claimed(self, c); },
+      [=](const id_lost& l) { on_id_lost(self, l); },
+      [=](const leadership_update& u) { on_leadership(self, u); },
+      [=](const assignment_update& u) -> caf::ok_atom {
+        auto& s = self->state;
+        if (u.worker != s.worker) return caf::ok_atom::value;  // from a watch of a lost id
+        apply(self, u);
+        if (s.life.state() == parti::node_state::waiting_assignment ||
+            s.life.state() == parti::node_state::election)
+          enter(self, parti::node_state::stable, "assignment applied");
+        if (s.stopping && s.owned.empty()) release_and_stop(self, shutdown_intent::drain);
+        return caf::ok_atom::value;
+      },
+      [=](restart_atom, int kind) {
+        auto k = static_cast<child_kind>(kind);
+        auto& s = self->state;
+        if (s.stopping || s.children.count(k)) return;
+        bool needs_id = k != child_kind::id_claimer;
+        if (needs_id && s.worker.empty()) return;  // it will start with the next claim
+        if (k == child_kind::leader && !s.leadership.leader) return;
+        if (auto child = spawn_child(self, k)) s.children[k] = child;
+      },
+      [=](caf::get_atom) { return status_of(self); },
+      [=](caf::subscribe_atom, const caf::actor& subscriber) {
+        self->state.subscribers.push_back(subscriber);
+      },
+      [=](caf::leave_atom, shutdown_intent intent) -> caf::result<caf::ok_atom> {
+        auto& s = self->state;
+        auto rp = self->make_response_promise<caf::ok_atom>();
+        if (s.stopping) {
+          rp.deliver(caf::ok_atom::value);
+          return rp;
+        }
+        s.stop_promise = rp;
+        start_stop(self, intent);
+        return rp;
+      },
+      [=](caf::timeout_atom) {  // the drain timeout
+        if (self->state.stopping) {
+          log(log_level::warning, self->state.worker, ": drain timeout; leaving anyway");
+          release_and_stop(self, shutdown_intent::drain);
+        }
+      },
+  };
+}
+
+}  // namespace
+
+result<caf::actor> spawn_node(caf::actor_system& sys, node_options options) {
+  if (auto ok = options.config.validate(); !ok) return failure{ok.error()};
+  if (!options.group) return failure{"spawn_node: no group buckets given"};
+  return sys.spawn(node, std::move(options));
+}
+
+}  // namespace parti

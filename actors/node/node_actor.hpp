@@ -1,0 +1,67 @@
+#pragma once
+// The node: the root supervisor of one worker and its public handle (DESIGN.md §1).
+//
+//   node ── id_claimer ── (once an id is held) heartbeat, election, assignment_watch
+//        └─ leader (while this node leads; see set_leader_factory)
+//
+// Lifecycle: Init -> ClaimingID -> Election -> WaitingAssignment -> Stable (lifecycle.hpp);
+// a lost id drops the assignment at once and claims again. A failed child is restarted with
+// backoff; a child that keeps failing takes the node to Failed (never a silent hang).
+//
+// The node tells its subscriber (an actor) and its callbacks, in order:
+//   assignment_update, node_state_update, leadership_update
+// It answers:
+//   (caf::get_atom)                   -> node_status
+//   (caf::leave_atom, shutdown_intent) graceful stop: drain or restart; -> ok_atom, then it quits
+//   (caf::subscribe_atom, caf::actor) adds a subscriber
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+
+#include <functional>
+#include <memory>
+
+#include "messages/node_events.hpp"
+#include "runtime/config.hpp"
+#include "runtime/nats/group_buckets.hpp"
+
+namespace parti {
+
+/// For code that is not an actor: called on the node's actor thread, in order. An assignment
+/// counts as applied when on_assignment returns.
+struct node_callbacks {
+  std::function<void(const assignment_update&)> on_assignment;
+  std::function<void(const node_state_update&)> on_state;
+  std::function<void(const leadership_update&)> on_leadership;
+};
+
+/// What a leader subtree gets from its node.
+struct leader_context {
+  node_config config;
+  std::shared_ptr<group_buckets> group;
+  std::string worker;
+  std::uint64_t epoch = 0;
+  caf::actor node;
+};
+
+/// Spawns the leader subtree when this node becomes leader (linked to the node, which ends it
+/// on step-down). Without a factory a leading node publishes nothing.
+using leader_factory = std::function<caf::actor(caf::actor_system&, const leader_context&)>;
+
+struct node_options {
+  node_config config;
+  std::shared_ptr<group_buckets> group;
+  caf::actor subscriber;  // may be empty
+  node_callbacks callbacks;
+  leader_factory leader;
+  /// A failed child is restarted; more failures than this within `failure_window` -> Failed.
+  int max_child_failures = 5;
+  duration failure_window = std::chrono::seconds(60);
+};
+
+/// Validates the configuration (the failure names the field and rule) and spawns the node.
+result<caf::actor> spawn_node(caf::actor_system& sys, node_options options);
+
+/// A random id for this process instance (hex), written in claims, leases and heartbeats.
+std::string random_instance_id();
+
+}  // namespace parti

@@ -1,0 +1,33 @@
+#pragma once
+// The four buckets of one group (DESIGN.md §2), each as a store (for watches) and as a KV actor
+// (for requests). Nodes of one process share them, with one connection.
+#include <caf/actor_system.hpp>
+
+#include <memory>
+
+#include "messages/interfaces.hpp"
+#include "runtime/config.hpp"
+#include "runtime/nats/kv_actor.hpp"
+#include "runtime/nats/kv_store.hpp"
+
+namespace parti {
+
+struct group_buckets {
+  std::shared_ptr<connection> conn;
+  std::shared_ptr<kv_store> ids, election, heartbeats, assignments;
+  kv_actor ids_kv, election_kv, heartbeats_kv, assignments_kv;
+
+  /// Ends the KV actors (call before the actor system goes away).
+  void close();
+};
+
+/// The bucket settings the configuration implies: TTLs from DESIGN.md §3, history 1.
+bucket_settings bucket_for(const node_config& cfg, std::string_view role);
+
+/// Creates (or binds to, checking their settings) the group's buckets and spawns their actors.
+kv_result<std::shared_ptr<group_buckets>> open_group(caf::actor_system& sys,
+                                                     std::shared_ptr<connection> conn,
+                                                     const node_config& cfg,
+                                                     kv_observer observer = {});
+
+}  // namespace parti
