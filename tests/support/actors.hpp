@@ -9,6 +9,7 @@
 #include "runtime/nats/connection.hpp"
 #include "runtime/nats/kv_actor.hpp"
 #include "runtime/nats/local_server.hpp"
+#include "tests/support/chrono_print.hpp"
 #include "tests/support/eventually.hpp"
 
 namespace parti::test {

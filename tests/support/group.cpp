@@ -1,0 +1,93 @@
+#include "tests/support/group.hpp"
+
+#include <stdexcept>
+
+namespace parti::test {
+
+using namespace std::chrono_literals;
+
+node_config fast_config(const std::string& group) {
+  node_config c;
+  c.group = group;
+  c.heartbeat_interval = 200ms;
+  c.heartbeat_ttl = 600ms;
+  c.emergency_grace = 200ms;
+  c.id_ttl = 1500ms;
+  c.election_ttl = 1200ms;
+  c.kv_operation_timeout = 400ms;
+  c.cold_start_window = 2s;
+  c.planned_scale_window = 1s;
+  c.cooldown = 1s;
+  c.restart_grace = 3s;
+  c.drain_timeout = 5s;
+  c.hand_off_timeout = 2s;
+  c.degraded.recovery_grace = 600ms;
+  return c;
+}
+
+node_group::node_group() = default;
+
+node_group::~node_group() {
+  for (auto& n : nodes) caf::anon_send_exit(n, caf::exit_reason::kill);
+  if (group) group->close();
+}
+
+caf::actor node_group::add_node(std::optional<std::uint32_t> preferred, caf::actor subscriber) {
+  if (!group) {
+    auto g = open_group(sys, conn, config);
+    if (!g) throw std::runtime_error(g.error());
+    group = *g;
+  }
+  node_options o;
+  o.config = config;
+  o.config.preferred_id = preferred;
+  o.group = group;
+  o.subscriber = subscriber;
+  o.leader = leader;
+  auto n = spawn_node(sys, o);
+  if (!n) throw std::runtime_error(n.error());
+  nodes.push_back(*n);
+  return *n;
+}
+
+node_status node_group::status(const caf::actor& node) {
+  node_status out;
+  caf::scoped_actor self{sys};
+  self->request(node, 5s, caf::get_atom::value)
+      .receive([&](const node_status& s) { out = s; },
+               [&](const caf::error&) { out.state = "Gone"; });
+  return out;
+}
+
+std::vector<node_status> node_group::statuses() {
+  std::vector<node_status> out;
+  for (auto& n : nodes) out.push_back(status(n));
+  return out;
+}
+
+void node_group::crash(const caf::actor& node) {
+  caf::anon_send_exit(node, caf::exit_reason::kill);
+  caf::scoped_actor self{sys};
+  self->wait_for(node);
+}
+
+void node_group::stop(const caf::actor& node, shutdown_intent intent) {
+  caf::scoped_actor self{sys};
+  self->request(node, 30s, caf::leave_atom::value, intent)
+      .receive([](caf::ok_atom) {}, [](const caf::error&) {});
+  self->wait_for(node);
+}
+
+std::optional<node_status> node_group::sole_leader() {
+  std::optional<node_status> leader;
+  int count = 0;
+  for (auto& s : statuses())
+    if (s.state != "Gone" && s.leader) {
+      ++count;
+      leader = s;
+    }
+  if (count != 1) return std::nullopt;
+  return leader;
+}
+
+}  // namespace parti::test
