@@ -32,6 +32,10 @@ template <>
 const char* record_name<manifest_record>() {
   return "manifest";
 }
+template <>
+const char* record_name<control_record>() {
+  return "control";
+}
 
 namespace {
 
@@ -54,6 +58,8 @@ template <>
 struct is_record<assignment_record> : std::true_type {};
 template <>
 struct is_record<manifest_record> : std::true_type {};
+template <>
+struct is_record<control_record> : std::true_type {};
 
 template <class T>
 const char* type_label() {
@@ -179,6 +185,9 @@ std::string encode(const assignment_record& x) {
 std::string encode(const manifest_record& x) {
   return encode_record(x);
 }
+std::string encode(const control_record& x) {
+  return encode_record(x);
+}
 
 template <class T>
 result<T> decode(std::string_view bytes) {
@@ -213,5 +222,6 @@ template result<leader_lease> decode<leader_lease>(std::string_view);
 template result<heartbeat_record> decode<heartbeat_record>(std::string_view);
 template result<assignment_record> decode<assignment_record>(std::string_view);
 template result<manifest_record> decode<manifest_record>(std::string_view);
+template result<control_record> decode<control_record>(std::string_view);
 
 }  // namespace parti

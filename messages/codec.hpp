@@ -19,6 +19,7 @@ std::string encode(const leader_lease& x);
 std::string encode(const heartbeat_record& x);
 std::string encode(const assignment_record& x);
 std::string encode(const manifest_record& x);
+std::string encode(const control_record& x);
 
 /// Decodes one record of type T (one of the records above) from `bytes`.
 template <class T>

@@ -43,6 +43,11 @@ typename Inspector::result_type inspect(Inspector& f, manifest_record& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, control_record& x) {
+  return detail::inspect_fields(f, "parti.control", tie_fields(x));
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, kv_entry& x) {
   return f(caf::meta::type_name("parti.kv_entry"), x.key, x.value, x.revision, x.op, x.created_ms);
 }

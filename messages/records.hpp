@@ -70,6 +70,17 @@ struct manifest_record {
   std::uint64_t issued_at = 0;
 };
 
+/// `<group>-assignments` / `_control`: requests to the leader from parti-ctl or any node, one
+/// record updated by compare-and-swap. A request is a counter that grows; the leader acts when
+/// it sees a counter greater than the one it handled.
+struct control_record {
+  bool frozen = false;                // the leader publishes nothing while frozen
+  std::uint64_t rebalance_seq = 0;    // a manual rebalance was requested
+  std::uint64_t refresh_seq = 0;      // the partition source should be read again
+  std::vector<std::string> drain;     // workers to hand off at once, as if they were leaving
+  std::uint64_t updated_at = 0;
+};
+
 // -- field lists: f(wire_name, member) ------------------------------------------------------
 
 template <class F>
@@ -127,6 +138,15 @@ void describe(F& f, manifest_record& x) {
   f("issued_at", x.issued_at);
 }
 
+template <class F>
+void describe(F& f, control_record& x) {
+  f("frozen", x.frozen);
+  f("rebalance_seq", x.rebalance_seq);
+  f("refresh_seq", x.refresh_seq);
+  f("drain", x.drain);
+  f("updated_at", x.updated_at);
+}
+
 // -- all fields as a tuple of references: equality here, CAF inspection in inspect.hpp -------
 
 inline auto tie_fields(partition& x) {
@@ -147,6 +167,10 @@ inline auto tie_fields(assignment_record& x) {
 }
 inline auto tie_fields(manifest_record& x) {
   return std::tie(x.epoch, x.version, x.reason, x.workers, x.partition_count, x.issued_at);
+}
+
+inline auto tie_fields(control_record& x) {
+  return std::tie(x.frozen, x.rebalance_seq, x.refresh_seq, x.drain, x.updated_at);
 }
 
 template <class T, class = decltype(tie_fields(std::declval<T&>()))>

@@ -62,6 +62,8 @@ BOOST_AUTO_TEST_CASE(every_record_type_round_trips) {
   BOOST_TEST((decode<manifest_record>(encode(m)).value() == m));
   partition p{{"k1", "k2"}, 5};
   BOOST_TEST((decode<partition>(encode(p)).value() == p));
+  control_record ctl{true, 3, 1, {"worker-2"}, 55};
+  BOOST_TEST((decode<control_record>(encode(ctl)).value() == ctl));
 }
 
 BOOST_AUTO_TEST_CASE(encoding_is_a_map_with_string_keys) {
