@@ -1,0 +1,30 @@
+#pragma once
+// The leader subtree, spawned by a node while it leads (DESIGN.md §1):
+//
+//   leader ── worker_monitor      heartbeat watch -> joined / left / expired (liveness_tracker)
+//          ├─ emergency_detector  grace per missing owner (emergency_rules)
+//          ├─ state_machine       Idle / Scaling / Rebalancing / Emergency (rebalance_rules)
+//          ├─ calculator          partition source + strategy -> target assignment
+//          └─ publisher           versioned, epoch-fenced, pipelined writes; hand-off
+//
+// The node ends the subtree on step-down; every write carries the leader's epoch.
+#include <memory>
+
+#include "actors/node/node_actor.hpp"
+#include "runtime/partition_source.hpp"
+#include "runtime/strategy/strategy.hpp"
+
+namespace parti {
+
+struct leader_settings {
+  std::shared_ptr<const partition_source> partitions;  // required
+  std::shared_ptr<const strategy_registry> strategies;  // empty: the built-ins
+  strategy_options strategy;
+  /// Re-read the partition source this often (zero: only on refresh requests).
+  duration refresh_period = duration::zero();
+};
+
+/// A leader_factory for node_options::leader.
+leader_factory make_leader_factory(leader_settings settings);
+
+}  // namespace parti
