@@ -84,6 +84,10 @@ typename Inspector::result_type inspect(Inspector& f, leadership_update& x) {
            x.leader_id);
 }
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, group_state_update& x) {
+  return f(caf::meta::type_name("parti.group_state_update"), x.state);
+}
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, id_claimed& x) {
   return f(caf::meta::type_name("parti.id_claimed"), x.id, x.revision);
 }

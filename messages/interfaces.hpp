@@ -23,6 +23,7 @@ using kv_actor = caf::typed_actor<
     caf::replies_to<caf::delete_atom, std::string>::with<caf::ok_atom>,
     caf::replies_to<purge_atom, std::string>::with<caf::ok_atom>,
     caf::replies_to<keys_atom>::with<std::vector<std::string>>,
+    caf::replies_to<caf::get_atom, keys_atom>::with<std::vector<kv_entry>>,
     caf::replies_to<write_atom, std::vector<kv_write>>::with<std::vector<std::uint64_t>>>;
 
 }  // namespace parti

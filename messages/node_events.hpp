@@ -38,6 +38,12 @@ struct leadership_update {
   std::string leader_id;  // the current leader's worker id, when known
 };
 
+/// leader -> its node: the group's rebalance state as the leader's state machine sees it
+/// ("Stable", "Scaling", "Rebalancing", "Emergency"), mirrored in the node's lifecycle.
+struct group_state_update {
+  std::string state;
+};
+
 /// id_claimer -> node: this process now holds `id`.
 struct id_claimed {
   std::string id;

@@ -335,6 +335,12 @@ caf::behavior node(caf::stateful_actor<node_state>* self, node_options options) 
       [=](const id_claimed& c) { on_id_claimed(self, c); },
       [=](const id_lost& l) { on_id_lost(self, l); },
       [=](const leadership_update& u) { on_leadership(self, u); },
+      [=](const group_state_update& g) {
+        // The leader's view of the group, mirrored while this node leads.
+        auto to = node_state_from_string(g.state);
+        if (to && self->state.leadership.leader && !self->state.stopping)
+          enter(self, *to, "group is " + g.state);
+      },
       [=](const assignment_update& u) -> caf::ok_atom {
         auto& s = self->state;
         if (u.worker != s.worker) return caf::ok_atom::value;  // from a watch of a lost id

@@ -54,6 +54,9 @@ kv_actor::behavior_type kv_actor_impl(kv_actor::pointer self, std::shared_ptr<kv
         return reply_ok(observed(observer, "purge", [&] { return store->purge(key); }));
       },
       [=](keys_atom) { return reply(observed(observer, "keys", [&] { return store->keys(); })); },
+      [=](caf::get_atom, keys_atom) {
+        return reply(observed(observer, "get_all", [&] { return store->get_all(); }));
+      },
       [=](write_atom, const std::vector<kv_write>& writes) {
         return reply(observed(observer, "write_many", [&] { return store->write_many(writes); }));
       },

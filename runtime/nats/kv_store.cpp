@@ -237,6 +237,22 @@ kv_result<std::vector<std::string>> kv_store::keys() {
   return out;
 }
 
+kv_result<std::vector<kv_entry>> kv_store::get_all() {
+  auto names = keys();
+  if (!names) return names.failure_value();
+  std::vector<kv_entry> out;
+  out.reserve(names->size());
+  for (const auto& key : *names) {
+    auto entry = get(key);
+    if (entry) {
+      out.push_back(std::move(*entry));
+    } else if (entry.failure_value().code != kv_errc::not_found) {
+      return entry.failure_value();
+    }
+  }
+  return out;
+}
+
 kv_result<std::vector<std::uint64_t>> kv_store::write_many(const std::vector<kv_write>& writes) {
   std::lock_guard<std::mutex> serial(write_many_mutex_);  // one batch at a time per bucket
   {

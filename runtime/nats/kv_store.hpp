@@ -74,6 +74,8 @@ class kv_store {
   kv_result<done> erase(const std::string& key);
   kv_result<done> purge(const std::string& key);
   kv_result<std::vector<std::string>> keys();
+  /// Every current entry (keys, then a get of each; a key deleted in between is skipped).
+  kv_result<std::vector<kv_entry>> get_all();
 
   /// Writes many keys in one pipeline (asynchronous publishes, then one wait for every
   /// acknowledgement): one round trip in all, not one per key. Returns each write's revision in

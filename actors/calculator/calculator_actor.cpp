@@ -1,0 +1,67 @@
+#include "actors/calculator/calculator_actor.hpp"
+
+#include <caf/all.hpp>
+
+#include <optional>
+
+#include "actors/leader/leader_messages.hpp"
+#include "runtime/log.hpp"
+
+namespace parti {
+
+namespace {
+
+struct calc {
+  calculator_settings settings;
+  caf::actor publisher;
+  caf::actor state_machine;
+  std::optional<std::vector<partition>> partitions;  // the last good load
+};
+
+/// Loads the partitions when asked to or never loaded; a failed reload keeps the old ones.
+status ensure_partitions(calc& c, bool reload) {
+  if (c.partitions && !reload) return done{};
+  auto loaded = c.settings.source->load();
+  if (!loaded) {
+    log(log_level::error, "calculator: partition source: ", loaded.error());
+    if (c.partitions) return done{};
+    return failure{"partition source: " + loaded.error()};
+  }
+  if (c.partitions && *c.partitions != *loaded)
+    log(log_level::info, "calculator: partitions changed: ", c.partitions->size(), " -> ",
+        loaded->size());
+  c.partitions = std::move(*loaded);
+  return done{};
+}
+
+void on_order(caf::event_based_actor* self, calc& c, const rebalance_order& order) {
+  auto fail = [&](const std::string& error) {
+    self->send(c.state_machine, round_done{order.round, false, error});
+  };
+  if (auto ok = ensure_partitions(c, order.reload_partitions); !ok) return fail(ok.error());
+  auto start = std::chrono::steady_clock::now();
+  auto target = checked_assign(*c.settings.algorithm, c.settings.previous, order.workers,
+                               *c.partitions, c.settings.options);
+  if (!target) return fail("strategy: " + target.error());
+  auto took = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - start);
+  log(log_level::debug, "calculator: round ", order.round, " computed in ", took.count(), "us");
+  c.settings.previous = *target;
+  self->send(c.publisher, target_ready{order.round, order.reason, std::move(*target),
+                                       static_cast<std::uint64_t>(c.partitions->size())});
+}
+
+}  // namespace
+
+caf::behavior calculator(caf::event_based_actor* self, calculator_settings settings,
+                         caf::actor publisher, caf::actor state_machine) {
+  auto c = std::make_shared<calc>();
+  c->settings = std::move(settings);
+  c->publisher = std::move(publisher);
+  c->state_machine = std::move(state_machine);
+  return {
+      [=](const rebalance_order& order) { on_order(self, *c, order); },
+  };
+}
+
+}  // namespace parti

@@ -1,0 +1,25 @@
+#pragma once
+// calculator: partition source + strategy -> target assignment. Takes rebalance_order from the
+// state machine, sends target_ready to the publisher (or round_done{ok=false} to the state
+// machine when it cannot compute one). Sticky strategies start from `previous`, the assignment
+// read back from KV when this leader started, so stickiness survives failover.
+#include <caf/fwd.hpp>
+
+#include <memory>
+
+#include "runtime/partition_source.hpp"
+#include "runtime/strategy/strategy.hpp"
+
+namespace parti {
+
+struct calculator_settings {
+  std::shared_ptr<const partition_source> source;
+  std::shared_ptr<const strategy> algorithm;
+  strategy_options options;
+  assignment previous;
+};
+
+caf::behavior calculator(caf::event_based_actor* self, calculator_settings settings,
+                         caf::actor publisher, caf::actor state_machine);
+
+}  // namespace parti

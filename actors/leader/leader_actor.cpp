@@ -1,0 +1,182 @@
+#include "actors/leader/leader_actor.hpp"
+
+#include <caf/all.hpp>
+
+#include "actors/calculator/calculator_actor.hpp"
+#include "actors/emergency_detector/emergency_detector_actor.hpp"
+#include "actors/leader/leader_messages.hpp"
+#include "actors/publisher/publisher_actor.hpp"
+#include "actors/state_machine/state_machine_actor.hpp"
+#include "actors/worker_monitor/worker_monitor_actor.hpp"
+#include "messages/codec.hpp"
+#include "runtime/log.hpp"
+#include "runtime/nats/kv_actor.hpp"
+#include "runtime/nats/watch.hpp"
+
+namespace parti {
+
+namespace {
+
+const std::string control_key = "_control";
+
+/// What the previous leaders left in `<group>-assignments`.
+struct published_state {
+  published_map keys;
+  assignment previous;
+  std::vector<std::string> owners;
+  std::vector<std::string> assigned;
+  std::optional<control_record> control;
+};
+
+published_state read_published(const std::vector<kv_entry>& entries) {
+  published_state out;
+  for (const auto& e : entries) {
+    if (e.key == control_key) {
+      if (auto c = decode<control_record>(e.value)) out.control = *c;
+      continue;
+    }
+    if (e.key.empty() || e.key[0] == '_') continue;  // _manifest and future records
+    auto r = decode<assignment_record>(e.value);
+    if (!r) {
+      log(log_level::warning, "leader: skipping ", e.key, ": ", r.error());
+      continue;
+    }
+    out.keys[e.key] = {r->partitions, {r->epoch, r->version}};
+    out.previous[e.key] = r->partitions;
+    out.assigned.push_back(e.key);
+    if (!r->partitions.empty()) out.owners.push_back(e.key);
+  }
+  return out;
+}
+
+struct leader_state {
+  leader_context ctx;
+  leader_settings settings;
+  caf::actor state_machine;
+  caf::actor detector;
+  control_record last_control;
+  std::uint64_t undecodable = 0;
+  static inline const char* name = "parti.leader";
+};
+
+using leader_ptr = caf::stateful_actor<leader_state>*;
+
+rebalance_options rules_of(const node_config& c) {
+  rebalance_options o;
+  o.cold_start_window = c.cold_start_window;
+  o.planned_scale_window = c.planned_scale_window;
+  o.cooldown = c.cooldown;
+  o.restart_ratio = c.restart_detection_ratio;
+  return o;
+}
+
+liveness_options liveness_of(const node_config& c) {
+  liveness_options o;
+  o.heartbeat_ttl = c.heartbeat_ttl;
+  o.restart_grace = c.restart_grace;
+  o.recovery_grace = c.degraded.recovery_grace;
+  o.mass_expiry_share = c.degraded.mass_disappearance_share;
+  o.mass_expiry_hold = c.heartbeat_ttl;
+  return o;
+}
+
+/// Spawns the pipeline. The children are linked: one failing ends the leader, and the node
+/// restarts it (after a backoff) from what KV holds.
+void start_pipeline(leader_ptr self, published_state published) {
+  auto& st = self->state;
+  const auto& c = st.ctx.config;
+  auto& group = *st.ctx.group;
+  auto strategies = st.settings.strategies ? st.settings.strategies
+                                           : std::make_shared<const strategy_registry>();
+  auto algorithm = strategies->find(c.strategy);
+  if (!algorithm) {
+    log(log_level::error, "leader: ", algorithm.error());
+    self->quit(caf::make_error(caf::sec::runtime_error, algorithm.error()));
+    return;
+  }
+  auto me = caf::actor_cast<caf::actor>(self);
+  // Spawned in an order that lets each know the ones it sends to. The publisher and calculator
+  // come before the state machine and the detector, so they address those two through the
+  // leader (`me`), which routes round_done and owners_notice on.
+  state_machine_settings sm{rules_of(c), published.assigned,
+                            c.hand_off_timeout * 3 + c.kv_operation_timeout * 10};
+  publisher_settings ps;
+  ps.leader = st.ctx.worker;
+  ps.epoch = st.ctx.epoch;
+  ps.handoff = {c.hand_off == hand_off_mode::eager ? handoff_mode::eager
+                                                   : handoff_mode::cooperative,
+                c.hand_off_timeout};
+  ps.request_timeout = c.kv_operation_timeout;
+  ps.published = std::move(published.keys);
+  auto pub = self->spawn<caf::linked>(publisher, ps, group.assignments_kv, me, me);
+  calculator_settings cs{st.settings.partitions, *algorithm, st.settings.strategy,
+                         std::move(published.previous)};
+  auto calc = self->spawn<caf::linked>(calculator, cs, pub, me);
+  st.state_machine = self->spawn<caf::linked>(state_machine, sm, calc, st.ctx.node);
+  auto detector = self->spawn<caf::linked>(
+      emergency_detector, emergency_options{c.emergency_grace}, published.owners, st.state_machine);
+  self->spawn<caf::linked>(worker_monitor, liveness_of(c), group.heartbeats, published.assigned,
+                           worker_monitor_peers{st.state_machine, detector, pub});
+  st.detector = detector;
+  if (published.control) {
+    self->state.last_control = *published.control;
+    self->send(st.state_machine, control_notice{published.control->frozen, false, false,
+                                                published.control->drain});
+  }
+  watch_options opts;
+  opts.key_filter = control_key;
+  self->link_to(spawn_watch(self->system(), group.assignments, me, opts));
+  log(log_level::info, "leader ", st.ctx.worker, " (epoch ", st.ctx.epoch, "): ",
+      st.ctx.config.strategy, " strategy, ", published.assigned.size(),
+      " workers in the published assignment");
+}
+
+void on_control(leader_ptr self, const watch_update& u) {
+  auto& st = self->state;
+  if (u.entry.key != control_key || u.entry.op != kv_op::put || !st.state_machine) return;
+  auto c = decode<control_record>(u.entry.value);
+  if (!c) {
+    if (st.undecodable++ == 0) log(log_level::warning, "leader: skipping _control: ", c.error());
+    return;
+  }
+  control_notice n{c->frozen, c->rebalance_seq > st.last_control.rebalance_seq,
+                   c->refresh_seq > st.last_control.refresh_seq, c->drain};
+  st.last_control = *c;
+  self->send(st.state_machine, n);
+}
+
+caf::behavior leader(leader_ptr self, leader_context ctx, leader_settings settings) {
+  self->state.ctx = std::move(ctx);
+  self->state.settings = std::move(settings);
+  auto read = [=] {
+    auto& st = self->state;
+    self->request(st.ctx.group->assignments_kv, st.ctx.config.kv_operation_timeout * 10,
+                  caf::get_atom::value, keys_atom::value)
+        .then([=](const std::vector<kv_entry>& entries) {
+                start_pipeline(self, read_published(entries));
+              },
+              [=](const caf::error& err) {
+                // Without the published state a leader would undo its predecessors' work:
+                // fail, and let the node restart the leader after a backoff.
+                log(log_level::warning, "leader: reading assignments: ", describe(err));
+                self->quit(err);
+              });
+  };
+  read();
+  return {
+      [=](const watch_update& u) { on_control(self, u); },
+      [=](const watch_ready&) {},
+      [=](const round_done& r) { self->send(self->state.state_machine, r); },
+      [=](const owners_notice& o) { self->send(self->state.detector, o); },
+  };
+}
+
+}  // namespace
+
+leader_factory make_leader_factory(leader_settings settings) {
+  return [settings](caf::actor_system& sys, const leader_context& ctx) {
+    return sys.spawn(leader, ctx, settings);
+  };
+}
+
+}  // namespace parti

@@ -1,0 +1,183 @@
+#include "actors/publisher/publisher_actor.hpp"
+
+#include <caf/all.hpp>
+
+#include <optional>
+
+#include "actors/leader/leader_messages.hpp"
+#include "messages/codec.hpp"
+#include "runtime/clock.hpp"
+#include "runtime/log.hpp"
+#include "runtime/nats/kv_actor.hpp"
+#include "runtime/wakeup.hpp"
+
+namespace parti {
+
+namespace {
+
+const std::string manifest_key = "_manifest";
+
+struct pub {
+  publisher_settings settings;
+  kv_actor kv;
+  caf::actor state_machine;
+  caf::actor emergency_detector;
+  handoff_planner planner;
+  applied_map applied;
+  std::uint64_t version = 0;  // the last version written under this epoch
+  std::optional<target_ready> round;
+  std::uint64_t partition_count = 0;
+  bool busy = false;
+  wakeup timer;
+
+  pub(publisher_settings s, kv_actor k, caf::actor sm, caf::actor ed)
+      : settings(std::move(s)),
+        kv(std::move(k)),
+        state_machine(std::move(sm)),
+        emergency_detector(std::move(ed)),
+        planner(settings.handoff, settings.published, std::chrono::steady_clock::now()) {}
+};
+
+using pub_ptr = std::shared_ptr<pub>;
+using self_ptr = caf::event_based_actor*;
+
+time_point now() { return std::chrono::steady_clock::now(); }
+
+void step(self_ptr self, const pub_ptr& p);
+
+std::vector<kv_write> writes_for(const pub& p, const handoff_step& s, std::uint64_t version) {
+  std::vector<kv_write> writes;
+  for (const auto& worker : s.changed) {
+    assignment_record r;
+    r.worker = worker;
+    r.epoch = p.settings.epoch;
+    r.version = version;
+    r.reason = p.round ? p.round->reason : "";
+    auto it = s.assignment.find(worker);
+    if (it != s.assignment.end()) r.partitions = it->second;
+    r.issued_at = unix_millis();
+    writes.push_back({worker, encode(r), false});
+  }
+  for (const auto& worker : s.deleted) writes.push_back({worker, "", true});
+  return writes;
+}
+
+std::string manifest_for(const pub& p, const handoff_step& s, std::uint64_t version) {
+  manifest_record m;
+  m.epoch = p.settings.epoch;
+  m.version = version;
+  m.reason = p.round ? p.round->reason : "";
+  for (const auto& [worker, partitions] : s.assignment) m.workers.push_back(worker);
+  m.partition_count = p.partition_count;
+  m.issued_at = unix_millis();
+  return encode(m);
+}
+
+void tell_owners(self_ptr self, const pub& p) {
+  owners_notice o;
+  for (const auto& [worker, key] : p.planner.current())
+    if (!key.partitions.empty()) o.owners.push_back(worker);
+  self->send(p.emergency_detector, o);
+}
+
+void finish_round(self_ptr self, const pub_ptr& p, bool ok, const std::string& error) {
+  if (!p->round) return;
+  self->send(p->state_machine, round_done{p->round->round, ok, error});
+  p->round.reset();
+}
+
+/// After a failed write the outcome is unknown: start over from what KV holds now.
+void reread_and_fail(self_ptr self, const pub_ptr& p, const std::string& error) {
+  log(log_level::warning, "publisher: ", error);
+  self->request(p->kv, p->settings.request_timeout * 5, caf::get_atom::value, keys_atom::value)
+      .then(
+          [=](const std::vector<kv_entry>& entries) {
+            published_map current;
+            for (const auto& e : entries) {
+              auto r = decode<assignment_record>(e.value);
+              if (e.key.empty() || e.key[0] == '_' || !r) continue;
+              current[e.key] = {r->partitions, {r->epoch, r->version}};
+              if (r->epoch == p->settings.epoch) p->version = std::max(p->version, r->version);
+            }
+            p->planner.adopt(std::move(current), now());
+            p->busy = false;
+            finish_round(self, p, false, error);
+          },
+          [=](const caf::error& err) {
+            p->busy = false;
+            finish_round(self, p, false, error + "; re-read failed: " + describe(err));
+          });
+}
+
+void write(self_ptr self, const pub_ptr& p, handoff_step s) {
+  p->busy = true;
+  auto version = p->version + 1;
+  auto writes = writes_for(*p, s, version);
+  auto manifest = manifest_for(*p, s, version);
+  auto timeout = p->settings.request_timeout * 5;
+  self->request(p->kv, timeout, write_atom::value, std::move(writes))
+      .then(
+          [=](const std::vector<std::uint64_t>&) {
+            // The manifest last: a version is complete once its manifest is written.
+            self->request(p->kv, timeout, caf::put_atom::value, manifest_key, manifest)
+                .then(
+                    [=](std::uint64_t) {
+                      p->version = version;
+                      p->planner.published(s, {p->settings.epoch, version}, now());
+                      p->busy = false;
+                      log(log_level::info, "publisher: e", p->settings.epoch, " v", version,
+                          ": wrote ", s.changed.size(), " keys, deleted ", s.deleted.size(),
+                          s.in_handoff.empty()
+                              ? std::string()
+                              : ", " + std::to_string(s.in_handoff.size()) + " in hand-off");
+                      tell_owners(self, *p);
+                      if (s.target_reached) finish_round(self, p, true, "");
+                      step(self, p);
+                    },
+                    [=](const caf::error& err) {
+                      p->version = version;  // the keys may have landed: never reuse it
+                      reread_and_fail(self, p, "manifest: " + describe(err));
+                    });
+          },
+          [=](const caf::error& err) {
+            p->version = version;
+            reread_and_fail(self, p, "write: " + describe(err));
+          });
+}
+
+void step(self_ptr self, const pub_ptr& p) {
+  if (p->busy || !p->round) return;
+  auto s = p->planner.plan(p->applied, now());
+  if (s.has_writes()) return write(self, p, std::move(s));
+  if (s.target_reached) return finish_round(self, p, true, "");
+  if (s.next_deadline) p->timer.arm(self, *s.next_deadline);
+}
+
+}  // namespace
+
+caf::behavior publisher(caf::event_based_actor* self, publisher_settings settings,
+                        kv_actor assignments, caf::actor state_machine,
+                        caf::actor emergency_detector) {
+  auto p = std::make_shared<pub>(std::move(settings), std::move(assignments),
+                                 std::move(state_machine), std::move(emergency_detector));
+  return {
+      [=](target_ready& t) {
+        if (p->round && p->round->round != t.round) finish_round(self, p, false, "superseded");
+        p->partition_count = t.partition_count;
+        p->planner.set_target(t.target);
+        p->round = std::move(t);
+        step(self, p);
+      },
+      [=](const applied_snapshot& snap) {
+        p->applied.clear();
+        for (const auto& [worker, stamp] : snap.applied)
+          if (stamp.size() == 2) p->applied[worker] = {stamp[0], stamp[1]};
+        step(self, p);
+      },
+      [=](caf::tick_atom, std::uint64_t token) {
+        if (p->timer.fire(token)) step(self, p);
+      },
+  };
+}
+
+}  // namespace parti

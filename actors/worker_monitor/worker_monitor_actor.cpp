@@ -1,0 +1,118 @@
+#include "actors/worker_monitor/worker_monitor_actor.hpp"
+
+#include <caf/all.hpp>
+
+#include "actors/leader/leader_messages.hpp"
+#include "messages/codec.hpp"
+#include "runtime/log.hpp"
+#include "runtime/nats/watch.hpp"
+#include "runtime/wakeup.hpp"
+
+namespace parti {
+
+namespace {
+
+struct monitor {
+  liveness_tracker tracker;
+  std::vector<std::string> assigned;
+  worker_monitor_peers peers;
+  std::vector<observed_heartbeat> initial;
+  bool ready = false;
+  wakeup timer;
+  std::uint64_t undecodable = 0;
+
+  monitor(liveness_options o, std::vector<std::string> a, worker_monitor_peers p)
+      : tracker(o), assigned(std::move(a)), peers(std::move(p)) {}
+};
+
+using monitor_ptr = std::shared_ptr<monitor>;
+using self_ptr = caf::event_based_actor*;
+
+time_point now() { return std::chrono::steady_clock::now(); }
+
+applied_snapshot snapshot(const monitor& m) {
+  applied_snapshot s;
+  auto wall = unix_millis();
+  for (const auto& worker : m.tracker.live_workers()) {
+    const auto* hb = m.tracker.last_heartbeat(worker);
+    if (!hb) {
+      s.applied[worker] = {0, 0};
+      continue;
+    }
+    s.applied[worker] = {hb->applied_epoch, hb->applied_version};
+    if (wall > hb->sent_at) s.heartbeat_age_max_ms = std::max(s.heartbeat_age_max_ms, wall - hb->sent_at);
+  }
+  return s;
+}
+
+void arm(self_ptr self, const monitor_ptr& m) {
+  if (auto deadline = m->tracker.next_deadline()) m->timer.arm(self, *deadline);
+}
+
+/// Sends the events on, and the applied versions to the publisher.
+void publish(self_ptr self, const monitor_ptr& m, const std::vector<liveness_event>& events,
+             bool applied_changed) {
+  for (const auto& e : events) {
+    log(e.change == liveness_change::expired ? log_level::warning : log_level::info,
+        "monitor: ", e.worker.empty() ? "" : e.worker + " ", to_string(e.change));
+    liveness_notice n{e.change, e.worker, e.workers};
+    self->send(m->peers.state_machine, n);
+    self->send(m->peers.emergency_detector, n);
+  }
+  if (applied_changed || !events.empty()) self->send(m->peers.publisher, snapshot(*m));
+  arm(self, m);
+}
+
+void on_put(self_ptr self, const monitor_ptr& m, const watch_update& u) {
+  auto record = decode<heartbeat_record>(u.entry.value);
+  if (!record) {
+    if (m->undecodable++ == 0)
+      log(log_level::warning, "monitor: skipping heartbeat ", u.entry.key, ": ", record.error());
+    return;
+  }
+  if (!m->ready) {
+    m->initial.push_back({u.entry.key, *record});
+    return;
+  }
+  const auto* before = m->tracker.last_heartbeat(u.entry.key);
+  bool applied_changed = !before || before->applied_epoch != record->applied_epoch ||
+                         before->applied_version != record->applied_version;
+  publish(self, m, m->tracker.heartbeat_put(u.entry.key, *record, now()), applied_changed);
+}
+
+void on_ready(self_ptr self, const monitor_ptr& m, const watch_ready& r) {
+  if (m->ready) {
+    if (r.resumed) m->tracker.store_outage_ended(now());
+    return;
+  }
+  m->ready = true;
+  auto events = m->tracker.rebuild(m->initial, m->assigned, now(), unix_millis());
+  m->initial.clear();
+  // To the state machine directly: it must see this before the first liveness_notice.
+  self->send(m->peers.state_machine, monitor_ready{m->tracker.live_workers()});
+  publish(self, m, events, true);
+}
+
+}  // namespace
+
+caf::behavior worker_monitor(caf::event_based_actor* self, liveness_options options,
+                             std::shared_ptr<kv_store> heartbeats,
+                             std::vector<std::string> assigned_workers,
+                             worker_monitor_peers peers) {
+  auto m = std::make_shared<monitor>(options, std::move(assigned_workers), std::move(peers));
+  auto watch = spawn_watch(self->system(), std::move(heartbeats), caf::actor_cast<caf::actor>(self));
+  self->link_to(watch);
+  return {
+      [=](const watch_update& u) {
+        if (u.entry.op == kv_op::put) return on_put(self, m, u);
+        if (m->ready) publish(self, m, m->tracker.heartbeat_deleted(u.entry.key, now()), false);
+      },
+      [=](const watch_ready& r) { on_ready(self, m, r); },
+      [=](caf::tick_atom, std::uint64_t token) {
+        if (m->timer.fire(token) && m->ready) publish(self, m, m->tracker.expire(now()), false);
+      },
+      [=](caf::get_atom) { return snapshot(*m); },
+  };
+}
+
+}  // namespace parti
