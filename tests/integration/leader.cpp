@@ -1,0 +1,189 @@
+// The leader pipeline with real nodes on a real nats-server: cold start, planned scale, crash
+// (emergency), leader failover, rolling restart, and cooperative hand-off exclusivity.
+#include <boost/test/unit_test.hpp>
+
+#include <map>
+#include <set>
+
+#include "actors/leader/leader_actor.hpp"
+#include "tests/support/group.hpp"
+
+using namespace parti;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::uint32_t partition_count = 60;
+
+struct leader_group : test::node_group {
+  leader_group() {
+    leader_settings s;
+    s.partitions = count_source(partition_count);
+    leader = make_leader_factory(s);
+  }
+
+  /// partition key -> owners, over the nodes that are still running.
+  std::map<std::string, std::set<std::string>> owners() {
+    std::map<std::string, std::set<std::string>> out;
+    for (const auto& s : statuses())
+      if (s.state != "Gone")
+        for (const auto& p : s.owned) out[p.keys.at(0)].insert(s.worker);
+    return out;
+  }
+
+  /// Every partition owned by exactly one running node.
+  bool fully_covered() {
+    auto o = owners();
+    if (o.size() != partition_count) return false;
+    for (const auto& [key, set] : o)
+      if (set.size() != 1) return false;
+    return true;
+  }
+
+  std::map<std::string, std::string> owner_map() {
+    std::map<std::string, std::string> out;
+    for (const auto& [key, set] : owners())
+      if (set.size() == 1) out[key] = *set.begin();
+    return out;
+  }
+
+  caf::actor node_of(const std::string& worker) {
+    for (auto& n : nodes)
+      if (status(n).worker == worker) return n;
+    return {};
+  }
+
+  void forget(const caf::actor& n) { nodes.erase(std::find(nodes.begin(), nodes.end(), n)); }
+};
+
+std::size_t moved(const std::map<std::string, std::string>& a,
+                  const std::map<std::string, std::string>& b) {
+  std::size_t n = 0;
+  for (const auto& [key, owner] : b) {
+    auto it = a.find(key);
+    if (it == a.end() || it->second != owner) ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(leader_pipeline, leader_group)
+
+BOOST_AUTO_TEST_CASE(cold_start_assigns_every_partition_once_after_the_window) {
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 5; ++i) add_node();
+  BOOST_REQUIRE(test::eventually([&] { return fully_covered(); }, 20s));
+  auto took = std::chrono::steady_clock::now() - t0;
+  BOOST_TEST(took >= config.cold_start_window);  // it waited for the window
+  for (const auto& s : statuses()) BOOST_TEST(s.owned.size() == partition_count / 5);
+  // One rebalance: every worker's key was written once (version 1).
+  for (const auto& s : statuses()) BOOST_TEST(s.applied_version == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(scale_up_and_down_moves_near_the_optimum) {
+  for (int i = 0; i < 3; ++i) add_node();
+  BOOST_REQUIRE(test::eventually([&] { return fully_covered(); }, 20s));
+  auto before = owner_map();
+  add_node();
+  add_node();
+  BOOST_REQUIRE(test::eventually(
+      [&] {
+        if (!fully_covered()) return false;
+        for (const auto& s : statuses())
+          if (s.owned.size() != partition_count / 5) return false;
+        return true;
+      },
+      20s));
+  auto after = owner_map();
+  auto optimum = partition_count * 2 / 5;  // the new workers' share
+  BOOST_TEST(moved(before, after) <= optimum + 1);
+  // 5 -> 3, gracefully (drain): the leavers' partitions move at once.
+  std::vector<caf::actor> leavers;
+  for (auto& n : nodes)
+    if (!status(n).leader && leavers.size() < 2) leavers.push_back(n);
+  for (auto& n : leavers) {
+    stop(n, shutdown_intent::drain);
+    forget(n);
+  }
+  BOOST_REQUIRE(test::eventually([&] { return fully_covered(); }, 20s));
+  auto shrunk = owner_map();
+  BOOST_TEST(moved(after, shrunk) <= optimum + 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_crashed_worker_is_replaced_within_ttl_plus_grace) {
+  for (int i = 0; i < 4; ++i) add_node();
+  BOOST_REQUIRE(test::eventually([&] { return fully_covered(); }, 20s));
+  caf::actor victim;
+  for (auto& n : nodes)
+    if (!status(n).leader) victim = n;
+  auto t0 = std::chrono::steady_clock::now();
+  crash(victim);
+  forget(victim);
+  BOOST_REQUIRE(test::eventually([&] { return fully_covered(); }, 20s));
+  auto took = std::chrono::steady_clock::now() - t0;
+  BOOST_TEST(took <= config.heartbeat_ttl + config.emergency_grace + 1s);
+}
+
+BOOST_AUTO_TEST_CASE(a_crashed_leader_is_replaced_and_coverage_restored) {
+  for (int i = 0; i < 4; ++i) add_node();
+  BOOST_REQUIRE(test::eventually([&] { return fully_covered(); }, 20s));
+  auto old = *sole_leader();
+  auto victim = node_of(old.worker);
+  auto t0 = std::chrono::steady_clock::now();
+  crash(victim);
+  forget(victim);
+  BOOST_REQUIRE(test::eventually(
+      [&] {
+        auto l = sole_leader();
+        return l && l->worker != old.worker && fully_covered();
+      },
+      20s));
+  auto took = std::chrono::steady_clock::now() - t0;
+  BOOST_TEST(took <= config.election_ttl + config.heartbeat_ttl + config.emergency_grace + 1s);
+}
+
+BOOST_AUTO_TEST_CASE(a_rolling_restart_moves_nothing) {
+  for (int i = 0; i < 4; ++i) add_node();
+  BOOST_REQUIRE(test::eventually([&] { return fully_covered(); }, 20s));
+  auto before = owner_map();
+  auto leader_id = sole_leader()->worker;
+  std::vector<std::string> followers;
+  for (const auto& s : statuses())
+    if (!s.leader) followers.push_back(s.worker);
+  for (const auto& worker : followers) {
+    auto n = node_of(worker);
+    auto number = static_cast<std::uint32_t>(std::stoul(worker.substr(worker.rfind('-') + 1)));
+    stop(n, shutdown_intent::restart);
+    forget(n);
+    auto back = add_node(number);
+    BOOST_REQUIRE(test::eventually(
+        [&] {
+          auto s = status(back);
+          return s.worker == worker && !s.owned.empty();
+        },
+        10s));
+  }
+  BOOST_REQUIRE(test::eventually([&] { return fully_covered(); }, 10s));
+  BOOST_TEST(moved(before, owner_map()) == 0u);
+  BOOST_TEST(sole_leader()->worker == leader_id);
+}
+
+BOOST_AUTO_TEST_CASE(cooperative_handoff_never_shows_two_owners) {
+  for (int i = 0; i < 3; ++i) add_node();
+  BOOST_REQUIRE(test::eventually([&] { return fully_covered(); }, 20s));
+  add_node();
+  add_node();
+  std::size_t samples = 0;
+  bool settled = false;
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (!settled && std::chrono::steady_clock::now() < deadline) {
+    for (const auto& [key, set] : owners()) BOOST_REQUIRE_MESSAGE(set.size() <= 1, key << " has two owners");
+    ++samples;
+    settled = fully_covered() && status(nodes.back()).owned.size() == partition_count / 5;
+  }
+  BOOST_TEST(settled);
+  BOOST_TEST(samples > 10u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
