@@ -126,6 +126,8 @@ void start_pipeline(leader_ptr self, published_state published) {
   watch_options opts;
   opts.key_filter = control_key;
   self->link_to(spawn_watch(self->system(), group.assignments, me, opts));
+  if (st.settings.refresh_period > duration::zero())
+    self->delayed_send(self, st.settings.refresh_period, refresh_atom::value);
   log(log_level::info, "leader ", st.ctx.worker, " (epoch ", st.ctx.epoch, "): ",
       st.ctx.config.strategy, " strategy, ", published.assigned.size(),
       " workers in the published assignment");
@@ -168,6 +170,11 @@ caf::behavior leader(leader_ptr self, leader_context ctx, leader_settings settin
       [=](const watch_ready&) {},
       [=](const round_done& r) { self->send(self->state.state_machine, r); },
       [=](const owners_notice& o) { self->send(self->state.detector, o); },
+      [=](refresh_atom) {  // the periodic re-read of the partition source
+        auto& st = self->state;
+        self->send(st.state_machine, control_notice{st.last_control.frozen, false, true, {}});
+        self->delayed_send(self, st.settings.refresh_period, refresh_atom::value);
+      },
   };
 }
 

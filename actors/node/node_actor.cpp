@@ -13,6 +13,7 @@
 #include "actors/id_claimer/id_claimer_actor.hpp"
 #include "actors/node/lifecycle.hpp"
 #include "runtime/log.hpp"
+#include "runtime/nats/group_inspect.hpp"
 #include "runtime/resilience/backoff.hpp"
 
 namespace parti {
@@ -302,6 +303,24 @@ void start_stop(node_ptr self, shutdown_intent intent) {
   self->delayed_send(self, cfg(self).drain_timeout, caf::timeout_atom::value);
 }
 
+/// Asks the leader, wherever it runs, for a rebalance or a refresh: a compare-and-swap update
+/// of `_control`, which the leader watches. The update blocks on the store, so it runs in a
+/// one-shot detached actor; the answer comes back to the requester.
+caf::result<caf::ok_atom> request_from_leader(node_ptr self,
+                                              std::function<void(control_record&)> change) {
+  auto rp = self->make_response_promise<caf::ok_atom>();
+  auto store = self->state.options.group->assignments;
+  self->spawn<caf::detached>([store, change, rp](caf::event_based_actor* worker) mutable {
+    auto r = update_control(*store, change);
+    if (r)
+      rp.deliver(caf::ok_atom::value);
+    else
+      rp.deliver(caf::make_error(r.failure_value().code, r.error()));
+    worker->quit();
+  });
+  return rp;
+}
+
 node_status status_of(node_ptr self) {
   auto& st = self->state;
   node_status s;
@@ -361,6 +380,12 @@ caf::behavior node(caf::stateful_actor<node_state>* self, node_options options) 
         if (auto child = spawn_child(self, k)) s.children[k] = child;
       },
       [=](caf::get_atom) { return status_of(self); },
+      [=](rebalance_atom) {
+        return request_from_leader(self, [](control_record& c) { ++c.rebalance_seq; });
+      },
+      [=](refresh_atom) {
+        return request_from_leader(self, [](control_record& c) { ++c.refresh_seq; });
+      },
       [=](caf::subscribe_atom, const caf::actor& subscriber) {
         self->state.subscribers.push_back(subscriber);
       },

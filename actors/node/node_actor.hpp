@@ -14,6 +14,8 @@
 //   (caf::get_atom)                   -> node_status
 //   (caf::leave_atom, shutdown_intent) graceful stop: drain or restart; -> ok_atom, then it quits
 //   (caf::subscribe_atom, caf::actor) adds a subscriber
+//   (rebalance_atom) / (refresh_atom)  asks the leader (on any node) for a rebalance or a
+//                                      re-read of the partitions, through `_control`; -> ok
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 

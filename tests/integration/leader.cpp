@@ -2,10 +2,12 @@
 // (emergency), leader failover, rolling restart, and cooperative hand-off exclusivity.
 #include <boost/test/unit_test.hpp>
 
+#include <atomic>
 #include <map>
 #include <set>
 
 #include "actors/leader/leader_actor.hpp"
+#include "runtime/nats/group_inspect.hpp"
 #include "tests/support/group.hpp"
 
 using namespace parti;
@@ -16,9 +18,15 @@ namespace {
 constexpr std::uint32_t partition_count = 60;
 
 struct leader_group : test::node_group {
+  std::shared_ptr<std::atomic<std::uint32_t>> count =
+      std::make_shared<std::atomic<std::uint32_t>>(partition_count);
+
   leader_group() {
     leader_settings s;
-    s.partitions = count_source(partition_count);
+    auto n = count;
+    s.partitions = callback_source([n]() -> result<std::vector<partition>> {
+      return count_source(n->load())->load();
+    });
     leader = make_leader_factory(s);
   }
 
@@ -34,7 +42,7 @@ struct leader_group : test::node_group {
   /// Every partition owned by exactly one running node.
   bool fully_covered() {
     auto o = owners();
-    if (o.size() != partition_count) return false;
+    if (o.size() != count->load()) return false;
     for (const auto& [key, set] : o)
       if (set.size() != 1) return false;
     return true;
@@ -184,6 +192,36 @@ BOOST_AUTO_TEST_CASE(cooperative_handoff_never_shows_two_owners) {
   }
   BOOST_TEST(settled);
   BOOST_TEST(samples > 10u);
+}
+
+BOOST_AUTO_TEST_CASE(a_refresh_asked_of_a_follower_reaches_the_leader) {
+  for (int i = 0; i < 3; ++i) add_node();
+  BOOST_REQUIRE(test::eventually([&] { return fully_covered(); }, 20s));
+  caf::actor follower;
+  for (auto& n : nodes)
+    if (!status(n).leader) follower = n;
+  count->store(90);  // the source of truth grew; nobody knows yet
+  caf::scoped_actor self{sys};
+  bool ok = false;
+  self->request(follower, 5s, refresh_atom::value)
+      .receive([&](caf::ok_atom) { ok = true; },
+               [&](const caf::error& e) { BOOST_FAIL(caf::to_string(e)); });
+  BOOST_TEST(ok);
+  BOOST_REQUIRE(test::eventually([&] { return fully_covered(); }, 10s));
+  BOOST_TEST(owners().size() == 90u);
+}
+
+BOOST_AUTO_TEST_CASE(a_frozen_group_publishes_nothing_until_unfrozen) {
+  for (int i = 0; i < 2; ++i) add_node();
+  BOOST_REQUIRE(test::eventually([&] { return fully_covered(); }, 20s));
+  BOOST_REQUIRE(update_control(*group->assignments, [](control_record& c) { c.frozen = true; }));
+  auto late = add_node();
+  // Longer than the planned-scale window and cooldown: a rebalance would have happened.
+  BOOST_TEST(!test::eventually([&] { return !status(late).owned.empty(); },
+                               config.planned_scale_window + config.cooldown + 1s));
+  BOOST_REQUIRE(update_control(*group->assignments, [](control_record& c) { c.frozen = false; }));
+  BOOST_TEST(test::eventually([&] { return status(late).owned.size() == partition_count / 3; },
+                              10s));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

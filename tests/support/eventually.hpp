@@ -6,8 +6,8 @@
 namespace parti::test {
 
 /// Polls `condition` every few milliseconds until it holds or `timeout` passes.
-template <class Condition>
-bool eventually(Condition condition, std::chrono::milliseconds timeout) {
+template <class Condition, class Rep, class Period>
+bool eventually(Condition condition, std::chrono::duration<Rep, Period> timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!condition()) {
     if (std::chrono::steady_clock::now() >= deadline) return condition();
