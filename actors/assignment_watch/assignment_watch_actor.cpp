@@ -85,6 +85,7 @@ caf::behavior assignment_watch(caf::event_based_actor* self, std::string worker,
   return {
       [=](const watch_update& u) { on_update(self, st, u); },
       [=](const watch_ready&) {},
+      [=](resync_atom) { self->send(watch, resync_atom::value); },
   };
 }
 

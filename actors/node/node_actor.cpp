@@ -11,10 +11,12 @@
 #include "actors/election/election_actor.hpp"
 #include "actors/heartbeat/heartbeat_actor.hpp"
 #include "actors/id_claimer/id_claimer_actor.hpp"
+#include "actors/node/degraded_monitor.hpp"
 #include "actors/node/lifecycle.hpp"
 #include "runtime/log.hpp"
 #include "runtime/nats/group_inspect.hpp"
 #include "runtime/resilience/backoff.hpp"
+#include "runtime/wakeup.hpp"
 
 namespace parti {
 
@@ -58,6 +60,8 @@ struct node_state {
   std::uint64_t applied_epoch = 0, applied_version = 0, ids_lost = 0;
   bool stopping = false;
   std::optional<caf::response_promise> stop_promise;
+  std::unique_ptr<degraded_monitor> degraded;
+  wakeup timer;
   static inline const char* name = "parti.node";
 };
 
@@ -321,6 +325,51 @@ caf::result<caf::ok_atom> request_from_leader(node_ptr self,
   return rp;
 }
 
+/// The state that is true after an outage: what the node holds now, not what it held before.
+parti::node_state revalidated_state(node_ptr self) {
+  auto& st = self->state;
+  if (st.worker.empty()) return parti::node_state::claiming_id;
+  if (st.leadership.leader_id.empty()) return parti::node_state::election;
+  if (st.applied_version == 0) return parti::node_state::waiting_assignment;
+  return parti::node_state::stable;
+}
+
+void check_degraded(node_ptr self) {
+  auto& st = self->state;
+  auto change = st.degraded->poll(now());
+  if (change == degraded_change::entered) {
+    // Keep serving the last assignment; say so, and escalate nothing.
+    enter(self, parti::node_state::degraded, "the store is unreachable");
+  } else if (change == degraded_change::recovered && st.life.state() == parti::node_state::degraded) {
+    // Re-validate: replay our assignment key (the claim keeper checks the id on its own).
+    if (auto w = st.children.find(child_kind::assignment_watch); w != st.children.end())
+      self->send(w->second, resync_atom::value);
+    auto to = revalidated_state(self);
+    if (st.life.recover(to, now(), "the store is reachable again")) {
+      for (auto& n : st.life.take_notices()) {
+        node_state_update u{st.worker, std::string(to_string(n.from)),
+                            std::string(to_string(n.to)), n.reason, n.seq};
+        log(log_level::info, st.worker, ": ", u.from, " -> ", u.to, " (", n.reason, ")");
+        notify(self, u);
+        if (st.options.callbacks.on_state) st.options.callbacks.on_state(u);
+      }
+    }
+  }
+  if (auto deadline = st.degraded->next_deadline()) st.timer.arm(self, *deadline);
+}
+
+void on_connection(node_ptr self, const connection_event& e) {
+  auto& d = *self->state.degraded;
+  switch (e.state) {
+    case connection_state::disconnected:
+    case connection_state::closed: d.unreachable(now()); break;
+    case connection_state::connected:
+    case connection_state::reconnected: d.reachable(); break;
+    default: return;  // asynchronous errors say nothing about reachability
+  }
+  check_degraded(self);
+}
+
 node_status status_of(node_ptr self) {
   auto& st = self->state;
   node_status s;
@@ -347,6 +396,10 @@ caf::behavior node(caf::stateful_actor<node_state>* self, node_options options) 
       backoff_policy{std::chrono::milliseconds(100), std::chrono::seconds(10), 2.0, 0.2},
       seeded_random(std::hash<std::string>{}(st.instance)));
   if (st.options.subscriber) st.subscribers.push_back(st.options.subscriber);
+  st.degraded = std::make_unique<degraded_monitor>(degraded_options{cfg(self).degraded.threshold});
+  auto conn = st.options.group->conn;
+  int token = conn->add_listener(caf::actor_cast<caf::actor>(self));
+  self->attach_functor([conn, token] { conn->remove_listener(token); });
   self->set_exit_handler([=](caf::exit_msg& em) { on_child_exit(self, em); });
   enter(self, parti::node_state::claiming_id, "starting");
   st.children[child_kind::id_claimer] = spawn_child(self, child_kind::id_claimer);
@@ -380,6 +433,10 @@ caf::behavior node(caf::stateful_actor<node_state>* self, node_options options) 
         if (auto child = spawn_child(self, k)) s.children[k] = child;
       },
       [=](caf::get_atom) { return status_of(self); },
+      [=](const connection_event& e) { on_connection(self, e); },
+      [=](caf::tick_atom, std::uint64_t token) {
+        if (self->state.timer.fire(token)) check_degraded(self);
+      },
       [=](rebalance_atom) {
         return request_from_leader(self, [](control_record& c) { ++c.rebalance_seq; });
       },

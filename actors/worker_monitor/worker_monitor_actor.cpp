@@ -100,7 +100,12 @@ caf::behavior worker_monitor(caf::event_based_actor* self, liveness_options opti
                              std::vector<std::string> assigned_workers,
                              worker_monitor_peers peers) {
   auto m = std::make_shared<monitor>(options, std::move(assigned_workers), std::move(peers));
-  auto watch = spawn_watch(self->system(), std::move(heartbeats), caf::actor_cast<caf::actor>(self));
+  auto conn = heartbeats->conn();
+  int token = conn->add_listener(caf::actor_cast<caf::actor>(self));
+  self->attach_functor([conn, token] { conn->remove_listener(token); });
+  if (!conn->connected()) m->tracker.store_outage_began(now());
+  auto watch =
+      spawn_watch(self->system(), std::move(heartbeats), caf::actor_cast<caf::actor>(self));
   self->link_to(watch);
   return {
       [=](const watch_update& u) {
@@ -112,6 +117,16 @@ caf::behavior worker_monitor(caf::event_based_actor* self, liveness_options opti
         if (m->timer.fire(token) && m->ready) publish(self, m, m->tracker.expire(now()), false);
       },
       [=](caf::get_atom) { return snapshot(*m); },
+      [=](const connection_event& e) {
+        if (e.state == connection_state::disconnected || e.state == connection_state::closed) {
+          log(log_level::warning, "monitor: store unreachable; no worker expires meanwhile");
+          m->tracker.store_outage_began(now());
+        } else if (e.state == connection_state::reconnected ||
+                   e.state == connection_state::connected) {
+          m->tracker.store_outage_ended(now());
+          arm(self, m);
+        }
+      },
   };
 }
 

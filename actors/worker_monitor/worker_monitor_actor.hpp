@@ -21,6 +21,8 @@ struct worker_monitor_peers {
   caf::actor publisher;
 };
 
+/// Connection events of `heartbeats`' connection pause the deadlines while the store is
+/// unreachable (the leader could not have seen heartbeats) and start the recovery grace after.
 caf::behavior worker_monitor(caf::event_based_actor* self, liveness_options options,
                              std::shared_ptr<kv_store> heartbeats,
                              std::vector<std::string> assigned_workers,

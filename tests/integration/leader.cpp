@@ -8,73 +8,14 @@
 
 #include "actors/leader/leader_actor.hpp"
 #include "runtime/nats/group_inspect.hpp"
-#include "tests/support/group.hpp"
+#include "tests/support/leader_group.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;
 
-namespace {
-
-constexpr std::uint32_t partition_count = 60;
-
-struct leader_group : test::node_group {
-  std::shared_ptr<std::atomic<std::uint32_t>> count =
-      std::make_shared<std::atomic<std::uint32_t>>(partition_count);
-
-  leader_group() {
-    leader_settings s;
-    auto n = count;
-    s.partitions = callback_source([n]() -> result<std::vector<partition>> {
-      return count_source(n->load())->load();
-    });
-    leader = make_leader_factory(s);
-  }
-
-  /// partition key -> owners, over the nodes that are still running.
-  std::map<std::string, std::set<std::string>> owners() {
-    std::map<std::string, std::set<std::string>> out;
-    for (const auto& s : statuses())
-      if (s.state != "Gone")
-        for (const auto& p : s.owned) out[p.keys.at(0)].insert(s.worker);
-    return out;
-  }
-
-  /// Every partition owned by exactly one running node.
-  bool fully_covered() {
-    auto o = owners();
-    if (o.size() != count->load()) return false;
-    for (const auto& [key, set] : o)
-      if (set.size() != 1) return false;
-    return true;
-  }
-
-  std::map<std::string, std::string> owner_map() {
-    std::map<std::string, std::string> out;
-    for (const auto& [key, set] : owners())
-      if (set.size() == 1) out[key] = *set.begin();
-    return out;
-  }
-
-  caf::actor node_of(const std::string& worker) {
-    for (auto& n : nodes)
-      if (status(n).worker == worker) return n;
-    return {};
-  }
-
-  void forget(const caf::actor& n) { nodes.erase(std::find(nodes.begin(), nodes.end(), n)); }
-};
-
-std::size_t moved(const std::map<std::string, std::string>& a,
-                  const std::map<std::string, std::string>& b) {
-  std::size_t n = 0;
-  for (const auto& [key, owner] : b) {
-    auto it = a.find(key);
-    if (it == a.end() || it->second != owner) ++n;
-  }
-  return n;
-}
-
-}  // namespace
+using test::leader_group;
+using test::moved;
+using test::partition_count;
 
 BOOST_FIXTURE_TEST_SUITE(leader_pipeline, leader_group)
 

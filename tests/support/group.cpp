@@ -22,6 +22,7 @@ node_config fast_config(const std::string& group) {
   c.drain_timeout = 5s;
   c.hand_off_timeout = 2s;
   c.degraded.recovery_grace = 600ms;
+  c.degraded.threshold = 1s;
   return c;
 }
 

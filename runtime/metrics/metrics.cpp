@@ -1,0 +1,419 @@
+#include "runtime/metrics/metrics.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <type_traits>
+#include <utility>
+
+namespace parti {
+
+std::string_view to_string(rebalance_result x) {
+  switch (x) {
+    case rebalance_result::success:
+      return "success";
+    case rebalance_result::failure:
+      return "failure";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(breaker_call_result x) {
+  switch (x) {
+    case breaker_call_result::success:
+      return "success";
+    case breaker_call_result::failure:
+      return "failure";
+    case breaker_call_result::rejected:
+      return "rejected";
+  }
+  return "unknown";
+}
+
+double breaker_state_value(breaker_state x) {
+  switch (x) {
+    case breaker_state::closed:
+      return 0;
+    case breaker_state::open:
+      return 1;
+    case breaker_state::half_open:
+      return 2;
+  }
+  return -1;
+}
+
+namespace {
+
+using label_values = std::vector<std::string>;
+
+double seconds(duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+// Rebalances range from a few milliseconds (a small fleet) to the publish of thousands of keys.
+const prometheus::Histogram::BucketBoundaries rebalance_buckets{
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+// A KV round trip on a LAN is about a millisecond; the request timeout is a few seconds.
+const prometheus::Histogram::BucketBoundaries kv_buckets{
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+
+class series_base {
+ public:
+  virtual ~series_base() = default;
+  /// Removes every series whose `worker` label (always the first) is `worker`.
+  virtual void forget_worker(std::string_view worker) = 0;
+};
+
+/// The series of one family, by label values (in the order of the names given), so that a
+/// series can be found again cheaply and removed by worker. prometheus-cpp's Family can add and
+/// remove a series but cannot list them by label, hence this index beside it.
+template <class T>
+class series final : public series_base {
+ public:
+  series(prometheus::Family<T>& family, std::vector<std::string> names,
+         prometheus::Histogram::BucketBoundaries buckets = {})
+      : family_(family), names_(std::move(names)), buckets_(std::move(buckets)) {}
+
+  T& at(label_values values) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = index_.find(values);
+    if (it != index_.end()) return *it->second;
+    T& metric = add(labels_of(values));
+    index_.emplace(std::move(values), &metric);
+    return metric;
+  }
+
+  /// Calls f(values, metric) for every series of `worker`, all under one lock.
+  template <class F>
+  void for_each_of(std::string_view worker, F f) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& [values, metric] : index_)
+      if (values.front() == worker) f(values, *metric);
+  }
+
+  void forget_if(const std::function<bool(const label_values&)>& matches) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto it = index_.begin(); it != index_.end();) {
+      if (matches(it->first)) {
+        family_.Remove(it->second);
+        it = index_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  void forget_worker(std::string_view worker) override {
+    forget_if([worker](const label_values& values) { return values.front() == worker; });
+  }
+
+ private:
+  prometheus::Labels labels_of(const label_values& values) const {
+    prometheus::Labels labels;
+    for (std::size_t i = 0; i < names_.size() && i < values.size(); ++i)
+      labels.emplace(names_[i], values[i]);
+    return labels;
+  }
+
+  T& add(const prometheus::Labels& labels) {
+    if constexpr (std::is_same_v<T, prometheus::Histogram>)
+      return family_.Add(labels, buckets_);
+    else
+      return family_.Add(labels);
+  }
+
+  prometheus::Family<T>& family_;
+  const std::vector<std::string> names_;
+  const prometheus::Histogram::BucketBoundaries buckets_;
+  std::mutex mutex_;
+  std::map<label_values, T*> index_;
+};
+
+prometheus::Family<prometheus::Counter>& counter(prometheus::Registry& r, const char* name,
+                                                 const char* help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(r);
+}
+
+prometheus::Family<prometheus::Gauge>& gauge(prometheus::Registry& r, const char* name,
+                                             const char* help) {
+  return prometheus::BuildGauge().Name(name).Help(help).Register(r);
+}
+
+prometheus::Family<prometheus::Histogram>& histogram(prometheus::Registry& r, const char* name,
+                                                     const char* help) {
+  return prometheus::BuildHistogram().Name(name).Help(help).Register(r);
+}
+
+std::string str(std::string_view s) {
+  return std::string{s};
+}
+
+}  // namespace
+
+struct metrics::impl {
+  using counters = series<prometheus::Counter>;
+  using gauges = series<prometheus::Gauge>;
+  using histograms = series<prometheus::Histogram>;
+
+  explicit impl(std::shared_ptr<prometheus::Registry> r) : registry(std::move(r)) {}
+
+  std::shared_ptr<prometheus::Registry> registry;
+  prometheus::Registry& reg = *registry;
+
+  histograms rebalance_duration{
+      histogram(reg, "parti_calculator_rebalance_duration_seconds",
+                "Time to compute and publish one rebalance, by the reason it ran for."),
+      {"worker", "reason"},
+      rebalance_buckets};
+  counters rebalance_total{
+      counter(reg, "parti_calculator_rebalance_total",
+              "Rebalances the leader ran, by reason and result (success or failure)."),
+      {"worker", "reason", "result"}};
+  gauges active_workers{gauge(reg, "parti_calculator_active_workers",
+                              "Alive workers in the leader's last calculation."),
+                        {"worker"}};
+  // Not "..._partition_count": promtool's lint reserves the _count suffix for histograms and
+  // summaries, and the exposition must pass `promtool check metrics`.
+  gauges partition_count{gauge(reg, "parti_calculator_partitions",
+                               "Partitions placed by the leader's last calculation."),
+                         {"worker"}};
+  histograms kv_duration{
+      histogram(reg, "parti_kv_operation_duration_seconds",
+                "Duration of JetStream KV calls, by operation, failed ones included."),
+      {"worker", "operation"},
+      kv_buckets};
+  counters kv_errors{counter(reg, "parti_kv_operation_errors_total",
+                             "Failed JetStream KV calls, by operation and error kind."),
+                     {"worker", "operation", "kind"}};
+  counters watcher_failures{
+      counter(reg, "parti_watcher_failures_total",
+              "KV watches that failed (disconnect, stream deleted, server restart), by bucket."),
+      {"worker", "bucket"}};
+  counters watcher_restarts{counter(reg, "parti_watcher_restarts_total",
+                                    "KV watches started again after a failure, by bucket."),
+                            {"worker", "bucket"}};
+  gauges breaker_states{
+      gauge(reg, "parti_circuit_breaker_state",
+            "State of the circuit breaker in front of the store: 0 closed, 1 open, 2 half-open."),
+      {"worker"}};
+  counters breaker_calls{
+      counter(reg, "parti_circuit_breaker_calls_total",
+              "Calls through the circuit breaker, by result (success, failure, rejected)."),
+      {"worker", "result"}};
+  counters breaker_changes{counter(reg, "parti_circuit_breaker_state_changes_total",
+                                   "State changes of the circuit breaker, by from and to state."),
+                           {"worker", "from", "to"}};
+  counters retry_attempts{counter(reg, "parti_retry_attempts_total",
+                                  "Retries of a failed operation (first attempts not counted)."),
+                          {"worker", "operation"}};
+  counters retry_exhausted{
+      counter(reg, "parti_retry_exhausted_total",
+              "Operations given up after their last attempt or a non-retryable error."),
+      {"worker", "operation"}};
+  gauges node_state{gauge(reg, "parti_node_state",
+                          "1 for the node's current state (label state), 0 for the others."),
+                    {"worker", "state"}};
+  gauges leader{gauge(reg, "parti_node_leader", "1 while this node is the leader, else 0."),
+                {"worker"}};
+  gauges epoch{gauge(reg, "parti_node_epoch",
+                     "Epoch of the leader this node follows (or its own, when leading)."),
+               {"worker"}};
+  gauges assignment_version{
+      gauge(reg, "parti_assignment_version", "Version of the assignment this node applied."),
+      {"worker"}};
+  gauges owned_partitions{
+      gauge(reg, "parti_owned_partitions", "Partitions this node owns in its applied assignment."),
+      {"worker"}};
+  gauges unassigned_partitions{
+      gauge(reg, "parti_unassigned_partitions",
+            "Partitions no worker owns in the current assignment (reported by the leader)."),
+      {"worker"}};
+  gauges handoff_partitions{
+      gauge(reg, "parti_handoff_partitions",
+            "Partitions in a two-phase hand-off: revoked from their owner, not yet granted."),
+      {"worker"}};
+  gauges heartbeat_age{
+      gauge(reg, "parti_heartbeat_age_seconds",
+            "Seconds since the last heartbeat of each observed worker (reported by the leader)."),
+      {"worker", "observed_worker"}};
+  gauges degraded{
+      gauge(reg, "parti_node_degraded",
+            "1 while the node cannot reach the store and keeps its last assignment, else 0."),
+      {"worker"}};
+  counters ids_lost{counter(reg, "parti_ids_lost_total",
+                            "Worker id claims this node lost (renewal failed) and claimed again."),
+                    {"worker"}};
+  counters decode_errors{counter(reg, "parti_decode_errors_total",
+                                 "KV values that did not decode and were skipped, by bucket."),
+                         {"worker", "bucket"}};
+
+  std::vector<series_base*> all() {
+    return {&rebalance_duration,
+            &rebalance_total,
+            &active_workers,
+            &partition_count,
+            &kv_duration,
+            &kv_errors,
+            &watcher_failures,
+            &watcher_restarts,
+            &breaker_states,
+            &breaker_calls,
+            &breaker_changes,
+            &retry_attempts,
+            &retry_exhausted,
+            &node_state,
+            &leader,
+            &epoch,
+            &assignment_version,
+            &owned_partitions,
+            &unassigned_partitions,
+            &handoff_partitions,
+            &heartbeat_age,
+            &degraded,
+            &ids_lost,
+            &decode_errors};
+  }
+};
+
+metrics::metrics() : metrics(std::make_shared<prometheus::Registry>()) {}
+
+metrics::metrics(std::shared_ptr<prometheus::Registry> registry)
+    : impl_(std::make_unique<impl>(std::move(registry))) {}
+
+metrics::~metrics() = default;
+
+void metrics::observe_rebalance(std::string_view worker, std::string_view reason,
+                                rebalance_result result, duration took) {
+  impl_->rebalance_duration.at({str(worker), str(reason)}).Observe(seconds(took));
+  impl_->rebalance_total.at({str(worker), str(reason), str(to_string(result))}).Increment();
+}
+
+void metrics::set_calculator_input(std::string_view worker, std::size_t active_workers,
+                                   std::size_t partition_count) {
+  impl_->active_workers.at({str(worker)}).Set(static_cast<double>(active_workers));
+  impl_->partition_count.at({str(worker)}).Set(static_cast<double>(partition_count));
+}
+
+void metrics::observe_kv_operation(std::string_view worker, std::string_view operation,
+                                   duration took) {
+  impl_->kv_duration.at({str(worker), str(operation)}).Observe(seconds(took));
+}
+
+void metrics::count_kv_error(std::string_view worker, std::string_view operation,
+                             std::string_view kind) {
+  impl_->kv_errors.at({str(worker), str(operation), str(kind)}).Increment();
+}
+
+void metrics::count_watcher_failure(std::string_view worker, std::string_view bucket) {
+  impl_->watcher_failures.at({str(worker), str(bucket)}).Increment();
+}
+
+void metrics::count_watcher_restart(std::string_view worker, std::string_view bucket) {
+  impl_->watcher_restarts.at({str(worker), str(bucket)}).Increment();
+}
+
+void metrics::set_breaker_state(std::string_view worker, breaker_state state) {
+  impl_->breaker_states.at({str(worker)}).Set(breaker_state_value(state));
+}
+
+void metrics::count_breaker_transition(std::string_view worker, breaker_state from,
+                                       breaker_state to) {
+  impl_->breaker_changes.at({str(worker), str(to_string(from)), str(to_string(to))}).Increment();
+  set_breaker_state(worker, to);
+}
+
+void metrics::count_breaker_call(std::string_view worker, breaker_call_result result) {
+  impl_->breaker_calls.at({str(worker), str(to_string(result))}).Increment();
+}
+
+void metrics::count_retry_attempt(std::string_view worker, std::string_view operation) {
+  impl_->retry_attempts.at({str(worker), str(operation)}).Increment();
+}
+
+void metrics::count_retry_exhausted(std::string_view worker, std::string_view operation) {
+  impl_->retry_exhausted.at({str(worker), str(operation)}).Increment();
+}
+
+void metrics::set_node_state(std::string_view worker, std::string_view state) {
+  // Every known state gets a series at once, so a dashboard or an alert sees an explicit 0
+  // rather than a missing series for the states the node is not in.
+  for (const auto& name : known_node_states()) impl_->node_state.at({str(worker), name});
+  impl_->node_state.at({str(worker), str(state)});
+  impl_->node_state.for_each_of(
+      worker, [state](const label_values& values, auto& g) { g.Set(values[1] == state ? 1 : 0); });
+}
+
+void metrics::set_leader(std::string_view worker, bool leader) {
+  impl_->leader.at({str(worker)}).Set(leader ? 1 : 0);
+}
+
+void metrics::set_epoch(std::string_view worker, std::uint64_t epoch) {
+  impl_->epoch.at({str(worker)}).Set(static_cast<double>(epoch));
+}
+
+void metrics::set_assignment_version(std::string_view worker, std::uint64_t version) {
+  impl_->assignment_version.at({str(worker)}).Set(static_cast<double>(version));
+}
+
+void metrics::set_owned_partitions(std::string_view worker, std::size_t count) {
+  impl_->owned_partitions.at({str(worker)}).Set(static_cast<double>(count));
+}
+
+void metrics::set_unassigned_partitions(std::string_view worker, std::size_t count) {
+  impl_->unassigned_partitions.at({str(worker)}).Set(static_cast<double>(count));
+}
+
+void metrics::set_handoff_partitions(std::string_view worker, std::size_t count) {
+  impl_->handoff_partitions.at({str(worker)}).Set(static_cast<double>(count));
+}
+
+void metrics::set_heartbeat_age(std::string_view worker, std::string_view observed, duration age) {
+  impl_->heartbeat_age.at({str(worker), str(observed)}).Set(seconds(age));
+}
+
+void metrics::forget_heartbeat(std::string_view worker, std::string_view observed) {
+  impl_->heartbeat_age.forget_if([worker, observed](const label_values& values) {
+    return values[0] == worker && values[1] == observed;
+  });
+}
+
+void metrics::set_degraded(std::string_view worker, bool degraded) {
+  impl_->degraded.at({str(worker)}).Set(degraded ? 1 : 0);
+}
+
+void metrics::count_id_lost(std::string_view worker) {
+  impl_->ids_lost.at({str(worker)}).Increment();
+}
+
+void metrics::count_decode_error(std::string_view worker, std::string_view bucket) {
+  impl_->decode_errors.at({str(worker), str(bucket)}).Increment();
+}
+
+void metrics::forget_worker(std::string_view worker) {
+  for (auto* s : impl_->all()) s->forget_worker(worker);
+}
+
+std::string metrics::text() const {
+  return prometheus::TextSerializer{}.Serialize(impl_->registry->Collect());
+}
+
+std::shared_ptr<prometheus::Registry> metrics::registry() const {
+  return impl_->registry;
+}
+
+const std::vector<std::string>& metrics::known_node_states() {
+  static const std::vector<std::string> names{
+      "Init",        "ClaimingID", "Election", "WaitingAssignment", "Stable", "Scaling",
+      "Rebalancing", "Emergency",  "Degraded", "Shutdown",          "Failed"};
+  return names;
+}
+
+}  // namespace parti

@@ -1,0 +1,122 @@
+#pragma once
+// Every Prometheus metric a parti node process exposes, behind small typed methods, so the rest of
+// the code never touches prometheus-cpp (this header includes none of it: the families live in a
+// pimpl). One `metrics` serves a whole process: several nodes may run in it, so every series is
+// labelled by `worker` (the node's worker id; before it has claimed one, whatever stable name
+// the caller uses for it, e.g. its instance id).
+//
+// Thread-safe: every method may be called from any thread (actors, nats.c callbacks, the HTTP
+// thread serialising text()). Families are created up front in the constructor; the series of a
+// family are created on first use under that family's mutex.
+//
+// Gauges keep their last value until set again or until forget_worker() removes the worker's
+// series, which a node calls when it loses or gives up its id, so a stale id does not keep
+// reporting partitions it no longer owns.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/clock.hpp"
+#include "runtime/resilience/circuit_breaker.hpp"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace parti {
+
+/// Label `result` of parti_calculator_rebalance_total (the alert rules match "failure").
+enum class rebalance_result { success, failure };
+std::string_view to_string(rebalance_result x);
+
+/// Label `result` of parti_circuit_breaker_calls_total.
+enum class breaker_call_result { success, failure, rejected };
+std::string_view to_string(breaker_call_result x);
+
+/// The value of parti_circuit_breaker_state: 0 closed, 1 open, 2 half-open.
+double breaker_state_value(breaker_state x);
+
+class metrics {
+ public:
+  /// Registers every family in a registry of its own.
+  metrics();
+  /// Registers every family in `registry`, for an application that exposes more metrics of its
+  /// own beside parti's (the names must not clash).
+  explicit metrics(std::shared_ptr<prometheus::Registry> registry);
+  ~metrics();
+  metrics(const metrics&) = delete;
+  metrics& operator=(const metrics&) = delete;
+
+  // --- leader: calculator ------------------------------------------------------------------
+  /// A rebalance finished (computed and published, or failed): its duration and its outcome.
+  void observe_rebalance(std::string_view worker, std::string_view reason, rebalance_result result,
+                         duration took);
+  /// The input of the last calculation: alive workers and partitions to place.
+  void set_calculator_input(std::string_view worker, std::size_t active_workers,
+                            std::size_t partition_count);
+
+  // --- KV store --------------------------------------------------------------------------------
+  /// One KV call (get, put, create, update, erase, write_many...) and how long it took.
+  void observe_kv_operation(std::string_view worker, std::string_view operation, duration took);
+  /// A failed KV call; `kind` is the error kind (to_string(kv_errc), e.g. "outcome_unknown").
+  void count_kv_error(std::string_view worker, std::string_view operation, std::string_view kind);
+
+  // --- watchers ----------------------------------------------------------------------------
+  void count_watcher_failure(std::string_view worker, std::string_view bucket);
+  void count_watcher_restart(std::string_view worker, std::string_view bucket);
+
+  // --- resilience --------------------------------------------------------------------------
+  void set_breaker_state(std::string_view worker, breaker_state state);
+  /// Counts a state change and sets the state gauge to `to`.
+  void count_breaker_transition(std::string_view worker, breaker_state from, breaker_state to);
+  void count_breaker_call(std::string_view worker, breaker_call_result result);
+  /// A retry of `operation` (not counting the first attempt).
+  void count_retry_attempt(std::string_view worker, std::string_view operation);
+  /// `operation` failed for good: every attempt was used, or the error was not retryable.
+  void count_retry_exhausted(std::string_view worker, std::string_view operation);
+
+  // --- node ----------------------------------------------------------------------------------
+  /// Sets parti_node_state{state=<state>} to 1 and every other state of this worker to 0.
+  /// `state` is the wire name of the node state ("Stable", "Degraded"...; see
+  /// known_node_states()); a name not in that list is accepted and gets a series of its own.
+  void set_node_state(std::string_view worker, std::string_view state);
+  void set_leader(std::string_view worker, bool leader);
+  void set_epoch(std::string_view worker, std::uint64_t epoch);
+  void set_assignment_version(std::string_view worker, std::uint64_t version);
+  void set_owned_partitions(std::string_view worker, std::size_t count);
+  /// Leader only: partitions that no worker owns in the current assignment.
+  void set_unassigned_partitions(std::string_view worker, std::size_t count);
+  /// Partitions in a two-phase hand-off (revoked from their old owner, not yet granted).
+  void set_handoff_partitions(std::string_view worker, std::size_t count);
+  /// Leader only: time since the last heartbeat of `observed` arrived.
+  void set_heartbeat_age(std::string_view worker, std::string_view observed, duration age);
+  /// Leader only: `observed` left (or this node stopped leading): drops its heartbeat age.
+  void forget_heartbeat(std::string_view worker, std::string_view observed);
+  void set_degraded(std::string_view worker, bool degraded);
+  void count_id_lost(std::string_view worker);
+  /// A KV value in `bucket` that did not decode (it was skipped).
+  void count_decode_error(std::string_view worker, std::string_view bucket);
+
+  /// Removes every series labelled with `worker` (its id was lost or the node stopped), so
+  /// nothing keeps reporting for an id this process no longer holds.
+  void forget_worker(std::string_view worker);
+
+  /// The registry in the Prometheus text exposition format (version 0.0.4).
+  std::string text() const;
+
+  /// The registry itself, for an application that registers metrics of its own in it.
+  std::shared_ptr<prometheus::Registry> registry() const;
+
+  /// The node state names given a series up front by set_node_state (the wire names of
+  /// node_state in actors/node/lifecycle.hpp, which runtime/ may not include).
+  static const std::vector<std::string>& known_node_states();
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace parti
