@@ -16,6 +16,7 @@ struct watcher_state {
   caf::actor parent;
   assignment_tracker tracker;
   std::uint64_t undecodable = 0;
+  std::shared_ptr<metrics> stats;
 
   watcher_state(std::string w, caf::actor p)
       : worker(w), parent(std::move(p)), tracker(std::move(w)) {}
@@ -60,6 +61,7 @@ void on_update(caf::event_based_actor* self, const state_ptr& st, const watch_up
   } else {
     auto record = decode<assignment_record>(u.entry.value);
     if (!record) {
+      st->stats->count_decode_error(st->worker, "assignments");
       if (st->undecodable++ == 0)
         log(log_level::warning, st->worker, ": skipping assignment: ", record.error());
       return;
@@ -75,12 +77,16 @@ void on_update(caf::event_based_actor* self, const state_ptr& st, const watch_up
 }  // namespace
 
 caf::behavior assignment_watch(caf::event_based_actor* self, std::string worker,
-                               std::shared_ptr<kv_store> assignments, caf::actor parent) {
+                               std::shared_ptr<kv_store> assignments, caf::actor parent,
+                               std::shared_ptr<metrics> stats) {
   auto st = std::make_shared<watcher_state>(worker, std::move(parent));
+  st->stats = stats;
   watch_options opts;
   opts.key_filter = worker;
+  auto bucket = assignments->bucket();
   auto watch = spawn_watch(self->system(), std::move(assignments),
-                           caf::actor_cast<caf::actor>(self), opts);
+                           caf::actor_cast<caf::actor>(self), opts,
+                           count_watch_failures(stats, worker, bucket));
   self->link_to(watch);
   return {
       [=](const watch_update& u) { on_update(self, st, u); },

@@ -11,11 +11,13 @@
 #include <string>
 
 #include "messages/interfaces.hpp"
+#include "runtime/metrics/metrics.hpp"
 #include "runtime/nats/kv_store.hpp"
 
 namespace parti {
 
 caf::behavior assignment_watch(caf::event_based_actor* self, std::string worker,
-                               std::shared_ptr<kv_store> assignments, caf::actor parent);
+                               std::shared_ptr<kv_store> assignments, caf::actor parent,
+                               std::shared_ptr<metrics> stats);
 
 }  // namespace parti

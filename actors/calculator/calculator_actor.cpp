@@ -39,6 +39,9 @@ void on_order(caf::event_based_actor* self, calc& c, const rebalance_order& orde
     self->send(c.state_machine, round_done{order.round, false, error});
   };
   if (auto ok = ensure_partitions(c, order.reload_partitions); !ok) return fail(ok.error());
+  if (c.settings.stats)
+    c.settings.stats->set_calculator_input(c.settings.worker, order.workers.size(),
+                                           c.partitions->size());
   auto start = std::chrono::steady_clock::now();
   auto target = checked_assign(*c.settings.algorithm, c.settings.previous, order.workers,
                                *c.partitions, c.settings.options);

@@ -7,6 +7,7 @@
 
 #include <memory>
 
+#include "runtime/metrics/metrics.hpp"
 #include "runtime/partition_source.hpp"
 #include "runtime/strategy/strategy.hpp"
 
@@ -17,6 +18,8 @@ struct calculator_settings {
   std::shared_ptr<const strategy> algorithm;
   strategy_options options;
   assignment previous;
+  std::shared_ptr<metrics> stats;
+  std::string worker;  // the leader's id
 };
 
 caf::behavior calculator(caf::event_based_actor* self, calculator_settings settings,

@@ -30,6 +30,7 @@ struct campaign {
   bool resigned = false;
   wakeup timer;
   std::uint64_t undecodable = 0;
+  std::shared_ptr<metrics> stats;
 
   campaign(election_settings s, kv_actor k, caf::actor p)
       : settings(std::move(s)),
@@ -159,6 +160,7 @@ void on_watch(self_ptr self, const campaign_ptr& c, const watch_update& u) {
   }
   auto lease = decode<leader_lease>(u.entry.value);
   if (!lease) {
+    c->stats->count_decode_error(c->settings.worker, "election");
     if (c->undecodable++ == 0) log(log_level::warning, "election: skipping lease: ", lease.error());
     return;
   }
@@ -181,13 +183,16 @@ void on_watch(self_ptr self, const campaign_ptr& c, const watch_update& u) {
 
 caf::behavior election(caf::event_based_actor* self, election_settings settings,
                        kv_actor election_kv, std::shared_ptr<kv_store> election_store,
-                       caf::actor parent) {
+                       caf::actor parent, std::shared_ptr<metrics> stats) {
   auto c = std::make_shared<campaign>(std::move(settings), std::move(election_kv),
                                       std::move(parent));
   watch_options opts;
   opts.key_filter = leader_key;
+  auto bucket = election_store->bucket();
+  c->stats = stats;
   c->watch = spawn_watch(self->system(), std::move(election_store),
-                         caf::actor_cast<caf::actor>(self), opts);
+                         caf::actor_cast<caf::actor>(self), opts,
+                         count_watch_failures(stats, c->settings.worker, bucket));
   self->link_to(c->watch);  // the watch ends with us (and a dead watch ends us)
   on_tick(self, c);
   return {

@@ -15,6 +15,7 @@
 
 #include "messages/interfaces.hpp"
 #include "runtime/clock.hpp"
+#include "runtime/metrics/metrics.hpp"
 #include "runtime/nats/kv_store.hpp"
 
 namespace parti {
@@ -28,6 +29,6 @@ struct election_settings {
 
 caf::behavior election(caf::event_based_actor* self, election_settings settings,
                        kv_actor election_kv, std::shared_ptr<kv_store> election_store,
-                       caf::actor parent);
+                       caf::actor parent, std::shared_ptr<metrics> stats);
 
 }  // namespace parti

@@ -98,8 +98,10 @@ void start_pipeline(leader_ptr self, published_state published) {
   // Spawned in an order that lets each know the ones it sends to. The publisher and calculator
   // come before the state machine and the detector, so they address those two through the
   // leader (`me`), which routes round_done and owners_notice on.
+  auto stats = group.metrics;
   state_machine_settings sm{rules_of(c), published.assigned,
-                            c.hand_off_timeout * 3 + c.kv_operation_timeout * 10};
+                            c.hand_off_timeout * 3 + c.kv_operation_timeout * 10, stats,
+                            st.ctx.worker};
   publisher_settings ps;
   ps.leader = st.ctx.worker;
   ps.epoch = st.ctx.epoch;
@@ -108,15 +110,17 @@ void start_pipeline(leader_ptr self, published_state published) {
                 c.hand_off_timeout};
   ps.request_timeout = c.kv_operation_timeout;
   ps.published = std::move(published.keys);
+  ps.stats = stats;
   auto pub = self->spawn<caf::linked>(publisher, ps, group.assignments_kv, me, me);
   calculator_settings cs{st.settings.partitions, *algorithm, st.settings.strategy,
-                         std::move(published.previous)};
+                         std::move(published.previous), stats, st.ctx.worker};
   auto calc = self->spawn<caf::linked>(calculator, cs, pub, me);
   st.state_machine = self->spawn<caf::linked>(state_machine, sm, calc, st.ctx.node);
   auto detector = self->spawn<caf::linked>(
       emergency_detector, emergency_options{c.emergency_grace}, published.owners, st.state_machine);
   self->spawn<caf::linked>(worker_monitor, liveness_of(c), group.heartbeats, published.assigned,
-                           worker_monitor_peers{st.state_machine, detector, pub});
+                           worker_monitor_peers{st.state_machine, detector, pub, stats,
+                                                st.ctx.worker});
   st.detector = detector;
   if (published.control) {
     self->state.last_control = *published.control;
@@ -125,7 +129,8 @@ void start_pipeline(leader_ptr self, published_state published) {
   }
   watch_options opts;
   opts.key_filter = control_key;
-  self->link_to(spawn_watch(self->system(), group.assignments, me, opts));
+  self->link_to(spawn_watch(self->system(), group.assignments, me, opts,
+                            count_watch_failures(stats, st.ctx.worker, group.assignments->bucket())));
   if (st.settings.refresh_period > duration::zero())
     self->delayed_send(self, st.settings.refresh_period, refresh_atom::value);
   log(log_level::info, "leader ", st.ctx.worker, " (epoch ", st.ctx.epoch, "): ",
@@ -138,6 +143,7 @@ void on_control(leader_ptr self, const watch_update& u) {
   if (u.entry.key != control_key || u.entry.op != kv_op::put || !st.state_machine) return;
   auto c = decode<control_record>(u.entry.value);
   if (!c) {
+    st.ctx.group->metrics->count_decode_error(st.ctx.worker, "assignments");
     if (st.undecodable++ == 0) log(log_level::warning, "leader: skipping _control: ", c.error());
     return;
   }

@@ -69,6 +69,21 @@ using node_ptr = caf::stateful_actor<node_state>*;
 
 const node_config& cfg(node_ptr self) { return self->state.options.config; }
 
+metrics& stats(node_ptr self) { return *self->state.options.group->metrics; }
+
+/// The node's gauges, after any change of state, leadership or assignment.
+void update_gauges(node_ptr self) {
+  auto& st = self->state;
+  if (st.worker.empty()) return;
+  auto& m = stats(self);
+  m.set_node_state(st.worker, to_string(st.life.state()));
+  m.set_degraded(st.worker, st.life.state() == parti::node_state::degraded);
+  m.set_leader(st.worker, st.leadership.leader);
+  m.set_epoch(st.worker, st.leadership.leader ? st.leadership.epoch : 0);
+  m.set_assignment_version(st.worker, st.applied_version);
+  m.set_owned_partitions(st.worker, st.owned.size());
+}
+
 template <class Message>
 void notify(node_ptr self, const Message& m) {
   for (auto& s : self->state.subscribers) self->send(s, m);
@@ -92,6 +107,7 @@ void enter(node_ptr self, parti::node_state to, const std::string& reason) {
   }
   if (auto hb = st.children.find(child_kind::heartbeat); hb != st.children.end())
     self->send(hb->second, caf::put_atom::value, std::string(to_string(to)));
+  update_gauges(self);
 }
 
 caf::actor spawn_child(node_ptr self, child_kind kind);
@@ -138,9 +154,10 @@ caf::actor spawn_child(node_ptr self, child_kind kind) {
       return self->spawn<caf::linked>(
           election,
           election_settings{st.worker, st.instance, c.election_ttl, c.kv_operation_timeout},
-          group.election_kv, group.election, me);
+          group.election_kv, group.election, me, group.metrics);
     case child_kind::assignment_watch:
-      return self->spawn<caf::linked>(assignment_watch, st.worker, group.assignments, me);
+      return self->spawn<caf::linked>(assignment_watch, st.worker, group.assignments, me,
+                                      group.metrics);
     case child_kind::leader: {
       if (!st.options.leader) return {};
       leader_context ctx{c, st.options.group, st.worker, st.leadership.epoch, me};
@@ -162,6 +179,7 @@ void apply(node_ptr self, const assignment_update& u) {
   if (st.options.callbacks.on_assignment) st.options.callbacks.on_assignment(u);
   if (auto hb = st.children.find(child_kind::heartbeat); hb != st.children.end())
     self->send(hb->second, caf::update_atom::value, u.epoch, u.version);
+  update_gauges(self);
 }
 
 void drop_assignment(node_ptr self, const std::string& reason) {
@@ -182,6 +200,7 @@ void on_leadership(node_ptr self, const leadership_update& u) {
   st.leadership = u;
   notify(self, u);
   if (st.options.callbacks.on_leadership) st.options.callbacks.on_leadership(u);
+  update_gauges(self);
   if (u.leader && !was_leader) {
     auto leader = spawn_child(self, child_kind::leader);
     if (leader) st.children[child_kind::leader] = leader;
@@ -203,6 +222,7 @@ void on_id_claimed(node_ptr self, const id_claimed& c) {
 void on_id_lost(node_ptr self, const id_lost& l) {
   auto& st = self->state;
   ++st.ids_lost;
+  stats(self).count_id_lost(l.id);
   // Own nothing at once: another process may hold this id now.
   for (auto kind : {child_kind::leader, child_kind::assignment_watch, child_kind::election,
                     child_kind::heartbeat})
@@ -353,6 +373,7 @@ void check_degraded(node_ptr self) {
         notify(self, u);
         if (st.options.callbacks.on_state) st.options.callbacks.on_state(u);
       }
+      update_gauges(self);
     }
   }
   if (auto deadline = st.degraded->next_deadline()) st.timer.arm(self, *deadline);

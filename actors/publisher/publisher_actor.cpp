@@ -73,11 +73,19 @@ std::string manifest_for(const pub& p, const handoff_step& s, std::uint64_t vers
   return encode(m);
 }
 
-void tell_owners(self_ptr self, const pub& p) {
+void tell_owners(self_ptr self, const pub& p, const handoff_step& s) {
   owners_notice o;
-  for (const auto& [worker, key] : p.planner.current())
+  std::size_t assigned = 0;
+  for (const auto& [worker, key] : p.planner.current()) {
     if (!key.partitions.empty()) o.owners.push_back(worker);
+    assigned += key.partitions.size();
+  }
   self->send(p.emergency_detector, o);
+  if (auto& m = p.settings.stats) {
+    m->set_unassigned_partitions(p.settings.leader,
+                                 p.partition_count > assigned ? p.partition_count - assigned : 0);
+    m->set_handoff_partitions(p.settings.leader, s.in_handoff.size());
+  }
 }
 
 void finish_round(self_ptr self, const pub_ptr& p, bool ok, const std::string& error) {
@@ -130,7 +138,7 @@ void write(self_ptr self, const pub_ptr& p, handoff_step s) {
                           s.in_handoff.empty()
                               ? std::string()
                               : ", " + std::to_string(s.in_handoff.size()) + " in hand-off");
-                      tell_owners(self, *p);
+                      tell_owners(self, *p, s);
                       if (s.target_reached) finish_round(self, p, true, "");
                       step(self, p);
                     },

@@ -11,6 +11,7 @@
 
 #include "actors/publisher/handoff_planner.hpp"
 #include "messages/interfaces.hpp"
+#include "runtime/metrics/metrics.hpp"
 
 namespace parti {
 
@@ -20,6 +21,7 @@ struct publisher_settings {
   handoff_options handoff;
   duration request_timeout = std::chrono::seconds(1);
   published_map published;  // as read from KV when the leader started
+  std::shared_ptr<metrics> stats;
 };
 
 caf::behavior publisher(caf::event_based_actor* self, publisher_settings settings,

@@ -20,6 +20,7 @@ struct machine {
   wakeup timer;
   bool frozen = false;
   std::optional<control_notice> early_control;
+  std::map<std::uint64_t, std::pair<std::string, time_point>> started;  // round -> reason, start
 };
 
 using machine_ptr = std::shared_ptr<machine>;
@@ -36,6 +37,17 @@ const char* node_state_name(machine_state s) {
   }
 }
 
+/// Counts a finished round (rebalance total and duration by reason and result).
+void record_round(const machine_ptr& m, std::uint64_t round, bool ok) {
+  auto it = m->started.find(round);
+  if (it == m->started.end()) return;
+  if (m->settings.stats)
+    m->settings.stats->observe_rebalance(
+        m->settings.worker, it->second.first,
+        ok ? rebalance_result::success : rebalance_result::failure, now() - it->second.second);
+  m->started.erase(it);
+}
+
 /// Carries out what the rules decided, in order, and sets the next wake-up.
 void drive(self_ptr self, const machine_ptr& m) {
   if (!m->rules) return;
@@ -48,6 +60,7 @@ void drive(self_ptr self, const machine_ptr& m) {
       auto& start = std::get<start_rebalance>(out);
       log(log_level::info, "state machine: round ", start.round, " (", to_string(start.reason),
           ") for ", start.workers.size(), " workers");
+      m->started[start.round] = {to_string(start.reason), now()};
       self->send(m->calculator,
                  rebalance_order{start.round, to_string(start.reason), start.workers,
                                  start.reason == rebalance_reason::refresh});
@@ -124,13 +137,14 @@ caf::behavior state_machine(caf::event_based_actor* self, state_machine_settings
       [=](const round_done& r) {
         if (!m->rules) return;
         if (!r.ok) log(log_level::warning, "state machine: round ", r.round, " failed: ", r.error);
-        m->rules->round_completed(r.round, r.ok, now());
+        if (m->rules->round_completed(r.round, r.ok, now())) record_round(m, r.round, r.ok);
         drive(self, m);
       },
       [=](caf::timeout_atom, std::uint64_t round) {
         if (m->rules && m->rules->running_round() == round) {
           log(log_level::warning, "state machine: round ", round, " timed out");
           m->rules->round_completed(round, false, now());
+          record_round(m, round, false);
           drive(self, m);
         }
       },

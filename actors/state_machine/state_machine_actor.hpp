@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "actors/state_machine/rebalance_rules.hpp"
+#include "runtime/metrics/metrics.hpp"
 
 namespace parti {
 
@@ -18,6 +19,8 @@ struct state_machine_settings {
   std::vector<std::string> assigned;  // workers of the assignment published before this leader
   /// A round that has not completed after this long counts as failed (a stuck publisher).
   duration round_timeout = std::chrono::seconds(60);
+  std::shared_ptr<metrics> stats;
+  std::string worker;  // the leader's id, the `worker` label of its series
 };
 
 caf::behavior state_machine(caf::event_based_actor* self, state_machine_settings settings,

@@ -40,7 +40,10 @@ applied_snapshot snapshot(const monitor& m) {
       continue;
     }
     s.applied[worker] = {hb->applied_epoch, hb->applied_version};
-    if (wall > hb->sent_at) s.heartbeat_age_max_ms = std::max(s.heartbeat_age_max_ms, wall - hb->sent_at);
+    auto age = wall > hb->sent_at ? wall - hb->sent_at : 0;
+    s.heartbeat_age_max_ms = std::max(s.heartbeat_age_max_ms, age);
+    if (m.peers.stats)
+      m.peers.stats->set_heartbeat_age(m.peers.worker, worker, std::chrono::milliseconds(age));
   }
   return s;
 }
@@ -55,6 +58,10 @@ void publish(self_ptr self, const monitor_ptr& m, const std::vector<liveness_eve
   for (const auto& e : events) {
     log(e.change == liveness_change::expired ? log_level::warning : log_level::info,
         "monitor: ", e.worker.empty() ? "" : e.worker + " ", to_string(e.change));
+    if (m->peers.stats && (e.change == liveness_change::left ||
+                           e.change == liveness_change::expired ||
+                           e.change == liveness_change::restart_expired))
+      m->peers.stats->forget_heartbeat(m->peers.worker, e.worker);
     liveness_notice n{e.change, e.worker, e.workers};
     self->send(m->peers.state_machine, n);
     self->send(m->peers.emergency_detector, n);
@@ -66,6 +73,7 @@ void publish(self_ptr self, const monitor_ptr& m, const std::vector<liveness_eve
 void on_put(self_ptr self, const monitor_ptr& m, const watch_update& u) {
   auto record = decode<heartbeat_record>(u.entry.value);
   if (!record) {
+    if (m->peers.stats) m->peers.stats->count_decode_error(m->peers.worker, "heartbeats");
     if (m->undecodable++ == 0)
       log(log_level::warning, "monitor: skipping heartbeat ", u.entry.key, ": ", record.error());
     return;
@@ -104,8 +112,10 @@ caf::behavior worker_monitor(caf::event_based_actor* self, liveness_options opti
   int token = conn->add_listener(caf::actor_cast<caf::actor>(self));
   self->attach_functor([conn, token] { conn->remove_listener(token); });
   if (!conn->connected()) m->tracker.store_outage_began(now());
-  auto watch =
-      spawn_watch(self->system(), std::move(heartbeats), caf::actor_cast<caf::actor>(self));
+  auto bucket = heartbeats->bucket();
+  auto watch = spawn_watch(self->system(), std::move(heartbeats),
+                           caf::actor_cast<caf::actor>(self), watch_options{},
+                           count_watch_failures(m->peers.stats, m->peers.worker, bucket));
   self->link_to(watch);
   return {
       [=](const watch_update& u) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "actors/worker_monitor/liveness_tracker.hpp"
+#include "runtime/metrics/metrics.hpp"
 #include "runtime/nats/kv_store.hpp"
 
 namespace parti {
@@ -19,6 +20,8 @@ struct worker_monitor_peers {
   caf::actor state_machine;
   caf::actor emergency_detector;
   caf::actor publisher;
+  std::shared_ptr<metrics> stats;
+  std::string worker;  // the leader's id
 };
 
 /// Connection events of `heartbeats`' connection pause the deadlines while the store is

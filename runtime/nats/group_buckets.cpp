@@ -23,9 +23,11 @@ void group_buckets::close() {
 kv_result<std::shared_ptr<group_buckets>> open_group(caf::actor_system& sys,
                                                      std::shared_ptr<connection> conn,
                                                      const node_config& cfg,
-                                                     kv_observer observer) {
+                                                     std::shared_ptr<metrics> m) {
   auto group = std::make_shared<group_buckets>();
   group->conn = conn;
+  // Without a given registry the metrics are still kept (and readable through the group).
+  group->metrics = m ? m : std::make_shared<metrics>();
   struct slot {
     std::string_view role;
     std::shared_ptr<kv_store>* store;
@@ -42,7 +44,9 @@ kv_result<std::shared_ptr<group_buckets>> open_group(caf::actor_system& sys,
       return s.failure_value();
     }
     *store = *s;
-    *actor = spawn_kv_actor(sys, *s, observer);
+    kv_actor_options options;
+    options.metrics = group->metrics;
+    *actor = spawn_kv_actor(sys, *s, options);
   }
   return group;
 }

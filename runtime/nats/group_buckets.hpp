@@ -16,6 +16,7 @@ struct group_buckets {
   std::shared_ptr<connection> conn;
   std::shared_ptr<kv_store> ids, election, heartbeats, assignments;
   kv_actor ids_kv, election_kv, heartbeats_kv, assignments_kv;
+  std::shared_ptr<parti::metrics> metrics;  // shared by the nodes of this process; never null
 
   /// Ends the KV actors (call before the actor system goes away).
   void close();
@@ -28,6 +29,6 @@ bucket_settings bucket_for(const node_config& cfg, std::string_view role);
 kv_result<std::shared_ptr<group_buckets>> open_group(caf::actor_system& sys,
                                                      std::shared_ptr<connection> conn,
                                                      const node_config& cfg,
-                                                     kv_observer observer = {});
+                                                     std::shared_ptr<metrics> m = nullptr);
 
 }  // namespace parti

@@ -3,10 +3,92 @@
 #include <caf/all.hpp>
 
 #include <chrono>
+#include <thread>
 
 namespace parti {
 
 namespace {
+
+time_point now() { return std::chrono::steady_clock::now(); }
+
+/// What every operation of one kv_actor goes through.
+class guard {
+ public:
+  guard(std::shared_ptr<kv_store> store, kv_actor_options options)
+      : store_(std::move(store)),
+        options_(std::move(options)),
+        breaker_(options_.breaker, [this](breaker_state from, breaker_state to, time_point) {
+          if (options_.metrics) options_.metrics->count_breaker_transition(worker(), from, to);
+        }),
+        retry_(options_.read_retry, seeded_random(std::hash<std::string>{}(store_->bucket()))) {}
+
+  kv_store& store() { return *store_; }
+
+  /// Runs `op` (named `name`) under the breaker; reads (`idempotent`) are retried on
+  /// connectivity errors with backoff. The actor runs on its own thread, so the backoff may
+  /// sleep.
+  template <class Op>
+  auto run(const char* name, bool idempotent, Op&& op) -> decltype(op()) {
+    auto ticket = breaker_.try_acquire(now());
+    if (!ticket) {
+      count_call(breaker_call_result::rejected);
+      return kv_error{kv_errc::not_connected,
+                      std::string(name) + " " + store_->bucket() +
+                          ": circuit breaker open (the store was unreachable)"};
+    }
+    auto start = now();
+    auto r = op();
+    if (idempotent && !r && is_connectivity_error(r.failure_value().code))
+      r = retry(name, op, std::move(r));
+    settle(*ticket, name, r ? nullptr : &r.failure_value(), now() - start);
+    return r;
+  }
+
+ private:
+  /// Retries after the first failure `r` until success, a non-connectivity error, or the
+  /// policy gives up; returns the last outcome.
+  template <class Op, class Result>
+  Result retry(const char* name, Op& op, Result r) {
+    retry_.reset();
+    for (;;) {  // each failure, the first one included, counts as an attempt
+      auto decision = retry_.on_failure(failure{r.error()});
+      if (!decision.retry) {
+        if (options_.metrics) options_.metrics->count_retry_exhausted(worker(), name);
+        return r;
+      }
+      if (options_.metrics) options_.metrics->count_retry_attempt(worker(), name);
+      std::this_thread::sleep_for(decision.delay);
+      r = op();
+      if (r || !is_connectivity_error(r.failure_value().code)) return r;
+    }
+  }
+
+  void settle(const circuit_breaker::ticket& t, const char* name, const kv_error* error,
+              duration took) {
+    bool unreachable = error && is_connectivity_error(error->code);
+    if (unreachable) {
+      breaker_.on_failure(t, now());
+      count_call(breaker_call_result::failure);
+    } else {
+      breaker_.on_success(t, now());  // the store answered, even if the answer is "no"
+      count_call(breaker_call_result::success);
+    }
+    if (!options_.metrics) return;
+    options_.metrics->observe_kv_operation(worker(), name, took);
+    if (error) options_.metrics->count_kv_error(worker(), name, to_string(error->code));
+  }
+
+  void count_call(breaker_call_result r) {
+    if (options_.metrics) options_.metrics->count_breaker_call(worker(), r);
+  }
+
+  const std::string& worker() const { return options_.metrics_worker; }
+
+  std::shared_ptr<kv_store> store_;
+  kv_actor_options options_;
+  circuit_breaker breaker_;
+  retrier retry_;
+};
 
 template <class T>
 caf::result<T> reply(kv_result<T>&& r) {
@@ -21,44 +103,34 @@ caf::result<caf::ok_atom> reply_ok(kv_result<done>&& r) {
   return caf::make_error(e.code, e.message);
 }
 
-/// Runs one operation, timing it for the observer.
-template <class F>
-auto observed(const kv_observer& observer, const char* op, F&& f) {
-  auto start = std::chrono::steady_clock::now();
-  auto r = f();
-  if (observer)
-    observer(op, std::chrono::steady_clock::now() - start, r ? nullptr : &r.failure_value());
-  return r;
-}
-
-kv_actor::behavior_type kv_actor_impl(kv_actor::pointer self, std::shared_ptr<kv_store> store,
-                                      kv_observer observer) {
-  (void)self;
+kv_actor::behavior_type kv_actor_impl(kv_actor::pointer, std::shared_ptr<guard> g) {
+  auto& s = g->store();
   return {
-      [=](caf::get_atom, const std::string& key) {
-        return reply(observed(observer, "get", [&] { return store->get(key); }));
+      [=, &s](caf::get_atom, const std::string& key) {
+        return reply(g->run("get", true, [&] { return s.get(key); }));
       },
-      [=](caf::put_atom, const std::string& key, const std::string& value) {
-        return reply(observed(observer, "put", [&] { return store->put(key, value); }));
+      [=, &s](caf::put_atom, const std::string& key, const std::string& value) {
+        return reply(g->run("put", false, [&] { return s.put(key, value); }));
       },
-      [=](create_atom, const std::string& key, const std::string& value) {
-        return reply(observed(observer, "create", [&] { return store->create(key, value); }));
+      [=, &s](create_atom, const std::string& key, const std::string& value) {
+        return reply(g->run("create", false, [&] { return s.create(key, value); }));
       },
-      [=](caf::update_atom, const std::string& key, const std::string& value, std::uint64_t last) {
-        return reply(observed(observer, "update", [&] { return store->update(key, value, last); }));
+      [=, &s](caf::update_atom, const std::string& key, const std::string& value,
+              std::uint64_t last) {
+        return reply(g->run("update", false, [&] { return s.update(key, value, last); }));
       },
-      [=](caf::delete_atom, const std::string& key) {
-        return reply_ok(observed(observer, "delete", [&] { return store->erase(key); }));
+      [=, &s](caf::delete_atom, const std::string& key) {
+        return reply_ok(g->run("delete", false, [&] { return s.erase(key); }));
       },
-      [=](purge_atom, const std::string& key) {
-        return reply_ok(observed(observer, "purge", [&] { return store->purge(key); }));
+      [=, &s](purge_atom, const std::string& key) {
+        return reply_ok(g->run("purge", false, [&] { return s.purge(key); }));
       },
-      [=](keys_atom) { return reply(observed(observer, "keys", [&] { return store->keys(); })); },
-      [=](caf::get_atom, keys_atom) {
-        return reply(observed(observer, "get_all", [&] { return store->get_all(); }));
+      [=, &s](keys_atom) { return reply(g->run("keys", true, [&] { return s.keys(); })); },
+      [=, &s](caf::get_atom, keys_atom) {
+        return reply(g->run("get_all", true, [&] { return s.get_all(); }));
       },
-      [=](write_atom, const std::vector<kv_write>& writes) {
-        return reply(observed(observer, "write_many", [&] { return store->write_many(writes); }));
+      [=, &s](write_atom, const std::vector<kv_write>& writes) {
+        return reply(g->run("write_many", false, [&] { return s.write_many(writes); }));
       },
   };
 }
@@ -66,12 +138,17 @@ kv_actor::behavior_type kv_actor_impl(kv_actor::pointer self, std::shared_ptr<kv
 }  // namespace
 
 kv_actor spawn_kv_actor(caf::actor_system& sys, std::shared_ptr<kv_store> store,
-                        kv_observer observer) {
-  return sys.spawn<caf::detached>(kv_actor_impl, std::move(store), std::move(observer));
+                        kv_actor_options options) {
+  auto g = std::make_shared<guard>(std::move(store), std::move(options));
+  return sys.spawn<caf::detached>(kv_actor_impl, std::move(g));
 }
 
 bool is_kv_error(const caf::error& err, kv_errc code) {
   return err.category() == caf::atom("parti_kv") && err.code() == static_cast<uint8_t>(code);
+}
+
+bool is_connectivity_error(kv_errc code) {
+  return code == kv_errc::not_connected || code == kv_errc::outcome_unknown;
 }
 
 std::string describe(const caf::error& err) {

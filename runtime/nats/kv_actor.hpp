@@ -1,28 +1,42 @@
 #pragma once
 // kv_actor: a KV bucket as an actor. It runs detached (a thread of its own) because every call
 // blocks on the network; other actors use request(...).then(...) and never block.
+//
+// Around every operation: a circuit breaker (an unreachable store fails fast instead of making
+// each caller wait for its own timeout; only connectivity failures count against it), retries
+// with backoff for reads (get, keys), which are idempotent, and metrics (duration and errors by
+// operation, breaker state and calls, retry attempts).
 #include <caf/actor_system.hpp>
 #include <caf/error.hpp>
 
-#include <functional>
 #include <memory>
 
 #include "messages/interfaces.hpp"
+#include "runtime/metrics/metrics.hpp"
 #include "runtime/nats/kv_store.hpp"
+#include "runtime/resilience/circuit_breaker.hpp"
+#include "runtime/resilience/retry.hpp"
 
 CAF_ERROR_CODE_ENUM(parti::kv_errc, "parti_kv")
 
 namespace parti {
 
-/// Called after every operation: its name ("get", "put", ...), how long it took, and the error
-/// kind when it failed. Metrics hook in here.
-using kv_observer = std::function<void(const char* op, duration took, const kv_error* error)>;
+struct kv_actor_options {
+  std::shared_ptr<parti::metrics> metrics;  // may be null
+  std::string metrics_worker;        // the `worker` label of its series ("" for a shared one)
+  circuit_breaker_policy breaker;
+  retry_policy read_retry{{std::chrono::milliseconds(20), std::chrono::milliseconds(200), 2.0, 0.2},
+                          3};
+};
 
 kv_actor spawn_kv_actor(caf::actor_system& sys, std::shared_ptr<kv_store> store,
-                        kv_observer observer = {});
+                        kv_actor_options options = {});
 
 /// True when `err` is the KV error `code`.
 bool is_kv_error(const caf::error& err, kv_errc code);
+
+/// True for the failures that say nothing reached the store (the breaker counts these).
+bool is_connectivity_error(kv_errc code);
 
 /// A readable one-line text for any error an actor got back (KV errors with their reason).
 std::string describe(const caf::error& err);

@@ -238,4 +238,14 @@ caf::actor spawn_watch(caf::actor_system& sys, std::shared_ptr<kv_store> store, 
                    std::move(on_failure));
 }
 
+std::function<void(const std::string&)> count_watch_failures(std::shared_ptr<metrics> m,
+                                                             std::string worker,
+                                                             std::string bucket) {
+  return [m, worker, bucket](const std::string&) {
+    if (!m) return;
+    m->count_watcher_failure(worker, bucket);
+    m->count_watcher_restart(worker, bucket);  // the supervisor always starts a new watch
+  };
+}
+
 }  // namespace parti

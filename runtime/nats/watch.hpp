@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "runtime/metrics/metrics.hpp"
 #include "runtime/nats/kv_store.hpp"
 #include "runtime/resilience/backoff.hpp"
 
@@ -43,5 +44,10 @@ struct watch_stats {
 caf::actor spawn_watch(caf::actor_system& sys, std::shared_ptr<kv_store> store, caf::actor consumer,
                        watch_options options = {},
                        std::function<void(const std::string&)> on_failure = {});
+
+/// An on_failure hook that counts the failure and the restart that follows it.
+std::function<void(const std::string&)> count_watch_failures(std::shared_ptr<metrics> m,
+                                                             std::string worker,
+                                                             std::string bucket);
 
 }  // namespace parti

@@ -141,4 +141,36 @@ BOOST_AUTO_TEST_CASE(kv_actor_replies_values_and_typed_errors) {
   self->send_exit(kv, caf::exit_reason::user_shutdown);
 }
 
+BOOST_AUTO_TEST_CASE(an_unreachable_store_opens_the_breaker_and_recovers) {
+  auto store = bucket("breaker");
+  store->put("k", "v");
+  auto stats = std::make_shared<metrics>();
+  kv_actor_options o;
+  o.metrics = stats;
+  o.metrics_worker = "w";
+  o.breaker = {2, 1, 300ms, 1};
+  o.read_retry.max_attempts = 1;  // no retries: count the breaker's own decisions
+  auto kv = spawn_kv_actor(sys, store, o);
+  caf::scoped_actor self{sys};
+  auto get = [&]() -> std::string {
+    std::string outcome;
+    self->request(kv, 10s, caf::get_atom::value, std::string("k"))
+        .receive([&](const kv_entry& e) { outcome = "value " + e.value; },
+                 [&](const caf::error& e) { outcome = describe(e); });
+    return outcome;
+  };
+  BOOST_TEST(get() == "value v");
+  server.kill();
+  BOOST_REQUIRE(test::eventually(
+      [&] { return get().find("circuit breaker open") != std::string::npos; }, 20s));
+  auto text = stats->text();
+  BOOST_TEST(text.find("parti_circuit_breaker_calls_total{result=\"rejected\",worker=\"w\"}") !=
+                 std::string::npos,
+             text);
+  server.start();
+  BOOST_TEST(test::eventually([&] { return get() == "value v"; }, 20s));
+  BOOST_TEST(stats->text().find("parti_circuit_breaker_state{worker=\"w\"} 0") != std::string::npos);
+  self->send_exit(kv, caf::exit_reason::user_shutdown);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

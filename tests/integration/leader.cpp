@@ -28,6 +28,15 @@ BOOST_AUTO_TEST_CASE(cold_start_assigns_every_partition_once_after_the_window) {
   for (const auto& s : statuses()) BOOST_TEST(s.owned.size() == partition_count / 5);
   // One rebalance: every worker's key was written once (version 1).
   for (const auto& s : statuses()) BOOST_TEST(s.applied_version == 1u);
+  // And the metrics say so.
+  auto text = group->metrics->text();
+  auto leader_id = sole_leader()->worker;
+  BOOST_TEST(text.find("parti_calculator_rebalance_total{reason=\"cold_start\",result=\"success\",worker=\"" +
+                       leader_id + "\"} 1") != std::string::npos,
+             text);
+  BOOST_TEST(text.find("parti_node_leader{worker=\"" + leader_id + "\"} 1") != std::string::npos);
+  BOOST_TEST(text.find("parti_unassigned_partitions{worker=\"" + leader_id + "\"} 0") !=
+             std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(scale_up_and_down_moves_near_the_optimum) {
