@@ -1,6 +1,9 @@
 // bench_strategy: balance, movement and speed of the assignment strategies (docs/STRATEGIES.md).
 //
-//   bench_strategy [--json FILE] [--repeat R] [--quick]
+//   bench_strategy [--json FILE] [--repeat R] [--quick] [--kernel portable|avx2|avx512]
+//
+// --kernel forces the rendezvous kernel (default: the fastest the CPU supports); --quick skips
+// P = 100000.
 //
 // For P in {2400, 10000, 100000} and N in {30, 100, 1000}, for each built-in strategy and for the
 // baseline "ring150-baseline" (a ring with 150 virtual nodes and no stickiness, hashed like the
@@ -17,12 +20,15 @@
 //   assign_ms            median wall time of one full assignment from nothing (cold start:
 //                        every partition placed), all weights 1
 //   reassign_ms          median wall time of the N -> N+1 rebalance (with a previous assignment)
+//   assign_cpu_ms, reassign_cpu_ms  the same in CPU time of the calling thread (less disturbed
+//                        by other processes on a shared machine)
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -32,6 +38,7 @@
 #include <xxhash.h>
 #include <nlohmann/json.hpp>
 
+#include "runtime/strategy/detail.hpp"
 #include "runtime/strategy/strategy.hpp"
 
 using namespace parti;
@@ -146,17 +153,31 @@ assignment run(const strategy& s, const assignment& prev, const std::vector<std:
   return std::move(*out);
 }
 
-double time_ms(const strategy& s, const assignment& prev, const std::vector<std::string>& workers,
+double thread_cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
+struct timing {
+  double wall_ms;  // median wall time
+  double cpu_ms;   // median CPU time of this thread: robust when other processes share the CPU
+};
+
+timing time_ms(const strategy& s, const assignment& prev, const std::vector<std::string>& workers,
                const std::vector<partition>& parts, int repeat) {
-  std::vector<double> samples;
+  std::vector<double> wall, cpu;
   for (int i = 0; i < repeat; ++i) {
+    const double c0 = thread_cpu_ms();
     const auto t0 = std::chrono::steady_clock::now();
     auto out = s.assign(prev, workers, parts, strategy_options{});
     const auto t1 = std::chrono::steady_clock::now();
+    const double c1 = thread_cpu_ms();
     if (!out) std::exit(1);
-    samples.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    wall.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    cpu.push_back(c1 - c0);
   }
-  return median(samples);
+  return {median(wall), median(cpu)};
 }
 
 }  // namespace
@@ -173,8 +194,19 @@ int main(int argc, char** argv) {
       repeat = std::max(1, std::atoi(argv[++i]));
     } else if (arg == "--quick") {
       quick = true;
+    } else if (arg == "--kernel" && i + 1 < argc) {
+      const std::string k = argv[++i];
+      using strategy_detail::score_kernel;
+      const score_kernel kernel = k == "avx512" ? score_kernel::avx512
+                                  : k == "avx2" ? score_kernel::avx2
+                                                : score_kernel::portable;
+      if (!strategy_detail::set_score_kernel(kernel)) {
+        std::cerr << "kernel " << k << " is not supported on this CPU\n";
+        return 2;
+      }
     } else {
-      std::cerr << "usage: bench_strategy [--json FILE] [--repeat R] [--quick]\n";
+      std::cerr << "usage: bench_strategy [--json FILE] [--repeat R] [--quick]"
+                   " [--kernel portable|avx2|avx512]\n";
       return 2;
     }
   }
@@ -189,10 +221,12 @@ int main(int argc, char** argv) {
   std::vector<std::size_t> sizes_n = {30, 100, 1000};
   if (quick) sizes_p = {2400, 10000};
 
+  const char* kernel = strategy_detail::score_kernel_name(strategy_detail::active_score_kernel());
+  std::printf("rendezvous kernel: %s; times: median of %d runs\n", kernel, repeat);
   nlohmann::json rows = nlohmann::json::array();
-  std::printf("%-17s %7s %5s %9s %9s %8s %7s %7s %7s %7s %7s %9s %9s\n", "strategy", "P", "N",
-              "cnt_max", "load_max", "load_lb", "add", "remove", "30->45", "add_w", "rem_w",
-              "assign_ms", "rebal_ms");
+  std::printf("%-16s %6s %4s %6s %6s %6s %6s %6s %6s %6s %6s %8s %8s %8s\n", "strategy", "P", "N",
+              "cnt", "load", "lb", "add", "rem", "30>45", "add_w", "rem_w", "assign", "cpu",
+              "rebal");
   for (auto p : sizes_p) {
     const auto uniform = make_partitions(p, false);
     const auto skewed = make_partitions(p, true);
@@ -274,19 +308,25 @@ int main(int argc, char** argv) {
               static_cast<double>(moved(base, scaled).count) / (static_cast<double>(p) / 3.0);
         }
 
-        row["assign_ms"] = time_ms(*s, {}, workers, uniform, repeat);
-        row["reassign_ms"] = time_ms(*s, base, workers_plus, uniform, repeat);
+        const timing cold = time_ms(*s, {}, workers, uniform, repeat);
+        const timing rebalance = time_ms(*s, base, workers_plus, uniform, repeat);
+        row["assign_ms"] = cold.wall_ms;
+        row["assign_cpu_ms"] = cold.cpu_ms;
+        row["reassign_ms"] = rebalance.wall_ms;
+        row["reassign_cpu_ms"] = rebalance.cpu_ms;
         row["repeat"] = repeat;
+        row["kernel"] = kernel;
 
         auto num = [&](const char* key) {
           return row.contains(key) ? row[key].get<double>() : std::nan("");
         };
-        std::printf("%-17s %7zu %5zu %9.3f %9.3f %8.3f %7.3f %7.3f %7.3f %7.3f %7.3f %9.2f %9.2f\n",
-                    name.c_str(), p, n, num("max_over_avg_count"), num("max_over_avg_load"),
-                    num("load_lower_bound_over_avg"), num("moved_over_optimal_add"),
-                    num("moved_over_optimal_remove"), num("moved_over_optimal_30_to_45"),
-                    num("moved_weight_over_optimal_add"), num("moved_weight_over_optimal_remove"),
-                    num("assign_ms"), num("reassign_ms"));
+        std::printf(
+            "%-16s %6zu %4zu %6.3f %6.3f %6.3f %6.3f %6.3f %6.3f %6.3f %6.3f %8.2f %8.2f %8.2f\n",
+            name.c_str(), p, n, num("max_over_avg_count"), num("max_over_avg_load"),
+            num("load_lower_bound_over_avg"), num("moved_over_optimal_add"),
+            num("moved_over_optimal_remove"), num("moved_over_optimal_30_to_45"),
+            num("moved_weight_over_optimal_add"), num("moved_weight_over_optimal_remove"),
+            num("assign_ms"), num("assign_cpu_ms"), num("reassign_ms"));
         std::fflush(stdout);
         rows.push_back(row);
       }

@@ -222,15 +222,20 @@ struct bounds {
   std::int64_t floor = 0;
 };
 
-// The weighted strategy's documented bounds (weighted.cpp, docs/STRATEGIES.md).
+// The weighted strategy's documented bounds (weighted.cpp, docs/STRATEGIES.md), in exact
+// integer arithmetic with epsilon in millionths.
 bounds weighted_bounds(const std::vector<partition>& parts, std::size_t n, double eps) {
+  __extension__ typedef unsigned __int128 u128;
+  const auto e = static_cast<std::int64_t>(std::llround(eps * 1e6));
+  auto mul_div = [](std::int64_t a, std::int64_t b, std::int64_t c) {
+    return static_cast<std::int64_t>(static_cast<u128>(a) * static_cast<u128>(b) /
+                                     static_cast<u128>(c));
+  };
   std::int64_t total = 0;
   for (const auto& p : parts) total += eff(p);
   const auto nn = static_cast<std::int64_t>(n);
   bounds b;
-  b.cap = std::max((total + nn - 1) / nn,
-                   static_cast<std::int64_t>(std::floor(((1.0 + eps) * static_cast<double>(total)) /
-                                                        static_cast<double>(n))));
+  b.cap = std::max((total + nn - 1) / nn, mul_div(total, 1000000 + e, 1000000 * nn));
   std::int64_t light = 0;
   std::int64_t heavy_count = 0;
   for (const auto& p : parts) {
@@ -239,9 +244,7 @@ bounds weighted_bounds(const std::vector<partition>& parts, std::size_t n, doubl
     else
       light += eff(p);
   }
-  const double f = std::floor(((1.0 - eps) * static_cast<double>(light)) /
-                              static_cast<double>(nn - heavy_count));
-  b.floor = f > 0 ? static_cast<std::int64_t>(f) : 0;
+  b.floor = mul_div(light, std::max<std::int64_t>(0, 1000000 - e), 1000000 * (nn - heavy_count));
   return b;
 }
 
@@ -559,7 +562,8 @@ BOOST_AUTO_TEST_CASE(ring_routing_matches_strategy) {
   });
 }
 
-// The vectorised rendezvous kernel agrees with the scalar one, ties included.
+// Every rendezvous kernel (portable, AVX2, AVX-512: those the CPU has) finds the first highest
+// score, ties included.
 BOOST_AUTO_TEST_CASE(rendezvous_kernel_matches_scalar) {
   for (int i = 0; i < cases_per_property; ++i) {
     rng r(strategy_hash::mix64(base_seed() ^ (std::uint64_t{9} << 32) ^
@@ -567,8 +571,12 @@ BOOST_AUTO_TEST_CASE(rendezvous_kernel_matches_scalar) {
     std::vector<std::uint64_t> hashes(1 + r.below(300));
     for (auto& h : hashes) h = r.next();
     const std::uint64_t ph = r.next();
-    std::size_t expected =
-        strategy_detail::best_score_index_portable(ph, hashes.data(), hashes.size());
+    // The expected index by the definition: the first highest score.
+    std::size_t expected = 0;
+    for (std::size_t j = 1; j < hashes.size(); ++j)
+      if (strategy_hash::rendezvous_score(ph, hashes[j]) >
+          strategy_hash::rendezvous_score(ph, hashes[expected]))
+        expected = j;
     if (hashes.size() > 1 && r.chance(30)) {  // a tie for the top: the first index must win
       const std::size_t other = r.below(hashes.size());
       hashes[other] = hashes[expected];
@@ -576,8 +584,13 @@ BOOST_AUTO_TEST_CASE(rendezvous_kernel_matches_scalar) {
     }
     BOOST_TEST_CONTEXT("PARTI_PROPERTY_SEED=" << base_seed() << " case " << i) {
       BOOST_TEST(strategy_detail::best_score_index(ph, hashes.data(), hashes.size()) == expected);
-      BOOST_TEST(strategy_detail::best_score_index_portable(ph, hashes.data(), hashes.size()) ==
-                 expected);
+      for (auto k : {strategy_detail::score_kernel::portable, strategy_detail::score_kernel::avx2,
+                     strategy_detail::score_kernel::avx512}) {
+        if (!strategy_detail::score_kernel_supported(k)) continue;
+        BOOST_TEST(
+            strategy_detail::best_score_index_with(k, ph, hashes.data(), hashes.size()) == expected,
+            strategy_detail::score_kernel_name(k));
+      }
     }
   }
 }

@@ -247,6 +247,19 @@ BOOST_AUTO_TEST_CASE(weights_zero_or_negative_count_as_one) {
   BOOST_TEST(sum == -4);
 }
 
+BOOST_AUTO_TEST_CASE(huge_weights_are_refused_not_overflowed) {
+  std::vector<partition> ps = {{{"a"}, std::int64_t{1} << 62}, {{"b"}, 1}};
+  auto a = weighted_strategy{}.assign({}, ids(2), ps, {});
+  BOOST_TEST(!a.ok());
+  BOOST_TEST(contains(a.error(), "exceeds 2^62"));
+  ps[0].weight = (std::int64_t{1} << 62) - 1;  // total exactly 2^62: fine
+  strategy_options wide;
+  wide.epsilon = 10.0;
+  auto b = weighted_strategy{}.assign({}, ids(1), ps, wide);
+  BOOST_REQUIRE(b.ok());
+  BOOST_TEST(b->at("worker-0").size() == 2u);
+}
+
 BOOST_AUTO_TEST_CASE(all_equal_weights_balance_like_counts) {
   strategy_options exact;
   exact.epsilon = 0.0;  // cap = ceil(mean), floor = floor(mean): +-1
