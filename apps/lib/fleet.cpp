@@ -1,0 +1,229 @@
+#include "apps/lib/fleet.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cstring>
+#include <stdexcept>
+#include <thread>
+
+#include "runtime/nats/local_server.hpp"
+
+namespace parti::fleet {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+bool wait_fd(int fd, short events, clock_type::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
+  if (left.count() <= 0) return false;
+  pollfd p{fd, events, 0};
+  return ::poll(&p, 1, static_cast<int>(left.count())) == 1;
+}
+
+}  // namespace
+
+std::optional<std::string> http_get(int port, const std::string& path,
+                                    std::chrono::milliseconds timeout) {
+  auto deadline = clock_type::now() + timeout;
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return std::nullopt;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string response;
+  bool ok = false;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 || errno == EINPROGRESS) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (wait_fd(fd, POLLOUT, deadline) && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
+        err == 0) {
+      std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+      if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+          static_cast<ssize_t>(request.size())) {
+        char buffer[16384];
+        while (wait_fd(fd, POLLIN, deadline)) {
+          auto n = ::recv(fd, buffer, sizeof buffer, 0);
+          if (n <= 0) {
+            ok = n == 0;
+            break;
+          }
+          response.append(buffer, static_cast<std::size_t>(n));
+        }
+      }
+    }
+  }
+  ::close(fd);
+  bool answered_200 = response.compare(0, 12, "HTTP/1.1 200") == 0 ||
+                      response.compare(0, 12, "HTTP/1.0 200") == 0;
+  if (!ok || !answered_200) return std::nullopt;
+  auto body = response.find("\r\n\r\n");
+  if (body == std::string::npos) return std::nullopt;
+  return response.substr(body + 4);
+}
+
+std::vector<node_view> parse_status(const std::string& text) {
+  std::vector<node_view> out;
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.contains("nodes")) return out;
+  for (const auto& n : j["nodes"]) {
+    node_view v;
+    v.worker = n.value("worker", "");
+    v.state = n.value("state", "");
+    v.leader = n.value("leader", false);
+    v.epoch = n.value("epoch", std::uint64_t{0});
+    v.applied_version = n.value("applied_version", std::uint64_t{0});
+    for (const auto& p : n.value("partitions", nlohmann::json::array()))
+      if (p.contains("keys") && !p["keys"].empty()) v.partitions.push_back(p["keys"][0]);
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+fleet::fleet(std::string binary, std::vector<std::string> common_args, std::string log_dir)
+    : binary_(std::move(binary)), common_(std::move(common_args)), log_dir_(std::move(log_dir)) {}
+
+fleet::~fleet() {
+  for (auto& m : members_)
+    if (m.alive()) signal(m.index, SIGKILL, true);
+}
+
+void fleet::spawn(member& m) {
+  std::vector<std::string> args{binary_};
+  args.insert(args.end(), common_.begin(), common_.end());
+  args.push_back("--metrics-address=127.0.0.1:" + std::to_string(m.metrics_port));
+  if (m.preferred_id) args.push_back("--preferred-id=" + std::to_string(*m.preferred_id));
+  args.insert(args.end(), m.args.begin(), m.args.end());
+  std::string log = log_dir_ + "/node-" + std::to_string(m.index) + ".log";
+  pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(1);
+    int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int null = ::open("/dev/null", O_RDONLY);
+    ::dup2(null, 0);
+    ::dup2(out, 1);
+    ::dup2(out, 2);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(binary_.c_str(), argv.data());
+    ::_exit(127);
+  }
+  m.pid = pid;
+}
+
+int fleet::start(std::optional<std::uint32_t> preferred_id, std::vector<std::string> extra_args) {
+  member m;
+  m.index = static_cast<int>(members_.size());
+  m.metrics_port = free_loopback_port();
+  m.preferred_id = preferred_id;
+  m.args = std::move(extra_args);
+  members_.push_back(m);
+  spawn(members_.back());
+  return m.index;
+}
+
+void fleet::restart(int index) {
+  auto& m = members_.at(static_cast<std::size_t>(index));
+  if (!m.alive()) spawn(m);
+}
+
+void fleet::signal(int index, int sig, bool wait, std::chrono::milliseconds timeout) {
+  auto& m = members_.at(static_cast<std::size_t>(index));
+  if (!m.alive()) return;
+  ::kill(m.pid, sig);
+  if (!wait) return;
+  auto deadline = clock_type::now() + timeout;
+  int status = 0;
+  while (::waitpid(m.pid, &status, WNOHANG) == 0) {
+    if (clock_type::now() >= deadline) {
+      ::kill(m.pid, SIGKILL);
+      ::waitpid(m.pid, &status, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  m.pid = -1;
+}
+
+void fleet::reap() {
+  for (auto& m : members_) {
+    int status = 0;
+    if (m.alive() && ::waitpid(m.pid, &status, WNOHANG) == m.pid) m.pid = -1;
+  }
+}
+
+std::optional<std::vector<node_view>> fleet::status(int index, std::chrono::milliseconds timeout) {
+  const auto& m = members_.at(static_cast<std::size_t>(index));
+  if (!m.alive()) return std::nullopt;
+  auto body = http_get(m.metrics_port, "/status", timeout);
+  if (!body) return std::nullopt;
+  return parse_status(*body);
+}
+
+std::vector<int> fleet::alive() const {
+  std::vector<int> out;
+  for (const auto& m : members_)
+    if (m.alive()) out.push_back(m.index);
+  return out;
+}
+
+ownership fleet::sample(int* answered) {
+  ownership o;
+  int count = 0;
+  for (int i : alive()) {
+    auto s = status(i);
+    if (!s) continue;
+    ++count;
+    for (const auto& n : *s)
+      for (const auto& p : n.partitions) o[p].insert(n.worker);
+  }
+  if (answered) *answered = count;
+  return o;
+}
+
+std::optional<std::pair<int, node_view>> fleet::leader() {
+  std::optional<std::pair<int, node_view>> found;
+  int leaders = 0;
+  for (int i : alive()) {
+    auto s = status(i);
+    if (!s) continue;
+    for (const auto& n : *s)
+      if (n.leader) {
+        ++leaders;
+        found = std::make_pair(i, n);
+      }
+  }
+  if (leaders != 1) return std::nullopt;
+  return found;
+}
+
+bool fully_covered(const ownership& o, std::uint32_t count) {
+  if (o.size() != count) return false;
+  for (const auto& [p, owners] : o)
+    if (owners.size() != 1) return false;
+  return true;
+}
+
+std::vector<std::string> doubly_owned(const ownership& o) {
+  std::vector<std::string> out;
+  for (const auto& [p, owners] : o)
+    if (owners.size() > 1) out.push_back(p);
+  return out;
+}
+
+}  // namespace parti::fleet
