@@ -1,175 +1,335 @@
-// parti-node: runs parti nodes as a CAF application.
+// parti-node: runs one or more parti nodes (workers) of a group as a CAF application.
 //
-// This first version is the foundation demo: with no --nats-url it starts a local nats-server
-// (the Debian binary) on a free loopback port with a temporary store, then runs --workers demo
-// nodes that each write their heartbeat record to the `<group>-heartbeats` bucket every
-// --heartbeat-interval, and one observer that watches the bucket and prints what it sees.
-// The membership and leader issues replace the demo nodes with real parti nodes.
+//   parti-node --partitions=24                        local nats-server, one node
+//   parti-node --nats-url=nats://a:4222,nats://b:4222 --group=orders --partitions-file=p.txt
+//   parti-node --config-file=node.ini                 the same options in an INI [global] section
+//
+// Options come from CAF's option system (command line, `caf-application.ini` in the working
+// directory, or --config-file); parti-node checks every value itself before anything starts and
+// exits with code 2 and one message naming the option and the rule. SIGTERM / SIGINT stop every
+// node gracefully and in parallel with the configured --shutdown intent; a second signal exits
+// at once. With --metrics-address it serves /metrics (Prometheus) and /status (JSON).
+//
+// main() is written out instead of CAF_MAIN() for the exit codes: CAF_MAIN exits with 1 on an
+// option CAF cannot parse, and it would start the actor system before our validation.
 #include <caf/all.hpp>
 
-#include <unistd.h>
+#include <pthread.h>
+#include <signal.h>
 
-#include <atomic>
-#include <csignal>
+#include <cerrno>
+#include <ctime>
 #include <iostream>
 #include <thread>
 
-#include "messages/codec.hpp"
-#include "messages/interfaces.hpp"
-#include "runtime/clock.hpp"
-#include "runtime/config.hpp"
+#include "actors/leader/leader_actor.hpp"
+#include "actors/node/node_actor.hpp"
+#include "apps/parti-node/options.hpp"
+#include "apps/parti-node/status_cache.hpp"
 #include "runtime/log.hpp"
-#include "runtime/nats/connection.hpp"
-#include "runtime/nats/kv_actor.hpp"
+#include "runtime/metrics/http_endpoint.hpp"
+#include "runtime/metrics/metrics.hpp"
+#include "runtime/nats/group_buckets.hpp"
 #include "runtime/nats/local_server.hpp"
-#include "runtime/nats/watch.hpp"
 
 using namespace parti;
+using namespace parti::node_app;
 
 namespace {
 
-std::atomic<bool> stop_requested{false};
-
-extern "C" void on_signal(int) {
-  stop_requested = true;
-}
+constexpr int exit_runtime_error = 1;
+constexpr int exit_usage = 2;
 
 struct app_config : caf::actor_system_config {
-  std::string nats_url;
-  std::string group = "parti";
-  int workers = 3;
-  std::string heartbeat_interval = "1s";
-  std::string run_for = "0s";
-  std::string log_level = "info";
-
+  app_options options;
   app_config() {
-    opt_group{custom_options_, "global"}
-        .add(nats_url, "nats-url", "comma-separated NATS URLs; empty: start a local nats-server")
-        .add(group, "group", "group name: buckets are <group>-<role>")
-        .add(workers, "workers", "nodes in this process")
-        .add(heartbeat_interval, "heartbeat-interval", "time between heartbeats, e.g. 500ms")
-        .add(run_for, "run-for", "stop after this long (0s: until SIGINT/SIGTERM)")
-        .add(log_level, "log-level", "error|warning|info|debug");
+    add_options(custom_options_, options);
     set("scheduler.max-threads", 2);
   }
 };
 
-/// Exits with code 2 after one message naming the option and the rule (nothing has started).
-[[noreturn]] void usage_error(const std::string& message) {
-  std::cerr << "parti-node: " << message << "\n";
-  std::exit(2);
+// -- signals: blocked in every thread, taken synchronously by the main thread -----------------
+
+sigset_t stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
 }
 
-struct demo_worker_state {
-  std::uint64_t seq = 0;
-  static inline const char* name = "parti.demo_worker";
-};
-
-/// Puts this worker's heartbeat every interval (the request never blocks this actor).
-caf::behavior demo_worker(caf::stateful_actor<demo_worker_state>* self, kv_actor kv, std::string id,
-                          duration interval) {
-  self->send(self, caf::tick_atom::value);
-  return {
-      [=](caf::tick_atom) {
-        heartbeat_record hb;
-        hb.worker = id;
-        hb.instance = id + "-" + std::to_string(::getpid());
-        hb.seq = ++self->state.seq;
-        hb.sent_at = unix_millis();
-        hb.state = "Stable";
-        self->request(kv, std::chrono::seconds(5), caf::put_atom::value, id, encode(hb))
-            .then([](std::uint64_t) {},
-                  [=](const caf::error& e) { log(log_level::warning, id, ": ", describe(e)); });
-        self->delayed_send(self, interval, caf::tick_atom::value);
-      },
-  };
+/// Called before any thread starts, so that every thread inherits the blocked mask and only
+/// sigtimedwait in the main thread ever sees these signals (no async handler at all).
+void block_stop_signals() {
+  auto set = stop_signals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
-struct observer_state {
-  std::uint64_t undecodable = 0;
-  static inline const char* name = "parti.demo_observer";
-};
-
-/// Prints every heartbeat it sees; an undecodable value is counted and logged once per key.
-caf::behavior observer(caf::stateful_actor<observer_state>* self) {
-  return {
-      [=](const watch_update& u) {
-        if (u.entry.op != kv_op::put) {
-          log(log_level::info, "observer: ", u.entry.key, " left (", to_string(u.entry.op), ")");
-          return;
-        }
-        auto hb = decode<heartbeat_record>(u.entry.value);
-        if (!hb) {
-          if (self->state.undecodable++ == 0)
-            log(log_level::warning, "observer: skipping ", u.entry.key, ": ", hb.error());
-          return;
-        }
-        log(log_level::info, "observer: ", hb->worker, " seq=", hb->seq, " state=", hb->state,
-            " rev=", u.entry.revision, u.initial ? " (initial)" : "");
-      },
-      [=](const watch_ready& r) {
-        log(log_level::info, "observer: watching ", r.bucket, r.resumed ? " (resumed)" : "");
-      },
-  };
-}
-
-duration parse_or_exit(const std::string& option, const std::string& text) {
-  auto d = parse_duration(text);
-  if (!d) usage_error("--" + option + ": " + d.error());
-  return *d;
-}
-
-void caf_main(caf::actor_system& sys, const app_config& cfg) {
-  if (!set_log_level(cfg.log_level)) usage_error("--log-level: expected error|warning|info|debug");
-  if (cfg.workers < 1 || cfg.workers > 10000) usage_error("--workers: must be within 1..10000");
-  auto interval = parse_or_exit("heartbeat-interval", cfg.heartbeat_interval);
-  if (interval < std::chrono::milliseconds(10))
-    usage_error("--heartbeat-interval: must be at least 10ms");
-  auto run_for = parse_or_exit("run-for", cfg.run_for);
-
-  std::unique_ptr<local_nats_server> embedded;
-  connection_options options;
-  if (cfg.nats_url.empty()) {
-    embedded = std::make_unique<local_nats_server>();
-    options.urls = {embedded->url()};
-    log(log_level::info, "started a local nats-server at ", embedded->url(), " (store ",
-        embedded->store_dir(), ")");
-  } else {
-    options.urls = split_urls(cfg.nats_url);
+/// Waits for SIGINT/SIGTERM for at most `limit` (zero: without limit). Returns the signal, or 0
+/// when the time is up.
+int wait_for_signal(duration limit) {
+  auto set = stop_signals();
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (true) {
+    auto slice = std::chrono::seconds(1);  // re-checks the deadline; EINTR-safe
+    timespec ts{static_cast<std::time_t>(slice.count()), 0};
+    if (limit > duration::zero()) {
+      auto left = deadline - std::chrono::steady_clock::now();
+      if (left <= duration::zero()) return 0;
+      if (left < slice) ts = {0, static_cast<long>(left.count() % 1'000'000'000)};
+    }
+    int sig = sigtimedwait(&set, nullptr, &ts);
+    if (sig > 0) return sig;
   }
-  auto conn = connection::open(options);
-  if (!conn) usage_error(conn.error());
-  (*conn)->add_listener([](const connection_event& e) {
-    log(log_level::info, "nats: ", to_string(e.state), " ", e.url, e.detail);
+}
+
+/// After the first signal a graceful stop may take up to the drain timeout; a second signal
+/// means "now".
+void exit_on_second_signal() {
+  std::thread([] {
+    auto set = stop_signals();
+    int sig = 0;
+    sigwait(&set, &sig);
+    log(log_level::warning, "parti-node: second signal (", strsignal(sig), "): exiting at once");
+    std::_Exit(exit_runtime_error);
+  }).detach();
+}
+
+// -- the nodes ----------------------------------------------------------------------------------
+
+leader_factory leader_for(const app_settings& s) {
+#ifndef PARTI_NO_LEADER  // defined only to build this program before the leader pipeline exists
+  leader_settings ls;
+  ls.partitions = s.partitions;
+  return make_leader_factory(std::move(ls));
+#else
+  (void)s;
+  log(log_level::warning, "parti-node: built without the leader pipeline; nothing is assigned");
+  return {};
+#endif
+}
+
+/// What one node tells the application: kept for /status, and logged where the node does not
+/// log it already (the node logs its id, its state changes and its own leadership, its
+/// assignment watch every change it receives; the node also keeps its own metrics).
+node_callbacks observe_node(int index, std::shared_ptr<status_cache> cache) {
+  auto last_leader = std::make_shared<std::string>();  // per node; used on its actor thread only
+  node_callbacks cb;
+  cb.on_state = [=](const node_state_update& u) { cache->on_state(index, u); };
+  cb.on_leadership = [=](const leadership_update& u) {
+    cache->on_leadership(index, u);
+    if (!u.leader && u.leader_id != *last_leader)
+      log(log_level::info, u.worker, ": ",
+          u.leader_id.empty() ? "no leader known" : "leader is " + u.leader_id);
+    *last_leader = u.leader_id;
+  };
+  cb.on_assignment = [=](const assignment_update& u) {
+    cache->on_assignment(index, u);
+    if (u.reason == "id_lost")  // dropped by the node itself, not received from the leader
+      log(log_level::warning, u.worker, ": owns nothing now (its id was lost); ", u.removed.size(),
+          " partitions released");
+  };
+  return cb;
+}
+
+result<std::vector<caf::actor>> spawn_nodes(caf::actor_system& sys, const app_settings& s,
+                                            const std::shared_ptr<group_buckets>& group,
+                                            const std::shared_ptr<status_cache>& cache) {
+  std::vector<caf::actor> nodes;
+  auto leader = leader_for(s);
+  for (int i = 0; i < s.workers; ++i) {
+    node_options o;
+    o.config = config_for_worker(s, i);
+    o.group = group;
+    o.callbacks = observe_node(i, cache);
+    o.leader = leader;
+    auto node = spawn_node(sys, std::move(o));
+    if (!node) return failure{node.error()};
+    nodes.push_back(*node);
+  }
+  return nodes;
+}
+
+/// Asks every node to leave with `intent`, all at once, and waits until all have ended (or
+/// kills the rest after `limit`: a node has its own drain timeout, this is the backstop).
+void stop_nodes(caf::actor_system& sys, const std::vector<caf::actor>& nodes,
+                shutdown_intent intent, duration limit) {
+  caf::scoped_actor self{sys};
+  for (const auto& n : nodes) {
+    self->monitor(n);
+    self->send(n, caf::leave_atom::value, intent);
+  }
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  std::size_t running = nodes.size();
+  bool late = false;
+  while (running > 0 && !late) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    self->receive([&](const caf::down_msg&) { --running; }, [](caf::ok_atom) {},
+                  caf::after(std::max(left, std::chrono::milliseconds(0))) >> [&] { late = true; });
+  }
+  if (!late) return;
+  log(log_level::warning, "parti-node: ", running, " node(s) did not stop in time; killing them");
+  for (const auto& n : nodes) caf::anon_send_exit(n, caf::exit_reason::kill);
+}
+
+// -- the process --------------------------------------------------------------------------------
+
+/// Opens (creates or binds) the group's buckets; while NATS is not reachable yet it keeps
+/// trying, with a growing pause, until it works or a signal asks us to stop.
+std::shared_ptr<group_buckets> open_group_until_stopped(caf::actor_system& sys,
+                                                        const std::shared_ptr<connection>& conn,
+                                                        const node_config& cfg,
+                                                        const std::shared_ptr<metrics>& m) {
+  duration pause = std::chrono::milliseconds(250);
+  while (true) {
+    auto group = open_group(sys, conn, cfg, m);
+    if (group) return *group;
+    if (group.failure_value().code == kv_errc::bucket_mismatch ||
+        group.failure_value().code == kv_errc::invalid_argument) {
+      log(log_level::error, "parti-node: ", group.error());
+      return nullptr;  // waiting will not help
+    }
+    log(log_level::warning, "parti-node: cannot open group ", cfg.group, " yet: ", group.error(),
+        "; retrying in ", format_duration(pause));
+    if (wait_for_signal(pause) != 0) return nullptr;
+    pause = std::min<duration>(pause * 2, std::chrono::seconds(5));
+  }
+}
+
+std::unique_ptr<http_endpoint> start_endpoint(const app_settings& s,
+                                              const std::shared_ptr<metrics>& m,
+                                              const std::shared_ptr<status_cache>& cache) {
+  if (s.metrics_address.empty()) return nullptr;
+  http_endpoint_options options;
+  options.address = s.metrics_address;
+  auto endpoint = http_endpoint::start(
+      m, [cache] { return cache->json(); }, options);
+  if (!endpoint) {
+    log(log_level::error, "parti-node: --metrics-address: ", endpoint.error());
+    return nullptr;
+  }
+  log(log_level::info, "parti-node: /metrics and /status on http://", (*endpoint)->host(), ":",
+      (*endpoint)->port());
+  return std::move(*endpoint);
+}
+
+std::string urls_text(const std::vector<std::string>& urls) {
+  std::string text;
+  for (const auto& u : urls) text += (text.empty() ? "" : ",") + u;
+  return text;
+}
+
+int run(caf::actor_system& sys, const app_settings& s, bool embedded) {
+  auto conn = connection::open(s.connection);
+  if (!conn) {
+    log(log_level::error, "parti-node: ", conn.error());
+    return exit_runtime_error;
+  }
+  auto listener = (*conn)->add_listener([](const connection_event& e) {
+    auto level = e.state == connection_state::error || e.state == connection_state::disconnected
+                     ? log_level::warning
+                     : log_level::info;
+    log(level, "nats: ", to_string(e.state), " ", e.url, e.detail.empty() ? "" : " ", e.detail);
   });
-  bucket_settings hb_bucket;
-  hb_bucket.name = cfg.group + "-heartbeats";
-  hb_bucket.ttl = 3 * interval;
-  auto store = kv_store::ensure(*conn, hb_bucket);
-  if (!store) {
-    log(log_level::error, store.error());
-    std::exit(1);
+  auto m = std::make_shared<metrics>();  // one registry for every node of this process
+  auto group = open_group_until_stopped(sys, *conn, s.node, m);
+  if (!group) return exit_runtime_error;
+  auto cache = std::make_shared<status_cache>(
+      status_cache::process_info{s.node.group, urls_text(s.connection.urls), embedded,
+                                 s.partitions_text},
+      s.workers);
+  auto endpoint = start_endpoint(s, m, cache);
+  int code = 0;
+  if (!s.metrics_address.empty() && !endpoint) {
+    code = exit_runtime_error;
+  } else if (auto nodes = spawn_nodes(sys, s, group, cache); !nodes) {
+    log(log_level::error, "parti-node: ", nodes.error());
+    code = exit_runtime_error;
+  } else {
+    log(log_level::info, "parti-node: group ", s.node.group, ", ", s.workers, " node(s), ",
+        s.partitions_text, ", strategy ", s.node.strategy, ", hand-off ",
+        to_string(s.node.hand_off), ", NATS ", urls_text(s.connection.urls),
+        embedded ? " (embedded)" : "");
+    int sig = wait_for_signal(s.run_for);
+    log(log_level::info, "parti-node: ", sig ? strsignal(sig) : "--run-for elapsed", "; stopping ",
+        s.workers, " node(s) (", to_string(s.node.shutdown), ")");
+    exit_on_second_signal();
+    stop_nodes(sys, *nodes, s.node.shutdown, s.node.drain_timeout + std::chrono::seconds(15));
   }
-  auto kv = spawn_kv_actor(sys, *store);
-  auto watcher = spawn_watch(sys, *store, sys.spawn(observer));
-  std::vector<caf::actor> workers;
-  for (int i = 0; i < cfg.workers; ++i)
-    workers.push_back(sys.spawn(demo_worker, kv, "worker-" + std::to_string(i), interval));
+  endpoint.reset();  // no more /status reads of the cache
+  group->close();
+  sys.await_all_actors_done();         // before the connection (and the server) go away
+  (*conn)->remove_listener(listener);  // its closing is no news
+  return code;
+}
 
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
-  auto deadline = std::chrono::steady_clock::now() + run_for;
-  while (!stop_requested &&
-         (run_for == duration::zero() || std::chrono::steady_clock::now() < deadline))
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+/// The text between `marker` and the next '"' in `text` ("" when the marker is missing).
+std::string quoted_after(const std::string& text, const std::string& marker) {
+  auto at = text.find(marker);
+  if (at == std::string::npos) return "";
+  auto begin = at + marker.size();
+  return text.substr(begin, text.find('"', begin) - begin);
+}
 
-  log(log_level::info, "stopping");
-  for (auto& w : workers) caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(kv, caf::exit_reason::user_shutdown);
-  sys.await_all_actors_done();  // before the connection and the server go away
+/// CAF renders a parser error as `parser_error(unexpected_character, ({"argument" =
+/// "--workers=abc"}))`: name the option plainly instead.
+std::string describe_parse_error(const caf::error& err) {
+  auto text = caf::actor_system_config::render(err);
+  auto file = quoted_after(text, "cannot_open_file, (\"");
+  if (!file.empty()) return "--config-file: cannot open \"" + file + "\"";
+  auto argument = quoted_after(text, "\"argument\" = \"");
+  if (argument.empty()) return text;
+  auto kind = text.substr(text.find('(') + 1);
+  kind = kind.substr(0, kind.find_first_of(",)"));
+  if (kind == "not_an_option") return argument + ": unknown option";
+  if (kind == "missing_argument") return argument + ": missing value";
+  return argument + ": invalid value (" + kind + ")";
+}
+
+int usage_error(const std::string& message) {
+  std::cerr << "parti-node: " << message << " (see parti-node --help)\n";
+  return exit_usage;
+}
+
+std::unique_ptr<local_nats_server> start_local_server() {
+  try {
+    auto server = std::make_unique<local_nats_server>();
+    log(log_level::info, "parti-node: started a local nats-server at ", server->url(), " (store ",
+        server->store_dir(), ")");
+    return server;
+  } catch (const std::exception& e) {
+    log(log_level::error, "parti-node: cannot start a local nats-server: ", e.what());
+    return nullptr;
+  }
 }
 
 }  // namespace
 
-CAF_MAIN()
+int main(int argc, char** argv) {
+  app_config cfg;
+  if (auto err = cfg.parse(argc, argv, "caf-application.ini"))
+    return usage_error(describe_parse_error(err));
+  if (cfg.cli_helptext_printed) return 0;
+  if (!cfg.remainder.empty())
+    return usage_error("unexpected argument \"" + cfg.remainder[0] + "\"");
+  auto settings = to_settings(cfg.options);
+  if (!settings) return usage_error(settings.error());
+  set_log_level(settings->log_level);
+  // The server is a child process: start it before the signals are blocked, or it would
+  // inherit the blocked mask and not stop on SIGTERM.
+  std::unique_ptr<local_nats_server> server;
+  bool embedded = settings->connection.urls.empty();
+  if (embedded) {
+    if (!(server = start_local_server())) return exit_runtime_error;
+    settings->connection.urls = {server->url()};
+  }
+  block_stop_signals();
+  int code = 0;
+  {
+    caf::actor_system sys{cfg};
+    code = run(sys, *settings, embedded);
+  }
+  server.reset();
+  return code;
+}

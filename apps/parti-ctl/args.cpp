@@ -1,0 +1,196 @@
+#include "apps/parti-ctl/args.hpp"
+
+#include <functional>
+#include <map>
+#include <optional>
+
+#include "runtime/config.hpp"
+
+namespace parti::ctl {
+
+namespace {
+
+struct command_spec {
+  bool needs_operand;
+  const char* operand_name;
+};
+
+const std::map<std::string, command_spec>& commands() {
+  static const std::map<std::string, command_spec> all{
+      {"status", {false, ""}},       {"assignments", {false, ""}}, {"explain", {true, "KEY"}},
+      {"rebalance", {false, ""}},    {"refresh", {false, ""}},     {"drain", {true, "WORKER"}},
+      {"undrain", {true, "WORKER"}}, {"freeze", {false, ""}},      {"unfreeze", {false, ""}},
+  };
+  return all;
+}
+
+using setter = std::function<status(arguments&, const std::string&)>;
+
+status set_duration(duration& target, const std::string& option, const std::string& text) {
+  auto d = parse_duration(text);
+  if (!d) return failure{"--" + option + ": " + d.error()};
+  if (*d <= duration::zero()) return failure{"--" + option + ": must be greater than 0"};
+  target = *d;
+  return done{};
+}
+
+/// Options that take a value, by name.
+const std::map<std::string, setter>& value_options() {
+  static const std::map<std::string, setter> all{
+      {"nats-url",
+       [](arguments& a, const std::string& v) -> status {
+         a.connection.urls = split_urls(v);
+         if (a.connection.urls.empty()) return failure{"--nats-url: must name at least one URL"};
+         return done{};
+       }},
+      {"group",
+       [](arguments& a, const std::string& v) -> status {
+         if (!is_valid_bucket_name(bucket_name(v, bucket_role::assignments)))
+           return failure{"--group: only letters, digits, '-' and '_' are allowed, got \"" + v +
+                          "\""};
+         a.group = v;
+         return done{};
+       }},
+      {"timeout",
+       [](arguments& a, const std::string& v) {
+         if (auto ok = set_duration(a.connection.request_timeout, "timeout", v); !ok) return ok;
+         a.connection.connect_timeout = a.connection.request_timeout;
+         return status{done{}};
+       }},
+      {"nats-user",
+       [](arguments& a, const std::string& v) -> status {
+         a.connection.user = v;
+         return done{};
+       }},
+      {"nats-password",
+       [](arguments& a, const std::string& v) -> status {
+         a.connection.password = v;
+         return done{};
+       }},
+      {"nats-token",
+       [](arguments& a, const std::string& v) -> status {
+         a.connection.token = v;
+         return done{};
+       }},
+      {"nats-creds",
+       [](arguments& a, const std::string& v) -> status {
+         a.connection.credentials_file = v;
+         return done{};
+       }},
+      {"nats-tls-ca",
+       [](arguments& a, const std::string& v) -> status {
+         a.connection.tls.ca_file = v;
+         return done{};
+       }},
+      {"nats-tls-cert",
+       [](arguments& a, const std::string& v) -> status {
+         a.connection.tls.cert_file = v;
+         return done{};
+       }},
+      {"nats-tls-key",
+       [](arguments& a, const std::string& v) -> status {
+         a.connection.tls.key_file = v;
+         return done{};
+       }},
+  };
+  return all;
+}
+
+/// A CLI tool fails fast: one connect attempt, no background retries.
+connection_options cli_connection_defaults() {
+  connection_options o;
+  o.name = "parti-ctl";
+  o.retry_on_failed_connect = false;
+  o.max_reconnect = 0;
+  o.connect_timeout = std::chrono::seconds(2);
+  o.request_timeout = std::chrono::seconds(2);
+  return o;
+}
+
+status take_positional(arguments& a, const std::string& arg) {
+  if (a.command.empty()) {
+    if (!commands().count(arg)) return failure{"unknown command \"" + arg + "\""};
+    a.command = arg;
+    return done{};
+  }
+  if (!commands().at(a.command).needs_operand || !a.operand.empty())
+    return failure{"unexpected argument \"" + arg + "\" after " + a.command +
+                   (a.operand.empty() ? "" : " " + a.operand)};
+  a.operand = arg;
+  return done{};
+}
+
+}  // namespace
+
+result<arguments> parse_arguments(const std::vector<std::string>& args) {
+  arguments a;
+  a.connection = cli_connection_defaults();
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const auto& arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      a.help = true;
+      return a;
+    }
+    if (arg == "--json") {
+      a.json = true;
+      continue;
+    }
+    if (arg.rfind("--", 0) != 0) {
+      if (auto ok = take_positional(a, arg); !ok) return failure{ok.error()};
+      continue;
+    }
+    auto eq = arg.find('=');
+    auto name = arg.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+    auto option = value_options().find(name);
+    if (option == value_options().end()) return failure{"unknown option --" + name};
+    std::string value;
+    if (eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    } else {
+      return failure{"--" + name + ": missing value"};
+    }
+    if (auto ok = option->second(a, value); !ok) return failure{ok.error()};
+  }
+  if (a.command.empty()) return failure{"missing command"};
+  const auto& spec = commands().at(a.command);
+  if (spec.needs_operand && a.operand.empty())
+    return failure{a.command + ": missing " + spec.operand_name};
+  if (auto ok = a.connection.validate(); !ok) return failure{ok.error()};
+  return a;
+}
+
+const char* usage_text() {
+  return R"(usage: parti-ctl [options] <command> [argument]
+
+Inspects and operates a parti group by reading and writing its KV buckets directly.
+
+commands:
+  status          leader, epoch, assignment version, workers (state, heartbeat age, applied
+                  version, partitions), unassigned and doubly-assigned partitions
+  assignments     the partition keys of every worker
+  explain KEY     which worker owns the partition with KEY, and the record that says so
+  rebalance       ask the leader for a rebalance now (increments _control.rebalance_seq)
+  refresh         ask the leader to read the partition source again (_control.refresh_seq)
+  drain WORKER    hand WORKER's partitions to others at once, as if it were leaving
+  undrain WORKER  take WORKER off the drain list
+  freeze          the leader publishes no new assignment until unfreeze
+  unfreeze
+
+options (--name=value or --name value, anywhere on the line):
+  --nats-url=URLS     comma-separated NATS URLs (default nats://127.0.0.1:4222)
+  --group=NAME        the group; its buckets are NAME-<role> (default parti)
+  --json              JSON on stdout instead of tables
+  --timeout=DURATION  connect and request timeout, e.g. 500ms (default 2s)
+  --nats-user=U --nats-password=P --nats-token=T --nats-creds=FILE
+  --nats-tls-ca=FILE --nats-tls-cert=FILE --nats-tls-key=FILE
+  --help
+
+exit codes: 0 ok (status: healthy); 1 NATS unreachable or a store error; 2 bad arguments;
+3 status: unhealthy (no leader, nothing published, unassigned or doubly-assigned partitions),
+  explain: no worker owns the key
+)";
+}
+
+}  // namespace parti::ctl

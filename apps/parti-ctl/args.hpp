@@ -1,0 +1,34 @@
+#pragma once
+// parti-ctl's command line: options anywhere (--name=value or --name value), then a command and
+// at most one operand. Not CAF: parti-ctl runs no actors.
+#include <string>
+#include <vector>
+
+#include "messages/result.hpp"
+#include "runtime/nats/connection.hpp"
+
+namespace parti::ctl {
+
+/// Exit codes, documented in the usage text.
+enum exit_code : int {
+  exit_ok = 0,
+  exit_store_error = 1,  // NATS unreachable, bucket missing, a KV request failed
+  exit_usage = 2,        // bad arguments
+  exit_unhealthy = 3,    // status: no leader or unassigned partitions; explain: no owner
+};
+
+struct arguments {
+  connection_options connection;
+  std::string group = "parti";
+  bool json = false;
+  bool help = false;
+  std::string command;
+  std::string operand;  // KEY for explain, WORKER for drain / undrain
+};
+
+/// Parses argv (without the program name). The failure names the argument and the rule.
+result<arguments> parse_arguments(const std::vector<std::string>& args);
+
+const char* usage_text();
+
+}  // namespace parti::ctl

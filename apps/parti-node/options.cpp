@@ -1,0 +1,320 @@
+#include "apps/parti-node/options.hpp"
+
+#include <caf/config_option_adder.hpp>
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "runtime/metrics/http_endpoint.hpp"
+#include "runtime/strategy/strategy.hpp"
+
+namespace parti::node_app {
+
+namespace {
+
+constexpr int max_workers = 256;
+constexpr int max_partitions = 1'000'000;
+
+std::string with_default(const std::string& text, const std::string& value) {
+  return text + " (default: " + (value.empty() ? "none" : value) + ")";
+}
+
+std::string with_default(const std::string& text, int value) {
+  return with_default(text, std::to_string(value));
+}
+
+/// The node_config field names that violations() uses, and the options that set them.
+const std::vector<std::pair<std::string, std::string>>& option_of_field() {
+  static const std::vector<std::pair<std::string, std::string>> all{
+      {"group", "--group"},
+      {"id_prefix", "--id-prefix"},
+      {"id_min", "--id-min"},
+      {"id_max", "--id-max"},
+      {"preferred_id", "--preferred-id"},
+      {"strategy", "--strategy"},
+      {"heartbeat_interval", "--heartbeat-interval"},
+      {"heartbeat_ttl", "--heartbeat-ttl"},
+      {"emergency_grace", "--emergency-grace"},
+      {"id_ttl", "--id-ttl"},
+      {"election_ttl", "--election-ttl"},
+      {"cold_start_window", "--cold-start-window"},
+      {"planned_scale_window", "--planned-scale-window"},
+      {"cooldown", "--cooldown"},
+  };
+  return all;
+}
+
+bool is_word_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.';
+}
+
+/// "heartbeat_ttl: must be at least 2 x heartbeat_interval" -> "--heartbeat-ttl: must be at
+/// least 2 x --heartbeat-interval": the user knows the options, not our field names.
+std::string in_option_names(const std::string& message) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < message.size()) {
+    if (!is_word_char(message[i])) {
+      out += message[i++];
+      continue;
+    }
+    auto end = i;
+    while (end < message.size() && is_word_char(message[end])) ++end;
+    auto word = message.substr(i, end - i);
+    auto it = std::find_if(option_of_field().begin(), option_of_field().end(),
+                           [&](const auto& p) { return p.first == word; });
+    out += it == option_of_field().end() ? word : it->second;
+    i = end;
+  }
+  return out;
+}
+
+result<duration> duration_option(const std::string& name, const std::string& text) {
+  if (text == "0") return duration::zero();  // a bare zero needs no unit
+  auto d = parse_duration(text);
+  if (!d) return failure{"--" + name + ": " + d.error()};
+  return d;
+}
+
+/// Parses every duration option into `c`; stops at the first bad one.
+status read_durations(const app_options& o, node_config& c) {
+  std::pair<const char*, std::pair<const std::string*, duration*>> all[] = {
+      {"heartbeat-interval", {&o.heartbeat_interval, &c.heartbeat_interval}},
+      {"heartbeat-ttl", {&o.heartbeat_ttl, &c.heartbeat_ttl}},
+      {"emergency-grace", {&o.emergency_grace, &c.emergency_grace}},
+      {"id-ttl", {&o.id_ttl, &c.id_ttl}},
+      {"election-ttl", {&o.election_ttl, &c.election_ttl}},
+      {"cold-start-window", {&o.cold_start_window, &c.cold_start_window}},
+      {"planned-scale-window", {&o.planned_scale_window, &c.planned_scale_window}},
+      {"cooldown", {&o.cooldown, &c.cooldown}},
+  };
+  for (auto& [name, slot] : all) {
+    auto d = duration_option(name, *slot.first);
+    if (!d) return failure{d.error()};
+    *slot.second = *d;
+  }
+  return done{};
+}
+
+status read_ids(const app_options& o, node_config& c) {
+  if (o.id_min < 0)
+    return failure{"--id-min: must not be negative, is " + std::to_string(o.id_min)};
+  if (o.id_max < 0)
+    return failure{"--id-max: must not be negative, is " + std::to_string(o.id_max)};
+  if (o.preferred_id < -1)
+    return failure{"--preferred-id: must be an id number, or -1 for none; is " +
+                   std::to_string(o.preferred_id)};
+  c.id_prefix = o.id_prefix;
+  c.id_min = static_cast<std::uint32_t>(o.id_min);
+  c.id_max = static_cast<std::uint32_t>(o.id_max);
+  if (o.preferred_id >= 0) c.preferred_id = static_cast<std::uint32_t>(o.preferred_id);
+  return done{};
+}
+
+status read_modes(const app_options& o, node_config& c) {
+  auto hand_off = parse_hand_off_mode(o.handoff);
+  if (!hand_off) return failure{"--handoff: expected cooperative|eager, got \"" + o.handoff + "\""};
+  auto intent = parse_shutdown_intent(o.shutdown);
+  if (!intent) return failure{"--shutdown: expected drain|restart, got \"" + o.shutdown + "\""};
+  auto preset = parse_degraded_preset(o.degraded_preset);
+  if (!preset)
+    return failure{"--degraded-preset: expected conservative|balanced|aggressive, got \"" +
+                   o.degraded_preset + "\""};
+  strategy_registry strategies;
+  if (!strategies.contains(o.strategy)) {
+    std::string known;
+    for (const auto& n : strategies.names()) known += (known.empty() ? "" : "|") + n;
+    return failure{"--strategy: expected " + known + ", got \"" + o.strategy + "\""};
+  }
+  c.hand_off = *hand_off;
+  c.shutdown = *intent;
+  c.degraded = degraded_settings_for(*preset);
+  c.strategy = o.strategy;
+  return done{};
+}
+
+/// Settings that are not options but must fit the ones that are (node_config::validate checks
+/// them): a KV request must end well within an election lease, and a recovered leader waits at
+/// least one heartbeat TTL.
+void derive_timings(node_config& c) {
+  c.kv_operation_timeout = std::min<duration>(std::chrono::seconds(1), c.election_ttl / 3);
+  c.degraded.recovery_grace = std::max(c.degraded.recovery_grace, c.heartbeat_ttl);
+}
+
+result<node_config> read_node_config(const app_options& o) {
+  node_config c;
+  c.group = o.group;
+  for (auto step : {read_ids, read_modes, read_durations})
+    if (auto ok = step(o, c); !ok) return failure{ok.error()};
+  derive_timings(c);
+  auto violations = c.violations();
+  if (!violations.empty()) return failure{in_option_names(violations.front())};
+  return c;
+}
+
+/// Reads the partitions once now, so that a bad file stops the start with its line number.
+result<std::pair<std::shared_ptr<const partition_source>, std::string>> read_partitions(
+    const app_options& o) {
+  bool has_count = o.partitions != 0, has_file = !o.partitions_file.empty();
+  if (has_count && has_file)
+    return failure{"--partitions and --partitions-file: give one of them, not both"};
+  if (!has_count && !has_file)
+    return failure{
+        "--partitions: give a partition count (e.g. --partitions=16) or "
+        "--partitions-file"};
+  if (has_file) {
+    auto source = file_source(o.partitions_file);
+    auto loaded = source->load();
+    if (!loaded) return failure{"--partitions-file: " + loaded.error()};
+    return std::pair{std::shared_ptr<const partition_source>(source),
+                     std::to_string(loaded->size()) + " partitions from " + o.partitions_file};
+  }
+  if (o.partitions < 1 || o.partitions > max_partitions)
+    return failure{"--partitions: must be within 1.." + std::to_string(max_partitions) + ", is " +
+                   std::to_string(o.partitions)};
+  auto n = static_cast<std::uint32_t>(o.partitions);
+  return std::pair{std::shared_ptr<const partition_source>(count_source(n)),
+                   std::to_string(n) + " partitions p-0..p-" + std::to_string(n - 1)};
+}
+
+result<connection_options> read_connection(const app_options& o, const node_config& node) {
+  connection_options c;
+  c.name = "parti-node";
+  c.urls = split_urls(o.nats_url);  // empty: the caller starts a local server
+  if (!o.nats_url.empty() && c.urls.empty())
+    return failure{"--nats-url: must name at least one URL, got \"" + o.nats_url + "\""};
+  c.user = o.nats_user;
+  c.password = o.nats_password;
+  c.token = o.nats_token;
+  c.credentials_file = o.nats_creds;
+  c.tls.ca_file = o.nats_tls_ca;
+  c.tls.cert_file = o.nats_tls_cert;
+  c.tls.key_file = o.nats_tls_key;
+  // A KV call must not outlive the node's wait for it (node_config::kv_operation_timeout).
+  c.request_timeout = node.kv_operation_timeout;
+  auto check = c;
+  if (check.urls.empty()) check.urls = {"nats://127.0.0.1:4222"};  // validate the rest
+  if (auto ok = check.validate(); !ok) {
+    auto message = ok.error();  // names options without dashes: "nats-tls-cert / nats-tls-key"
+    for (auto at = message.find("nats-"); at != std::string::npos;
+         at = message.find("nats-", at + 7))
+      if (at == 0 || message[at - 1] == ' ') message.insert(at, "--");
+    return failure{message};
+  }
+  return c;
+}
+
+status check_metrics_address(const std::string& address) {
+  if (address.empty()) return done{};
+  http_endpoint_options options;
+  options.address = address;
+  if (options.validate()) return done{};
+  return failure{
+      "--metrics-address: expected host:port with a port in 0..65535 (e.g. "
+      "127.0.0.1:9464 or 0.0.0.0:0), got \"" +
+      address + "\""};
+}
+
+}  // namespace
+
+void add_options(caf::config_option_set& set, app_options& o) {
+  const app_options d;  // the defaults, for the help text
+  const node_config n;
+  caf::config_option_adder{set, "global"}
+      .add(o.nats_url, "nats-url",
+           "comma-separated NATS server URLs; empty: start a local nats-server (default: none)")
+      .add(o.nats_user, "nats-user", "NATS user name (default: none)")
+      .add(o.nats_password, "nats-password", "NATS password, with --nats-user (default: none)")
+      .add(o.nats_token, "nats-token", "NATS authentication token (default: none)")
+      .add(o.nats_creds, "nats-creds", "NATS credentials file (JWT + nkey) (default: none)")
+      .add(o.nats_tls_ca, "nats-tls-ca", "PEM file of trusted CAs; enables TLS (default: none)")
+      .add(o.nats_tls_cert, "nats-tls-cert", "PEM client certificate, with --nats-tls-key")
+      .add(o.nats_tls_key, "nats-tls-key", "PEM client key, with --nats-tls-cert")
+      .add(o.group, "group", with_default("group name; buckets are <group>-<role>", d.group))
+      .add(o.partitions, "partitions",
+           "partition count N: partitions p-0 .. p-N-1 (default: none; this or "
+           "--partitions-file is required)")
+      .add(o.partitions_file, "partitions-file",
+           "file with one partition a line: keys separated by commas, then optionally a "
+           "weight, e.g. \"orders,eu 5\"; '#' starts a comment (default: none)")
+      .add(o.workers, "workers",
+           with_default("nodes in this process, 1.." + std::to_string(max_workers), d.workers))
+      .add(o.strategy, "strategy",
+           with_default("sticky|weighted|consistent-hash|round-robin", d.strategy))
+      .add(o.handoff, "handoff", with_default("cooperative|eager", d.handoff))
+      .add(o.shutdown, "shutdown",
+           with_default("what a stop on SIGTERM/SIGINT asks for: drain|restart", d.shutdown))
+      .add(o.degraded_preset, "degraded-preset",
+           with_default("conservative|balanced|aggressive", d.degraded_preset))
+      .add(o.id_prefix, "id-prefix", with_default("worker ids are <prefix>-<n>", d.id_prefix))
+      .add(o.id_min, "id-min", with_default("lowest id number", d.id_min))
+      .add(o.id_max, "id-max", with_default("highest id number", d.id_max))
+      .add(o.preferred_id, "preferred-id",
+           "id number tried first; node i of this process tries it + i (default: -1, none)")
+      .add(o.heartbeat_interval, "heartbeat-interval",
+           with_default("time between heartbeats, e.g. 500ms",
+                        format_duration(n.heartbeat_interval)))
+      .add(o.heartbeat_ttl, "heartbeat-ttl",
+           with_default("a worker without a heartbeat for this long is gone",
+                        format_duration(n.heartbeat_ttl)))
+      .add(o.emergency_grace, "emergency-grace",
+           with_default("how long a gone owner may come back before an emergency rebalance",
+                        format_duration(n.emergency_grace)))
+      .add(o.id_ttl, "id-ttl", with_default("lifetime of an id claim", format_duration(n.id_ttl)))
+      .add(o.election_ttl, "election-ttl",
+           with_default("lifetime of the leader's lease", format_duration(n.election_ttl)))
+      .add(o.cold_start_window, "cold-start-window",
+           with_default("wait for workers to join before the first assignment",
+                        format_duration(n.cold_start_window)))
+      .add(o.planned_scale_window, "planned-scale-window",
+           with_default("batch joining workers for this long",
+                        format_duration(n.planned_scale_window)))
+      .add(o.cooldown, "cooldown",
+           with_default("least time between planned rebalances", format_duration(n.cooldown)))
+      .add(o.metrics_address, "metrics-address",
+           "host:port of the /metrics and /status listener, port 0 for any free port; empty: "
+           "no listener (default: none)")
+      .add(o.log_level, "log-level", with_default("error|warning|info|debug", d.log_level))
+      .add(o.run_for, "run-for",
+           with_default("stop after this long, as on SIGTERM; 0s: run until a signal", d.run_for));
+}
+
+result<app_settings> to_settings(const app_options& o) {
+  app_settings s;
+  static const char* levels[] = {"error", "warning", "warn", "info", "debug"};
+  if (std::find(std::begin(levels), std::end(levels), o.log_level) == std::end(levels))
+    return failure{"--log-level: expected error|warning|info|debug, got \"" + o.log_level + "\""};
+  s.log_level = o.log_level;
+  if (o.workers < 1 || o.workers > max_workers)
+    return failure{"--workers: must be within 1.." + std::to_string(max_workers) + ", is " +
+                   std::to_string(o.workers)};
+  s.workers = o.workers;
+  auto node = read_node_config(o);
+  if (!node) return failure{node.error()};
+  s.node = std::move(*node);
+  auto partitions = read_partitions(o);
+  if (!partitions) return failure{partitions.error()};
+  std::tie(s.partitions, s.partitions_text) = std::move(*partitions);
+  auto conn = read_connection(o, s.node);
+  if (!conn) return failure{conn.error()};
+  s.connection = std::move(*conn);
+  if (auto ok = check_metrics_address(o.metrics_address); !ok) return failure{ok.error()};
+  s.metrics_address = o.metrics_address;
+  auto run_for = duration_option("run-for", o.run_for);
+  if (!run_for) return failure{run_for.error()};
+  if (*run_for < duration::zero()) return failure{"--run-for: must not be negative"};
+  s.run_for = *run_for;
+  return s;
+}
+
+node_config config_for_worker(const app_settings& s, int index) {
+  auto c = s.node;
+  if (c.preferred_id) {
+    auto id = *c.preferred_id + static_cast<std::uint32_t>(index);
+    c.preferred_id = id <= c.id_max ? std::optional<std::uint32_t>(id) : std::nullopt;
+  }
+  return c;
+}
+
+}  // namespace parti::node_app

@@ -1,0 +1,76 @@
+#pragma once
+// parti-node's options: what the command line and the INI file give (`app_options`, values as
+// typed, registered with CAF's option system), and what the program runs with
+// (`app_settings`, checked and converted). The conversion is the one place that validates, so
+// every mistake ends in one message naming the option and the rule (and exit code 2).
+#include <caf/actor_system_config.hpp>
+
+#include <memory>
+#include <string>
+
+#include "messages/result.hpp"
+#include "runtime/config.hpp"
+#include "runtime/nats/connection.hpp"
+#include "runtime/partition_source.hpp"
+
+namespace parti::node_app {
+
+/// Options as given. Durations and names stay text: they are parsed (with clear errors) by
+/// to_settings. Every member is initialised with its default, which --help shows.
+struct app_options {
+  std::string nats_url;  // empty: start a local nats-server
+  std::string nats_user, nats_password, nats_token, nats_creds;
+  std::string nats_tls_ca, nats_tls_cert, nats_tls_key;
+
+  std::string group = "parti";
+  int partitions = 0;  // 0: not given (then --partitions-file must be)
+  std::string partitions_file;
+  int workers = 1;
+  std::string strategy = "sticky";
+  std::string handoff = "cooperative";
+  std::string shutdown = "drain";
+  std::string degraded_preset = "balanced";
+
+  std::string id_prefix = "worker";
+  int id_min = 0;
+  int id_max = 999;
+  int preferred_id = -1;  // -1: none
+
+  std::string heartbeat_interval = "1s";
+  std::string heartbeat_ttl = "3s";
+  std::string emergency_grace = "1s";
+  std::string id_ttl = "30s";
+  std::string election_ttl = "3s";
+  std::string cold_start_window = "30s";
+  std::string planned_scale_window = "10s";
+  std::string cooldown = "10s";
+
+  std::string metrics_address;  // host:port; empty: no HTTP listener
+  std::string log_level = "info";
+  std::string run_for = "0s";  // 0: until SIGINT / SIGTERM
+};
+
+/// Registers every option of `o` under CAF's "global" category (so they are --name=value flags
+/// and `name=value` lines in the [global] section of an INI file), with its default in the help.
+void add_options(caf::config_option_set& set, app_options& o);
+
+/// What parti-node runs with.
+struct app_settings {
+  connection_options connection;  // urls empty: start a local nats-server
+  node_config node;
+  std::shared_ptr<const partition_source> partitions;
+  std::string partitions_text;  // "24 partitions p-0..p-23" or "partitions file <path>"
+  int workers = 1;
+  std::string metrics_address;
+  std::string log_level = "info";
+  duration run_for = duration::zero();
+};
+
+/// Checks and converts; the failure is one line naming the option ("--heartbeat-ttl: ...").
+result<app_settings> to_settings(const app_options& o);
+
+/// The node configuration of the i-th node of this process: a preferred id moves up by i, so
+/// the nodes of one process keep their ids across restarts too.
+node_config config_for_worker(const app_settings& s, int index);
+
+}  // namespace parti::node_app

@@ -1,0 +1,76 @@
+#include "apps/parti-node/status_cache.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <unistd.h>
+
+namespace parti::node_app {
+
+status_cache::status_cache(process_info info, int nodes)
+    : info_(std::move(info)), nodes_(static_cast<std::size_t>(nodes)) {}
+
+status_cache::entry& status_cache::at(int node) {
+  return nodes_.at(static_cast<std::size_t>(node));
+}
+
+void status_cache::on_state(int node, const node_state_update& u) {
+  std::lock_guard<std::mutex> guard(mutex_);
+  auto& e = at(node);
+  // Claiming (again) means no id is held: the update still names the id that was lost.
+  e.worker = u.to == "ClaimingID" ? std::string() : u.worker;
+  e.state = u.to;
+  if (e.worker.empty()) {
+    e.leader = false;
+    e.epoch = 0;
+  }
+}
+
+void status_cache::on_leadership(int node, const leadership_update& u) {
+  std::lock_guard<std::mutex> guard(mutex_);
+  auto& e = at(node);
+  e.leader = u.leader;
+  e.epoch = u.leader ? u.epoch : 0;
+  e.leader_id = u.leader_id;
+}
+
+void status_cache::on_assignment(int node, const assignment_update& u) {
+  std::lock_guard<std::mutex> guard(mutex_);
+  auto& e = at(node);
+  e.owned = u.owned;
+  e.applied_epoch = u.epoch;
+  e.applied_version = u.version;
+}
+
+std::string status_cache::worker(int node) const {
+  std::lock_guard<std::mutex> guard(mutex_);
+  return nodes_.at(static_cast<std::size_t>(node)).worker;
+}
+
+std::string status_cache::json() const {
+  using nlohmann::json;
+  json out{{"group", info_.group},
+           {"pid", ::getpid()},
+           {"nats", info_.nats},
+           {"embedded_nats", info_.embedded_nats},
+           {"partitions", info_.partitions},
+           {"nodes", json::array()}};
+  std::lock_guard<std::mutex> guard(mutex_);
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    const auto& e = nodes_[i];
+    json parts = json::array();
+    for (const auto& p : e.owned) parts.push_back({{"keys", p.keys}, {"weight", p.weight}});
+    out["nodes"].push_back({{"index", i},
+                            {"worker", e.worker},
+                            {"state", e.state},
+                            {"leader", e.leader},
+                            {"epoch", e.epoch},
+                            {"leader_id", e.leader_id},
+                            {"applied_epoch", e.applied_epoch},
+                            {"applied_version", e.applied_version},
+                            {"partition_count", e.owned.size()},
+                            {"partitions", std::move(parts)}});
+  }
+  return out.dump();
+}
+
+}  // namespace parti::node_app

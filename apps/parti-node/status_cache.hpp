@@ -1,0 +1,56 @@
+#pragma once
+// What /status reports for every node of this process, kept up to date from the nodes' own
+// events. The HTTP thread only reads this snapshot under a mutex, so a request never waits
+// for an actor (a busy or stopping node cannot stall a scrape).
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "messages/node_events.hpp"
+
+namespace parti::node_app {
+
+class status_cache {
+ public:
+  struct process_info {
+    std::string group;
+    std::string nats;  // the URL(s) the nodes use
+    bool embedded_nats = false;
+    std::string partitions;  // what the leader distributes, as text
+  };
+
+  status_cache(process_info info, int nodes);
+
+  // Called by the nodes (on their actor threads), in the order the node produced them.
+  void on_state(int node, const node_state_update& u);
+  void on_leadership(int node, const leadership_update& u);
+  void on_assignment(int node, const assignment_update& u);
+
+  /// The worker id node `node` holds now (empty while it holds none).
+  std::string worker(int node) const;
+
+  /// {"group":..., "pid":..., "nats":..., "nodes":[{"index", "worker", "state", "leader",
+  ///  "epoch", "leader_id", "applied_epoch", "applied_version", "partition_count",
+  ///  "partitions":[{"keys":[...],"weight":n}]}]}
+  std::string json() const;
+
+ private:
+  struct entry {
+    std::string worker;
+    std::string state = "Init";
+    bool leader = false;
+    std::uint64_t epoch = 0;
+    std::string leader_id;
+    std::uint64_t applied_epoch = 0;
+    std::uint64_t applied_version = 0;
+    std::vector<partition> owned;
+  };
+
+  entry& at(int node);
+
+  process_info info_;
+  mutable std::mutex mutex_;
+  std::vector<entry> nodes_;
+};
+
+}  // namespace parti::node_app

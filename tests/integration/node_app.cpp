@@ -1,0 +1,279 @@
+// The parti-node program, run as a user would: its help, one clear message and exit code 2 for
+// every invalid option (command line or INI file), a group that converges on an embedded
+// nats-server with /status and /metrics, a graceful stop on SIGTERM, and nodes on a given
+// server that parti-ctl sees healthy.
+#include <boost/test/unit_test.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
+#include "runtime/nats/local_server.hpp"
+#include "tests/integration/run_program.hpp"
+#include "tests/support/eventually.hpp"
+
+using namespace parti;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+std::vector<std::string> node_args(std::vector<std::string> args) {
+  args.insert(args.begin(), test::app_binary("parti-node"));
+  return args;
+}
+
+/// Timings scaled down so that a group converges in about a second.
+std::vector<std::string> fast(std::vector<std::string> args) {
+  for (const char* a :
+       {"--heartbeat-interval=200ms", "--heartbeat-ttl=600ms", "--emergency-grace=200ms",
+        "--id-ttl=2s", "--election-ttl=1200ms", "--cold-start-window=1s",
+        "--planned-scale-window=500ms", "--cooldown=500ms"})
+    args.push_back(a);
+  return node_args(std::move(args));
+}
+
+/// A temporary directory, removed at the end (for INI and partitions files).
+struct temp_dir {
+  std::string path;
+  temp_dir() {
+    char name[] = "/tmp/parti-node-test-XXXXXX";
+    path = ::mkdtemp(name);
+  }
+  ~temp_dir() { std::filesystem::remove_all(path); }
+  std::string write(const std::string& name, const std::string& text) const {
+    auto file = path + "/" + name;
+    std::ofstream(file) << text;
+    return file;
+  }
+};
+
+/// The first match of `pattern`'s group 1 in `text`, or "".
+std::string find(const std::string& text, const std::string& pattern) {
+  std::smatch m;
+  if (std::regex_search(text, m, std::regex(pattern))) return m[1];
+  return "";
+}
+
+int status_port(const test::child_program& p) {
+  auto port = find(p.err(), "/status on http://127\\.0\\.0\\.1:([0-9]+)");
+  return port.empty() ? 0 : std::stoi(port);
+}
+
+std::optional<json> status_of(int port) {
+  auto reply = test::http_get(port, "/status");
+  if (!reply || reply->status != 200) return std::nullopt;
+  return json::parse(reply->body);
+}
+
+/// True when every node is Stable and together they own `partitions` partitions.
+bool converged(const json& status, std::size_t nodes, std::size_t partitions) {
+  if (status["nodes"].size() != nodes) return false;
+  std::size_t owned = 0;
+  for (const auto& n : status["nodes"]) {
+    if (n["state"] != "Stable") return false;
+    owned += n["partition_count"].get<std::size_t>();
+  }
+  return owned == partitions;
+}
+
+bool port_accepts(int port) {
+  return test::http_get(port, "/").has_value();
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(node_app)
+
+BOOST_AUTO_TEST_CASE(help_lists_every_option_with_its_default) {
+  auto r = test::run_program(node_args({"--help"}));
+  BOOST_TEST(r.code == 0, r.output());
+  for (const char* option : {"--nats-url",
+                             "--group",
+                             "--partitions=",
+                             "--partitions-file",
+                             "--workers",
+                             "--strategy",
+                             "--handoff",
+                             "--shutdown",
+                             "--id-prefix",
+                             "--id-min",
+                             "--id-max",
+                             "--preferred-id",
+                             "--heartbeat-interval",
+                             "--heartbeat-ttl",
+                             "--emergency-grace",
+                             "--id-ttl",
+                             "--election-ttl",
+                             "--cold-start-window",
+                             "--planned-scale-window",
+                             "--cooldown",
+                             "--metrics-address",
+                             "--nats-user",
+                             "--nats-password",
+                             "--nats-token",
+                             "--nats-creds",
+                             "--nats-tls-ca",
+                             "--nats-tls-cert",
+                             "--nats-tls-key",
+                             "--log-level",
+                             "--run-for",
+                             "--degraded-preset",
+                             "--config-file"})
+    BOOST_TEST(contains(r.out, option), option);
+  BOOST_TEST(contains(r.out, "--heartbeat-ttl=<string>"));
+  BOOST_TEST(std::regex_search(r.out, std::regex("--heartbeat-ttl.*\\(default: 3s\\)")));
+  BOOST_TEST(std::regex_search(r.out, std::regex("--workers.*\\(default: 1\\)")));
+  BOOST_TEST(std::regex_search(r.out, std::regex("--handoff.*\\(default: cooperative\\)")));
+}
+
+struct invalid_case {
+  std::vector<std::string> args;
+  std::string message;  // the start of the one line on stderr, after "parti-node: "
+};
+
+BOOST_AUTO_TEST_CASE(every_invalid_value_exits_2_with_one_message_naming_the_option) {
+  const std::vector<invalid_case> cases{
+      {{"--partitions=4", "--workers=0"}, "--workers: must be within 1..256, is 0"},
+      {{"--partitions=4", "--heartbeat-interval=fast"}, "--heartbeat-interval: invalid duration"},
+      {{"--partitions=4", "--heartbeat-ttl=1500ms"},
+       "--heartbeat-ttl: must be at least 2 x --heartbeat-interval"},
+      {{"--partitions=4", "--cooldown=20s"}, "--cooldown: must not exceed --planned-scale-window"},
+      {{"--partitions=4", "--handoff=lazy"}, "--handoff: expected cooperative|eager"},
+      {{"--partitions=4", "--shutdown=never"}, "--shutdown: expected drain|restart"},
+      {{"--partitions=4", "--degraded-preset=wild"}, "--degraded-preset: expected"},
+      {{"--partitions=4", "--strategy=best"}, "--strategy: expected"},
+      {{"--partitions=4", "--preferred-id=5000"}, "--preferred-id: must be within"},
+      {{"--partitions=4", "--id-min=10", "--id-max=5"}, "--id-min: must not exceed --id-max"},
+      {{"--partitions=4", "--id-prefix=_x"}, "--id-prefix: must use only"},
+      {{"--partitions=4", "--group=a.b"}, "--group: must be valid in a bucket name"},
+      {{}, "--partitions: give a partition count"},
+      {{"--partitions=-3"}, "--partitions: must be within 1..1000000"},
+      {{"--partitions=4", "--partitions-file=x"}, "--partitions and --partitions-file"},
+      {{"--partitions-file=/nonexistent/p.txt"}, "--partitions-file: partitions file"},
+      {{"--partitions=4", "--metrics-address=nowhere"}, "--metrics-address: expected host:port"},
+      {{"--partitions=4", "--nats-password=x"}, "--nats-password: requires --nats-user"},
+      {{"--partitions=4", "--nats-creds=/nonexistent.creds"}, "--nats-creds: cannot read"},
+      {{"--partitions=4", "--nats-tls-cert=/etc/hostname"}, "--nats-tls-cert / --nats-tls-key"},
+      {{"--partitions=4", "--log-level=loud"}, "--log-level: expected error|warning|info|debug"},
+      {{"--partitions=4", "--run-for=-1s"}, "--run-for: invalid duration"},
+      {{"--partitions=4", "--workers=abc"}, "--workers=abc: invalid value"},
+      {{"--partitions=4", "--bogus=1"}, "--bogus=1: unknown option"},
+      {{"--partitions=4", "stray"}, "unexpected argument \"stray\""},
+      {{"--partitions=4", "--config-file=/nonexistent.ini"},
+       "--config-file: cannot open \"/nonexistent.ini\""},
+  };
+  for (const auto& c : cases) {
+    auto r = test::run_program(node_args(c.args), 20s);
+    BOOST_TEST_CONTEXT("expected: " << c.message) {
+      BOOST_TEST(r.code == 2, r.output());
+      BOOST_TEST(r.err.rfind("parti-node: " + c.message, 0) == 0u, r.output());
+      BOOST_TEST(std::count(r.err.begin(), r.err.end(), '\n') == 1, r.output());
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_partitions_file_is_reported_with_its_line) {
+  temp_dir dir;
+  auto file = dir.write("p.txt", "orders,eu 5\n# comment\nbilling,\n");
+  auto r = test::run_program(node_args({"--partitions-file=" + file}), 20s);
+  BOOST_TEST(r.code == 2, r.output());
+  BOOST_TEST(contains(r.err, file + ": line 3: empty key"), r.output());
+}
+
+BOOST_AUTO_TEST_CASE(values_from_an_ini_file_are_checked_like_flags) {
+  temp_dir dir;
+  auto ini = dir.write("node.ini", "[global]\npartitions=4\nworkers=0\n");
+  auto r = test::run_program(node_args({"--config-file=" + ini}), 20s);
+  BOOST_TEST(r.code == 2, r.output());
+  BOOST_TEST(contains(r.err, "--workers: must be within"), r.output());
+  // caf-application.ini in the working directory is read too.
+  dir.write("caf-application.ini", "[global]\npartitions=4\nhandoff=\"sideways\"\n");
+  auto cwd = test::run_program(node_args({}), 20s, dir.path);
+  BOOST_TEST(cwd.code == 2, cwd.output());
+  BOOST_TEST(contains(cwd.err, "--handoff: expected cooperative|eager, got \"sideways\""),
+             cwd.output());
+}
+
+BOOST_AUTO_TEST_CASE(a_local_group_converges_serves_status_and_stops_on_sigterm) {
+  test::child_program node(fast({"--partitions=6", "--workers=2", "--metrics-address=127.0.0.1:0",
+                                 "--shutdown=restart", "--group=app"}));
+  BOOST_REQUIRE_MESSAGE(test::eventually([&] { return status_port(node) != 0; }, 15s),
+                        node.output());
+  int port = status_port(node);
+  auto nats_port =
+      std::stoi(find(node.err(), "local nats-server at nats://127\\.0\\.0\\.1:([0-9]+)"));
+  auto store = find(node.err(), "\\(store ([^)]+)\\)");
+  BOOST_TEST(std::filesystem::exists(store));
+
+  std::optional<json> status;
+  bool ok = test::eventually(
+      [&] {
+        status = status_of(port);
+        return status && converged(*status, 2, 6);
+      },
+      20s);
+  BOOST_REQUIRE_MESSAGE(ok, (status ? status->dump() : "no /status") + "\n" + node.output());
+  BOOST_TEST((*status)["group"] == "app");
+  int leaders = 0;
+  for (const auto& n : (*status)["nodes"]) {
+    leaders += n["leader"].get<bool>() ? 1 : 0;
+    BOOST_TEST(n["worker"].get<std::string>().rfind("worker-", 0) == 0u);
+    BOOST_TEST(n["applied_version"].get<int>() >= 1);
+  }
+  BOOST_TEST(leaders == 1);
+  auto metrics = test::http_get(port, "/metrics");
+  BOOST_REQUIRE(metrics.has_value());
+  BOOST_TEST(metrics->status == 200);
+  BOOST_TEST(contains(metrics->body, "parti_node_state"), metrics->body.substr(0, 2000));
+
+  node.signal(SIGTERM);
+  auto code = node.wait(20s);
+  BOOST_REQUIRE_MESSAGE(code.has_value(), "parti-node did not stop\n" + node.output());
+  BOOST_TEST(*code == 0, node.output());
+  BOOST_TEST(contains(node.err(), "stopping 2 node(s) (restart)"), node.output());
+  BOOST_TEST(!port_accepts(port));              // the HTTP listener is closed
+  BOOST_TEST(!std::filesystem::exists(store));  // and the embedded server is gone
+  BOOST_TEST(!test::http_get(nats_port, "/").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(nodes_on_a_given_server_are_healthy_for_parti_ctl_and_stop_on_sigint) {
+  local_nats_server server;
+  test::child_program node(fast({"--nats-url=" + server.url(), "--group=shop", "--partitions=8",
+                                 "--workers=3", "--run-for=30s", "--shutdown=restart"}));
+  auto ctl = [&] {
+    return test::run_program({test::app_binary("parti-ctl"), "--nats-url=" + server.url(),
+                              "--group=shop", "--json", "status"},
+                             10s);
+  };
+  test::program_result last;
+  bool healthy = test::eventually(
+      [&] {
+        last = ctl();
+        return last.code == 0;
+      },
+      20s);
+  BOOST_REQUIRE_MESSAGE(healthy, last.output() + "\n" + node.output());
+  auto j = json::parse(last.out);
+  BOOST_TEST(j["partitions"]["assigned"].get<int>() == 8);
+  BOOST_TEST(j["workers"].size() == 3u);
+  node.signal(SIGINT);
+  auto code = node.wait(20s);
+  BOOST_REQUIRE_MESSAGE(code.has_value(), node.output());
+  BOOST_TEST(*code == 0, node.output());
+}
+
+BOOST_AUTO_TEST_CASE(run_for_stops_the_process_by_itself) {
+  auto r =
+      test::run_program(fast({"--partitions=2", "--run-for=1500ms", "--shutdown=restart"}), 30s);
+  BOOST_TEST(r.code == 0, r.output());
+  BOOST_TEST(contains(r.err, "--run-for elapsed"), r.output());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
