@@ -42,6 +42,14 @@ void on_order(caf::event_based_actor* self, calc& c, const rebalance_order& orde
   if (c.settings.stats)
     c.settings.stats->set_calculator_input(c.settings.worker, order.workers.size(),
                                            c.partitions->size());
+  if (order.workers.empty()) {
+    // Every worker left (the last ones drained): nobody owns anything. Publishing that lets
+    // the leavers finish their drain instead of waiting for the timeout.
+    c.settings.previous.clear();
+    self->send(c.publisher, target_ready{order.round, order.reason, {},
+                                         static_cast<std::uint64_t>(c.partitions->size())});
+    return;
+  }
   auto start = std::chrono::steady_clock::now();
   auto target = checked_assign(*c.settings.algorithm, c.settings.previous, order.workers,
                                *c.partitions, c.settings.options);

@@ -30,7 +30,13 @@ void confirm_due(caf::event_based_actor* self, const std::shared_ptr<detector>& 
 void on_liveness(caf::event_based_actor* self, const std::shared_ptr<detector>& d,
                  const liveness_notice& n) {
   switch (n.change) {
-    case liveness_change::expired: d->rules.worker_expired(n.worker, now()); break;
+    case liveness_change::expired: {
+      // The grace counts from when the deadline passed (a new leader notices long-dead
+      // workers late), never from the future.
+      auto since = time_point(duration(n.since_ns));
+      d->rules.worker_expired(n.worker, n.since_ns > 0 ? std::min(since, now()) : now());
+      break;
+    }
     case liveness_change::joined:
     case liveness_change::restarted: d->rules.worker_returned(n.worker); break;
     case liveness_change::left:

@@ -75,6 +75,7 @@ liveness_options liveness_of(const node_config& c) {
   o.heartbeat_ttl = c.heartbeat_ttl;
   o.restart_grace = c.restart_grace;
   o.recovery_grace = c.degraded.recovery_grace;
+  o.rebuild_grace = c.heartbeat_interval;
   o.mass_expiry_share = c.degraded.mass_disappearance_share;
   o.mass_expiry_hold = c.heartbeat_ttl;
   return o;

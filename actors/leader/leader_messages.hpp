@@ -17,6 +17,7 @@ struct liveness_notice {
   liveness_change change = liveness_change::joined;
   std::string worker;
   std::vector<std::string> workers;
+  std::int64_t since_ns = 0;  // expired: steady-clock time its deadline passed (ns since epoch)
 };
 
 /// worker_monitor -> publisher: what every live worker reports applied (epoch, version).
@@ -73,7 +74,8 @@ struct control_notice {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, liveness_notice& x) {
-  return f(caf::meta::type_name("parti.liveness_notice"), x.change, x.worker, x.workers);
+  return f(caf::meta::type_name("parti.liveness_notice"), x.change, x.worker, x.workers,
+           x.since_ns);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, applied_snapshot& x) {

@@ -12,6 +12,8 @@ status liveness_options::validate() const {
     return failure{"liveness: restart_grace must not be negative"};
   if (recovery_grace < duration::zero())
     return failure{"liveness: recovery_grace must not be negative"};
+  if (rebuild_grace < duration::zero())
+    return failure{"liveness: rebuild_grace must not be negative"};
   if (!(mass_expiry_share > 0.0 && mass_expiry_share <= 1.0))
     return failure{"liveness: mass_expiry_share must be in (0, 1] (1 disables the guard)"};
   if (mass_expiry_min_workers < 1)
@@ -92,7 +94,7 @@ std::vector<liveness_event> liveness_tracker::rebuild(
     e.last_seen = now - options_.heartbeat_ttl;
     workers_[worker] = e;
   }
-  start_recovery_grace(now);
+  start_grace(now, options_.rebuild_grace);
   return events;
 }
 
@@ -234,8 +236,10 @@ std::vector<liveness_event> liveness_tracker::expire_alive(time_point now) {
     return events;
   }
   for (const auto& worker : overdue) {
+    auto expired = event(liveness_change::expired, worker);
+    expired.since = std::min(now, alive_deadline(workers_.at(worker)));
     workers_.erase(worker);
-    events.push_back(event(liveness_change::expired, worker));
+    events.push_back(std::move(expired));
     release_from_hold(worker, events);
   }
   return events;
@@ -255,11 +259,11 @@ void liveness_tracker::store_outage_began(time_point /*now*/) {
 
 void liveness_tracker::store_outage_ended(time_point now) {
   outage_ = false;
-  start_recovery_grace(now);
+  start_grace(now, options_.recovery_grace);
 }
 
-void liveness_tracker::start_recovery_grace(time_point now) {
-  auto floor = now + options_.recovery_grace;
+void liveness_tracker::start_grace(time_point now, duration grace) {
+  auto floor = now + grace;
   expiry_floor_ = expiry_floor_ ? std::max(*expiry_floor_, floor) : floor;
 }
 

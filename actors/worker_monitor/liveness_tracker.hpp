@@ -33,8 +33,13 @@ namespace parti {
 struct liveness_options {
   duration heartbeat_ttl = std::chrono::seconds(3);
   duration restart_grace = std::chrono::seconds(30);
-  /// After (re)start or the end of a store outage, nobody expires before this has passed.
+  /// After the end of a store outage, nobody expires before this has passed: the leader could
+  /// not have seen heartbeats while the store was unreachable.
   duration recovery_grace = std::chrono::seconds(3);
+  /// After a rebuild (a new leader, the store reachable all along), nobody expires before this
+  /// has passed: a heartbeat written just before may still be on its way through the watch.
+  /// Short (about one heartbeat interval), so a crashed leader's partitions move quickly.
+  duration rebuild_grace = std::chrono::seconds(1);
   /// The mass-disappearance guard trips when more than this share (0, 1] of the alive workers
   /// would expire in one check, and at least `mass_expiry_min_workers` of them.
   double mass_expiry_share = 0.5;
@@ -63,6 +68,9 @@ struct liveness_event {
   liveness_change change;
   std::string worker;                // empty for store_suspected / store_trusted
   std::vector<std::string> workers;  // store_suspected: the held workers, sorted
+  /// expired: when the worker's deadline passed (last heartbeat + TTL). A new leader learns of
+  /// long-dead workers late; the emergency grace counts from here, not from the noticing.
+  time_point since{};
 };
 
 /// One initial value of the heartbeat watch.
@@ -133,7 +141,7 @@ class liveness_tracker {
   std::size_t alive_count() const;
   time_point alive_deadline(const entry& e) const;
   time_point not_before(time_point deadline) const;
-  void start_recovery_grace(time_point now);
+  void start_grace(time_point now, duration grace);
   void release_from_hold(const std::string& worker, std::vector<liveness_event>& events);
 
   liveness_options options_;

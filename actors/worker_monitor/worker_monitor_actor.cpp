@@ -62,7 +62,7 @@ void publish(self_ptr self, const monitor_ptr& m, const std::vector<liveness_eve
                            e.change == liveness_change::expired ||
                            e.change == liveness_change::restart_expired))
       m->peers.stats->forget_heartbeat(m->peers.worker, e.worker);
-    liveness_notice n{e.change, e.worker, e.workers};
+    liveness_notice n{e.change, e.worker, e.workers, e.since.time_since_epoch().count()};
     self->send(m->peers.state_machine, n);
     self->send(m->peers.emergency_detector, n);
   }

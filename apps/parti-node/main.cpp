@@ -7,7 +7,8 @@
 // Options come from CAF's option system (command line, `caf-application.ini` in the working
 // directory, or --config-file); parti-node checks every value itself before anything starts and
 // exits with code 2 and one message naming the option and the rule. SIGTERM / SIGINT stop every
-// node gracefully and in parallel with the configured --shutdown intent; a second signal exits
+// node gracefully and in parallel with the configured --shutdown intent (SIGUSR1: with the restart
+// intent, for rolling restarts driven by a supervisor); a second signal exits
 // at once. With --metrics-address it serves /metrics (Prometheus) and /status (JSON).
 //
 // main() is written out instead of CAF_MAIN() for the exit codes: CAF_MAIN exits with 1 on an
@@ -55,6 +56,7 @@ sigset_t stop_signals() {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR1);  // stop with restart intent, whatever --shutdown says
   return set;
 }
 
@@ -252,10 +254,11 @@ int run(caf::actor_system& sys, const app_settings& s, bool embedded) {
         to_string(s.node.hand_off), ", NATS ", urls_text(s.connection.urls),
         embedded ? " (embedded)" : "");
     int sig = wait_for_signal(s.run_for);
+    auto intent = sig == SIGUSR1 ? shutdown_intent::restart : s.node.shutdown;
     log(log_level::info, "parti-node: ", sig ? strsignal(sig) : "--run-for elapsed", "; stopping ",
-        s.workers, " node(s) (", to_string(s.node.shutdown), ")");
+        s.workers, " node(s) (", to_string(intent), ")");
     exit_on_second_signal();
-    stop_nodes(sys, *nodes, s.node.shutdown, s.node.drain_timeout + std::chrono::seconds(15));
+    stop_nodes(sys, *nodes, intent, s.node.drain_timeout + std::chrono::seconds(15));
   }
   endpoint.reset();  // no more /status reads of the cache
   group->close();

@@ -44,7 +44,7 @@ caf::actor node_group::add_node(std::optional<std::uint32_t> preferred, caf::act
   o.config.preferred_id = preferred;
   o.group = group;
   o.subscriber = subscriber;
-  o.leader = leader;
+  o.leader = leaders;
   auto n = spawn_node(sys, o);
   if (!n) throw std::runtime_error(n.error());
   nodes.push_back(*n);

@@ -15,7 +15,7 @@ struct node_group : nats_fixture {
   node_config config = fast_config();
   std::shared_ptr<group_buckets> group;
   std::vector<caf::actor> nodes;
-  leader_factory leader;  // empty: leaders publish nothing
+  leader_factory leaders;  // empty: leaders publish nothing
 
   node_group();
   ~node_group();

@@ -22,7 +22,7 @@ struct leader_group : test::node_group {
     s.partitions = callback_source([n]() -> result<std::vector<partition>> {
       return count_source(n->load())->load();
     });
-    leader = make_leader_factory(s);
+    leaders = make_leader_factory(s);
   }
 
   /// partition key -> owners, over the nodes that are still running.

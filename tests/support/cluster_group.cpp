@@ -1,0 +1,135 @@
+#include "tests/support/cluster_group.hpp"
+
+#include <stdexcept>
+
+namespace parti::test {
+
+using namespace std::chrono_literals;
+
+// -- cluster_fixture --------------------------------------------------------------------------
+
+cluster_fixture::cluster_fixture() {
+  auto c = connection::open(options());
+  if (!c) throw std::runtime_error(c.error());
+  conn = *c;
+}
+
+cluster_fixture::~cluster_fixture() {
+  // Stop every actor before the connection and the servers go away (STACK.md gotcha 2).
+  sys.await_all_actors_done();
+}
+
+connection_options cluster_fixture::options() const {
+  connection_options o;
+  o.urls = cluster.url_list();
+  o.reconnect_wait = 50ms;
+  o.request_timeout = 1s;
+  o.ping_interval = 500ms;
+  return o;
+}
+
+std::optional<std::size_t> cluster_fixture::connected_member() const {
+  if (!conn->connected()) return std::nullopt;
+  return cluster.index_of(conn->connected_url());
+}
+
+// -- cluster_group ----------------------------------------------------------------------------
+
+node_config cluster_group::cluster_config() {
+  node_config c = fast_config("c");
+  c.bucket_replicas = 3;
+  return c;
+}
+
+cluster_group::cluster_group() {
+  leader_settings s;
+  auto n = count;
+  s.partitions = callback_source([n]() -> result<std::vector<partition>> {
+    return count_source(n->load())->load();
+  });
+  leader = make_leader_factory(s);
+}
+
+cluster_group::~cluster_group() {
+  for (auto& n : nodes) caf::anon_send_exit(n, caf::exit_reason::kill);
+  if (group) group->close();
+}
+
+caf::actor cluster_group::add_node() {
+  if (!group) {
+    auto g = open_group(sys, conn, config);
+    if (!g) throw std::runtime_error(g.error());
+    group = *g;
+  }
+  node_options o;
+  o.config = config;
+  o.group = group;
+  o.leader = leader;
+  auto n = spawn_node(sys, o);
+  if (!n) throw std::runtime_error(n.error());
+  nodes.push_back(*n);
+  return *n;
+}
+
+node_status cluster_group::status(const caf::actor& node) {
+  node_status out;
+  caf::scoped_actor self{sys};
+  self->request(node, 5s, caf::get_atom::value)
+      .receive([&](const node_status& s) { out = s; },
+               [&](const caf::error&) { out.state = "Gone"; });
+  return out;
+}
+
+std::vector<node_status> cluster_group::statuses() {
+  std::vector<node_status> out;
+  for (auto& n : nodes) out.push_back(status(n));
+  return out;
+}
+
+std::optional<node_status> cluster_group::sole_leader() {
+  std::optional<node_status> found;
+  int leaders = 0;
+  for (auto& s : statuses())
+    if (s.state != "Gone" && s.leader) {
+      ++leaders;
+      found = s;
+    }
+  if (leaders != 1) return std::nullopt;
+  return found;
+}
+
+std::map<std::string, std::set<std::string>> cluster_group::owners() {
+  std::map<std::string, std::set<std::string>> out;
+  for (const auto& s : statuses())
+    if (s.state != "Gone")
+      for (const auto& p : s.owned) out[p.keys.at(0)].insert(s.worker);
+  return out;
+}
+
+bool cluster_group::fully_covered() {
+  auto o = owners();
+  if (o.size() != count->load()) return false;
+  for (const auto& [key, set] : o)
+    if (set.size() != 1) return false;
+  return true;
+}
+
+std::map<std::string, std::string> cluster_group::owner_map() {
+  std::map<std::string, std::string> out;
+  for (const auto& [key, set] : owners())
+    if (set.size() == 1) out[key] = *set.begin();
+  return out;
+}
+
+std::map<std::string, std::uint64_t> cluster_group::heartbeat_revisions() {
+  std::map<std::string, std::uint64_t> out;
+  if (!group) return out;
+  for (const auto& s : statuses()) {
+    if (s.worker.empty() || s.state == "Gone") continue;
+    auto e = group->heartbeats->get(s.worker);
+    if (e) out[s.worker] = e->revision;
+  }
+  return out;
+}
+
+}  // namespace parti::test
