@@ -4,7 +4,10 @@
 //
 // Decoding is total: garbage, truncated input, wrong types, trailing bytes or absurd lengths give
 // a failure naming the record and field; unknown fields are ignored and missing fields keep their
-// defaults. It never throws and never allocates more than the input size justifies.
+// defaults. It never throws. Every container's announced length is checked against the input
+// size before anything is allocated; nested containers can still make msgpack reserve up to
+// (nesting depth x input size) elements (depth is capped at 32), which fails cleanly
+// (std::bad_alloc -> an error) under a memory limit.
 #include <string>
 #include <string_view>
 

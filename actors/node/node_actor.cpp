@@ -455,8 +455,8 @@ caf::behavior node(caf::stateful_actor<node_state>* self, node_options options) 
       },
       [=](caf::get_atom) { return status_of(self); },
       [=](const connection_event& e) { on_connection(self, e); },
-      [=](caf::tick_atom, std::uint64_t token) {
-        if (self->state.timer.fire(token)) check_degraded(self);
+      [=](caf::tick_atom, std::uint64_t tick) {
+        if (self->state.timer.fire(tick)) check_degraded(self);
       },
       [=](rebalance_atom) {
         return request_from_leader(self, [](control_record& c) { ++c.rebalance_seq; });

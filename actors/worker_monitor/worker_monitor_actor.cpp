@@ -123,8 +123,8 @@ caf::behavior worker_monitor(caf::event_based_actor* self, liveness_options opti
         if (m->ready) publish(self, m, m->tracker.heartbeat_deleted(u.entry.key, now()), false);
       },
       [=](const watch_ready& r) { on_ready(self, m, r); },
-      [=](caf::tick_atom, std::uint64_t token) {
-        if (m->timer.fire(token) && m->ready) publish(self, m, m->tracker.expire(now()), false);
+      [=](caf::tick_atom, std::uint64_t tick) {
+        if (m->timer.fire(tick) && m->ready) publish(self, m, m->tracker.expire(now()), false);
       },
       [=](caf::get_atom) { return snapshot(*m); },
       [=](const connection_event& e) {
