@@ -465,7 +465,14 @@ caf::behavior node(caf::stateful_actor<node_state>* self, node_options options) 
         return request_from_leader(self, [](control_record& c) { ++c.refresh_seq; });
       },
       [=](caf::subscribe_atom, const caf::actor& subscriber) {
-        self->state.subscribers.push_back(subscriber);
+        // A late subscriber first gets where things stand, then every change.
+        auto& s = self->state;
+        s.subscribers.push_back(subscriber);
+        self->send(subscriber, s.leadership);
+        if (s.applied_version > 0 || !s.owned.empty())
+          self->send(subscriber, assignment_update{s.worker, s.owned, s.owned, {},
+                                                   s.applied_epoch, s.applied_version,
+                                                   "snapshot"});
       },
       [=](caf::leave_atom, shutdown_intent intent) -> caf::result<caf::ok_atom> {
         auto& s = self->state;

@@ -13,7 +13,8 @@
 // It answers:
 //   (caf::get_atom)                   -> node_status
 //   (caf::leave_atom, shutdown_intent) graceful stop: drain or restart; -> ok_atom, then it quits
-//   (caf::subscribe_atom, caf::actor) adds a subscriber
+//   (caf::subscribe_atom, caf::actor) adds a subscriber; it gets the current leadership and
+//                                     assignment (reason "snapshot") at once, then changes
 //   (rebalance_atom) / (refresh_atom)  asks the leader (on any node) for a rebalance or a
 //                                      re-read of the partitions, through `_control`; -> ok
 #include <caf/actor.hpp>

@@ -14,6 +14,7 @@
 // main() is written out instead of CAF_MAIN() for the exit codes: CAF_MAIN exits with 1 on an
 // option CAF cannot parse, and it would start the actor system before our validation.
 #include <caf/all.hpp>
+#include <caf/io/all.hpp>
 
 #include <pthread.h>
 #include <signal.h>
@@ -24,6 +25,7 @@
 #include <thread>
 
 #include "actors/leader/leader_actor.hpp"
+#include "messages/announce.hpp"
 #include "actors/node/node_actor.hpp"
 #include "apps/parti-node/options.hpp"
 #include "apps/parti-node/status_cache.hpp"
@@ -45,7 +47,14 @@ struct app_config : caf::actor_system_config {
   app_options options;
   app_config() {
     add_options(custom_options_, options);
+    load<caf::io::middleman>();  // only used with --publish-port
+    announce_message_types(*this);
     set("scheduler.max-threads", 2);
+    // Work sharing (one queue, threads sleep on a condition variable) instead of CAF's default
+    // work stealing, whose idle threads poll every few milliseconds: an idle node used 2.8% of
+    // a core with stealing and 0.1% with sharing (docs/BENCHMARKS.md). Nodes exchange few
+    // messages, so the shared queue costs nothing measurable.
+    set("scheduler.policy", caf::atom("sharing"));
   }
 };
 
@@ -216,6 +225,25 @@ std::unique_ptr<http_endpoint> start_endpoint(const app_settings& s,
   return std::move(*endpoint);
 }
 
+/// With --publish-port, each node's handle is reachable by other CAF applications, which send it
+/// (caf::subscribe_atom, their actor) to receive its assignment, state and leadership messages.
+bool publish_nodes(caf::actor_system& sys, const app_settings& s,
+                   const std::vector<caf::actor>& nodes) {
+  if (s.publish_port == 0) return true;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    auto port = static_cast<std::uint16_t>(s.publish_port + static_cast<int>(i));
+    auto published = sys.middleman().publish(nodes[i], port, s.publish_address.c_str(), true);
+    if (!published) {
+      log(log_level::error, "parti-node: --publish-port: cannot publish node ", i, " on ",
+          s.publish_address, ":", port, ": ", sys.render(published.error()));
+      return false;
+    }
+    log(log_level::info, "parti-node: node ", i, " published on ", s.publish_address, ":",
+        *published);
+  }
+  return true;
+}
+
 std::string urls_text(const std::vector<std::string>& urls) {
   std::string text;
   for (const auto& u : urls) text += (text.empty() ? "" : ",") + u;
@@ -248,6 +276,9 @@ int run(caf::actor_system& sys, const app_settings& s, bool embedded) {
   } else if (auto nodes = spawn_nodes(sys, s, group, cache); !nodes) {
     log(log_level::error, "parti-node: ", nodes.error());
     code = exit_runtime_error;
+  } else if (!publish_nodes(sys, s, *nodes)) {
+    code = exit_runtime_error;
+    stop_nodes(sys, *nodes, shutdown_intent::restart, std::chrono::seconds(15));
   } else {
     log(log_level::info, "parti-node: group ", s.node.group, ", ", s.workers, " node(s), ",
         s.partitions_text, ", strategy ", s.node.strategy, ", hand-off ",

@@ -275,6 +275,11 @@ void add_options(caf::config_option_set& set, app_options& o) {
       .add(o.metrics_address, "metrics-address",
            "host:port of the /metrics and /status listener, port 0 for any free port; empty: "
            "no listener (default: none)")
+      .add(o.publish_port, "publish-port",
+           "publish each node's actor on CAF's middleman (node i on this port + i) so that other "
+           "CAF applications can subscribe to its messages; 0: not published (default: 0)")
+      .add(o.publish_address, "publish-address",
+           with_default("address the published nodes listen on", d.publish_address))
       .add(o.log_level, "log-level", with_default("error|warning|info|debug", d.log_level))
       .add(o.run_for, "run-for",
            with_default("stop after this long, as on SIGTERM; 0s: run until a signal", d.run_for));
@@ -301,6 +306,10 @@ result<app_settings> to_settings(const app_options& o) {
   s.connection = std::move(*conn);
   if (auto ok = check_metrics_address(o.metrics_address); !ok) return failure{ok.error()};
   s.metrics_address = o.metrics_address;
+  if (o.publish_port < 0 || o.publish_port + o.workers - 1 > 65535)
+    return failure{"--publish-port: must be within 0..65535 for every node (port + workers - 1)"};
+  s.publish_port = o.publish_port;
+  s.publish_address = o.publish_address;
   auto run_for = duration_option("run-for", o.run_for);
   if (!run_for) return failure{run_for.error()};
   if (*run_for < duration::zero()) return failure{"--run-for: must not be negative"};

@@ -46,6 +46,8 @@ struct app_options {
   std::string cooldown = "10s";
 
   std::string metrics_address;  // host:port; empty: no HTTP listener
+  int publish_port = 0;         // CAF middleman port of node 0 (node i: +i); 0: not published
+  std::string publish_address = "127.0.0.1";
   std::string log_level = "info";
   std::string run_for = "0s";  // 0: until SIGINT / SIGTERM
 };
@@ -62,6 +64,8 @@ struct app_settings {
   std::string partitions_text;  // "24 partitions p-0..p-23" or "partitions file <path>"
   int workers = 1;
   std::string metrics_address;
+  int publish_port = 0;
+  std::string publish_address;
   std::string log_level = "info";
   duration run_for = duration::zero();
 };

@@ -11,7 +11,7 @@
 #include "runtime/config.hpp"
 #include "runtime/nats/group_buckets.hpp"
 #include "runtime/nats/group_inspect.hpp"
-#include "tests/integration/run_program.hpp"
+#include "tests/support/run_program.hpp"
 #include "tests/support/actors.hpp"
 
 using namespace parti;

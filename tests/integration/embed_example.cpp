@@ -5,7 +5,7 @@
 #include <regex>
 
 #include "runtime/nats/local_server.hpp"
-#include "tests/integration/run_program.hpp"
+#include "tests/support/run_program.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;

@@ -11,7 +11,7 @@
 #include <regex>
 
 #include "runtime/nats/local_server.hpp"
-#include "tests/integration/run_program.hpp"
+#include "tests/support/run_program.hpp"
 #include "tests/support/eventually.hpp"
 
 using namespace parti;

@@ -1,0 +1,20 @@
+#pragma once
+// Registers the messages a node exchanges with other CAF applications, so that they can cross
+// process boundaries through CAF's middleman (parti-node --publish-port, parti-subscriber).
+// Both sides must call it on their actor_system_config, before the actor system starts.
+#include <caf/actor_system_config.hpp>
+
+#include "messages/inspect.hpp"
+
+namespace parti {
+
+inline void announce_message_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<partition>("parti.partition");
+  cfg.add_message_type<std::vector<partition>>("parti.partitions");
+  cfg.add_message_type<assignment_update>("parti.assignment_update");
+  cfg.add_message_type<node_state_update>("parti.node_state_update");
+  cfg.add_message_type<leadership_update>("parti.leadership_update");
+  cfg.add_message_type<node_status>("parti.node_status");
+}
+
+}  // namespace parti
