@@ -1,0 +1,146 @@
+// Scale benchmark: N nodes in one parti-node process (--workers N) on one local nats-server.
+// Measures the time from start to full coverage, then over a steady-state window the CPU share
+// and RSS of the parti-node process and of nats-server, and the heartbeat writes per second
+// (from the process's own /metrics: parti_kv_operation_duration_seconds_count{operation="put"}).
+// bench_scale [--workers 1000] [--partitions 10000] [--window 20s] [--json FILE] [--binary PATH]
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "apps/bench/bench_report.hpp"
+#include "apps/lib/fleet.hpp"
+#include "runtime/config.hpp"
+#include "runtime/nats/local_server.hpp"
+
+using namespace parti;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+struct usage {
+  double cpu_seconds = 0;
+  double rss_mb = 0;
+  int threads = 0;
+};
+
+usage usage_of(pid_t pid) {
+  usage u;
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) u.rss_mb = std::stod(line.substr(6)) / 1024.0;
+    if (line.rfind("Threads:", 0) == 0) u.threads = std::stoi(line.substr(8));
+  }
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string content((std::istreambuf_iterator<char>(stat)), {});
+  auto close = content.rfind(')');
+  if (close == std::string::npos) return u;
+  std::istringstream rest(content.substr(close + 2));
+  std::string field;
+  long ticks = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i)
+    if (i == 14 || i == 15) ticks += std::stol(field);
+  u.cpu_seconds = static_cast<double>(ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  return u;
+}
+
+/// Our child process named `comm` (the nats-server that local_nats_server started).
+pid_t child_named(const std::string& comm) {
+  auto me = ::getpid();
+  std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir("/proc"), ::closedir);
+  while (auto* e = ::readdir(dir.get())) {
+    std::string name = e->d_name;
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat("/proc/" + name + "/stat");
+    std::string content((std::istreambuf_iterator<char>(stat)), {});
+    auto open = content.find('('), close = content.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) continue;
+    std::istringstream rest(content.substr(close + 2));
+    std::string state;
+    pid_t ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == me && content.substr(open + 1, close - open - 1) == comm)
+      return static_cast<pid_t>(std::stoi(name));
+  }
+  return -1;
+}
+
+/// Sum of a counter's samples in a Prometheus text exposition.
+double counter_sum(const std::string& text, const std::string& prefix) {
+  double total = 0;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(prefix, 0) == 0) total += std::stod(line.substr(line.rfind(' ') + 1));
+  return total;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int workers = 1000;
+  std::uint32_t partitions = 10000;
+  duration window = std::chrono::seconds(20);
+  std::string json, binary = (std::filesystem::path(argv[0]).parent_path() / "parti-node").string();
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string arg = argv[i], value = argv[i + 1];
+    if (arg == "--workers") workers = std::stoi(value);
+    else if (arg == "--partitions") partitions = static_cast<std::uint32_t>(std::stoul(value));
+    else if (arg == "--window") window = parse_duration(value).value();
+    else if (arg == "--json") json = value;
+    else if (arg == "--binary") binary = value;
+    else return std::fprintf(stderr, "bench_scale: unknown argument %s\n", arg.c_str()), 2;
+  }
+  auto logs = (std::filesystem::temp_directory_path() / ("parti-scale-" + std::to_string(::getpid()))).string();
+  std::filesystem::create_directories(logs);
+  local_nats_server nats;
+  auto nats_pid = child_named("nats-server");
+  fleet::fleet f(binary,
+                 {"--nats-url=" + nats.url(), "--group=scale", "--workers=" + std::to_string(workers),
+                  "--partitions=" + std::to_string(partitions), "--cold-start-window=10s",
+                  "--log-level=warning"},
+                 logs);
+  auto t0 = clock_type::now();
+  int index = f.start(0);
+  auto pid = f.members().at(0).pid;
+  std::vector<bench::figure> figures;
+  double covered_ms = -1;
+  while (clock_type::now() - t0 < std::chrono::minutes(5)) {
+    auto o = f.sample();
+    if (fleet::fully_covered(o, partitions)) {
+      covered_ms = std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  char tag[64];
+  std::snprintf(tag, sizeof tag, "%d_nodes_%u_partitions", workers, partitions);
+  figures.push_back({std::string("scale_start_to_covered_") + tag, "ms",
+                     covered_ms >= 0 ? std::vector<double>{covered_ms} : std::vector<double>{}, {},
+                     "includes the 10s cold-start window"});
+  if (covered_ms < 0) std::fprintf(stderr, "bench_scale: not covered within 5 minutes\n");
+  // Steady state: let the rebalance settle, then measure over the window.
+  std::this_thread::sleep_for(std::chrono::seconds(5));
+  auto metrics_port = f.members().at(static_cast<std::size_t>(index)).metrics_port;
+  auto m0 = fleet::http_get(metrics_port, "/metrics", std::chrono::seconds(10));
+  auto p0 = usage_of(pid), n0 = usage_of(nats_pid);
+  auto w0 = clock_type::now();
+  std::this_thread::sleep_for(window);
+  auto p1 = usage_of(pid), n1 = usage_of(nats_pid);
+  auto m1 = fleet::http_get(metrics_port, "/metrics", std::chrono::seconds(10));
+  double seconds = std::chrono::duration<double>(clock_type::now() - w0).count();
+  const std::string puts = "parti_kv_operation_duration_seconds_count{operation=\"put\"";
+  double put_rate = (m0 && m1) ? (counter_sum(*m1, puts) - counter_sum(*m0, puts)) / seconds : -1;
+  figures.push_back({"scale_parti_node_cpu", "%", {100.0 * (p1.cpu_seconds - p0.cpu_seconds) / seconds}, {}, ""});
+  figures.push_back({"scale_parti_node_rss", "MB", {p1.rss_mb}, {}, std::to_string(p1.threads) + " threads"});
+  figures.push_back({"scale_nats_server_cpu", "%", {100.0 * (n1.cpu_seconds - n0.cpu_seconds) / seconds}, {}, ""});
+  figures.push_back({"scale_nats_server_rss", "MB", {n1.rss_mb}, {}, ""});
+  figures.push_back({"scale_heartbeat_puts_per_second", "1/s", {put_rate}, {}, "expected ~workers/interval"});
+  bench::print_table(figures);
+  f.signal(index, SIGKILL);
+  return bench::write_json(figures, json) ? 0 : 1;
+}
