@@ -77,21 +77,17 @@ void on_update(caf::event_based_actor* self, const state_ptr& st, const watch_up
 }  // namespace
 
 caf::behavior assignment_watch(caf::event_based_actor* self, std::string worker,
-                               std::shared_ptr<kv_store> assignments, caf::actor parent,
+                               caf::actor assignments_hub, caf::actor parent,
                                std::shared_ptr<metrics> stats) {
   auto st = std::make_shared<watcher_state>(worker, std::move(parent));
   st->stats = stats;
-  watch_options opts;
-  opts.key_filter = worker;
-  auto bucket = assignments->bucket();
-  auto watch = spawn_watch(self->system(), std::move(assignments),
-                           caf::actor_cast<caf::actor>(self), opts,
-                           count_watch_failures(stats, worker, bucket));
-  self->link_to(watch);
+  // The process's shared watch of the assignments bucket sends us our key's changes.
+  auto me = caf::actor_cast<caf::actor>(self);
+  self->send(assignments_hub, caf::subscribe_atom::value, worker, me);
   return {
       [=](const watch_update& u) { on_update(self, st, u); },
       [=](const watch_ready&) {},
-      [=](resync_atom) { self->send(watch, resync_atom::value); },
+      [=](resync_atom) { self->send(assignments_hub, resync_atom::value, worker, me); },
   };
 }
 

@@ -17,7 +17,7 @@
 namespace parti {
 
 caf::behavior assignment_watch(caf::event_based_actor* self, std::string worker,
-                               std::shared_ptr<kv_store> assignments, caf::actor parent,
+                               caf::actor assignments_hub, caf::actor parent,
                                std::shared_ptr<metrics> stats);
 
 }  // namespace parti

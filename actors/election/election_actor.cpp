@@ -22,7 +22,6 @@ struct campaign {
   lease_timing timing;
   kv_actor kv;
   caf::actor parent;
-  caf::actor watch;
   lease_follower follower;
   std::optional<leader_term> term;
   std::string leader_id;  // as last seen in the watch
@@ -182,18 +181,14 @@ void on_watch(self_ptr self, const campaign_ptr& c, const watch_update& u) {
 }  // namespace
 
 caf::behavior election(caf::event_based_actor* self, election_settings settings,
-                       kv_actor election_kv, std::shared_ptr<kv_store> election_store,
-                       caf::actor parent, std::shared_ptr<metrics> stats) {
+                       kv_actor election_kv, caf::actor election_hub, caf::actor parent,
+                       std::shared_ptr<metrics> stats) {
   auto c = std::make_shared<campaign>(std::move(settings), std::move(election_kv),
                                       std::move(parent));
-  watch_options opts;
-  opts.key_filter = leader_key;
-  auto bucket = election_store->bucket();
   c->stats = stats;
-  c->watch = spawn_watch(self->system(), std::move(election_store),
-                         caf::actor_cast<caf::actor>(self), opts,
-                         count_watch_failures(stats, c->settings.worker, bucket));
-  self->link_to(c->watch);  // the watch ends with us (and a dead watch ends us)
+  // The process's shared watch of the election bucket sends us the `leader` key's changes.
+  self->send(election_hub, caf::subscribe_atom::value, leader_key,
+             caf::actor_cast<caf::actor>(self));
   on_tick(self, c);
   return {
       [=](caf::tick_atom, std::uint64_t token) {

@@ -28,7 +28,7 @@ struct election_settings {
 };
 
 caf::behavior election(caf::event_based_actor* self, election_settings settings,
-                       kv_actor election_kv, std::shared_ptr<kv_store> election_store,
-                       caf::actor parent, std::shared_ptr<metrics> stats);
+                       kv_actor election_kv, caf::actor election_hub, caf::actor parent,
+                       std::shared_ptr<metrics> stats);
 
 }  // namespace parti

@@ -26,6 +26,7 @@ struct claimer {
   std::optional<claim_keeper> keeper;
   bool busy = false;          // one store operation at a time
   bool warned_exhausted = false;
+  bool tried_preferred = false;  // the preferred id is tried once per claim, before any listing
   std::uint64_t generation = 0;  // a tick from an older claim is ignored
 
   explicit claimer(id_claimer_settings s, kv_actor kv, caf::actor p)
@@ -60,7 +61,10 @@ std::string encode_claim(const claimer& c) {
   return encode(id_claim{c.settings.instance, c.settings.host, c.settings.pid, unix_millis()});
 }
 
-void try_candidate(caf::event_based_actor* self, claimer_ptr c, std::set<std::string> taken) {
+/// Tries the next candidate given what is known to be taken. `listed`: `taken` comes from a
+/// listing of the bucket (otherwise only the preferred id was tried, blind).
+void try_candidate(caf::event_based_actor* self, claimer_ptr c, std::set<std::string> taken,
+                   bool listed) {
   auto candidate = c->pool.next_candidate(taken);
   if (!candidate) {
     if (!c->warned_exhausted) log(log_level::error, "id_claimer: ", candidate.error());
@@ -85,9 +89,14 @@ void try_candidate(caf::event_based_actor* self, claimer_ptr c, std::set<std::st
             schedule_keeper(self, c);
           },
           [=](const caf::error& err) mutable {
-            if (is_kv_error(err, kv_errc::key_exists)) {  // lost a race: try the next one
-              taken.insert(*candidate);
-              try_candidate(self, c, std::move(taken));
+            if (is_kv_error(err, kv_errc::key_exists)) {
+              if (!listed) {  // the preferred id is taken: now learn what else is
+                c->busy = false;
+                claim(self, c);
+                return;
+              }
+              taken.insert(*candidate);  // lost a race: try the next one
+              try_candidate(self, c, std::move(taken), true);
               return;
             }
             // Unknown outcome or no store: our Create may have landed; the key then expires
@@ -101,10 +110,16 @@ void try_candidate(caf::event_based_actor* self, claimer_ptr c, std::set<std::st
 void claim(caf::event_based_actor* self, claimer_ptr c) {
   if (c->busy) return;
   c->busy = true;
+  if (c->settings.preferred && !c->tried_preferred) {
+    // Straight to the preferred id: no listing, which costs O(ids) for every claimer.
+    c->tried_preferred = true;
+    try_candidate(self, c, {}, false);
+    return;
+  }
   self->request(c->ids, c->settings.request_timeout, keys_atom::value)
       .then(
           [=](const std::vector<std::string>& keys) {
-            try_candidate(self, c, std::set<std::string>(keys.begin(), keys.end()));
+            try_candidate(self, c, std::set<std::string>(keys.begin(), keys.end()), true);
           },
           [=](const caf::error& err) {
             log(log_level::warning, "id_claimer: listing ids: ", describe(err));
@@ -119,6 +134,7 @@ void lose(caf::event_based_actor* self, const claimer_ptr& c, const std::string&
   c->id.clear();
   c->keeper.reset();
   ++c->generation;
+  c->tried_preferred = false;
   claim(self, c);
 }
 

@@ -154,9 +154,9 @@ caf::actor spawn_child(node_ptr self, child_kind kind) {
       return self->spawn<caf::linked>(
           election,
           election_settings{st.worker, st.instance, c.election_ttl, c.kv_operation_timeout},
-          group.election_kv, group.election, me, group.metrics);
+          group.election_kv, group.election_hub, me, group.metrics);
     case child_kind::assignment_watch:
-      return self->spawn<caf::linked>(assignment_watch, st.worker, group.assignments, me,
+      return self->spawn<caf::linked>(assignment_watch, st.worker, group.assignments_hub, me,
                                       group.metrics);
     case child_kind::leader: {
       if (!st.options.leader) return {};

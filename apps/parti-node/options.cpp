@@ -13,7 +13,9 @@ namespace parti::node_app {
 
 namespace {
 
-constexpr int max_workers = 256;
+// Each node has a few threads of its own (KV watches block in nats.c), so a process of a
+// few thousand nodes is the practical limit; the scale benchmark runs 1000.
+constexpr int max_workers = 4096;
 constexpr int max_partitions = 1'000'000;
 
 std::string with_default(const std::string& text, const std::string& value) {

@@ -1,5 +1,7 @@
 #include "runtime/nats/group_buckets.hpp"
 
+#include "runtime/nats/watch_hub.hpp"
+
 #include <caf/all.hpp>
 
 namespace parti {
@@ -18,6 +20,8 @@ bucket_settings bucket_for(const node_config& cfg, std::string_view role) {
 void group_buckets::close() {
   for (auto* kv : {&ids_kv, &election_kv, &heartbeats_kv, &assignments_kv})
     if (*kv) caf::anon_send_exit(*kv, caf::exit_reason::user_shutdown);
+  for (auto* hub : {&election_hub, &assignments_hub})
+    if (*hub) caf::anon_send_exit(*hub, caf::exit_reason::user_shutdown);
 }
 
 kv_result<std::shared_ptr<group_buckets>> open_group(caf::actor_system& sys,
@@ -48,6 +52,8 @@ kv_result<std::shared_ptr<group_buckets>> open_group(caf::actor_system& sys,
     options.metrics = group->metrics;
     *actor = spawn_kv_actor(sys, *s, options);
   }
+  group->election_hub = spawn_watch_hub(sys, group->election, group->metrics);
+  group->assignments_hub = spawn_watch_hub(sys, group->assignments, group->metrics);
   return group;
 }
 

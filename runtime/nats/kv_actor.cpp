@@ -135,12 +135,44 @@ kv_actor::behavior_type kv_actor_impl(kv_actor::pointer, std::shared_ptr<guard> 
   };
 }
 
+/// Routes each request to the shard of its key; the shards end with the router (linked).
+kv_actor::behavior_type kv_router(kv_actor::pointer self, std::vector<kv_actor> shards) {
+  for (auto& s : shards) self->link_to(s);
+  auto shard = [shards](const std::string& key) {
+    return shards[std::hash<std::string>{}(key) % shards.size()];
+  };
+  auto first = shards.front();
+  return {
+      [=](caf::get_atom a, const std::string& key) { return self->delegate(shard(key), a, key); },
+      [=](caf::put_atom a, const std::string& key, const std::string& value) {
+        return self->delegate(shard(key), a, key, value);
+      },
+      [=](create_atom a, const std::string& key, const std::string& value) {
+        return self->delegate(shard(key), a, key, value);
+      },
+      [=](caf::update_atom a, const std::string& key, const std::string& value,
+          std::uint64_t last) { return self->delegate(shard(key), a, key, value, last); },
+      [=](caf::delete_atom a, const std::string& key) {
+        return self->delegate(shard(key), a, key);
+      },
+      [=](purge_atom a, const std::string& key) { return self->delegate(shard(key), a, key); },
+      [=](keys_atom a) { return self->delegate(first, a); },
+      [=](caf::get_atom a, keys_atom k) { return self->delegate(first, a, k); },
+      [=](write_atom a, const std::vector<kv_write>& writes) {
+        return self->delegate(first, a, writes);
+      },
+  };
+}
+
 }  // namespace
 
 kv_actor spawn_kv_actor(caf::actor_system& sys, std::shared_ptr<kv_store> store,
                         kv_actor_options options) {
-  auto g = std::make_shared<guard>(std::move(store), std::move(options));
-  return sys.spawn<caf::detached>(kv_actor_impl, std::move(g));
+  auto count = std::max(1, options.shards);
+  std::vector<kv_actor> shards;
+  for (int i = 0; i < count; ++i)
+    shards.push_back(sys.spawn<caf::detached>(kv_actor_impl, std::make_shared<guard>(store, options)));
+  return sys.spawn(kv_router, std::move(shards));
 }
 
 bool is_kv_error(const caf::error& err, kv_errc code) {

@@ -27,8 +27,14 @@ struct kv_actor_options {
   circuit_breaker_policy breaker;
   retry_policy read_retry{{std::chrono::milliseconds(20), std::chrono::milliseconds(200), 2.0, 0.2},
                           3};
+  /// Threads doing the blocking calls. Operations on one key always go to the same thread, so
+  /// they stay in order; different keys proceed in parallel (a process with many nodes would
+  /// otherwise queue every node's heartbeat and claim behind one thread).
+  int shards = 4;
 };
 
+/// Spawns the bucket's actor: a router (non-blocking) in front of `options.shards` detached
+/// actors that make the calls. Bucket-wide operations (keys, get_all, write_many) go to shard 0.
 kv_actor spawn_kv_actor(caf::actor_system& sys, std::shared_ptr<kv_store> store,
                         kv_actor_options options = {});
 
