@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <map>
+#include <unordered_map>
 #include <sstream>
 
 namespace parti {
@@ -70,7 +71,7 @@ status bucket_settings::validate() const {
 
 struct kv_store::batch {
   std::mutex mutex;
-  std::map<std::string, std::size_t> index_of_subject;
+  std::unordered_map<std::string, std::size_t> index_of_subject;
   std::vector<std::uint64_t> revisions;
   std::vector<std::string> errors;
   std::size_t acked = 0;
@@ -266,14 +267,22 @@ kv_result<std::vector<std::uint64_t>> kv_store::write_many(const std::vector<kv_
   }
   if (batch_->index_of_subject.size() != writes.size())
     return kv_error{kv_errc::invalid_argument, "write_many: a key appears twice in one batch"};
+  std::string subject = "$KV." + bucket() + ".";
+  const auto prefix = subject.size();
   for (const auto& w : writes) {
-    natsMsg* msg = nullptr;
-    std::string subject = "$KV." + bucket() + "." + w.key;
-    natsStatus s =
-        natsMsg_Create(&msg, subject.c_str(), nullptr, w.value.data(), byte_length(w.value));
-    if (s == NATS_OK && w.erase) s = natsMsgHeader_Set(msg, "KV-Operation", "DEL");
-    if (s == NATS_OK) s = js_PublishMsgAsync(async_js_, &msg, nullptr);
-    if (msg) natsMsg_Destroy(msg);  // left to us only when the publish did not take it
+    subject.resize(prefix);
+    subject += w.key;
+    natsStatus s = NATS_OK;
+    if (!w.erase) {
+      s = js_PublishAsync(async_js_, subject.c_str(), w.value.data(), byte_length(w.value),
+                          nullptr);
+    } else {  // a delete is a message with a KV-Operation header: it needs a natsMsg
+      natsMsg* msg = nullptr;
+      s = natsMsg_Create(&msg, subject.c_str(), nullptr, nullptr, 0);
+      if (s == NATS_OK) s = natsMsgHeader_Set(msg, "KV-Operation", "DEL");
+      if (s == NATS_OK) s = js_PublishMsgAsync(async_js_, &msg, nullptr);
+      if (msg) natsMsg_Destroy(msg);  // left to us only when the publish did not take it
+    }
     if (s != NATS_OK) return kv_error_from(s, "write_many " + bucket() + "/" + w.key);
   }
   jsPubOptions po;
