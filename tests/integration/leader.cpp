@@ -87,6 +87,7 @@ BOOST_AUTO_TEST_CASE(a_crashed_leader_is_replaced_and_coverage_restored) {
   for (int i = 0; i < 4; ++i) add_node();
   BOOST_REQUIRE(test::eventually([&] { return fully_covered(); }, 20s));
   auto old = *sole_leader();
+  auto before = owner_map();
   auto victim = node_of(old.worker);
   auto t0 = std::chrono::steady_clock::now();
   crash(victim);
@@ -99,6 +100,10 @@ BOOST_AUTO_TEST_CASE(a_crashed_leader_is_replaced_and_coverage_restored) {
       20s));
   auto took = std::chrono::steady_clock::now() - t0;
   BOOST_TEST(took <= config.election_ttl + config.heartbeat_ttl + config.emergency_grace + 1s);
+  // The new leader read the published assignment back: only the dead leader's partitions moved.
+  std::size_t dead_leaders = 0;
+  for (const auto& [key, owner] : before) dead_leaders += owner == old.worker ? 1 : 0;
+  BOOST_TEST(moved(before, owner_map()) == dead_leaders);
 }
 
 BOOST_AUTO_TEST_CASE(a_rolling_restart_moves_nothing) {

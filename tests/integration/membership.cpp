@@ -164,6 +164,29 @@ BOOST_AUTO_TEST_CASE(assignments_are_fenced_and_delivered_in_order_with_diffs) {
   BOOST_TEST(hb->applied_epoch == 5u);
 }
 
+BOOST_AUTO_TEST_CASE(a_child_that_keeps_failing_takes_the_node_to_failed) {
+  // The leader work dies as soon as it starts, every time it is restarted.
+  leaders = [](caf::actor_system& s, const leader_context&) {
+    return s.spawn([](caf::event_based_actor* self) {
+      self->quit(caf::make_error(caf::sec::runtime_error, "broken leader"));
+    });
+  };
+  caf::scoped_actor self{sys};
+  auto n = add_node(std::nullopt, caf::actor_cast<caf::actor>(self));
+  // Restarted with backoff (100 ms, 200 ms, ...): more than 5 failures within a minute -> Failed.
+  BOOST_REQUIRE(test::eventually([&] { return status(n).state == "Failed"; }, 20s));
+  bool told = false;
+  bool more = true;
+  while (more && !told)
+    self->receive([&](const node_state_update& u) { told = u.to == "Failed"; },
+                  [](const assignment_update&) {}, [](const leadership_update&) {},
+                  caf::after(std::chrono::milliseconds(500)) >> [&] { more = false; });
+  BOOST_TEST(told);  // subscribers hear it: never a silent hang
+  // A failed node still answers and can be stopped.
+  stop(n, shutdown_intent::restart);
+  nodes.clear();
+}
+
 BOOST_AUTO_TEST_CASE(an_invalid_configuration_is_refused_with_the_rule) {
   node_options o;
   o.config = config;
