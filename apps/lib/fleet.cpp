@@ -1,12 +1,8 @@
 #include "apps/lib/fleet.hpp"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,61 +12,16 @@
 #include <stdexcept>
 #include <thread>
 
+#include "runtime/metrics/http_client.hpp"
 #include "runtime/nats/local_server.hpp"
 
 namespace parti::fleet {
 
-namespace {
-
-using clock_type = std::chrono::steady_clock;
-
-bool wait_fd(int fd, short events, clock_type::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
-  if (left.count() <= 0) return false;
-  pollfd p{fd, events, 0};
-  return ::poll(&p, 1, static_cast<int>(left.count())) == 1;
-}
-
-}  // namespace
-
 std::optional<std::string> http_get(int port, const std::string& path,
                                     std::chrono::milliseconds timeout) {
-  auto deadline = clock_type::now() + timeout;
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return std::nullopt;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string response;
-  bool ok = false;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 || errno == EINPROGRESS) {
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (wait_fd(fd, POLLOUT, deadline) && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
-        err == 0) {
-      std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-      if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
-          static_cast<ssize_t>(request.size())) {
-        char buffer[16384];
-        while (wait_fd(fd, POLLIN, deadline)) {
-          auto n = ::recv(fd, buffer, sizeof buffer, 0);
-          if (n <= 0) {
-            ok = n == 0;
-            break;
-          }
-          response.append(buffer, static_cast<std::size_t>(n));
-        }
-      }
-    }
-  }
-  ::close(fd);
-  bool answered_200 = response.compare(0, 12, "HTTP/1.1 200") == 0 ||
-                      response.compare(0, 12, "HTTP/1.0 200") == 0;
-  if (!ok || !answered_200) return std::nullopt;
-  auto body = response.find("\r\n\r\n");
-  if (body == std::string::npos) return std::nullopt;
-  return response.substr(body + 4);
+  auto reply = parti::http_get(port, path, timeout);
+  if (!reply.ok()) return std::nullopt;
+  return std::move(reply.body);
 }
 
 std::vector<node_view> parse_status(const std::string& text) {
@@ -141,6 +92,8 @@ void fleet::restart(int index) {
   auto& m = members_.at(static_cast<std::size_t>(index));
   if (!m.alive()) spawn(m);
 }
+
+using clock_type = std::chrono::steady_clock;
 
 void fleet::signal(int index, int sig, bool wait, std::chrono::milliseconds timeout) {
   auto& m = members_.at(static_cast<std::size_t>(index));

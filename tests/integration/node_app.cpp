@@ -68,7 +68,7 @@ int status_port(const test::child_program& p) {
 
 std::optional<json> status_of(int port) {
   auto reply = test::http_get(port, "/status");
-  if (!reply || reply->status != 200) return std::nullopt;
+  if (!reply || reply->code != 200) return std::nullopt;
   return json::parse(reply->body);
 }
 
@@ -230,7 +230,7 @@ BOOST_AUTO_TEST_CASE(a_local_group_converges_serves_status_and_stops_on_sigterm)
   BOOST_TEST(leaders == 1);
   auto metrics = test::http_get(port, "/metrics");
   BOOST_REQUIRE(metrics.has_value());
-  BOOST_TEST(metrics->status == 200);
+  BOOST_TEST(metrics->code == 200);
   BOOST_TEST(contains(metrics->body, "parti_node_state"), metrics->body.substr(0, 2000));
 
   node.signal(SIGTERM);

@@ -31,7 +31,7 @@ struct temp_dir {
 /// The value of the first sample of an instant query, when there is one.
 std::optional<double> query(int port, const std::string& promql) {
   auto reply = test::http_get(port, "/api/v1/query?query=" + promql);
-  if (!reply || reply->status != 200) return std::nullopt;
+  if (!reply || reply->code != 200) return std::nullopt;
   auto j = nlohmann::json::parse(reply->body, nullptr, false);
   if (j.is_discarded() || j.value("status", "") != "success") return std::nullopt;
   const auto& result = j["data"]["result"];

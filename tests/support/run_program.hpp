@@ -20,6 +20,8 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/metrics/http_client.hpp"
+
 namespace parti::test {
 
 /// The path of a program built from apps/<name>/.
@@ -155,40 +157,11 @@ inline program_result run_program(const std::vector<std::string>& argv,
   return {code ? *code : -1, child.out(), child.err()};
 }
 
-/// GET http://127.0.0.1:<port><path> (HTTP/1.0): the status code and body, or nothing when the
-/// connection fails.
-struct http_reply {
-  int status = 0;
-  std::string body;
-};
-inline std::optional<http_reply> http_get(int port, const std::string& path) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return std::nullopt;
-  timeval tv{5, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return std::nullopt;
-  }
-  std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) < 0) {
-    ::close(fd);
-    return std::nullopt;
-  }
-  std::string reply;
-  char buffer[4096];
-  ssize_t n;
-  while ((n = ::recv(fd, buffer, sizeof buffer, 0)) > 0)
-    reply.append(buffer, static_cast<std::size_t>(n));
-  ::close(fd);
-  auto space = reply.find(' ');
-  auto body = reply.find("\r\n\r\n");
-  if (space == std::string::npos || body == std::string::npos) return std::nullopt;
-  return http_reply{std::atoi(reply.c_str() + space + 1), reply.substr(body + 4)};
+/// GET http://127.0.0.1:<port><path>: the reply, or nothing when the connection fails.
+inline std::optional<parti::http_reply> http_get(int port, const std::string& path) {
+  auto reply = parti::http_get(port, path);
+  if (reply.code == 0) return std::nullopt;
+  return reply;
 }
 
 }  // namespace parti::test
