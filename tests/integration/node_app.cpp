@@ -140,7 +140,7 @@ struct invalid_case {
 
 BOOST_AUTO_TEST_CASE(every_invalid_value_exits_2_with_one_message_naming_the_option) {
   const std::vector<invalid_case> cases{
-      {{"--partitions=4", "--workers=0"}, "--workers: must be within 1..256, is 0"},
+      {{"--partitions=4", "--workers=0"}, "--workers: must be within 1..4096, is 0"},
       {{"--partitions=4", "--heartbeat-interval=fast"}, "--heartbeat-interval: invalid duration"},
       {{"--partitions=4", "--heartbeat-ttl=1500ms"},
        "--heartbeat-ttl: must be at least 2 x --heartbeat-interval"},
