@@ -207,8 +207,12 @@ void on_leadership(node_ptr self, const leadership_update& u) {
   } else if (!u.leader && was_leader) {
     stop_child(self, child_kind::leader);  // stops all leader-only work at once
   }
-  if (st.life.state() == parti::node_state::election && (u.leader || !u.leader_id.empty()))
+  if (st.life.state() == parti::node_state::election && (u.leader || !u.leader_id.empty())) {
     enter(self, parti::node_state::waiting_assignment, "leader is " + u.leader_id);
+    // A restarted worker gets its (kept) assignment before it learns who leads: it is applied
+    // already, so the node is Stable at once (found by parti-chaos: it stayed waiting).
+    if (st.applied_version > 0) enter(self, parti::node_state::stable, "assignment applied");
+  }
 }
 
 void on_id_claimed(node_ptr self, const id_claimed& c) {

@@ -187,6 +187,25 @@ BOOST_AUTO_TEST_CASE(a_child_that_keeps_failing_takes_the_node_to_failed) {
   nodes.clear();
 }
 
+BOOST_AUTO_TEST_CASE(a_restarted_worker_with_a_kept_assignment_becomes_stable) {
+  // What a restart with restart intent leaves behind: the worker's key with its partitions.
+  add_node(5u);  // opens the group's buckets; this node takes worker-5
+  assignment_record a;
+  a.worker = "worker-0";
+  a.epoch = 1;
+  a.version = 3;
+  a.partitions = {{{"p-0"}, 1}, {{"p-1"}, 1}};
+  group->assignments->put("worker-0", encode(a));
+  auto n = add_node(0u);
+  // The kept assignment may arrive before the node knows who leads; it must end up Stable.
+  BOOST_TEST(test::eventually(
+      [&] {
+        auto s = status(n);
+        return s.state == "Stable" && s.owned.size() == 2;
+      },
+      10s));
+}
+
 BOOST_AUTO_TEST_CASE(an_invalid_configuration_is_refused_with_the_rule) {
   node_options o;
   o.config = config;
