@@ -230,7 +230,13 @@ kv_result<done> kv_store::purge(const std::string& key) {
 
 kv_result<std::vector<std::string>> kv_store::keys() {
   kvKeysList list{};
-  natsStatus s = kvStore_Keys(&list, kv_, nullptr);
+  // Without a timeout, kvStore_Keys can wait forever (seen once with a JetStream cluster).
+  kvWatchOptions wo;
+  kvWatchOptions_Init(&wo);
+  wo.Timeout =
+      std::chrono::duration_cast<std::chrono::milliseconds>(conn_->options().request_timeout)
+          .count();
+  natsStatus s = kvStore_Keys(&list, kv_, &wo);
   if (s == NATS_NOT_FOUND) return std::vector<std::string>{};  // empty bucket
   if (s != NATS_OK) return kv_error_from(s, "keys " + bucket());
   std::vector<std::string> out(list.Keys, list.Keys + list.Count);

@@ -1,16 +1,23 @@
-// A 3-server JetStream cluster on loopback, the group's buckets at 3 replicas, 4 nodes with real
-// leaders. One NATS server is killed (SIGKILL): the one the client is connected to, or one it is
-// not. The group keeps (or re-establishes) a sole leader, heartbeats keep flowing, no partition is
-// lost, and a node added after the kill is rebalanced in. The failover is timed.
+// A 3-server JetStream cluster on loopback (local_nats_cluster), the group's buckets at 3
+// replicas, 4 nodes with real leaders. One NATS server is killed (SIGKILL): the one the client is
+// connected to, or one it is not on. The group keeps its sole leader, heartbeats keep flowing, no
+// partition is lost or moved, and a node added while the server is still down is rebalanced in.
+// The failover is timed; run with --log_level=message to see the timings.
 //
-// Run with --log_level=message to see the timings.
+// What one lost server costs with nats-server 2.9.10 and nats.c 3.4.1 is measured here too
+// (writes while a stream has no leader, a watch whose consumer was on the lost server); the
+// group's TTLs must be longer than that (cluster_group::cluster_config). With the short test TTLs
+// the group does not ride through a kill: see the disabled reproducer at the end.
 #include <boost/test/unit_test.hpp>
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <map>
+#include <set>
 #include <sstream>
-#include <filesystem>
 #include <thread>
 
 #include "tests/support/cluster_group.hpp"
@@ -29,29 +36,65 @@ long long ms(clock_type::duration d) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
 }
 
-/// "stream=leader" for every stream, as member i's monitoring endpoint reports it.
-std::string stream_leaders(const local_nats_cluster& cluster, std::size_t i) {
-  auto body = cluster.monitoring(i, "/jsz?accounts=true&streams=true");
-  auto j = nlohmann::json::parse(body, nullptr, false);
-  if (j.is_discarded()) return "?";
-  std::ostringstream out;
+std::string ms_or_never(const std::optional<clock_type::duration>& d) {
+  return d ? std::to_string(ms(*d)) + " ms" : std::string("never");
+}
+
+/// stream name -> the server name of its leader, as member i's monitoring endpoint reports it.
+std::map<std::string, std::string> stream_leaders(const local_nats_cluster& cluster,
+                                                  std::size_t i) {
+  std::map<std::string, std::string> out;
+  auto j = nlohmann::json::parse(cluster.monitoring(i, "/jsz?accounts=true&streams=true"), nullptr,
+                                 false);
+  if (j.is_discarded()) return out;
   for (const auto& account : j.value("account_details", nlohmann::json::array()))
     for (const auto& stream : account.value("stream_detail", nlohmann::json::array()))
-      out << stream.value("name", "?") << "="
-          << stream.value("cluster", nlohmann::json::object()).value("leader", "?") << " ";
-  return out.str();
+      out[stream.value("name", "?")] =
+          stream.value("cluster", nlohmann::json::object()).value("leader", "");
+  return out;
+}
+
+/// The server name hosting each consumer of `stream` (ephemeral consumers are single-replica).
+/// A member lists only the consumers it hosts, so every running member is asked.
+std::vector<std::string> consumer_hosts(const local_nats_cluster& cluster,
+                                        const std::string& stream) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < cluster.size(); ++i) {
+    auto j = nlohmann::json::parse(
+        cluster.monitoring(i, "/jsz?accounts=true&streams=true&consumers=true"), nullptr, false);
+    if (j.is_discarded()) continue;
+    for (const auto& account : j.value("account_details", nlohmann::json::array()))
+      for (const auto& s : account.value("stream_detail", nlohmann::json::array()))
+        if (s.value("name", "") == stream)
+          for (const auto& c : s.value("consumer_detail", nlohmann::json::array()))
+            out.push_back(c.value("cluster", nlohmann::json::object()).value("leader", ""));
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::string describe(const std::map<std::string, std::string>& leaders) {
+  std::string out;
+  for (const auto& [stream, leader] : leaders) out += stream + "=" + leader + " ";
+  return out;
+}
+
+std::size_t member_index(const std::string& server_name) {
+  return std::stoul(server_name.substr(1));  // "n<i>"
 }
 
 /// What the failover looked like, sampled every few milliseconds from the kill on.
 struct failover_trace {
   clock_type::time_point killed;
-  std::optional<clock_type::duration> reconnected;     // the connection is up again
-  std::optional<clock_type::duration> heartbeats;      // every worker's heartbeat was re-written
-  std::optional<clock_type::duration> recovered;       // sole leader, all Stable, fully covered
+  std::optional<clock_type::duration> reconnected;  // the connection is up (again)
+  bool reconnect_event = false;                     // false: the connection never dropped
+  std::optional<clock_type::duration> heartbeats;   // every worker's heartbeat re-written
+  std::optional<clock_type::duration> recovered;    // + sole leader, all Stable, fully covered
   std::size_t samples = 0;
-  std::size_t max_unowned = 0;        // partitions with no owner in one sample
-  std::size_t unowned_not_degraded = 0;  // of those, samples where the old owner was not Degraded
-  std::size_t max_double_owned = 0;   // partitions with two owners in one sample
+  std::size_t max_unowned = 0;       // partitions without an owner in one sample
+  std::size_t max_double_owned = 0;  // partitions listed by two nodes in one sample
+  std::size_t max_moved = 0;         // partitions whose owner differs from before the kill
   std::size_t samples_without_sole_leader = 0;
   std::set<std::string> states_seen;
   std::set<std::string> leaders_seen;
@@ -60,35 +103,45 @@ struct failover_trace {
 }  // namespace
 
 struct cluster_scenario : cluster_group {
-  /// 4 nodes, fully covered; returns the owner map.
+  /// 4 nodes, fully covered, one leader; returns the owner map.
   std::map<std::string, std::string> steady_group_of_four() {
     for (int i = 0; i < 4; ++i) add_node();
     BOOST_REQUIRE(test::eventually([&] { return fully_covered(); }, 30s));
     BOOST_REQUIRE(test::eventually([&] { return sole_leader().has_value(); }, 10s));
-    BOOST_TEST_MESSAGE("bucket stream leaders: " << stream_leaders(cluster, 0));
+    BOOST_REQUIRE(test::eventually([&] { return heartbeat_revisions().size() == 4; }, 10s));
     return owner_map();
   }
 
   /// Kills member `victim` and samples the group until it has recovered (or `timeout` passed).
+  /// Statuses are read one node after the other, so a sample is not one instant.
   failover_trace kill_and_watch(std::size_t victim, const std::map<std::string, std::string>& before,
                                 clock_type::duration timeout) {
+    BOOST_TEST_MESSAGE("stream leaders " << describe(stream_leaders(cluster, 0)) << "; client on "
+                                         << cluster.name(*connected_member()) << "; leader "
+                                         << sole_leader()->worker << "; killing "
+                                         << cluster.name(victim));
     auto hb_before = heartbeat_revisions();
     BOOST_REQUIRE_EQUAL(hb_before.size(), nodes.size());
     failover_trace t;
-    cluster.kill(victim);
+    const bool client_on_victim = connected_member() == std::optional<std::size_t>(victim);
+    // The reconnect itself is faster than a sample: take its time from the connection event.
+    auto reconnected_at = std::make_shared<std::atomic<clock_type::rep>>(0);
+    int token = conn->add_listener([reconnected_at](const connection_event& e) {
+      clock_type::rep none = 0;
+      if (e.state == connection_state::reconnected)
+        reconnected_at->compare_exchange_strong(none, clock_type::now().time_since_epoch().count());
+    });
     t.killed = clock_type::now();
+    cluster.kill(victim);
     test::eventually(
         [&] {
           auto now = clock_type::now() - t.killed;
           ++t.samples;
-          auto all = statuses();
-          std::map<std::string, std::string> state_of;
           int leaders = 0;
           bool all_stable = true;
           std::map<std::string, std::set<std::string>> own;
-          for (const auto& s : all) {
+          for (const auto& s : statuses()) {
             t.states_seen.insert(s.state);
-            state_of[s.worker] = s.state;
             if (s.leader) {
               ++leaders;
               t.leaders_seen.insert(s.worker);
@@ -98,19 +151,27 @@ struct cluster_scenario : cluster_group {
               for (const auto& p : s.owned) own[p.keys.at(0)].insert(s.worker);
           }
           if (leaders != 1) ++t.samples_without_sole_leader;
-          std::size_t unowned = 0, doubled = 0;
+          std::size_t unowned = 0, doubled = 0, changed = 0;
           for (const auto& [key, owner] : before) {
             auto it = own.find(key);
-            if (it == own.end() || it->second.empty()) {
+            if (it == own.end() || it->second.empty())
               ++unowned;
-              if (state_of[owner] != "Degraded") ++t.unowned_not_degraded;
-            } else if (it->second.size() > 1) {
+            else if (it->second.size() > 1)
               ++doubled;
-            }
+            else if (*it->second.begin() != owner)
+              ++changed;
           }
           t.max_unowned = std::max(t.max_unowned, unowned);
           t.max_double_owned = std::max(t.max_double_owned, doubled);
-          if (!t.reconnected && conn->connected()) t.reconnected = now;
+          t.max_moved = std::max(t.max_moved, changed + doubled);
+          if (!t.reconnected && conn->connected()) {
+            if (!client_on_victim) {
+              t.reconnected = clock_type::duration::zero();
+            } else if (auto at = reconnected_at->load()) {
+              t.reconnect_event = true;
+              t.reconnected = clock_type::time_point(clock_type::duration(at)) - t.killed;
+            }
+          }
           if (!t.heartbeats) {
             auto hb = heartbeat_revisions();
             bool all_new = hb.size() == hb_before.size();
@@ -118,42 +179,45 @@ struct cluster_scenario : cluster_group {
             if (all_new) t.heartbeats = now;
           }
           bool covered = own.size() == count->load() && unowned == 0 && doubled == 0;
-          if (!t.recovered && t.reconnected && t.heartbeats && leaders == 1 && all_stable &&
-              covered)
+          if (t.reconnected && t.heartbeats && leaders == 1 && all_stable && covered)
             t.recovered = now;
           return t.recovered.has_value();
         },
         timeout);
-    auto opt = [](const std::optional<clock_type::duration>& d) {
-      return d ? std::to_string(ms(*d)) + " ms" : std::string("never");
-    };
+    conn->remove_listener(token);
     std::string states, leaders;
     for (const auto& s : t.states_seen) states += s + " ";
     for (const auto& s : t.leaders_seen) leaders += s + " ";
-    BOOST_TEST_MESSAGE("killed " << cluster.name(victim) << ": reconnected " << opt(t.reconnected)
-                                 << ", all heartbeats re-written " << opt(t.heartbeats)
-                                 << ", recovered " << opt(t.recovered) << " (" << t.samples
-                                 << " samples; states seen: " << states << "; leaders seen: "
-                                 << leaders << "; samples without a sole leader: "
+    BOOST_TEST_MESSAGE("killed " << cluster.name(victim) << ": "
+                                 << (t.reconnect_event ? "reconnected " + ms_or_never(t.reconnected)
+                                                       : std::string("connection never dropped"))
+                                 << ", every heartbeat re-written "
+                                 << ms_or_never(t.heartbeats) << ", recovered "
+                                 << ms_or_never(t.recovered) << " (" << t.samples
+                                 << " samples; node states seen: " << states
+                                 << "; leaders seen: " << leaders
+                                 << "; samples without a sole leader: "
                                  << t.samples_without_sole_leader << "; max unowned "
-                                 << t.max_unowned << ", of which not degraded "
-                                 << t.unowned_not_degraded << "; max double-owned "
-                                 << t.max_double_owned << ")");
+                                 << t.max_unowned << ", max double-listed " << t.max_double_owned
+                                 << ", max moved " << t.max_moved << ")");
     return t;
   }
 
-  /// After recovery: for `settle`, every sample fully covered, nothing moved, one leader.
-  void stays_whole(const std::map<std::string, std::string>& before, clock_type::duration settle) {
+  /// Until `until` (counted from the kill): every sample fully covered by the same owners as
+  /// before the kill, one leader, every node Stable.
+  void stays_whole(const failover_trace& t, const std::map<std::string, std::string>& before,
+                   clock_type::duration until) {
     std::size_t bad = 0, samples = 0;
-    test::eventually(
-        [&] {
-          ++samples;
-          if (!fully_covered() || moved(before, owner_map()) > 0 || !sole_leader()) ++bad;
-          return false;
-        },
-        settle);
-    BOOST_TEST_MESSAGE("after recovery: " << samples << " samples over " << ms(settle)
-                                          << " ms, " << bad << " not whole");
+    auto deadline = t.killed + until;
+    while (clock_type::now() < deadline) {
+      ++samples;
+      bool stable = true;
+      for (const auto& s : statuses()) stable = stable && s.state == "Stable";
+      if (!stable || !fully_covered() || moved(before, owner_map()) > 0 || !sole_leader()) ++bad;
+      std::this_thread::sleep_for(20ms);
+    }
+    BOOST_TEST_MESSAGE("until " << ms(until) << " ms after the kill: " << samples << " samples, "
+                                << bad << " not whole");
     BOOST_TEST(bad == 0u);
   }
 
@@ -168,10 +232,10 @@ struct cluster_scenario : cluster_group {
             if (now[w] <= rev) return false;
           return true;
         },
-        config.heartbeat_interval * 5));
+        config.heartbeat_interval * 10));
   }
 
-  /// A fifth node joins after the kill: the leader rebalances to 12 each.
+  /// A fifth node joins (the killed server still down): the leader rebalances to 12 each.
   void scale_event_is_rebalanced() {
     auto t0 = clock_type::now();
     auto before = owner_map();
@@ -183,140 +247,180 @@ struct cluster_scenario : cluster_group {
             if (s.owned.size() != partition_count / 5) return false;
           return true;
         },
-        30s));
+        60s));
     auto moved_count = moved(before, owner_map());
-    BOOST_TEST_MESSAGE("scale 4 -> 5 after the kill: rebalanced in " << ms(clock_type::now() - t0)
-                                                                    << " ms, " << moved_count
-                                                                    << " partitions moved");
+    BOOST_TEST_MESSAGE("scale 4 -> 5 with the server down: rebalanced in "
+                       << ms(clock_type::now() - t0) << " ms, " << moved_count
+                       << " partitions moved");
     BOOST_TEST(moved_count <= partition_count / 5 + 1);
     BOOST_TEST(sole_leader().has_value());
   }
 
-  void check(const failover_trace& t) {
+  /// The whole scenario: kill the server the client is on, or the next one.
+  void lose_one_server(bool client_was_on_it) {
+    auto before = steady_group_of_four();
+    auto leader_before = sole_leader()->worker;
+    BOOST_REQUIRE(connected_member().has_value());
+    auto victim = client_was_on_it ? *connected_member() : (*connected_member() + 1) % cluster.size();
+    auto t = kill_and_watch(victim, before, 60s);
     BOOST_TEST(t.reconnected.has_value());
     BOOST_TEST(t.heartbeats.has_value());
     BOOST_TEST(t.recovered.has_value());
-    // No partition lost: a partition is without an owner only while that owner is Degraded
-    // (degraded nodes keep serving), and no partition ever has two owners.
-    BOOST_TEST(t.unowned_not_degraded == 0u);
+    // No partition lost, none moved, none with two owners, the leader kept throughout.
+    BOOST_TEST(t.max_unowned == 0u);
     BOOST_TEST(t.max_double_owned == 0u);
-  }
-
-  clock_type::duration settle() const {
-    return config.heartbeat_ttl + config.emergency_grace + config.degraded.recovery_grace + 2s;
+    BOOST_TEST(t.max_moved == 0u);
+    BOOST_TEST(t.samples_without_sole_leader == 0u);
+    BOOST_TEST((t.leaders_seen == std::set<std::string>{leader_before}));
+    if (client_was_on_it)
+      BOOST_TEST((connected_member() != std::optional<std::size_t>(victim)));
+    // Past the point where a stalled watch could have expired a heartbeat: still whole.
+    stays_whole(t, before, config.heartbeat_ttl + config.emergency_grace + 2s);
+    heartbeats_flow();
+    scale_event_is_rebalanced();
+    // The killed server comes back and catches up; the group is not disturbed.
+    auto t0 = clock_type::now();
+    cluster.start(victim);
+    BOOST_TEST_MESSAGE(cluster.name(victim) << " restarted and healthy in "
+                                            << ms(clock_type::now() - t0) << " ms");
+    BOOST_TEST(cluster.healthy(victim));
+    BOOST_TEST(fully_covered());
+    BOOST_TEST(sole_leader().has_value());
   }
 };
 
 BOOST_FIXTURE_TEST_SUITE(cluster, cluster_scenario)
 
-BOOST_AUTO_TEST_CASE(the_cluster_starts_and_a_member_restarts) {
+// -- the cluster itself -----------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(the_cluster_serves_replicated_buckets_and_a_member_restarts) {
   BOOST_TEST(cluster.size() == 3u);
   BOOST_TEST(split_urls(cluster.urls()).size() == 3u);
   BOOST_TEST(!cluster.meta_leader(0).empty());
   BOOST_TEST(cluster.meta_leader(0) == cluster.meta_leader(1));
-  // R3 buckets can be created at once.
+  BOOST_TEST(cluster.meta_leader(1) == cluster.meta_leader(2));
   bucket_settings s;
-  s.name = "r3probe";
+  s.name = "r3";
   s.replicas = 3;
   auto b = kv_store::ensure(conn, s);
   BOOST_REQUIRE_MESSAGE(b.ok(), b.error());
-  BOOST_TEST((*b)->put("k", "v").ok());
-  cluster.kill(2);
-  BOOST_TEST(!cluster.running(2));
-  BOOST_TEST((*b)->put("k", "w").ok());  // 2 of 3 replicas: still a quorum
+  auto kv = *b;
+  BOOST_TEST(kv->put("k", "v").ok());
+  // Lose a member that leads nothing we use: 2 of 3 replicas are a quorum, writes go on.
+  auto leaders = stream_leaders(cluster, 0);
+  std::size_t victim = (member_index(leaders.at("KV_r3")) + 1) % 3;
+  if (victim == *connected_member()) victim = (victim + 1) % 3;
+  if (victim == member_index(leaders.at("KV_r3"))) victim = (victim + 1) % 3;
+  cluster.kill(victim);
+  BOOST_TEST(!cluster.running(victim));
+  BOOST_TEST(cluster.meta_leader(victim).empty());
+  BOOST_TEST(kv->put("k", "w").ok());
   auto t0 = clock_type::now();
-  cluster.start(2);
+  cluster.start(victim);
   BOOST_TEST_MESSAGE("member restart until healthy: " << ms(clock_type::now() - t0) << " ms");
-  BOOST_TEST(cluster.healthy(2));
-  auto e = (*b)->get("k");
+  BOOST_TEST(cluster.healthy(victim));
+  auto e = kv->get("k");
   BOOST_REQUIRE(e.ok());
   BOOST_TEST(e->value == "w");
 }
 
-BOOST_AUTO_TEST_CASE(killing_the_connected_server_loses_no_partition) {
-  auto before = steady_group_of_four();
-  auto leader_before = sole_leader()->worker;
-  auto victim = connected_member();
-  BOOST_REQUIRE(victim.has_value());
-  auto t = kill_and_watch(*victim, before, 60s);
-  check(t);
-  BOOST_TEST((connected_member() != victim));
-  BOOST_TEST_MESSAGE("leader before " << leader_before << ", after " << sole_leader()->worker);
-  stays_whole(before, settle());
-  heartbeats_flow();
-  scale_event_is_rebalanced();
-  // The killed server comes back and catches up; the group is unaffected.
-  cluster.start(*victim);
-  BOOST_TEST(cluster.healthy(*victim));
-  BOOST_TEST(fully_covered());
+// -- what one lost server costs (nats-server 2.9.10, nats.c 3.4.1) ----------------------------
+
+BOOST_AUTO_TEST_CASE(writes_resume_after_the_stream_leader_is_killed) {
+  bucket_settings s;
+  s.name = "r3";
+  s.replicas = 3;
+  auto b = kv_store::ensure(conn, s);
+  BOOST_REQUIRE_MESSAGE(b.ok(), b.error());
+  auto kv = *b;
+  BOOST_REQUIRE(kv->put("k", "0").ok());
+  auto victim = member_index(stream_leaders(cluster, 0).at("KV_r3"));
+  auto t0 = clock_type::now();
+  cluster.kill(victim);
+  std::size_t failed = 0;
+  std::string first_error;
+  BOOST_TEST(test::eventually(
+      [&] {
+        auto r = kv->put("k", "1");
+        if (!r.ok() && first_error.empty()) first_error = r.error();
+        failed += r.ok() ? 0 : 1;
+        return r.ok();
+      },
+      20s));
+  BOOST_TEST_MESSAGE("stream leader " << cluster.name(victim) << " killed: writes failed for "
+                                      << ms(clock_type::now() - t0) << " ms (" << failed
+                                      << " puts; first error: " << first_error
+                                      << "); reads went on: " << kv->get("k").ok());
+}
+
+BOOST_AUTO_TEST_CASE(a_watch_whose_consumer_was_on_a_killed_server_resumes) {
+  bucket_settings s;
+  s.name = "r3";
+  s.replicas = 3;
+  auto b = kv_store::ensure(conn, s);
+  BOOST_REQUIRE_MESSAGE(b.ok(), b.error());
+  auto kv = *b;
+  BOOST_REQUIRE(kv->put("k", "0").ok());
+  kvWatcher* w = nullptr;
+  BOOST_REQUIRE(kvStore_WatchAll(&w, kv->raw(), nullptr) == NATS_OK);
+  std::shared_ptr<kvWatcher> guard(w, [](kvWatcher* x) { kvWatcher_Destroy(x); });
+  kvEntry* e = nullptr;
+  while (kvWatcher_Next(&e, w, 200) == NATS_OK)  // the current value, then the marker
+    if (e) kvEntry_Destroy(e);
+  auto hosts = consumer_hosts(cluster, "KV_r3");
+  BOOST_REQUIRE_EQUAL(hosts.size(), 1u);
+  auto victim = member_index(hosts.front());
+  BOOST_TEST_MESSAGE("watch consumer on " << hosts.front() << ", stream leader "
+                                          << stream_leaders(cluster, 0).at("KV_r3")
+                                          << ", client on " << cluster.name(*connected_member()));
+  auto t0 = clock_type::now();
+  cluster.kill(victim);
+  int puts = 0;
+  natsStatus last = NATS_OK;
+  bool resumed = test::eventually(
+      [&] {
+        kv->put("k", std::to_string(++puts));
+        last = kvWatcher_Next(&e, w, 100);
+        if (last == NATS_OK && e) {
+          kvEntry_Destroy(e);
+          return true;
+        }
+        return false;
+      },
+      60s);
+  BOOST_TEST(resumed);
+  BOOST_TEST_MESSAGE("the watch delivered nothing for " << ms(clock_type::now() - t0)
+                                                        << " ms after its server was killed ("
+                                                        << puts << " puts; Next returned only "
+                                                        << natsStatus_GetText(NATS_TIMEOUT)
+                                                        << " meanwhile)");
+}
+
+// -- the group ----------------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(killing_the_server_the_client_is_on_loses_no_partition) {
+  lose_one_server(true);
 }
 
 BOOST_AUTO_TEST_CASE(killing_a_server_the_client_is_not_on_loses_no_partition) {
-  auto before = steady_group_of_four();
-  auto leader_before = sole_leader()->worker;
-  auto on = connected_member();
-  BOOST_REQUIRE(on.has_value());
-  auto victim = (*on + 1) % cluster.size();
-  auto t = kill_and_watch(victim, before, 60s);
-  check(t);
-  BOOST_TEST((connected_member() == on));  // the connection never moved
-  BOOST_TEST_MESSAGE("leader before " << leader_before << ", after " << sole_leader()->worker);
-  stays_whole(before, settle());
-  heartbeats_flow();
-  scale_event_is_rebalanced();
+  lose_one_server(false);
 }
 
-BOOST_AUTO_TEST_CASE(probe_kv_latency_around_a_kill, *boost::unit_test::disabled()) {
-  bucket_settings s;
-  s.name = "probe";
-  s.replicas = 3;
-  s.ttl = 600ms;
-  auto b = kv_store::ensure(conn, s);
-  BOOST_REQUIRE(b.ok());
-  auto kv = *b;
-  for (int i = 0; i < 4; ++i) kv->put("w" + std::to_string(i), "x");
-  std::string sl = stream_leaders(cluster, 0);
-  BOOST_TEST_MESSAGE("leaders: " << sl << " connected " << *connected_member());
-  const char* which = std::getenv("PROBE_VICTIM");
-  std::size_t victim = which ? std::stoul(which) : (*connected_member() + 1) % 3;
-  {
-    auto k = kv->keys();
-    BOOST_TEST_MESSAGE("keys before: " << (k.ok() ? std::to_string(k->size()) : k.error()));
-  }
-  auto t0 = clock_type::now();
-  if (!std::getenv("PROBE_NOKILL")) cluster.kill(victim);
-  {
-    auto k = kv->keys();
-    BOOST_TEST_MESSAGE("keys after: " << (k.ok() ? std::to_string(k->size()) : k.error()));
-    std::this_thread::sleep_for(100ms);
-    BOOST_TEST_MESSAGE(cluster.monitoring((victim + 1) % 3, "/jsz?consumers=true&accounts=true"));
-  }
-  BOOST_TEST_MESSAGE("killed " << victim);
-  std::map<long long, std::map<std::string, std::pair<int, long long>>> per_second;  // op -> fails, max ms
-  while (clock_type::now() - t0 < 15s) {
-    auto sec = ms(clock_type::now() - t0) / 1000;
-    auto timed = [&](const std::string& op, auto f) {
-      auto a = clock_type::now();
-      bool ok = f();
-      auto d = ms(clock_type::now() - a);
-      auto& slot = per_second[sec][op];
-      if (!ok) ++slot.first;
-      slot.second = std::max(slot.second, d);
-    };
-    timed("put", [&] { return kv->put("w0", "y").ok(); });
-    timed("get", [&] { return kv->get("w0").ok(); });
-    timed("keys", [&] { return kv->keys().ok(); });
-    std::this_thread::sleep_for(50ms);
-  }
-  for (std::size_t i = 0; i < 3; ++i)
-    std::filesystem::copy_file(cluster.store_dir(i) + "/nats-server.log", "/tmp/probe-n" + std::to_string(i) + ".log",
-                               std::filesystem::copy_options::overwrite_existing);
-  for (const auto& [sec, ops] : per_second) {
-    std::ostringstream line;
-    line << "t=" << sec << "s";
-    for (const auto& [op, v] : ops) line << " " << op << ": fails " << v.first << " max " << v.second << "ms";
-    BOOST_TEST_MESSAGE(line.str());
-  }
+// Reproducer, disabled: with the short test TTLs (heartbeat TTL 600 ms, election TTL 1.2 s,
+// id TTL 1.5 s) one killed server is longer than the TTLs (see the two measurements above): the
+// leader sees workers expire, runs emergency rounds, nodes lose their ids. Run it with
+// --run_test=cluster/with_short_ttls_a_killed_server_disturbs_the_group.
+BOOST_AUTO_TEST_CASE(with_short_ttls_a_killed_server_disturbs_the_group,
+                     *boost::unit_test::disabled()) {
+  config = short_ttl_config();
+  auto before = steady_group_of_four();
+  auto t = kill_and_watch(*connected_member(), before, 90s);
+  BOOST_TEST(t.recovered.has_value());
+  BOOST_TEST(t.max_moved == 0u);
+  BOOST_TEST(t.max_unowned == 0u);
+  BOOST_TEST(t.samples_without_sole_leader == 0u);
+  // The damage shows after the first recovered sample: stalled watches, expiring leases.
+  stays_whole(t, before, 20s);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

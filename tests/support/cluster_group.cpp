@@ -35,9 +35,23 @@ std::optional<std::size_t> cluster_fixture::connected_member() const {
 
 // -- cluster_group ----------------------------------------------------------------------------
 
-node_config cluster_group::cluster_config() {
+node_config cluster_group::short_ttl_config() {
   node_config c = fast_config("c");
   c.bucket_replicas = 3;
+  return c;
+}
+
+node_config cluster_group::cluster_config() {
+  node_config c = short_ttl_config();
+  c.heartbeat_interval = 500ms;
+  c.heartbeat_ttl = 45s;  // > the 20-30 s (more when nats.c retries) a watch can stay silent
+  c.id_ttl = 45s;         // at least the heartbeat TTL
+  // The leader steps down TTL/3 after its last confirmed renewal at the earliest (lease_rules):
+  // that must outlast the 4-8 s the election stream may have no leader.
+  c.election_ttl = 27s;
+  c.kv_operation_timeout = 1s;
+  c.hand_off_timeout = 5s;
+  c.degraded.recovery_grace = 45s;  // at least the heartbeat TTL
   return c;
 }
 

@@ -45,8 +45,17 @@ struct cluster_group : cluster_fixture {
   cluster_group();
   ~cluster_group();
 
-  /// fast_config with bucket_replicas = 3.
+  /// fast_config with bucket_replicas = 3 and TTLs longer than what one lost server costs with
+  /// nats-server 2.9.10 and nats.c 3.4.1 (measured by tests/integration/cluster.cpp):
+  ///  - writes to a bucket whose stream leader was SIGKILLed fail ("no responders") for 4-8 s,
+  ///    and a leader steps down TTL/3 after its last confirmed renewal: election_ttl is 27 s;
+  ///  - a KV watch whose (ephemeral, single-replica) consumer lived on the lost server delivers
+  ///    nothing, without an error, until nats.c re-creates the consumer: about 20 s, or 30 s
+  ///    when the first re-creation lands on the lost server too. The leader's heartbeat watch
+  ///    can be such a watch: heartbeat_ttl and id_ttl are 45 s.
   static node_config cluster_config();
+  /// fast_config with bucket_replicas = 3 and nothing else changed (heartbeat TTL 600 ms).
+  static node_config short_ttl_config();
 
   /// Opens the buckets (once) and spawns one more node; returns it.
   caf::actor add_node();
