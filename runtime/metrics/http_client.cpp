@@ -55,7 +55,9 @@ std::string exchange(int port, const std::string& request, clock_type::time_poin
   return complete ? response : std::string();
 }
 
-http_reply parse(const std::string& raw) {
+}  // namespace
+
+http_reply parse_http_reply(const std::string& raw) {
   http_reply r;
   auto end_of_headers = raw.find("\r\n\r\n");
   if (raw.compare(0, 5, "HTTP/") != 0 || end_of_headers == std::string::npos) return r;
@@ -80,12 +82,10 @@ http_reply parse(const std::string& raw) {
   return r;
 }
 
-}  // namespace
-
 http_reply http_request(int port, const std::string& method, const std::string& path,
                         std::chrono::milliseconds timeout) {
   auto request = method + " " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-  return parse(exchange(port, request, clock_type::now() + timeout));
+  return parse_http_reply(exchange(port, request, clock_type::now() + timeout));
 }
 
 }  // namespace parti

@@ -14,6 +14,9 @@ struct http_reply {
   bool ok() const { return code == 200; }
 };
 
+/// Parses a raw HTTP response (status line, headers, body); code 0 when it is not one.
+http_reply parse_http_reply(const std::string& raw);
+
 http_reply http_request(int port, const std::string& method, const std::string& path,
                         std::chrono::milliseconds timeout = std::chrono::seconds(5));
 

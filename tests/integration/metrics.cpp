@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "actors/node/lifecycle.hpp"
+#include "runtime/metrics/http_client.hpp"
 #include "runtime/metrics/http_endpoint.hpp"
 #include "runtime/metrics/metrics.hpp"
 
@@ -116,47 +117,17 @@ class client_socket {
   bool connected_ = false;
 };
 
-struct http_response {
-  int code = 0;                                // 0: no parsable response
-  std::map<std::string, std::string> headers;  // names in lower case
-  std::string body;
-};
+// Requests and response parsing are parti's own client (runtime/metrics/http_client.hpp).
+using http_response = parti::http_reply;
 
-http_response parse_response(const std::string& raw) {
-  http_response r;
-  auto end_of_headers = raw.find("\r\n\r\n");
-  if (raw.compare(0, 9, "HTTP/1.1 ") != 0 || end_of_headers == std::string::npos) return r;
-  r.code = std::stoi(raw.substr(9, 3));
-  std::istringstream lines(raw.substr(0, end_of_headers));
-  std::string line;
-  std::getline(lines, line);  // the status line
-  while (std::getline(lines, line)) {
-    auto colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    std::string name = line.substr(0, colon);
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    auto value = line.substr(colon + 1);
-    value.erase(0, value.find_first_not_of(' '));
-    if (!value.empty() && value.back() == '\r') value.pop_back();
-    r.headers[name] = value;
-  }
-  r.body = raw.substr(end_of_headers + 4);
-  return r;
-}
+http_response parse_response(const std::string& raw) { return parti::parse_http_reply(raw); }
 
+using parti::http_get;
+using parti::http_request;
+
+/// The bytes of a request, for the tests that send them slowly or not at all.
 std::string request_text(const std::string& method, const std::string& path) {
   return method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-}
-
-http_response http_request(int port, const std::string& method, const std::string& path) {
-  client_socket s(port);
-  if (!s.connected() || !s.send(request_text(method, path))) return {};
-  return parse_response(s.read_to_end());
-}
-
-http_response http_get(int port, const std::string& path) {
-  return http_request(port, "GET", path);
 }
 
 // ----- helpers ---------------------------------------------------------------------------------
