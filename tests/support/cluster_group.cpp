@@ -58,9 +58,8 @@ node_config cluster_group::cluster_config() {
 cluster_group::cluster_group() {
   leader_settings s;
   auto n = count;
-  s.partitions = callback_source([n]() -> result<std::vector<partition>> {
-    return count_source(n->load())->load();
-  });
+  s.partitions = callback_source(
+      [n]() -> result<std::vector<partition>> { return count_source(n->load())->load(); });
   leader = make_leader_factory(s);
 }
 
@@ -70,28 +69,16 @@ cluster_group::~cluster_group() {
 }
 
 caf::actor cluster_group::add_node() {
-  if (!group) {
-    auto g = open_group(sys, conn, config);
-    if (!g) throw std::runtime_error(g.error());
-    group = *g;
-  }
   node_options o;
   o.config = config;
-  o.group = group;
   o.leader = leader;
-  auto n = spawn_node(sys, o);
-  if (!n) throw std::runtime_error(n.error());
-  nodes.push_back(*n);
-  return *n;
+  auto n = spawn_test_node(sys, conn, group, o);
+  nodes.push_back(n);
+  return n;
 }
 
 node_status cluster_group::status(const caf::actor& node) {
-  node_status out;
-  caf::scoped_actor self{sys};
-  self->request(node, 5s, caf::get_atom::value)
-      .receive([&](const node_status& s) { out = s; },
-               [&](const caf::error&) { out.state = "Gone"; });
-  return out;
+  return query_status(sys, node);
 }
 
 std::vector<node_status> cluster_group::statuses() {
@@ -101,38 +88,19 @@ std::vector<node_status> cluster_group::statuses() {
 }
 
 std::optional<node_status> cluster_group::sole_leader() {
-  std::optional<node_status> found;
-  int leaders = 0;
-  for (auto& s : statuses())
-    if (s.state != "Gone" && s.leader) {
-      ++leaders;
-      found = s;
-    }
-  if (leaders != 1) return std::nullopt;
-  return found;
+  return sole_leader_of(statuses());
 }
 
 std::map<std::string, std::set<std::string>> cluster_group::owners() {
-  std::map<std::string, std::set<std::string>> out;
-  for (const auto& s : statuses())
-    if (s.state != "Gone")
-      for (const auto& p : s.owned) out[p.keys.at(0)].insert(s.worker);
-  return out;
+  return owners_of(statuses());
 }
 
 bool cluster_group::fully_covered() {
-  auto o = owners();
-  if (o.size() != count->load()) return false;
-  for (const auto& [key, set] : o)
-    if (set.size() != 1) return false;
-  return true;
+  return covers_exactly_once(owners(), count->load());
 }
 
 std::map<std::string, std::string> cluster_group::owner_map() {
-  std::map<std::string, std::string> out;
-  for (const auto& [key, set] : owners())
-    if (set.size() == 1) out[key] = *set.begin();
-  return out;
+  return single_owners(owners());
 }
 
 std::map<std::string, std::uint64_t> cluster_group::heartbeat_revisions() {

@@ -33,31 +33,75 @@ node_group::~node_group() {
   if (group) group->close();
 }
 
-caf::actor node_group::add_node(std::optional<std::uint32_t> preferred, caf::actor subscriber) {
+caf::actor spawn_test_node(caf::actor_system& sys, const std::shared_ptr<connection>& conn,
+                           std::shared_ptr<group_buckets>& group, node_options options) {
   if (!group) {
-    auto g = open_group(sys, conn, config);
+    auto g = open_group(sys, conn, options.config);
     if (!g) throw std::runtime_error(g.error());
     group = *g;
   }
-  node_options o;
-  o.config = config;
-  o.config.preferred_id = preferred;
-  o.group = group;
-  o.subscriber = subscriber;
-  o.leader = leaders;
-  auto n = spawn_node(sys, o);
+  options.group = group;
+  auto n = spawn_node(sys, options);
   if (!n) throw std::runtime_error(n.error());
-  nodes.push_back(*n);
   return *n;
 }
 
-node_status node_group::status(const caf::actor& node) {
+node_status query_status(caf::actor_system& sys, const caf::actor& node) {
   node_status out;
   caf::scoped_actor self{sys};
   self->request(node, 5s, caf::get_atom::value)
       .receive([&](const node_status& s) { out = s; },
                [&](const caf::error&) { out.state = "Gone"; });
   return out;
+}
+
+std::optional<node_status> sole_leader_of(const std::vector<node_status>& statuses) {
+  std::optional<node_status> found;
+  int count = 0;
+  for (const auto& s : statuses)
+    if (s.state != "Gone" && s.leader) {
+      ++count;
+      found = s;
+    }
+  if (count != 1) return std::nullopt;
+  return found;
+}
+
+ownership owners_of(const std::vector<node_status>& statuses) {
+  ownership out;
+  for (const auto& s : statuses)
+    if (s.state != "Gone")
+      for (const auto& p : s.owned) out[p.keys.at(0)].insert(s.worker);
+  return out;
+}
+
+bool covers_exactly_once(const ownership& o, std::size_t count) {
+  if (o.size() != count) return false;
+  for (const auto& [key, set] : o)
+    if (set.size() != 1) return false;
+  return true;
+}
+
+std::map<std::string, std::string> single_owners(const ownership& o) {
+  std::map<std::string, std::string> out;
+  for (const auto& [key, set] : o)
+    if (set.size() == 1) out[key] = *set.begin();
+  return out;
+}
+
+caf::actor node_group::add_node(std::optional<std::uint32_t> preferred, caf::actor subscriber) {
+  node_options o;
+  o.config = config;
+  o.config.preferred_id = preferred;
+  o.subscriber = subscriber;
+  o.leader = leaders;
+  auto n = spawn_test_node(sys, conn, group, o);
+  nodes.push_back(n);
+  return n;
+}
+
+node_status node_group::status(const caf::actor& node) {
+  return query_status(sys, node);
 }
 
 std::vector<node_status> node_group::statuses() {
@@ -80,15 +124,7 @@ void node_group::stop(const caf::actor& node, shutdown_intent intent) {
 }
 
 std::optional<node_status> node_group::sole_leader() {
-  std::optional<node_status> leader;
-  int count = 0;
-  for (auto& s : statuses())
-    if (s.state != "Gone" && s.leader) {
-      ++count;
-      leader = s;
-    }
-  if (count != 1) return std::nullopt;
-  return leader;
+  return sole_leader_of(statuses());
 }
 
 }  // namespace parti::test

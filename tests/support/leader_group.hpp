@@ -19,36 +19,18 @@ struct leader_group : test::node_group {
   leader_group() {
     leader_settings s;
     auto n = count;
-    s.partitions = callback_source([n]() -> result<std::vector<partition>> {
-      return count_source(n->load())->load();
-    });
+    s.partitions = callback_source(
+        [n]() -> result<std::vector<partition>> { return count_source(n->load())->load(); });
     leaders = make_leader_factory(s);
   }
 
   /// partition key -> owners, over the nodes that are still running.
-  std::map<std::string, std::set<std::string>> owners() {
-    std::map<std::string, std::set<std::string>> out;
-    for (const auto& s : statuses())
-      if (s.state != "Gone")
-        for (const auto& p : s.owned) out[p.keys.at(0)].insert(s.worker);
-    return out;
-  }
+  ownership owners() { return owners_of(statuses()); }
 
   /// Every partition owned by exactly one running node.
-  bool fully_covered() {
-    auto o = owners();
-    if (o.size() != count->load()) return false;
-    for (const auto& [key, set] : o)
-      if (set.size() != 1) return false;
-    return true;
-  }
+  bool fully_covered() { return covers_exactly_once(owners(), count->load()); }
 
-  std::map<std::string, std::string> owner_map() {
-    std::map<std::string, std::string> out;
-    for (const auto& [key, set] : owners())
-      if (set.size() == 1) out[key] = *set.begin();
-    return out;
-  }
+  std::map<std::string, std::string> owner_map() { return single_owners(owners()); }
 
   caf::actor node_of(const std::string& worker) {
     for (auto& n : nodes)
