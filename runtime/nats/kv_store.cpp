@@ -2,8 +2,8 @@
 
 #include <cctype>
 #include <map>
-#include <unordered_map>
 #include <sstream>
+#include <unordered_map>
 
 namespace parti {
 
@@ -242,6 +242,26 @@ kv_result<std::vector<std::string>> kv_store::keys() {
   std::vector<std::string> out(list.Keys, list.Keys + list.Count);
   kvKeysList_Destroy(&list);
   return out;
+}
+
+kv_result<std::uint64_t> kv_store::latest_revision(const std::string& key_filter) {
+  // The last message on the bucket's subjects: the server resolves wildcards (last_by_subj).
+  // An expired entry is gone from the stream, so it is never reported as missing from a watch.
+  const std::string stream = "KV_" + bucket();
+  const std::string subject = "$KV." + bucket() + "." + key_filter;
+  jsOptions o;
+  jsOptions_Init(&o);
+  o.Wait = std::chrono::duration_cast<std::chrono::milliseconds>(conn_->options().request_timeout)
+               .count();
+  natsMsg* msg = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  natsStatus s =
+      js_GetLastMsg(&msg, conn_->jetstream(), stream.c_str(), subject.c_str(), &o, &jerr);
+  if (s == NATS_NOT_FOUND) return std::uint64_t{0};
+  if (s != NATS_OK) return kv_error_from(s, "latest revision of " + bucket() + "/" + key_filter);
+  std::uint64_t revision = natsMsg_GetSequence(msg);
+  natsMsg_Destroy(msg);
+  return revision;
 }
 
 kv_result<std::vector<kv_entry>> kv_store::get_all() {

@@ -82,6 +82,12 @@ class kv_store {
   /// order. Fails as a whole (outcome_unknown) when any acknowledgement is missing.
   kv_result<std::vector<std::uint64_t>> write_many(const std::vector<kv_write>& writes);
 
+  /// The revision of the newest entry (put, delete or purge marker) whose key matches
+  /// `key_filter` (a key or a pattern, as for a watch); 0 when there is none. One request to
+  /// the stream leader: it fails (outcome_unknown) while the stream has no leader. A watch
+  /// uses it to tell a silent bucket from a stalled watch (watch.hpp).
+  kv_result<std::uint64_t> latest_revision(const std::string& key_filter);
+
   const std::string& bucket() const { return settings_.name; }
   const bucket_settings& settings() const { return settings_; }
   kvStore* raw() const { return kv_; }

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -31,8 +32,9 @@ kv_entry to_entry(kvEntry* e) {
 /// The thread that blocks in kvWatcher_Next and turns what it gets into messages to `owner`.
 class watch_loop {
  public:
-  watch_loop(std::shared_ptr<kv_store> store, std::string filter, duration poll, caf::actor owner)
-      : store_(std::move(store)), filter_(std::move(filter)), poll_(poll) {
+  watch_loop(std::shared_ptr<kv_store> store, std::string filter, duration poll,
+             stall_options stall, caf::actor owner)
+      : store_(std::move(store)), filter_(std::move(filter)), poll_(poll), stall_(stall) {
     thread_ = std::thread([this, owner] { run(owner); });
   }
 
@@ -64,31 +66,62 @@ class watch_loop {
       if (stopping_) return;
     }
     bool initial = true;
+    watch_stall_detector stall(stall_, steady_now());
     for (;;) {
       kvEntry* e = nullptr;
       s = kvWatcher_Next(&e, w,
                          std::chrono::duration_cast<std::chrono::milliseconds>(poll_).count());
-      if (s == NATS_TIMEOUT) continue;
-      if (s != NATS_OK) {
-        std::lock_guard<std::mutex> guard(mutex_);
-        if (!stopping_)
-          caf::anon_send(owner, failed_atom::value,
-                         kv_error_from(s, "watch " + store_->bucket()).message);
-        return;
+      if (s == NATS_TIMEOUT) {
+        if (auto reason = check_stall(stall)) return fail(owner, *reason);
+        continue;
       }
+      if (s != NATS_OK) return fail(owner, kv_error_from(s, "watch " + store_->bucket()).message);
       if (e == nullptr) {  // the marker after the current values (STACK.md)
         initial = false;
+        stall.caught_up(steady_now());
         caf::anon_send(owner, watch_ready{store_->bucket(), false, {}, 0});
         continue;
       }
-      caf::anon_send(owner, watch_update{store_->bucket(), to_entry(e), initial});
+      auto entry = to_entry(e);
       kvEntry_Destroy(e);
+      stall.delivered(entry.revision, steady_now());
+      caf::anon_send(owner, watch_update{store_->bucket(), std::move(entry), initial});
     }
+  }
+
+  static time_point steady_now() { return std::chrono::steady_clock::now(); }
+
+  void fail(const caf::actor& owner, const std::string& reason) {
+    std::lock_guard<std::mutex> guard(mutex_);
+    if (!stopping_) caf::anon_send(owner, failed_atom::value, reason);
+  }
+
+  /// Probes the store when the watch has been silent; a reason when the watch is stalled.
+  std::optional<std::string> check_stall(watch_stall_detector& stall) {
+    if (!stall.probe_due(steady_now())) return std::nullopt;
+    {
+      std::lock_guard<std::mutex> guard(mutex_);
+      if (stopping_) return std::nullopt;
+    }
+    auto latest = store_->latest_revision(filter_);
+    auto now = steady_now();
+    if (!latest) {
+      stall.probe_failed(now);
+      return std::nullopt;
+    }
+    if (stall.probed(*latest, now) != stall_verdict::stalled) return std::nullopt;
+    auto silent_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - stall.last_delivery()).count();
+    return "watch " + store_->bucket() + " stalled: the store is at revision " +
+           std::to_string(*latest) + ", the watch delivered up to " +
+           std::to_string(stall.delivered_up_to()) + " and nothing for " +
+           std::to_string(silent_ms) + " ms";
   }
 
   std::shared_ptr<kv_store> store_;
   std::string filter_;
   duration poll_;
+  stall_options stall_;
   std::mutex mutex_;
   kvWatcher* watcher_ = nullptr;
   bool stopping_ = false;
@@ -103,9 +136,10 @@ struct watcher_state {
 /// Owns one watch_loop and forwards its messages to the supervisor. Fails (and dies with an
 /// error) when the watch fails.
 caf::behavior watcher(caf::stateful_actor<watcher_state>* self, std::shared_ptr<kv_store> store,
-                      std::string filter, duration poll, caf::actor parent) {
-  self->state.loop = std::make_unique<watch_loop>(std::move(store), std::move(filter), poll,
-                                                  caf::actor_cast<caf::actor>(self));
+                      watch_options options, caf::actor parent) {
+  self->state.loop =
+      std::make_unique<watch_loop>(std::move(store), options.key_filter, options.poll,
+                                   options.stall, caf::actor_cast<caf::actor>(self));
   return {
       [=](watch_update& u) { self->send(parent, std::move(u)); },
       [=](watch_ready& r) { self->send(parent, std::move(r)); },
@@ -135,8 +169,8 @@ void start_child(supervisor_actor self) {
   auto& st = self->state;
   st.replaying = true;
   st.replayed.clear();
-  st.child = self->spawn<caf::detached + caf::linked>(
-      watcher, st.store, st.options.key_filter, st.options.poll, caf::actor_cast<caf::actor>(self));
+  st.child = self->spawn<caf::detached + caf::linked>(watcher, st.store, st.options,
+                                                      caf::actor_cast<caf::actor>(self));
 }
 
 /// Messages of a watcher that was replaced (resync) may still be in the mailbox: their entries

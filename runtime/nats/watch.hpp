@@ -7,7 +7,9 @@
 // kvWatcher_Next). When the watch fails (disconnect, stream deleted, server restart), the
 // watcher dies with an error and the supervisor starts a new one after an exponential backoff
 // with jitter. The new watch replays current values; the supervisor drops every revision the
-// consumer already has (revision_filter), so nothing is delivered twice.
+// consumer already has (revision_filter), so nothing is delivered twice. A watch that stops
+// delivering without failing (its consumer's server died) is detected by asking the store for
+// its newest revision after a silence, and fails as "stalled" (watch_stall.hpp).
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
@@ -17,6 +19,7 @@
 #include "runtime/metrics/metrics.hpp"
 #include "runtime/nats/kv_store.hpp"
 #include "runtime/resilience/backoff.hpp"
+#include "runtime/watch_stall.hpp"
 
 namespace parti {
 
@@ -25,8 +28,11 @@ struct watch_options {
   backoff_policy restart_backoff{std::chrono::milliseconds(100), std::chrono::seconds(10), 2.0,
                                  0.2};
   std::uint64_t seed = 0;  // jitter; 0: derived from the clock
-  /// How long one kvWatcher_Next waits before checking for a stop request.
+  /// How long one kvWatcher_Next waits before checking for a stop request (and for a stall).
   duration poll = std::chrono::milliseconds(500);
+  /// A watch that delivers nothing while the store has newer entries is replaced
+  /// (watch_stall.hpp); it counts as a failure. Zero silence: never checked.
+  stall_options stall;
 };
 
 /// Counters of one supervised watch; reply to `stats_atom`.

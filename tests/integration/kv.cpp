@@ -42,6 +42,28 @@ BOOST_AUTO_TEST_CASE(every_record_type_round_trips_through_kv) {
   check("_manifest", manifest_record{5, 2, "cold_start", {"worker-0"}, 2, 999});
 }
 
+BOOST_AUTO_TEST_CASE(latest_revision_is_the_newest_matching_entry) {
+  auto kv = bucket("latest", 1s);
+  auto latest = [&](const std::string& filter) {
+    auto r = kv->latest_revision(filter);
+    BOOST_REQUIRE_MESSAGE(r.ok(), r.error());
+    return *r;
+  };
+  BOOST_TEST(latest(">") == 0u);  // empty bucket
+  auto a = *kv->put("a.x", "1");
+  auto b = *kv->put("b", "2");
+  BOOST_TEST(latest(">") == b);
+  BOOST_TEST(latest("a.x") == a);  // one key
+  BOOST_TEST(latest("a.*") == a);  // a pattern
+  BOOST_TEST(latest("c") == 0u);   // no such key
+  BOOST_REQUIRE(kv->erase("a.x").ok());
+  auto marker = latest("a.x");  // a delete is an entry too: a watch delivers it
+  BOOST_TEST(marker > b);
+  BOOST_TEST(latest(">") == marker);
+  // Expired entries are gone: nothing is reported that a new watch could not deliver.
+  BOOST_TEST(test::eventually([&] { return latest(">") == 0u; }, 10s));
+}
+
 BOOST_AUTO_TEST_CASE(create_conflict_is_key_exists) {
   auto kv = bucket("create");
   auto first = kv->create("k", "a");
@@ -169,7 +191,8 @@ BOOST_AUTO_TEST_CASE(an_unreachable_store_opens_the_breaker_and_recovers) {
              text);
   server.start();
   BOOST_TEST(test::eventually([&] { return get() == "value v"; }, 20s));
-  BOOST_TEST(stats->text().find("parti_circuit_breaker_state{worker=\"w\"} 0") != std::string::npos);
+  BOOST_TEST(stats->text().find("parti_circuit_breaker_state{worker=\"w\"} 0") !=
+             std::string::npos);
   self->send_exit(kv, caf::exit_reason::user_shutdown);
 }
 

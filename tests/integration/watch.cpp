@@ -3,6 +3,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <map>
+#include <mutex>
 
 #include "runtime/nats/watch.hpp"
 #include "tests/support/actors.hpp"
@@ -151,6 +152,66 @@ BOOST_AUTO_TEST_CASE(a_failed_watch_is_restarted_with_backoff_and_resumes) {
       .receive([&](std::uint64_t, std::uint64_t, std::uint32_t, std::uint32_t r) { restarts = r; },
                [&](const caf::error& e) { BOOST_FAIL(caf::to_string(e)); });
   BOOST_TEST(restarts >= 2u);
+  self->send_exit(watch, caf::exit_reason::user_shutdown);
+}
+
+/// Deletes every consumer of the bucket's stream (a watch's consumer, as if its server died).
+std::size_t delete_consumers(kv_store& kv) {
+  auto stream = "KV_" + kv.bucket();
+  jsConsumerNamesList* names = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  if (js_ConsumerNames(&names, kv.conn()->jetstream(), stream.c_str(), nullptr, &jerr) != NATS_OK)
+    return 0;
+  std::size_t deleted = 0;
+  for (int i = 0; i < names->Count; ++i)
+    if (js_DeleteConsumer(kv.conn()->jetstream(), stream.c_str(), names->List[i], nullptr, &jerr) ==
+        NATS_OK)
+      ++deleted;
+  jsConsumerNamesList_Destroy(names);
+  return deleted;
+}
+
+BOOST_AUTO_TEST_CASE(a_watch_that_stops_delivering_is_detected_and_replaced) {
+  auto kv = bucket("w6");
+  kv->put("a", "1");
+  caf::scoped_actor self{sys};
+  auto reasons = std::make_shared<std::vector<std::string>>();
+  auto mutex = std::make_shared<std::mutex>();
+  watch_options opts;
+  opts.stall = {500ms, 300ms};
+  opts.restart_backoff = {50ms, 500ms, 2.0, 0.1};
+  auto watch = spawn_watch(sys, kv, caf::actor_cast<caf::actor>(self), opts,
+                           [reasons, mutex](const std::string& reason) {
+                             std::lock_guard<std::mutex> guard(*mutex);
+                             reasons->push_back(reason);
+                           });
+  collector c;
+  BOOST_REQUIRE(c.receive_until(
+      self, [&] { return !c.readies.empty(); }, 5s));
+  // A quiet bucket is probed (several silences pass here) but not restarted.
+  BOOST_TEST(!c.receive_until(
+      self, [&] { return c.readies.size() > 1; }, 2s));
+  BOOST_TEST(reasons->empty());
+  // The watch's consumer vanishes: the watch returns nothing but timeouts from now on.
+  BOOST_REQUIRE_EQUAL(delete_consumers(*kv), 1u);
+  auto t0 = std::chrono::steady_clock::now();
+  kv->put("b", "2");
+  BOOST_REQUIRE(c.receive_until(
+      self, [&] { return c.has_value("b", "2"); }, 10s));
+  auto took = std::chrono::steady_clock::now() - t0;
+  BOOST_TEST_MESSAGE("a watch without a consumer resumed after "
+                     << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                     << " ms");
+  {
+    std::lock_guard<std::mutex> guard(*mutex);
+    BOOST_REQUIRE_EQUAL(reasons->size(), 1u);
+    BOOST_TEST(reasons->front().find("stalled") != std::string::npos, reasons->front());
+  }
+  BOOST_TEST(took < 5s);  // silence + confirm + a restart, far below nats.c's own recovery
+  BOOST_REQUIRE(c.receive_until(
+      self, [&] { return c.readies.size() == 2; }, 5s));
+  BOOST_TEST(c.readies.back().resumed);
+  c.check_no_redelivery();
   self->send_exit(watch, caf::exit_reason::user_shutdown);
 }
 
