@@ -42,7 +42,9 @@ struct campaign {
 using campaign_ptr = std::shared_ptr<campaign>;
 using self_ptr = caf::event_based_actor*;
 
-time_point now() { return std::chrono::steady_clock::now(); }
+time_point now() {
+  return std::chrono::steady_clock::now();
+}
 
 void on_tick(self_ptr self, const campaign_ptr& c);
 
@@ -61,9 +63,10 @@ void arm(self_ptr self, const campaign_ptr& c) {
 }
 
 void become_leader(self_ptr self, const campaign_ptr& c, const election_win& win) {
-  c->term.emplace(c->timing, win.epoch, win.sent_at);
+  c->term.emplace(c->timing, win);
   c->leader_id = c->settings.worker;
-  log(log_level::info, c->settings.worker, ": leader with epoch ", win.epoch);
+  log(log_level::info, c->settings.worker, ": leader with epoch ", win.epoch,
+      win.revision != 0 ? " (reclaimed)" : "");
   tell_parent(self, c);
 }
 
@@ -71,8 +74,13 @@ void step_down(self_ptr self, const campaign_ptr& c, const std::string& why) {
   if (!c->term) return;
   log(log_level::warning, c->settings.worker, ": steps down as leader (epoch ", c->term->epoch(),
       "): ", why);
+  // A term that ended only for want of confirmation (the store did not take writes) may be
+  // reclaimed: the lease it wrote may still be the latest (lease_rules.hpp, Store outages).
+  c->follower = c->term->ended_unconfirmed()
+                    ? lease_follower::incumbent(c->timing, c->settings.instance, c->term->epoch(),
+                                                c->term->revision())
+                    : lease_follower(c->timing, c->settings.instance);
   c->term.reset();
-  c->follower = lease_follower(c->timing, c->settings.instance);
   c->timer.cancel();
   tell_parent(self, c);
 }
@@ -104,6 +112,46 @@ void campaign_now(self_ptr self, const campaign_ptr& c) {
           [=](const caf::error& err) {
             c->busy = false;
             c->follower.on_campaign(write_outcome(err), 0, sent_at, now());
+            on_tick(self, c);
+          });
+}
+
+/// The incumbent's compare-and-swap on the lease it held (lease_rules.hpp, Store outages).
+void reclaim_now(self_ptr self, const campaign_ptr& c) {
+  c->busy = true;
+  auto sent_at = now();
+  auto epoch = c->follower.reclaim_epoch();
+  self->request(c->kv, c->settings.request_timeout, caf::update_atom::value, leader_key,
+                lease_value(c, epoch), c->follower.reclaim_revision())
+      .then(
+          [=](std::uint64_t revision) {
+            c->busy = false;
+            if (auto win = c->follower.on_reclaim(lease_write::ok, revision, sent_at, now()))
+              become_leader(self, c, *win);
+            on_tick(self, c);
+          },
+          [=](const caf::error& err) {
+            c->busy = false;
+            c->follower.on_reclaim(write_outcome(err), 0, sent_at, now());
+            on_tick(self, c);
+          });
+}
+
+/// Asks whether the store takes writes again, writing nothing: a compare-and-swap against a
+/// revision no lease can have is refused at once by a stream that has a leader.
+void probe_now(self_ptr self, const campaign_ptr& c) {
+  c->busy = true;
+  self->request(c->kv, c->settings.request_timeout, caf::update_atom::value, leader_key,
+                std::string(), lease_follower::probe_revision)
+      .then(
+          [=](std::uint64_t) {
+            c->busy = false;
+            c->follower.on_probe(lease_write::ok, now());
+            on_tick(self, c);
+          },
+          [=](const caf::error& err) {
+            c->busy = false;
+            c->follower.on_probe(write_outcome(err), now());
             on_tick(self, c);
           });
 }
@@ -144,8 +192,18 @@ void on_tick(self_ptr self, const campaign_ptr& c) {
       return renew_now(self, c);
     }
   }
-  if (!c->term && !c->busy && c->follower.due(now()) == follower_action::campaign)
-    return campaign_now(self, c);
+  if (!c->term && !c->busy) {
+    switch (c->follower.due(now())) {
+      case follower_action::campaign:
+        return campaign_now(self, c);
+      case follower_action::reclaim:
+        return reclaim_now(self, c);
+      case follower_action::probe:
+        return probe_now(self, c);
+      case follower_action::wait:
+        break;
+    }
+  }
   arm(self, c);
 }
 
@@ -183,8 +241,8 @@ void on_watch(self_ptr self, const campaign_ptr& c, const watch_update& u) {
 caf::behavior election(caf::event_based_actor* self, election_settings settings,
                        kv_actor election_kv, caf::actor election_hub, caf::actor parent,
                        std::shared_ptr<metrics> stats) {
-  auto c = std::make_shared<campaign>(std::move(settings), std::move(election_kv),
-                                      std::move(parent));
+  auto c =
+      std::make_shared<campaign>(std::move(settings), std::move(election_kv), std::move(parent));
   c->stats = stats;
   // The process's shared watch of the election bucket sends us the `leader` key's changes.
   self->send(election_hub, caf::subscribe_atom::value, leader_key,

@@ -23,6 +23,21 @@
 // TTL/3 while the last lease seen is older than TTL, so an expired lease is taken within TTL/3
 // of its expiry even when watch events are missed. The epoch is the revision of the winning
 // Create.
+//
+// Store outages. When the election stream cannot take writes for longer than the renew
+// deadline (a JetStream cluster elects a new stream leader in 4-8 s after a server dies), the
+// leader steps down although nobody else can have taken the lease. Two rules let the same node
+// lead again when the store is back, instead of whoever writes first:
+//  - the incumbent: a node whose term ended only because its renewals went unconfirmed first
+//    tries to reclaim the lease: Update(leader, same epoch, last revision). The compare-and-swap
+//    succeeds only if the lease it wrote is still the key's latest value, so nobody held it in
+//    between: the term resumes with the same epoch. If the lease expired meanwhile, it campaigns
+//    (Create) at once and every TTL/12 after.
+//  - the others: a campaign answered "unknown" means the store is not taking writes. The
+//    follower then probes (an Update against a revision that cannot exist: it writes nothing
+//    and is refused at once when the stream has a leader) every TTL/12, and campaigns only a
+//    yield of TTL/3 after the store answered, which leaves the incumbent time to reclaim or win.
+// A follower that sees another holder, or a refused Create, goes back to the normal rules.
 #include <algorithm>
 #include <cstdint>
 #include <optional>
@@ -46,6 +61,8 @@ struct lease_timing {
   duration renew_deadline_after() const { return ttl - renew_margin(); }
   duration retry_interval() const { return ttl / 12; }
   duration poll_interval() const { return ttl / 3; }
+  /// How long a follower waits after a store outage before it campaigns (the incumbent's turn).
+  duration yield_after_outage() const { return ttl / 3; }
 
   /// Fails unless ttl > 0 and operation_timeout <= ttl / 3 (so a renewal started on schedule
   /// is answered before the deadline).
@@ -66,10 +83,19 @@ enum class leader_action {
 };
 std::string_view to_string(leader_action x);
 
+/// A won election: the epoch and the sent_at to start the leader_term with.
+struct election_win {
+  std::uint64_t epoch = 0;
+  time_point sent_at{};
+  /// The lease's revision when it differs from the epoch (a reclaimed term); 0: the epoch.
+  std::uint64_t revision = 0;
+};
+
 /// One leadership term, from the winning Create to the step-down.
 class leader_term {
  public:
   leader_term(lease_timing timing, std::uint64_t epoch, time_point won_sent_at);
+  leader_term(lease_timing timing, const election_win& win);
 
   std::uint64_t epoch() const { return epoch_; }
   /// The revision to renew against (the epoch at first).
@@ -91,7 +117,14 @@ class leader_term {
                          time_point now);
 
   /// The leader gives up on its own (shutdown, lost id).
-  void resign() { stepped_down_ = true; }
+  void resign() {
+    stepped_down_ = true;
+    lost_ = true;
+  }
+
+  /// True when the term ended only because no renewal was confirmed in time (timeouts, a store
+  /// that could not take writes), not because the lease was seen taken or refused.
+  bool ended_unconfirmed() const { return stepped_down_ && !lost_; }
 
  private:
   lease_timing timing_;
@@ -101,17 +134,14 @@ class leader_term {
   time_point retry_at_ = time_point::max();  // set while a failed renewal waits to be retried
   bool in_flight_ = false;
   bool stepped_down_ = false;
-};
-
-/// A won election: the epoch and the sent_at to start the leader_term with.
-struct election_win {
-  std::uint64_t epoch = 0;
-  time_point sent_at{};
+  bool lost_ = false;  // a conflict or a resignation ended the term
 };
 
 enum class follower_action {
   wait,      // nothing before next_deadline()
   campaign,  // Create(leader, lease); one at a time
+  reclaim,   // Update(leader, lease with reclaim_epoch(), reclaim_revision())
+  probe,     // Update(leader, anything, probe_revision): refused if the store takes writes
 };
 std::string_view to_string(follower_action x);
 
@@ -120,6 +150,14 @@ class lease_follower {
  public:
   /// `own_instance` is this process's instance id, to recognise its own Create in the watch.
   lease_follower(lease_timing timing, std::string own_instance);
+
+  /// The follower of a node whose term just ended unconfirmed (leader_term::ended_unconfirmed):
+  /// it reclaims the lease (epoch, last revision) before anything else.
+  static lease_follower incumbent(lease_timing timing, std::string own_instance,
+                                  std::uint64_t epoch, std::uint64_t revision);
+
+  /// A revision no lease can have: a probe's compare-and-swap always fails when it is answered.
+  static constexpr std::uint64_t probe_revision = std::uint64_t{1} << 62;
 
   /// The watch saw a put of the lease at `revision`. A Create writes epoch 0 (its revision is
   /// not known before it lands) and renewals carry the epoch, so a put with our instance and
@@ -143,18 +181,41 @@ class lease_follower {
   std::optional<election_win> on_campaign(lease_write outcome, std::uint64_t revision,
                                           time_point sent_at, time_point now);
 
+  /// The outcome of the reclaim that due() asked for (an incumbent's Update).
+  std::optional<election_win> on_reclaim(lease_write outcome, std::uint64_t revision,
+                                         time_point sent_at, time_point now);
+
+  /// The outcome of the probe that due() asked for: ok or conflict mean the store answered.
+  void on_probe(lease_write outcome, time_point now);
+
   /// Local time by which the last lease seen must have expired; empty before any was seen.
   std::optional<time_point> must_have_expired_at() const;
 
+  bool is_incumbent() const { return incumbent_.has_value(); }
+  /// True while campaigns wait for the store to take writes again.
+  bool store_troubled() const { return troubled_; }
+  std::uint64_t reclaim_epoch() const { return incumbent_ ? incumbent_->epoch : 0; }
+  std::uint64_t reclaim_revision() const { return incumbent_ ? incumbent_->revision : 0; }
+
  private:
+  struct former_term {
+    std::uint64_t epoch;
+    std::uint64_t revision;
+    bool reclaimable = true;  // false once the lease was found expired or taken
+  };
+
   void schedule_after_failed_campaign(time_point now);
+  void back_to_normal();
 
   lease_timing timing_;
   std::string own_instance_;
-  std::optional<time_point> last_seen_;          // local time of the last lease put seen
-  time_point campaign_at_ = time_point::min();   // no lease seen yet: campaign at once
-  std::optional<time_point> in_flight_since_;    // a Create sent, no answer yet
-  std::optional<time_point> unanswered_create_;  // sent_at of a Create with unknown outcome
+  std::optional<time_point> last_seen_;                // local time of the last lease put seen
+  time_point campaign_at_ = time_point::min();         // no lease seen yet: campaign at once
+  std::optional<time_point> in_flight_since_;          // a request sent, no answer yet
+  follower_action in_flight_ = follower_action::wait;  // which request
+  std::optional<time_point> unanswered_create_;        // sent_at of a Create with unknown outcome
+  std::optional<former_term> incumbent_;               // set for an incumbent (see incumbent())
+  bool troubled_ = false;                              // a campaign went unanswered: probe first
 };
 
 }  // namespace parti
