@@ -78,6 +78,9 @@ liveness_options liveness_of(const node_config& c) {
   o.rebuild_grace = c.heartbeat_interval;
   o.mass_expiry_share = c.degraded.mass_disappearance_share;
   o.mass_expiry_hold = c.heartbeat_ttl;
+  // Silent for half a TTL: a worker whose last heartbeat is within TTL/2 of the newest one is
+  // protected, and one late heartbeat (the leader alone beats every interval) is no silence.
+  o.silence_threshold = c.heartbeat_ttl / 2;
   return o;
 }
 

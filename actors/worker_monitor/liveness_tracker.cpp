@@ -20,6 +20,9 @@ status liveness_options::validate() const {
     return failure{"liveness: mass_expiry_min_workers must be at least 1"};
   if (mass_expiry_hold < duration::zero())
     return failure{"liveness: mass_expiry_hold must not be negative"};
+  // At or above heartbeat_ttl the silence guard protects nobody, but it does no harm either.
+  if (silence_threshold < duration::zero())
+    return failure{"liveness: silence_threshold must not be negative (0 disables the guard)"};
   return done{};
 }
 
@@ -41,6 +44,10 @@ const char* to_string(liveness_change change) {
       return "store_suspected";
     case liveness_change::store_trusted:
       return "store_trusted";
+    case liveness_change::heartbeats_silent:
+      return "heartbeats_silent";
+    case liveness_change::heartbeats_resumed:
+      return "heartbeats_resumed";
   }
   return "unknown";
 }
@@ -67,6 +74,8 @@ std::vector<liveness_event> liveness_tracker::rebuild(
   workers_.clear();
   held_.clear();
   outage_ = false;
+  silence_since_.reset();
+  last_heard_ = now;
   std::vector<liveness_event> events;
   for (const auto& seen : initial) {
     // The record's age on the wall clock becomes its age on our monotonic clock. A record from
@@ -103,23 +112,25 @@ std::vector<liveness_event> liveness_tracker::rebuild(
 std::vector<liveness_event> liveness_tracker::heartbeat_put(const std::string& worker,
                                                             const heartbeat_record& record,
                                                             time_point now) {
+  std::vector<liveness_event> events;
+  hear(now, events);  // whoever it is from: the store takes writes and the watch delivers
   auto it = workers_.find(worker);
   if (it == workers_.end()) {
     // Never seen alive by this leader: a leaving or restarting announcement has nothing of ours
     // to hand back (owners are tracked from rebuild), so only a plain heartbeat matters.
-    if (record.leaving || record.restarting) return {};
+    if (record.leaving || record.restarting) return events;
     entry e;
     e.last_seen = now;
     e.last = record;
     e.has_record = true;
     workers_[worker] = e;
-    return {event(liveness_change::joined, worker)};
+    events.push_back(event(liveness_change::joined, worker));
+    return events;
   }
   entry& e = it->second;
-  std::vector<liveness_event> events;
   switch (e.state) {
     case worker_liveness::alive:
-      events = on_heartbeat_from_alive(e, worker, record, now);
+      append(events, on_heartbeat_from_alive(e, worker, record, now));
       break;
     case worker_liveness::leaving:
       // Still draining, or (without the flag) a new start under the same id.
@@ -192,8 +203,17 @@ std::vector<liveness_event> liveness_tracker::expire(time_point now) {
   std::vector<liveness_event> events;
   forget_silent_leavers(now);
   if (outage_) return events;  // heartbeats we cannot see prove nothing
-  append(events, expire_restarts(now));
-  append(events, expire_alive(now));
+  // In a silence, act only on what was due before it began: those deadlines passed while
+  // others were still heard, so the worker, not the store, went quiet.
+  auto silence = silence_start();
+  bool silent = silence && now >= *silence;
+  auto due = silent ? *silence - duration(1) : now;
+  append(events, expire_restarts(due));
+  append(events, expire_alive(due, now));
+  if (silent && !silence_since_ && alive_count() > 0) {
+    silence_since_ = *silence;
+    events.push_back(silence_event(*silence));
+  }
   return events;
 }
 
@@ -216,11 +236,11 @@ std::vector<liveness_event> liveness_tracker::expire_restarts(time_point now) {
   return events;
 }
 
-std::vector<liveness_event> liveness_tracker::expire_alive(time_point now) {
+std::vector<liveness_event> liveness_tracker::expire_alive(time_point due, time_point now) {
   std::vector<std::string> overdue;
   std::size_t newly_overdue = 0;
   for (const auto& [worker, e] : workers_) {
-    if (e.state != worker_liveness::alive || not_before(alive_deadline(e)) > now) continue;
+    if (e.state != worker_liveness::alive || not_before(alive_deadline(e)) > due) continue;
     overdue.push_back(worker);
     if (held_.count(worker) == 0) ++newly_overdue;
   }
@@ -260,6 +280,41 @@ void liveness_tracker::store_outage_began(time_point /*now*/) {
 void liveness_tracker::store_outage_ended(time_point now) {
   outage_ = false;
   start_grace(now, options_.recovery_grace);
+  // Nothing could be heard while the store was unreachable: that quiet was the outage, not a
+  // silence. A silence reported before the outage still waits for a heartbeat.
+  if (!silence_since_) last_heard_ = now;
+}
+
+// -- heartbeat silence ----------------------------------------------------------------------
+
+std::optional<time_point> liveness_tracker::silence_start() const {
+  // With nobody alive nobody is expected to heartbeat: quiet proves nothing, and holding a
+  // restarting worker's grace on it could keep that worker forever.
+  if (alive_count() == 0) return std::nullopt;
+  if (silence_since_) return silence_since_;
+  if (options_.silence_threshold <= duration::zero() || !last_heard_) return std::nullopt;
+  return *last_heard_ + options_.silence_threshold;
+}
+
+void liveness_tracker::hear(time_point now, std::vector<liveness_event>& events) {
+  auto start = silence_start();
+  bool ended = silence_since_ || (start && now >= *start);
+  last_heard_ = last_heard_ ? std::max(*last_heard_, now) : now;
+  if (!ended) return;
+  // A silence the timer had not reported yet (this heartbeat came first) is still reported,
+  // so the log shows why the grace starts.
+  if (!silence_since_) events.push_back(silence_event(*start));
+  silence_since_.reset();
+  // Workers whose writes failed during the silence need time to write again.
+  start_grace(now, options_.recovery_grace);
+  events.push_back(event(liveness_change::heartbeats_resumed, {}));
+}
+
+liveness_event liveness_tracker::silence_event(time_point start) const {
+  liveness_event out{liveness_change::heartbeats_silent, {}, {}, start};
+  for (const auto& [worker, e] : workers_)
+    if (e.state == worker_liveness::alive) out.workers.push_back(worker);
+  return out;
 }
 
 void liveness_tracker::start_grace(time_point now, duration grace) {
@@ -272,16 +327,25 @@ void liveness_tracker::start_grace(time_point now, duration grace) {
 std::optional<time_point> liveness_tracker::next_deadline() const {
   std::optional<time_point> next;
   auto consider = [&next](time_point t) { next = next ? std::min(*next, t) : t; };
+  auto silence = outage_ ? std::nullopt : silence_start();
+  // Wake up when the silence would begin, to report it and hold what falls after. Once it is
+  // reported, what it holds waits for a heartbeat, which re-arms: a deadline of the past would
+  // only wake the actor in a loop.
+  bool reported = silence && silence_since_;
+  if (silence && !reported) consider(*silence);
+  auto consider_expiry = [&](time_point t) {
+    if (!outage_ && !(reported && t >= *silence)) consider(t);
+  };
   for (const auto& [worker, e] : workers_) {
     switch (e.state) {
       case worker_liveness::leaving:
         consider(e.last_seen + options_.heartbeat_ttl);
         break;
       case worker_liveness::alive:
-        if (!outage_) consider(not_before(alive_deadline(e)));
+        consider_expiry(not_before(alive_deadline(e)));
         break;
       case worker_liveness::restarting:
-        if (!outage_) consider(not_before(e.restart_deadline));
+        consider_expiry(not_before(e.restart_deadline));
         break;
       case worker_liveness::unknown:
         break;

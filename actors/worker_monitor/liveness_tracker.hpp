@@ -7,12 +7,20 @@
 // `leaving`, is a graceful leave; a heartbeat with `restarting` keeps the worker (and its
 // partitions) for the restart grace.
 //
-// Two guards keep a leader from declaring healthy workers dead (§3 Degraded):
+// Three guards keep a leader from declaring healthy workers dead (§3 Degraded):
 //  - recovery grace: after rebuild() or store_outage_ended(), nobody expires before the grace
 //    has passed, since heartbeats sent while the leader could not see them were lost to it;
 //  - mass disappearance: if more than `mass_expiry_share` of the alive workers would expire in
 //    one check, the store (or the watch) is suspected instead of the workers: their expiry is
-//    held for `mass_expiry_hold`, and only if they are still silent after it are they expired.
+//    held for `mass_expiry_hold`, and only if they are still silent after it are they expired;
+//  - heartbeat silence: every live worker, the leader included, heartbeats every interval, so
+//    when no heartbeat from anybody has been seen for `silence_threshold` the store (a stream
+//    without a leader fails every write) or the watch is in trouble, not the workers. From the
+//    start of the silence until the next heartbeat from anybody, nothing expires, as in a store
+//    outage; that heartbeat starts the recovery grace. Deadlines that passed before the silence
+//    began are not held: a worker that died while others were still heard expires on time.
+//    The guard holds only while nothing at all is heard, and the leader's own heartbeat is
+//    among what it hears, so it never holds a dead worker past the first heartbeat (plus grace).
 //
 // Use from the actor: feed every watch event, then call expire(now) when next_deadline() is due;
 // forward the returned events in order.
@@ -46,30 +54,44 @@ struct liveness_options {
   std::size_t mass_expiry_min_workers = 2;
   /// How long a suspected mass expiry is held before it is believed.
   duration mass_expiry_hold = std::chrono::seconds(3);
+  /// No heartbeat from anybody for this long (while a worker is alive) is a heartbeat silence:
+  /// the store or the watch is failing, so expiries are held until a heartbeat is heard again.
+  /// Zero disables the guard. Keep it above the heartbeat interval (plus jitter), or the gap
+  /// between two heartbeats of a small fleet reads as a silence, and below `heartbeat_ttl`: only
+  /// workers whose last heartbeat is within `heartbeat_ttl - silence_threshold` of the newest
+  /// one seen have their deadline inside the silence, so at or above the TTL the guard protects
+  /// nobody who was heartbeating on time (allowed, merely useless).
+  duration silence_threshold = std::chrono::seconds(2);
 
   /// Checks the options; the failure names the field and the rule.
   status validate() const;
 };
 
 enum class liveness_change {
-  joined,           // a worker started heartbeating (or came back after leaving or expiring)
-  left,             // graceful leave: key deleted, or heartbeat with `leaving`
-  expired,          // no heartbeat within the TTL
-  restarting,       // heartbeat with `restarting`: keep its partitions for the restart grace
-  restarted,        // back after `restarting`, or heartbeating with a new instance id
-  restart_expired,  // did not come back within the restart grace: treat as a graceful leave
-  store_suspected,  // the mass-disappearance guard tripped; `workers` are held, not expired
-  store_trusted,    // the suspicion is over (held workers came back, or their hold ran out)
+  joined,              // a worker started heartbeating (or came back after leaving or expiring)
+  left,                // graceful leave: key deleted, or heartbeat with `leaving`
+  expired,             // no heartbeat within the TTL
+  restarting,          // heartbeat with `restarting`: keep its partitions for the restart grace
+  restarted,           // back after `restarting`, or heartbeating with a new instance id
+  restart_expired,     // did not come back within the restart grace: treat as a graceful leave
+  store_suspected,     // the mass-disappearance guard tripped; `workers` are held, not expired
+  store_trusted,       // the suspicion is over (held workers came back, or their hold ran out)
+  heartbeats_silent,   // no heartbeat from anybody for the silence threshold: expiries held
+  heartbeats_resumed,  // a heartbeat ended the silence: the recovery grace runs from here
 };
 
 const char* to_string(liveness_change change);
 
 struct liveness_event {
   liveness_change change;
-  std::string worker;                // empty for store_suspected / store_trusted
-  std::vector<std::string> workers;  // store_suspected: the held workers, sorted
+  /// Empty for store_suspected, store_trusted, heartbeats_silent and heartbeats_resumed.
+  std::string worker;
+  /// store_suspected: the held workers; heartbeats_silent: the alive workers, whose expiry the
+  /// silence holds. Sorted.
+  std::vector<std::string> workers;
   /// expired: when the worker's deadline passed (last heartbeat + TTL). A new leader learns of
   /// long-dead workers late; the emergency grace counts from here, not from the noticing.
+  /// heartbeats_silent: when the silence began (last heartbeat seen + silence threshold).
   time_point since{};
 };
 
@@ -91,11 +113,16 @@ class liveness_tracker {
   /// tracked as already overdue, so they are reported expired (unless they heartbeat) once the
   /// recovery grace has passed. Emits no `joined`: only `left` for records marked `leaving` and
   /// `restarting` for records marked `restarting`. Starts the recovery grace.
+  /// Counts as a heartbeat heard at `now`, even with no records: a fresh leader does not start
+  /// silent, and the leader's own heartbeat is due within an interval, so hearing nothing at all
+  /// for the silence threshold after a rebuild is the same trouble as at any other time. With no
+  /// alive worker tracked there is no silence, whatever the clock says.
   std::vector<liveness_event> rebuild(const std::vector<observed_heartbeat>& initial,
                                       const std::vector<std::string>& assigned_workers,
                                       time_point now, std::uint64_t wall_now_ms);
 
-  /// A heartbeat put seen by the watch at `now`.
+  /// A heartbeat put seen by the watch at `now`. Any put, from any worker, ends a heartbeat
+  /// silence (heartbeats_resumed first, then the worker's own events).
   std::vector<liveness_event> heartbeat_put(const std::string& worker,
                                             const heartbeat_record& record, time_point now);
 
@@ -103,15 +130,20 @@ class liveness_tracker {
   /// `restarting` keeps its restart grace (a delete marker may follow its last heartbeat).
   std::vector<liveness_event> heartbeat_deleted(const std::string& worker, time_point now);
 
-  /// Time advanced: reports expiries and ended restart graces due at `now`.
+  /// Time advanced: reports expiries and ended restart graces due at `now`. During a heartbeat
+  /// silence, only those due before it began; entering one reports heartbeats_silent.
   std::vector<liveness_event> expire(time_point now);
 
   /// The store cannot be reached: no deadline is acted on until it is back.
   void store_outage_began(time_point now);
-  /// The store is back: the recovery grace starts at `now`.
+  /// The store is back: the recovery grace starts at `now`. Nothing could be heard during the
+  /// outage, so the silence clock restarts at `now` too (unless a silence was already reported:
+  /// that one still needs a heartbeat to end).
   void store_outage_ended(time_point now);
 
-  /// When expire() next has something to do; nullopt if nothing is tracked.
+  /// When expire() next has something to do; nullopt if nothing is tracked, or if everything
+  /// left is held by a store outage or a reported heartbeat silence (a heartbeat or the end of
+  /// the outage changes that, and the actor re-arms then). Includes the start of a silence.
   std::optional<time_point> next_deadline() const;
 
   /// Workers that keep their partitions: alive or restarting, sorted.
@@ -121,6 +153,8 @@ class liveness_tracker {
   const heartbeat_record* last_heartbeat(const std::string& worker) const;
   bool store_suspected() const { return !held_.empty(); }
   bool in_outage() const { return outage_; }
+  /// A heartbeat silence was reported (heartbeats_silent) and no heartbeat has ended it yet.
+  bool heartbeats_silent() const { return silence_since_.has_value(); }
 
  private:
   struct entry {
@@ -136,7 +170,10 @@ class liveness_tracker {
                                                       time_point now);
   std::vector<liveness_event> expire_restarts(time_point now);
   void forget_silent_leavers(time_point now);
-  std::vector<liveness_event> expire_alive(time_point now);
+  std::vector<liveness_event> expire_alive(time_point due, time_point now);
+  std::optional<time_point> silence_start() const;
+  void hear(time_point now, std::vector<liveness_event>& events);
+  liveness_event silence_event(time_point start) const;
   bool looks_like_mass_disappearance(std::size_t newly_overdue) const;
   std::size_t alive_count() const;
   time_point alive_deadline(const entry& e) const;
@@ -148,7 +185,9 @@ class liveness_tracker {
   std::map<std::string, entry> workers_;
   std::optional<time_point> expiry_floor_;  // no expiry before this (recovery grace, guard hold)
   bool outage_ = false;
-  std::set<std::string> held_;  // workers whose expiry the mass-disappearance guard held
+  std::set<std::string> held_;            // workers whose expiry the mass-disappearance guard held
+  std::optional<time_point> last_heard_;  // the latest heartbeat put from anybody (or rebuild)
+  std::optional<time_point> silence_since_;  // set once a silence is reported, until a heartbeat
 };
 
 }  // namespace parti

@@ -50,6 +50,7 @@ liveness_options no_guards() {
   o.recovery_grace = 0s;
   o.rebuild_grace = 0s;
   o.mass_expiry_share = 1.0;  // never trips: more than 100% cannot expire
+  o.silence_threshold = 0s;   // a lone worker falling quiet would otherwise be a silence
   return o;
 }
 
@@ -63,6 +64,13 @@ BOOST_AUTO_TEST_CASE(options_are_validated) {
   o = liveness_options{};
   o.mass_expiry_share = 1.5;
   BOOST_TEST(o.validate().error().find("mass_expiry_share") != std::string::npos);
+  o = liveness_options{};
+  o.silence_threshold = -1ns;
+  BOOST_TEST(o.validate().error().find("silence_threshold") != std::string::npos);
+  o.silence_threshold = 0s;  // disables the guard
+  BOOST_TEST(o.validate().ok());
+  o.silence_threshold = o.heartbeat_ttl + 1s;  // useless, but not wrong
+  BOOST_TEST(o.validate().ok());
 }
 
 BOOST_AUTO_TEST_CASE(a_new_heartbeat_joins_once) {
@@ -334,5 +342,250 @@ BOOST_AUTO_TEST_CASE(a_single_worker_fleet_is_below_the_guard_minimum_and_expire
   liveness_tracker t(o);
   t.heartbeat_put("only", beat("only"), clock.now());
   BOOST_TEST(described(t.expire(clock.now() + 3s)) == strings{"expired:only"},
+             boost::test_tools::per_element());
+}
+
+// -- heartbeat silence ----------------------------------------------------------------------
+// Defaults throughout: TTL 3 s, silence after 2 s, recovery grace 3 s, mass-expiry hold 3 s.
+
+BOOST_AUTO_TEST_CASE(a_silence_of_everybody_holds_every_expiry_until_heartbeats_resume) {
+  manual_clock clock;
+  liveness_tracker t;
+  auto start = clock.now();
+  for (auto w : {"a", "b", "c"}) t.heartbeat_put(w, beat(w), start);
+  // Nothing from anybody: the silence begins before any deadline and holds them all.
+  BOOST_TEST((t.next_deadline() == start + 2s));
+  BOOST_TEST(t.expire(start + 2s - 1ns).empty());
+  BOOST_TEST(described(t.expire(start + 2s)) == strings{"heartbeats_silent:a:b:c"},
+             boost::test_tools::per_element());
+  BOOST_TEST(t.heartbeats_silent());
+  BOOST_TEST(!t.next_deadline().has_value());  // held until a heartbeat, no wake-up loop
+  // Far beyond TTL + mass-expiry hold: still nobody expires, nor is a mass expiry suspected.
+  BOOST_TEST(t.expire(start + 20s).empty());
+  BOOST_TEST(t.live_workers() == (strings{"a", "b", "c"}), boost::test_tools::per_element());
+  // a and b are heard again; c never comes back.
+  BOOST_TEST(
+      described(t.heartbeat_put("a", beat("a"), start + 20s)) == strings{"heartbeats_resumed"},
+      boost::test_tools::per_element());
+  BOOST_TEST(!t.heartbeats_silent());
+  BOOST_TEST(t.heartbeat_put("b", beat("b"), start + 20s).empty());
+  for (auto s : {21s, 22s})
+    for (auto w : {"a", "b"}) t.heartbeat_put(w, beat(w), start + s);
+  // The recovery grace runs from the first heartbeat after the silence.
+  BOOST_TEST((t.next_deadline() == start + 23s));
+  BOOST_TEST(t.expire(start + 23s - 1ns).empty());
+  auto events = t.expire(start + 23s);
+  BOOST_TEST(described(events) == strings{"expired:c"}, boost::test_tools::per_element());
+  BOOST_TEST(t.live_workers() == (strings{"a", "b"}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_worker_dead_before_the_silence_expires_on_time) {
+  manual_clock clock;
+  liveness_tracker t;
+  auto start = clock.now();
+  for (auto w : {"a", "b", "c"}) t.heartbeat_put(w, beat(w), start);
+  // a dies; b and c are heard until 1.5 s, then nobody is: the silence begins at 3.5 s.
+  for (auto s : {1000ms, 1500ms})
+    for (auto w : {"b", "c"}) t.heartbeat_put(w, beat(w), start + s);
+  BOOST_TEST((t.next_deadline() == start + 3s));
+  BOOST_TEST(described(t.expire(start + 3s)) == strings{"expired:a"},
+             boost::test_tools::per_element());
+  BOOST_TEST((t.next_deadline() == start + 3500ms));
+  BOOST_TEST(described(t.expire(start + 3500ms)) == strings{"heartbeats_silent:b:c"},
+             boost::test_tools::per_element());
+  BOOST_TEST(t.expire(start + 30s).empty());
+  BOOST_TEST(t.live_workers() == (strings{"b", "c"}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_worker_dead_before_the_silence_expires_even_if_checked_during_it) {
+  manual_clock clock;
+  liveness_tracker t;
+  auto start = clock.now();
+  for (auto w : {"a", "b", "c"}) t.heartbeat_put(w, beat(w), start);
+  for (auto s : {1000ms, 1500ms})
+    for (auto w : {"b", "c"}) t.heartbeat_put(w, beat(w), start + s);
+  // The first check comes late, inside the silence: a's deadline (3 s) still came before it.
+  auto events = t.expire(start + 10s);
+  BOOST_TEST(described(events) == (strings{"expired:a", "heartbeats_silent:b:c"}),
+             boost::test_tools::per_element());
+  BOOST_TEST((events.at(0).since == start + 3s));
+  BOOST_TEST((events.at(1).since == start + 3500ms));
+}
+
+BOOST_AUTO_TEST_CASE(the_leader_heartbeating_alone_is_no_silence_for_a_dead_worker) {
+  manual_clock clock;
+  liveness_tracker t;
+  auto start = clock.now();
+  for (auto w : {"leader", "w"}) t.heartbeat_put(w, beat(w), start);
+  for (auto s : {1s, 2s, 3s}) t.heartbeat_put("leader", beat("leader"), start + s);
+  BOOST_TEST((t.next_deadline() == start + 3s));
+  BOOST_TEST(t.expire(start + 3s - 1ns).empty());
+  BOOST_TEST(described(t.expire(start + 3s)) == strings{"expired:w"},
+             boost::test_tools::per_element());
+  BOOST_TEST(!t.heartbeats_silent());
+  BOOST_TEST(t.live_workers() == strings{"leader"}, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_zero_silence_threshold_disables_the_guard) {
+  manual_clock clock;
+  auto o = liveness_options{};
+  o.silence_threshold = 0s;
+  liveness_tracker t(o);
+  auto start = clock.now();
+  for (auto w : {"a", "b", "c"}) t.heartbeat_put(w, beat(w), start);
+  // The old behaviour: only the mass-disappearance hold, then everybody expires.
+  BOOST_TEST((t.next_deadline() == start + 3s));
+  BOOST_TEST(described(t.expire(start + 3s)) == strings{"store_suspected:a:b:c"},
+             boost::test_tools::per_element());
+  BOOST_TEST(described(t.expire(start + 6s)) ==
+                 (strings{"expired:a", "expired:b", "expired:c", "store_trusted"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(!t.heartbeats_silent());
+}
+
+BOOST_AUTO_TEST_CASE(next_deadline_covers_the_start_of_a_silence) {
+  manual_clock clock;
+  auto o = liveness_options{};
+  o.heartbeat_ttl = 5s;
+  liveness_tracker t(o);
+  auto start = clock.now();
+  t.heartbeat_put("a", beat("a"), start);
+  BOOST_TEST((t.next_deadline() == start + 2s));  // the silence, before a's deadline (5 s)
+  t.heartbeat_put("b", beat("b"), start + 1s);
+  BOOST_TEST((t.next_deadline() == start + 3s));  // any heartbeat moves it
+  for (auto s : {2s, 3s, 4s}) t.heartbeat_put("b", beat("b"), start + s);
+  BOOST_TEST((t.next_deadline() == start + 5s));  // a's deadline, before the silence (6 s)
+  BOOST_TEST(described(t.expire(start + 5s)) == strings{"expired:a"},
+             boost::test_tools::per_element());
+  BOOST_TEST((t.next_deadline() == start + 6s));
+  BOOST_TEST(described(t.expire(start + 6s)) == strings{"heartbeats_silent:b"},
+             boost::test_tools::per_element());
+  BOOST_TEST(!t.next_deadline().has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_heartbeat_ending_an_unreported_silence_still_starts_the_grace) {
+  manual_clock clock;
+  liveness_tracker t;
+  auto start = clock.now();
+  for (auto w : {"a", "b"}) t.heartbeat_put(w, beat(w), start);
+  // The silence began at 2 s, but the timer had not fired yet when a is heard at 5 s.
+  BOOST_TEST(described(t.heartbeat_put("a", beat("a"), start + 5s)) ==
+                 (strings{"heartbeats_silent:a:b", "heartbeats_resumed"}),
+             boost::test_tools::per_element());
+  t.heartbeat_put("a", beat("a"), start + 6s);
+  t.heartbeat_put("a", beat("a"), start + 7s);
+  BOOST_TEST(t.expire(start + 8s - 1ns).empty());  // b's deadline (3 s) fell in the silence
+  BOOST_TEST(described(t.expire(start + 8s)) == strings{"expired:b"},
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(with_nobody_alive_quiet_is_no_silence) {
+  manual_clock clock;
+  liveness_tracker t;
+  auto start = clock.now();
+  t.heartbeat_put("a", beat("a"), start);
+  t.heartbeat_put("a", restarting_beat("a"), start);
+  // Nobody is expected to heartbeat: the restart grace ends on time.
+  BOOST_TEST((t.next_deadline() == start + 30s));
+  BOOST_TEST(described(t.expire(start + 30s)) == strings{"restart_expired:a"},
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_silence_holds_a_restart_grace_ending_inside_it) {
+  manual_clock clock;
+  auto o = liveness_options{};
+  o.restart_grace = 5s;
+  liveness_tracker t(o);
+  auto start = clock.now();
+  for (auto w : {"a", "b"}) t.heartbeat_put(w, beat(w), start);
+  t.heartbeat_put("b", restarting_beat("b"), start);  // its grace would end at 5 s
+  BOOST_TEST(described(t.expire(start + 2s)) == strings{"heartbeats_silent:a"},
+             boost::test_tools::per_element());
+  BOOST_TEST(t.expire(start + 10s).empty());
+  BOOST_TEST(t.live_workers() == (strings{"a", "b"}), boost::test_tools::per_element());
+  // b's return during the silence went unheard, and it is heard now: no restart_expired.
+  BOOST_TEST(described(t.heartbeat_put("b", beat("b", 0, "i2"), start + 10s)) ==
+                 (strings{"heartbeats_resumed", "restarted:b"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_mass_hold_running_into_a_silence_waits_for_heartbeats_and_the_grace) {
+  manual_clock clock;
+  liveness_tracker t;
+  auto start = clock.now();
+  for (auto w : {"a", "b", "c", "d"}) t.heartbeat_put(w, beat(w), start);
+  for (auto s : {1000ms, 2000ms, 2500ms}) t.heartbeat_put("d", beat("d"), start + s);
+  // Then nobody is heard: the silence begins at 4.5 s.
+  BOOST_TEST(described(t.expire(start + 3s)) == strings{"store_suspected:a:b:c"},
+             boost::test_tools::per_element());
+  BOOST_TEST(described(t.expire(start + 4500ms)) == strings{"heartbeats_silent:a:b:c:d"},
+             boost::test_tools::per_element());
+  BOOST_TEST(t.expire(start + 6s).empty());  // the end of the hold falls in the silence
+  BOOST_TEST(t.expire(start + 20s).empty());
+  BOOST_TEST(
+      described(t.heartbeat_put("d", beat("d"), start + 20s)) == strings{"heartbeats_resumed"},
+      boost::test_tools::per_element());
+  for (auto s : {21s, 22s}) t.heartbeat_put("d", beat("d"), start + s);
+  BOOST_TEST(t.expire(start + 23s - 1ns).empty());
+  BOOST_TEST(described(t.expire(start + 23s)) ==
+                 (strings{"expired:a", "expired:b", "expired:c", "store_trusted"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_rebuild_counts_as_heard_now) {
+  manual_clock clock;
+  liveness_tracker t;
+  const std::uint64_t wall = 1'000'000;
+  auto now = clock.now();
+  // Records 2.5 s old: their deadlines are 0.5 s away; the silence clock starts at the rebuild.
+  t.rebuild({{"a", beat("a", wall - 2'500)}, {"b", beat("b", wall - 2'500)}}, {}, now, wall);
+  BOOST_TEST((t.next_deadline() == now + 1s));  // the rebuild grace, before the silence (2 s)
+  BOOST_TEST(described(t.expire(now + 1s)) == strings{"store_suspected:a:b"},
+             boost::test_tools::per_element());
+  BOOST_TEST((t.next_deadline() == now + 2s));
+  BOOST_TEST(described(t.expire(now + 2s)) == strings{"heartbeats_silent:a:b"},
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_rebuild_without_records_holds_assigned_workers_until_anything_is_heard) {
+  manual_clock clock;
+  liveness_tracker t;
+  auto now = clock.now();
+  t.rebuild({}, {"a", "b"}, now, 1'000'000);
+  BOOST_TEST(described(t.expire(now + 1s)) == strings{"store_suspected:a:b"},
+             boost::test_tools::per_element());
+  BOOST_TEST(described(t.expire(now + 2s)) == strings{"heartbeats_silent:a:b"},
+             boost::test_tools::per_element());
+  BOOST_TEST(t.expire(now + 10s).empty());
+  // The leader's own first heartbeat ends it; a and b expire once the grace has passed.
+  BOOST_TEST(described(t.heartbeat_put("leader", beat("leader"), now + 10s)) ==
+                 (strings{"heartbeats_resumed", "joined:leader"}),
+             boost::test_tools::per_element());
+  for (auto s : {11s, 12s}) t.heartbeat_put("leader", beat("leader"), now + s);
+  BOOST_TEST(t.expire(now + 13s - 1ns).empty());
+  BOOST_TEST(described(t.expire(now + 13s)) == (strings{"expired:a", "expired:b", "store_trusted"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(after_a_store_outage_the_silence_clock_starts_over) {
+  manual_clock clock;
+  liveness_tracker t;
+  auto start = clock.now();
+  for (auto w : {"a", "b"}) t.heartbeat_put(w, beat(w), start);
+  t.store_outage_began(start + 1s);
+  BOOST_TEST(t.expire(start + 10s).empty());
+  BOOST_TEST(!t.next_deadline().has_value());
+  t.store_outage_ended(start + 10s);
+  // The quiet was the outage: no silence yet, but one if nothing is heard for 2 s from now.
+  BOOST_TEST((t.next_deadline() == start + 12s));
+  BOOST_TEST(t.expire(start + 12s - 1ns).empty());
+  BOOST_TEST(described(t.expire(start + 12s)) == strings{"heartbeats_silent:a:b"},
+             boost::test_tools::per_element());
+  BOOST_TEST(
+      described(t.heartbeat_put("a", beat("a"), start + 15s)) == strings{"heartbeats_resumed"},
+      boost::test_tools::per_element());
+  for (auto s : {16s, 17s}) t.heartbeat_put("a", beat("a"), start + s);
+  BOOST_TEST(t.expire(start + 18s - 1ns).empty());
+  BOOST_TEST(described(t.expire(start + 18s)) == strings{"expired:b"},
              boost::test_tools::per_element());
 }
