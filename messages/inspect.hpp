@@ -69,6 +69,11 @@ typename Inspector::result_type inspect(Inspector& f, connection_event& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, store_write_health& x) {
+  return f(caf::meta::type_name("parti.store_write_health"), x.bucket, x.ok, x.error);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, assignment_update& x) {
   return f(caf::meta::type_name("parti.assignment_update"), x.worker, x.owned, x.added, x.removed,
            x.epoch, x.version, x.reason);

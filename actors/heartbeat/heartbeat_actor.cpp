@@ -5,6 +5,8 @@
 #include <memory>
 
 #include "messages/codec.hpp"
+#include "messages/inspect.hpp"
+#include "runtime/config.hpp"
 #include "runtime/log.hpp"
 #include "runtime/nats/kv_actor.hpp"
 
@@ -15,6 +17,8 @@ namespace {
 struct beat_state {
   heartbeat_settings settings;
   kv_actor kv;
+  caf::actor observer;
+  std::string bucket;
   heartbeat_record record;
   bool stopped = false;
   std::uint64_t failures = 0;
@@ -31,13 +35,18 @@ void put_now(caf::event_based_actor* self, const beat_ptr& b, Done done) {
                 encode(b->record))
       .then(
           [=](std::uint64_t) mutable {
+            if (b->failures > 0 && b->observer)
+              self->send(b->observer, store_write_health{b->bucket, true, {}});
             b->failures = 0;
             done(true);
           },
           [=](const caf::error& err) mutable {
-            // Logged on the first failure of a run only: an outage would flood the log.
-            if (b->failures++ == 0)
+            // Logged and reported on the first failure of a run only: an outage would flood.
+            if (b->failures++ == 0) {
               log(log_level::warning, "heartbeat ", b->settings.worker, ": ", describe(err));
+              if (b->observer)
+                self->send(b->observer, store_write_health{b->bucket, false, describe(err)});
+            }
             done(false);
           });
 }
@@ -49,10 +58,12 @@ void put_now(caf::event_based_actor* self, const beat_ptr& b) {
 }  // namespace
 
 caf::behavior heartbeat(caf::event_based_actor* self, heartbeat_settings settings,
-                        kv_actor heartbeats) {
+                        kv_actor heartbeats, caf::actor observer) {
   auto b = std::make_shared<beat_state>();
   b->settings = std::move(settings);
   b->kv = std::move(heartbeats);
+  b->observer = std::move(observer);
+  b->bucket = std::string(bucket_role::heartbeats);
   b->record.worker = b->settings.worker;
   b->record.instance = b->settings.instance;
   b->record.state = "Election";

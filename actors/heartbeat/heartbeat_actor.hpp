@@ -8,6 +8,8 @@
 //   (leaving_atom, bool)                                draining: put now with `leaving`
 //   (restart_atom)                                      a last heartbeat with `restarting`; -> ok
 //   (caf::delete_atom)                                  delete the key and stop putting; -> ok
+// To `observer` (the node), when set: store_write_health when puts start failing and when they
+// work again.
 #include <caf/fwd.hpp>
 
 #include <string>
@@ -27,6 +29,6 @@ struct heartbeat_settings {
 };
 
 caf::behavior heartbeat(caf::event_based_actor* self, heartbeat_settings settings,
-                        kv_actor heartbeats);
+                        kv_actor heartbeats, caf::actor observer = {});
 
 }  // namespace parti

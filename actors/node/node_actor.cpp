@@ -30,17 +30,24 @@ std::string random_instance_id() {
 
 namespace {
 
-time_point now() { return std::chrono::steady_clock::now(); }
+time_point now() {
+  return std::chrono::steady_clock::now();
+}
 
 enum class child_kind { id_claimer, heartbeat, election, assignment_watch, leader };
 
 const char* to_string(child_kind k) {
   switch (k) {
-    case child_kind::id_claimer: return "id_claimer";
-    case child_kind::heartbeat: return "heartbeat";
-    case child_kind::election: return "election";
-    case child_kind::assignment_watch: return "assignment_watch";
-    case child_kind::leader: return "leader";
+    case child_kind::id_claimer:
+      return "id_claimer";
+    case child_kind::heartbeat:
+      return "heartbeat";
+    case child_kind::election:
+      return "election";
+    case child_kind::assignment_watch:
+      return "assignment_watch";
+    case child_kind::leader:
+      return "leader";
   }
   return "child";
 }
@@ -67,9 +74,13 @@ struct node_state {
 
 using node_ptr = caf::stateful_actor<node_state>*;
 
-const node_config& cfg(node_ptr self) { return self->state.options.config; }
+const node_config& cfg(node_ptr self) {
+  return self->state.options.config;
+}
 
-metrics& stats(node_ptr self) { return *self->state.options.group->metrics; }
+metrics& stats(node_ptr self) {
+  return *self->state.options.group->metrics;
+}
 
 /// The node's gauges, after any change of state, leadership or assignment.
 void update_gauges(node_ptr self) {
@@ -147,9 +158,9 @@ caf::actor spawn_child(node_ptr self, child_kind kind) {
     }
     case child_kind::heartbeat:
       return self->spawn<caf::linked>(
-          heartbeat, heartbeat_settings{st.worker, st.instance, c.heartbeat_interval,
-                                        c.kv_operation_timeout},
-          group.heartbeats_kv);
+          heartbeat,
+          heartbeat_settings{st.worker, st.instance, c.heartbeat_interval, c.kv_operation_timeout},
+          group.heartbeats_kv, me);
     case child_kind::election:
       return self->spawn<caf::linked>(
           election,
@@ -256,7 +267,8 @@ void on_child_exit(node_ptr self, const caf::exit_msg& em) {
     auto kind = it->first;
     st.children.erase(it);
     if (st.stopping) return;
-    log(log_level::warning, st.worker, ": ", to_string(kind), " failed: ", caf::to_string(em.reason));
+    log(log_level::warning, st.worker, ": ", to_string(kind),
+        " failed: ", caf::to_string(em.reason));
     if (over_failure_budget(self)) {
       enter(self, parti::node_state::failed, std::string(to_string(kind)) + " keeps failing");
       return;
@@ -313,16 +325,15 @@ void release_and_stop(node_ptr self, shutdown_intent intent) {
   };
   auto election_child = st.children.find(child_kind::election);
   if (election_child == st.children.end()) return step2();
-  self->request(election_child->second, cfg(self).kv_operation_timeout * 3,
-                caf::delete_atom::value)
+  self->request(election_child->second, cfg(self).kv_operation_timeout * 3, caf::delete_atom::value)
       .then([=](caf::ok_atom) { step2(); }, [=](const caf::error&) { step2(); });
 }
 
 void start_stop(node_ptr self, shutdown_intent intent) {
   auto& st = self->state;
   st.stopping = true;
-  log(log_level::info, st.worker.empty() ? "node" : st.worker, ": stopping (",
-      to_string(intent), ")");
+  log(log_level::info, st.worker.empty() ? "node" : st.worker, ": stopping (", to_string(intent),
+      ")");
   if (intent == shutdown_intent::restart || st.owned.empty()) return release_and_stop(self, intent);
   // Drain: announce `leaving`; the leader hands our partitions to others at once. We leave when
   // we own nothing, or after the drain timeout.
@@ -364,15 +375,16 @@ void check_degraded(node_ptr self) {
   if (change == degraded_change::entered) {
     // Keep serving the last assignment; say so, and escalate nothing.
     enter(self, parti::node_state::degraded, "the store is unreachable");
-  } else if (change == degraded_change::recovered && st.life.state() == parti::node_state::degraded) {
+  } else if (change == degraded_change::recovered &&
+             st.life.state() == parti::node_state::degraded) {
     // Re-validate: replay our assignment key (the claim keeper checks the id on its own).
     if (auto w = st.children.find(child_kind::assignment_watch); w != st.children.end())
       self->send(w->second, resync_atom::value);
     auto to = revalidated_state(self);
     if (st.life.recover(to, now(), "the store is reachable again")) {
       for (auto& n : st.life.take_notices()) {
-        node_state_update u{st.worker, std::string(to_string(n.from)),
-                            std::string(to_string(n.to)), n.reason, n.seq};
+        node_state_update u{st.worker, std::string(to_string(n.from)), std::string(to_string(n.to)),
+                            n.reason, n.seq};
         log(log_level::info, st.worker, ": ", u.from, " -> ", u.to, " (", n.reason, ")");
         notify(self, u);
         if (st.options.callbacks.on_state) st.options.callbacks.on_state(u);
@@ -387,10 +399,28 @@ void on_connection(node_ptr self, const connection_event& e) {
   auto& d = *self->state.degraded;
   switch (e.state) {
     case connection_state::disconnected:
-    case connection_state::closed: d.unreachable(now()); break;
+    case connection_state::closed:
+      d.unreachable(now());
+      break;
     case connection_state::connected:
-    case connection_state::reconnected: d.reachable(); break;
-    default: return;  // asynchronous errors say nothing about reachability
+    case connection_state::reconnected:
+      d.reachable();
+      break;
+    default:
+      return;  // asynchronous errors say nothing about reachability
+  }
+  check_degraded(self);
+}
+
+/// The store stopped (or resumed) taking our heartbeats: an outage even while connected.
+void on_store_writes(node_ptr self, const store_write_health& h) {
+  auto& d = *self->state.degraded;
+  if (h.ok) {
+    d.reachable();
+  } else {
+    log(log_level::warning, self->state.worker, ": the store does not take writes to ", h.bucket,
+        " (", h.error, ")");
+    d.unreachable(now());
   }
   check_degraded(self);
 }
@@ -459,6 +489,7 @@ caf::behavior node(caf::stateful_actor<node_state>* self, node_options options) 
       },
       [=](caf::get_atom) { return status_of(self); },
       [=](const connection_event& e) { on_connection(self, e); },
+      [=](const store_write_health& h) { on_store_writes(self, h); },
       [=](caf::tick_atom, std::uint64_t tick) {
         if (self->state.timer.fire(tick)) check_degraded(self);
       },
@@ -474,9 +505,10 @@ caf::behavior node(caf::stateful_actor<node_state>* self, node_options options) 
         s.subscribers.push_back(subscriber);
         self->send(subscriber, s.leadership);
         if (s.applied_version > 0 || !s.owned.empty())
-          self->send(subscriber, assignment_update{s.worker, s.owned, s.owned, {},
-                                                   s.applied_epoch, s.applied_version,
-                                                   "snapshot"});
+          self->send(
+              subscriber,
+              assignment_update{
+                  s.worker, s.owned, s.owned, {}, s.applied_epoch, s.applied_version, "snapshot"});
       },
       [=](caf::leave_atom, shutdown_intent intent) -> caf::result<caf::ok_atom> {
         auto& s = self->state;

@@ -57,12 +57,65 @@ BOOST_AUTO_TEST_CASE(an_outage_longer_than_the_threshold_degrades_and_recovers) 
   for (const auto& s : statuses()) BOOST_TEST(s.state == "Stable");
 }
 
+/// Makes the heartbeats stream refuse every write (a maximum message size of 1 byte) or take
+/// them again. The connection stays up: only the store's answers change, as when a
+/// JetStream cluster has no leader for the stream.
+void refuse_heartbeat_writes(group_buckets& group, bool refuse) {
+  auto stream = "KV_" + group.heartbeats->bucket();
+  jsCtx* js = group.heartbeats->conn()->jetstream();
+  jsStreamInfo* si = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  BOOST_REQUIRE(js_GetStreamInfo(&si, js, stream.c_str(), nullptr, &jerr) == NATS_OK);
+  si->Config->MaxMsgSize = refuse ? 1 : -1;
+  jsStreamInfo* updated = nullptr;
+  auto s = js_UpdateStream(&updated, js, si->Config, nullptr, &jerr);
+  jsStreamInfo_Destroy(si);
+  BOOST_REQUIRE_MESSAGE(s == NATS_OK,
+                        "update " << stream << ": " << natsStatus_GetText(s) << " " << jerr);
+  jsStreamInfo_Destroy(updated);
+}
+
+BOOST_AUTO_TEST_CASE(a_store_that_refuses_heartbeats_degrades_nodes_and_moves_nothing) {
+  for (int i = 0; i < 3; ++i) add_node();
+  BOOST_REQUIRE(test::eventually([&] { return fully_covered(); }, 20s));
+  BOOST_REQUIRE(test::eventually([&] { return sole_leader().has_value(); }, 5s));
+  auto before = owner_map();
+  auto leader = sole_leader()->worker;
+  refuse_heartbeat_writes(*group, true);
+  // Every heartbeat fails while the connection is up: the nodes say Degraded, keep what they
+  // own, and the leader declares nobody dead (nothing at all is heard: the store is suspect).
+  BOOST_REQUIRE(test::eventually(
+      [&] {
+        for (const auto& s : statuses())
+          if (s.state != "Degraded") return false;
+        return true;
+      },
+      config.degraded.threshold + 5s));
+  BOOST_TEST(
+      !test::eventually([&] { return moved(before, owner_map()) > 0; }, config.heartbeat_ttl * 3));
+  BOOST_TEST(owner_map().size() == partition_count);
+  refuse_heartbeat_writes(*group, false);
+  BOOST_REQUIRE(test::eventually(
+      [&] {
+        for (const auto& s : statuses())
+          if (s.state != "Stable") return false;
+        return true;
+      },
+      10s));
+  auto settle = config.heartbeat_ttl + config.emergency_grace + config.degraded.recovery_grace + 2s;
+  BOOST_TEST(!test::eventually([&] { return moved(before, owner_map()) > 0; }, settle));
+  BOOST_TEST(fully_covered());
+  BOOST_REQUIRE(sole_leader().has_value());
+  BOOST_TEST(sole_leader()->worker == leader);
+}
+
 BOOST_AUTO_TEST_CASE(a_server_restart_during_a_rebalance_converges) {
   for (int i = 0; i < 3; ++i) add_node();
   BOOST_REQUIRE(test::eventually([&] { return fully_covered(); }, 20s));
   auto late = add_node();
   // Restart the server as soon as the hand-off toward the new node has begun.
-  BOOST_REQUIRE(test::eventually([&] { return !status(late).owned.empty() || owner_map().size() < partition_count; }, 10s));
+  BOOST_REQUIRE(test::eventually(
+      [&] { return !status(late).owned.empty() || owner_map().size() < partition_count; }, 10s));
   server.kill();
   server.start();
   BOOST_REQUIRE(test::eventually(
