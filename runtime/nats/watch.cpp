@@ -160,6 +160,11 @@ struct supervisor_state {
   std::set<std::string> replayed;  // keys seen in the current replay
   bool replaying = true;
   watch_stats stats;
+  /// Consumers usually keep no handle of their watch (only a link, which is weak), and a dead
+  /// watcher no longer refers to us: without this, a supervisor waiting to restart its watcher
+  /// would be destroyed as unreachable (and take its linked consumer with it). Released when
+  /// the supervisor quits, which it does when the consumer goes down.
+  caf::actor keep_alive;
   static inline const char* name = "parti.watch_supervisor";
 };
 
@@ -216,6 +221,7 @@ caf::behavior watch_supervisor(caf::stateful_actor<supervisor_state>* self,
                                watch_options options,
                                std::function<void(const std::string&)> on_failure) {
   auto& st = self->state;
+  st.keep_alive = caf::actor_cast<caf::actor>(self);
   st.store = std::move(store);
   st.consumer = consumer;
   st.options = std::move(options);

@@ -215,6 +215,39 @@ BOOST_AUTO_TEST_CASE(a_watch_that_stops_delivering_is_detected_and_replaced) {
   self->send_exit(watch, caf::exit_reason::user_shutdown);
 }
 
+BOOST_AUTO_TEST_CASE(a_linked_consumer_survives_the_replacement_of_a_stalled_watch) {
+  // Consumers keep no handle of their watch, only a link (the worker monitor, the leader): the
+  // watch must stay reachable while it replaces a stalled watcher.
+  auto kv = bucket("w7");
+  kv->put("a", "1");
+  caf::scoped_actor self{sys};
+  auto received = std::make_shared<std::atomic<int>>(0);
+  auto consumer = sys.spawn([kv, received](caf::event_based_actor* c) -> caf::behavior {
+    watch_options opts;
+    opts.stall = {500ms, 300ms};
+    opts.restart_backoff = {50ms, 500ms, 2.0, 0.1};
+    c->link_to(spawn_watch(c->system(), kv, caf::actor_cast<caf::actor>(c), opts));
+    return {
+        [received](const watch_update&) { ++*received; },
+        [](const watch_ready&) {},
+    };
+  });
+  self->monitor(consumer);
+  BOOST_REQUIRE(test::eventually([&] { return received->load() == 1; }, 5s));
+  BOOST_REQUIRE_EQUAL(delete_consumers(*kv), 1u);
+  kv->put("b", "2");
+  BOOST_TEST(test::eventually([&] { return received->load() == 2; }, 10s));
+  bool down = false;
+  self->receive(
+      [&](const caf::down_msg& dm) {
+        down = true;
+        BOOST_TEST_MESSAGE(caf::to_string(dm.reason));
+      },
+      caf::after(std::chrono::seconds(2)) >> [] {});
+  BOOST_TEST(!down);
+  self->send_exit(consumer, caf::exit_reason::user_shutdown);
+}
+
 BOOST_AUTO_TEST_CASE(a_resync_replays_without_redelivering) {
   auto kv = bucket("w5");
   kv->put("a", "1");
