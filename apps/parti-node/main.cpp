@@ -25,10 +25,10 @@
 #include <thread>
 
 #include "actors/leader/leader_actor.hpp"
-#include "messages/announce.hpp"
 #include "actors/node/node_actor.hpp"
 #include "apps/parti-node/options.hpp"
 #include "apps/parti-node/status_cache.hpp"
+#include "messages/announce.hpp"
 #include "runtime/log.hpp"
 #include "runtime/metrics/http_endpoint.hpp"
 #include "runtime/metrics/metrics.hpp"
@@ -112,6 +112,7 @@ leader_factory leader_for(const app_settings& s) {
 #ifndef PARTI_NO_LEADER  // defined only to build this program before the leader pipeline exists
   leader_settings ls;
   ls.partitions = s.partitions;
+  ls.refresh_period = s.refresh_period;
   return make_leader_factory(std::move(ls));
 #else
   (void)s;
@@ -281,9 +282,12 @@ int run(caf::actor_system& sys, const app_settings& s, bool embedded) {
     stop_nodes(sys, *nodes, shutdown_intent::restart, std::chrono::seconds(15));
   } else {
     log(log_level::info, "parti-node: group ", s.node.group, ", ", s.workers, " node(s), ",
-        s.partitions_text, ", strategy ", s.node.strategy, ", hand-off ",
-        to_string(s.node.hand_off), ", NATS ", urls_text(s.connection.urls),
-        embedded ? " (embedded)" : "");
+        s.partitions_text,
+        s.refresh_period > duration::zero()
+            ? " (re-read every " + format_duration(s.refresh_period) + ")"
+            : std::string(),
+        ", strategy ", s.node.strategy, ", hand-off ", to_string(s.node.hand_off), ", NATS ",
+        urls_text(s.connection.urls), embedded ? " (embedded)" : "");
     int sig = wait_for_signal(s.run_for);
     auto intent = sig == SIGUSR1 ? shutdown_intent::restart : s.node.shutdown;
     log(log_level::info, "parti-node: ", sig ? strsignal(sig) : "--run-for elapsed", "; stopping ",
@@ -350,6 +354,9 @@ int main(int argc, char** argv) {
   auto settings = to_settings(cfg.options);
   if (!settings) return usage_error(settings.error());
   set_log_level(settings->log_level);
+  if (settings->refresh_period > duration::zero() && cfg.options.partitions_file.empty())
+    log(log_level::warning, "parti-node: --refresh-period has no effect with --partitions (a ",
+        "count never changes); it re-reads --partitions-file");
   // The server is a child process: start it before the signals are blocked, or it would
   // inherit the blocked mask and not stop on SIGTERM.
   std::unique_ptr<local_nats_server> server;

@@ -17,6 +17,9 @@ namespace {
 // few thousand nodes is the practical limit; the scale benchmark runs 1000.
 constexpr int max_workers = 4096;
 constexpr int max_partitions = 1'000'000;
+// A periodic refresh is a timer in the leader and a re-read of the partitions: far more often
+// than this would only keep the leader busy (a round waits for --cooldown anyway).
+constexpr duration min_refresh_period = std::chrono::milliseconds(100);
 
 std::string with_default(const std::string& text, const std::string& value) {
   return text + " (default: " + (value.empty() ? "none" : value) + ")";
@@ -180,6 +183,16 @@ result<std::pair<std::shared_ptr<const partition_source>, std::string>> read_par
                    std::to_string(n) + " partitions p-0..p-" + std::to_string(n - 1)};
 }
 
+/// Zero (off), or at least min_refresh_period.
+result<duration> read_refresh_period(const app_options& o) {
+  auto period = duration_option("refresh-period", o.refresh_period);
+  if (!period) return failure{period.error()};
+  if (*period != duration::zero() && *period < min_refresh_period)
+    return failure{"--refresh-period: must be 0 (off) or at least " +
+                   format_duration(min_refresh_period) + ", is " + format_duration(*period)};
+  return period;
+}
+
 result<connection_options> read_connection(const app_options& o, const node_config& node) {
   connection_options c;
   c.name = "parti-node";
@@ -223,6 +236,12 @@ status check_metrics_address(const std::string& address) {
 void add_options(caf::config_option_set& set, app_options& o) {
   const app_options d;  // the defaults, for the help text
   const node_config n;
+  const auto refresh_help =
+      "the leader re-reads --partitions-file this often (e.g. 30s, 5m; at least " +
+      format_duration(min_refresh_period) +
+      ") and rebalances to it, no earlier than --cooldown after the last rebalance (a bad file "
+      "is logged, the last good partitions kept); a --partitions count never changes; 0: only "
+      "at start and on parti-ctl refresh";
   caf::config_option_adder{set, "global"}
       .add(o.nats_url, "nats-url",
            "comma-separated NATS server URLs; empty: start a local nats-server (default: none)")
@@ -240,6 +259,7 @@ void add_options(caf::config_option_set& set, app_options& o) {
       .add(o.partitions_file, "partitions-file",
            "file with one partition a line: keys separated by commas, then optionally a "
            "weight, e.g. \"orders,eu 5\"; '#' starts a comment (default: none)")
+      .add(o.refresh_period, "refresh-period", with_default(refresh_help, d.refresh_period))
       .add(o.workers, "workers",
            with_default("nodes in this process, 1.." + std::to_string(max_workers), d.workers))
       .add(o.strategy, "strategy",
@@ -303,6 +323,9 @@ result<app_settings> to_settings(const app_options& o) {
   auto partitions = read_partitions(o);
   if (!partitions) return failure{partitions.error()};
   std::tie(s.partitions, s.partitions_text) = std::move(*partitions);
+  auto refresh = read_refresh_period(o);
+  if (!refresh) return failure{refresh.error()};
+  s.refresh_period = *refresh;
   auto conn = read_connection(o, s.node);
   if (!conn) return failure{conn.error()};
   s.connection = std::move(*conn);

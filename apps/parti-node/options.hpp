@@ -25,6 +25,7 @@ struct app_options {
   std::string group = "parti";
   int partitions = 0;  // 0: not given (then --partitions-file must be)
   std::string partitions_file;
+  std::string refresh_period = "0s";  // 0: the partitions are read only at start and on request
   int workers = 1;
   std::string strategy = "sticky";
   std::string handoff = "cooperative";
@@ -62,6 +63,7 @@ struct app_settings {
   node_config node;
   std::shared_ptr<const partition_source> partitions;
   std::string partitions_text;  // "24 partitions p-0..p-23" or "partitions file <path>"
+  duration refresh_period = duration::zero();  // leader_settings::refresh_period; zero: off
   int workers = 1;
   std::string metrics_address;
   int publish_port = 0;

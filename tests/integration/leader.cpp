@@ -1,12 +1,15 @@
 // The leader pipeline with real nodes on a real nats-server: cold start, planned scale, crash
-// (emergency), leader failover, rolling restart, and cooperative hand-off exclusivity.
+// (emergency), leader failover, rolling restart, cooperative hand-off exclusivity, and a changed
+// partition source (picked up by the periodic refresh, or only on request without one).
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
 #include <map>
+#include <mutex>
 #include <set>
 
 #include "actors/leader/leader_actor.hpp"
+#include "messages/codec.hpp"
 #include "runtime/nats/group_inspect.hpp"
 #include "tests/support/leader_group.hpp"
 
@@ -16,6 +19,73 @@ using namespace std::chrono_literals;
 using test::leader_group;
 using test::moved;
 using test::partition_count;
+
+namespace {
+
+/// A partition source whose list the test changes while the leader reads it (on its own
+/// thread): the source of truth of a library user, e.g. a table of topics.
+class mutable_partitions {
+ public:
+  explicit mutable_partitions(std::set<std::string> keys) : keys_(std::move(keys)) {}
+
+  void set(std::set<std::string> keys) {
+    std::lock_guard<std::mutex> guard(mutex_);
+    keys_ = std::move(keys);
+  }
+
+  std::set<std::string> keys() const {
+    std::lock_guard<std::mutex> guard(mutex_);
+    return keys_;
+  }
+
+  /// A source that reads this list on every load (it must outlive the leaders: shared).
+  static std::shared_ptr<partition_source> source(std::shared_ptr<mutable_partitions> self) {
+    return callback_source([self]() -> result<std::vector<partition>> {
+      std::vector<partition> out;
+      for (const auto& k : self->keys()) out.push_back(partition{{k}, 1});
+      return out;
+    });
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::set<std::string> keys_;
+};
+
+/// "<prefix>0" .. "<prefix><n-1>".
+std::set<std::string> named(const std::string& prefix, int from, int to) {
+  std::set<std::string> out;
+  for (int i = from; i < to; ++i) out.insert(prefix + std::to_string(i));
+  return out;
+}
+
+std::set<std::string> joined(std::set<std::string> a, const std::set<std::string>& b) {
+  a.insert(b.begin(), b.end());
+  return a;
+}
+
+/// Exactly `keys` are owned, each by one node: no partition of `keys` is missing or doubly
+/// owned, and nobody owns one that is not in `keys` (a removed one).
+bool owned_exactly_once(const test::ownership& o, const std::set<std::string>& keys) {
+  if (o.size() != keys.size()) return false;
+  for (const auto& [key, set] : o)
+    if (set.size() != 1 || keys.count(key) == 0) return false;
+  return true;
+}
+
+/// How often anyone asked for a refresh through `_control` (0 when nobody ever wrote it).
+std::uint64_t refresh_requests(kv_store& assignments) {
+  auto entry = assignments.get("_control");
+  if (!entry) {
+    BOOST_REQUIRE_EQUAL(entry.failure_value().code, kv_errc::not_found);
+    return 0;
+  }
+  auto c = decode<control_record>(entry->value);
+  BOOST_REQUIRE_MESSAGE(c, "_control does not decode");
+  return c->refresh_seq;
+}
+
+}  // namespace
 
 BOOST_FIXTURE_TEST_SUITE(leader_pipeline, leader_group)
 
@@ -31,9 +101,11 @@ BOOST_AUTO_TEST_CASE(cold_start_assigns_every_partition_once_after_the_window) {
   // And the metrics say so.
   auto text = group->metrics->text();
   auto leader_id = sole_leader()->worker;
-  BOOST_TEST(text.find("parti_calculator_rebalance_total{reason=\"cold_start\",result=\"success\",worker=\"" +
-                       leader_id + "\"} 1") != std::string::npos,
-             text);
+  BOOST_TEST(
+      text.find(
+          "parti_calculator_rebalance_total{reason=\"cold_start\",result=\"success\",worker=\"" +
+          leader_id + "\"} 1") != std::string::npos,
+      text);
   BOOST_TEST(text.find("parti_node_leader{worker=\"" + leader_id + "\"} 1") != std::string::npos);
   BOOST_TEST(text.find("parti_unassigned_partitions{worker=\"" + leader_id + "\"} 0") !=
              std::string::npos);
@@ -141,7 +213,8 @@ BOOST_AUTO_TEST_CASE(cooperative_handoff_never_shows_two_owners) {
   bool settled = false;
   auto deadline = std::chrono::steady_clock::now() + 20s;
   while (!settled && std::chrono::steady_clock::now() < deadline) {
-    for (const auto& [key, set] : owners()) BOOST_REQUIRE_MESSAGE(set.size() <= 1, key << " has two owners");
+    for (const auto& [key, set] : owners())
+      BOOST_REQUIRE_MESSAGE(set.size() <= 1, key << " has two owners");
     ++samples;
     settled = fully_covered() && status(nodes.back()).owned.size() == partition_count / 5;
   }
@@ -175,8 +248,62 @@ BOOST_AUTO_TEST_CASE(a_frozen_group_publishes_nothing_until_unfrozen) {
   BOOST_TEST(!test::eventually([&] { return !status(late).owned.empty(); },
                                config.planned_scale_window + config.cooldown + 1s));
   BOOST_REQUIRE(update_control(*group->assignments, [](control_record& c) { c.frozen = false; }));
-  BOOST_TEST(test::eventually([&] { return status(late).owned.size() == partition_count / 3; },
-                              10s));
+  BOOST_TEST(
+      test::eventually([&] { return status(late).owned.size() == partition_count / 3; }, 10s));
+}
+
+BOOST_AUTO_TEST_CASE(a_refresh_period_picks_up_a_changed_source_without_a_request) {
+  auto truth = std::make_shared<mutable_partitions>(named("p-", 0, 60));
+  leader_settings s;
+  s.partitions = mutable_partitions::source(truth);
+  s.refresh_period = 300ms;
+  leaders = make_leader_factory(s);
+  for (int i = 0; i < 3; ++i) add_node();
+  BOOST_REQUIRE(test::eventually([&] { return owned_exactly_once(owners(), truth->keys()); }, 20s));
+  // p-40..p-59 go, q-0..q-14 come; nobody tells the leader.
+  auto changed = joined(named("p-", 0, 40), named("q-", 0, 15));
+  truth->set(changed);
+  // Due within a period plus the cooldown after the last round, plus the hand-off.
+  BOOST_REQUIRE_MESSAGE(
+      test::eventually([&] { return owned_exactly_once(owners(), changed); }, 10s),
+      "not converged to the changed source: " << owners().size() << " partitions owned");
+  BOOST_TEST(refresh_requests(*group->assignments) == 0u);  // the period did it, not a request
+  auto leader = sole_leader();
+  BOOST_REQUIRE(leader);
+  auto leader_id = leader->worker;
+  auto text = group->metrics->text();
+  BOOST_TEST(text.find("parti_calculator_rebalance_total{reason=\"refresh\",result=\"success\","
+                       "worker=\"" +
+                       leader_id + "\"}") != std::string::npos,
+             text);
+}
+
+BOOST_AUTO_TEST_CASE(without_a_refresh_period_a_changed_source_waits_for_a_refresh_request) {
+  auto truth = std::make_shared<mutable_partitions>(named("p-", 0, 60));
+  leader_settings s;
+  s.partitions = mutable_partitions::source(truth);
+  BOOST_REQUIRE(s.refresh_period == duration::zero());  // the default: off
+  leaders = make_leader_factory(s);
+  for (int i = 0; i < 3; ++i) add_node();
+  auto before = truth->keys();
+  BOOST_REQUIRE(test::eventually([&] { return owned_exactly_once(owners(), before); }, 20s));
+  auto changed = joined(named("p-", 0, 40), named("q-", 0, 15));
+  truth->set(changed);
+  // Five periods of the test above plus a cooldown: a periodic refresh would have been seen.
+  BOOST_TEST(!test::eventually([&] { return !owned_exactly_once(owners(), before); },
+                               5 * 300ms + config.cooldown + 1s));
+  BOOST_TEST(owned_exactly_once(owners(), before));
+  // Asked explicitly (of any node; it reaches the leader through _control), it is read.
+  caf::scoped_actor self{sys};
+  bool ok = false;
+  self->request(nodes.front(), 5s, refresh_atom::value)
+      .receive([&](caf::ok_atom) { ok = true; },
+               [&](const caf::error& e) { BOOST_FAIL(caf::to_string(e)); });
+  BOOST_REQUIRE(ok);
+  BOOST_TEST(refresh_requests(*group->assignments) == 1u);
+  BOOST_CHECK_MESSAGE(
+      test::eventually([&] { return owned_exactly_once(owners(), changed); }, 10s),
+      "not converged after the refresh request: " << owners().size() << " partitions owned");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

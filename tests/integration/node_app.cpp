@@ -1,18 +1,20 @@
 // The parti-node program, run as a user would: its help, one clear message and exit code 2 for
 // every invalid option (command line or INI file), a group that converges on an embedded
 // nats-server with /status and /metrics, a graceful stop on SIGTERM, and nodes on a given
-// server that parti-ctl sees healthy.
+// server that parti-ctl sees healthy, and an edited partitions file picked up by --refresh-period.
 #include <boost/test/unit_test.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
+#include <set>
 
 #include "runtime/nats/local_server.hpp"
-#include "tests/support/run_program.hpp"
 #include "tests/support/eventually.hpp"
+#include "tests/support/run_program.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;
@@ -87,6 +89,23 @@ bool port_accepts(int port) {
   return test::http_get(port, "/").has_value();
 }
 
+/// partition key -> how many nodes own it, from /status.
+std::map<std::string, int> owned_keys(const json& status) {
+  std::map<std::string, int> out;
+  for (const auto& n : status["nodes"])
+    for (const auto& p : n["partitions"]) ++out[p["keys"][0].get<std::string>()];
+  return out;
+}
+
+/// Exactly `keys` owned, each by one node (a removed key by nobody).
+bool owns_exactly(const json& status, const std::set<std::string>& keys) {
+  auto owned = owned_keys(status);
+  if (owned.size() != keys.size()) return false;
+  for (const auto& [key, owners] : owned)
+    if (owners != 1 || keys.count(key) == 0) return false;
+  return true;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(node_app)
@@ -98,6 +117,7 @@ BOOST_AUTO_TEST_CASE(help_lists_every_option_with_its_default) {
                              "--group",
                              "--partitions=",
                              "--partitions-file",
+                             "--refresh-period",
                              "--workers",
                              "--strategy",
                              "--handoff",
@@ -131,6 +151,9 @@ BOOST_AUTO_TEST_CASE(help_lists_every_option_with_its_default) {
   BOOST_TEST(std::regex_search(r.out, std::regex("--heartbeat-ttl.*\\(default: 3s\\)")));
   BOOST_TEST(std::regex_search(r.out, std::regex("--workers.*\\(default: 1\\)")));
   BOOST_TEST(std::regex_search(r.out, std::regex("--handoff.*\\(default: cooperative\\)")));
+  // What a refresh re-reads, and that 0 turns it off.
+  BOOST_TEST(std::regex_search(
+      r.out, std::regex("--refresh-period.*re-reads --partitions-file.*\\(default: 0s\\)")));
 }
 
 struct invalid_case {
@@ -163,6 +186,11 @@ BOOST_AUTO_TEST_CASE(every_invalid_value_exits_2_with_one_message_naming_the_opt
       {{"--partitions=4", "--nats-tls-cert=/etc/hostname"}, "--nats-tls-cert / --nats-tls-key"},
       {{"--partitions=4", "--log-level=loud"}, "--log-level: expected error|warning|info|debug"},
       {{"--partitions=4", "--run-for=-1s"}, "--run-for: invalid duration"},
+      {{"--partitions=4", "--refresh-period=-1s"}, "--refresh-period: invalid duration \"-1s\""},
+      {{"--partitions=4", "--refresh-period=abc"}, "--refresh-period: invalid duration \"abc\""},
+      {{"--partitions=4", "--refresh-period=30"}, "--refresh-period: invalid duration \"30\""},
+      {{"--partitions=4", "--refresh-period=1ms"},
+       "--refresh-period: must be 0 (off) or at least 100ms, is 1ms"},
       {{"--partitions=4", "--workers=abc"}, "--workers=abc: invalid value"},
       {{"--partitions=4", "--bogus=1"}, "--bogus=1: unknown option"},
       {{"--partitions=4", "stray"}, "unexpected argument \"stray\""},
@@ -199,6 +227,11 @@ BOOST_AUTO_TEST_CASE(values_from_an_ini_file_are_checked_like_flags) {
   BOOST_TEST(cwd.code == 2, cwd.output());
   BOOST_TEST(contains(cwd.err, "--handoff: expected cooperative|eager, got \"sideways\""),
              cwd.output());
+  auto refresh = dir.write("refresh.ini", "[global]\npartitions=4\nrefresh-period=\"-5m\"\n");
+  auto bad = test::run_program(node_args({"--config-file=" + refresh}), 20s);
+  BOOST_TEST(bad.code == 2, bad.output());
+  BOOST_TEST(bad.err.rfind("parti-node: --refresh-period: invalid duration \"-5m\"", 0) == 0u,
+             bad.output());
 }
 
 BOOST_AUTO_TEST_CASE(a_local_group_converges_serves_status_and_stops_on_sigterm) {
@@ -274,6 +307,69 @@ BOOST_AUTO_TEST_CASE(run_for_stops_the_process_by_itself) {
       test::run_program(fast({"--partitions=2", "--run-for=1500ms", "--shutdown=restart"}), 30s);
   BOOST_TEST(r.code == 0, r.output());
   BOOST_TEST(contains(r.err, "--run-for elapsed"), r.output());
+}
+
+BOOST_AUTO_TEST_CASE(a_refresh_period_is_accepted_and_useless_with_a_partition_count) {
+  auto r = test::run_program(
+      fast({"--partitions=2", "--refresh-period=2s", "--run-for=1500ms", "--shutdown=restart"}),
+      30s);
+  BOOST_TEST(r.code == 0, r.output());
+  BOOST_TEST(contains(r.err, "--refresh-period has no effect with --partitions"), r.output());
+  auto off = test::run_program(
+      fast({"--partitions=2", "--refresh-period=0", "--run-for=1500ms", "--shutdown=restart"}),
+      30s);
+  BOOST_TEST(off.code == 0, off.output());
+  BOOST_TEST(!contains(off.err, "--refresh-period"), off.output());
+}
+
+BOOST_AUTO_TEST_CASE(a_refresh_period_from_the_ini_file_picks_up_an_edited_partitions_file) {
+  temp_dir dir;
+  auto file = dir.write("p.txt", "a\nb\nc\nd\n");
+  auto ini = dir.write("node.ini", "[global]\nrefresh-period=\"1s\"\n");
+  // Replaced the way deployment tooling should: write aside, then rename over it, so a reader
+  // never sees half a file.
+  auto replace = [&](const std::string& text) {
+    auto aside = dir.write("p.txt.new", text);
+    std::filesystem::rename(aside, file);
+  };
+  test::child_program node(
+      fast({"--config-file=" + ini, "--partitions-file=" + file, "--workers=2",
+            "--metrics-address=127.0.0.1:0", "--shutdown=restart", "--group=files"}));
+  BOOST_REQUIRE_MESSAGE(test::eventually([&] { return status_port(node) != 0; }, 15s),
+                        node.output());
+  int port = status_port(node);
+  std::optional<json> status;
+  auto owns = [&](const std::set<std::string>& keys) {
+    return test::eventually(
+        [&] {
+          status = status_of(port);
+          return status && converged(*status, 2, keys.size()) && owns_exactly(*status, keys);
+        },
+        20s);
+  };
+  BOOST_REQUIRE_MESSAGE(owns({"a", "b", "c", "d"}),
+                        (status ? status->dump() : "no /status") + "\n" + node.output());
+  BOOST_TEST(contains(node.err(), "4 partitions from " + file + " (re-read every 1s)"),
+             node.output());
+
+  replace("a\nb\n# c and d are gone\ne\nf\ng 2\n");  // and nobody asks for a refresh
+  BOOST_REQUIRE_MESSAGE(owns({"a", "b", "e", "f", "g"}),
+                        (status ? status->dump() : "no /status") + "\n" + node.output());
+  BOOST_TEST(contains(node.err(), "partitions changed: 4 -> 5"), node.output());
+
+  // A broken file is reported and the last good partitions stay.
+  replace("a\nb,\n");
+  BOOST_TEST(
+      test::eventually([&] { return contains(node.err(), file + ": line 2: empty key"); }, 10s),
+      node.output());
+  status = status_of(port);
+  BOOST_REQUIRE(status);
+  BOOST_TEST(owns_exactly(*status, {"a", "b", "e", "f", "g"}), status->dump());
+
+  node.signal(SIGTERM);
+  auto code = node.wait(20s);
+  BOOST_REQUIRE_MESSAGE(code.has_value(), node.output());
+  BOOST_TEST(*code == 0, node.output());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
