@@ -26,6 +26,7 @@ struct published_state {
   std::vector<std::string> owners;
   std::vector<std::string> assigned;
   std::optional<control_record> control;
+  std::optional<manifest_record> manifest;
 };
 
 published_state read_published(const std::vector<kv_entry>& entries) {
@@ -33,6 +34,10 @@ published_state read_published(const std::vector<kv_entry>& entries) {
   for (const auto& e : entries) {
     if (e.key == control_key) {
       if (auto c = decode<control_record>(e.value)) out.control = *c;
+      continue;
+    }
+    if (e.key == "_manifest") {
+      if (auto m = decode<manifest_record>(e.value)) out.manifest = *m;
       continue;
     }
     if (e.key.empty() || e.key[0] == '_') continue;  // _manifest and future records
@@ -114,6 +119,10 @@ void start_pipeline(leader_ptr self, published_state published) {
                 c.hand_off_timeout};
   ps.request_timeout = c.kv_operation_timeout;
   ps.published = std::move(published.keys);
+  // A leader restarted under the same epoch (a failed child, a reclaimed lease) continues the
+  // versions: workers ignore an (epoch, version) that is not greater than theirs.
+  if (published.manifest && published.manifest->epoch == st.ctx.epoch)
+    ps.last_version = published.manifest->version;
   ps.stats = stats;
   auto pub = self->spawn<caf::linked>(publisher, ps, group.assignments_kv, me, me);
   calculator_settings cs{st.settings.partitions, *algorithm, st.settings.strategy,

@@ -35,13 +35,19 @@ struct pub {
         kv(std::move(k)),
         state_machine(std::move(sm)),
         emergency_detector(std::move(ed)),
-        planner(settings.handoff, settings.published, std::chrono::steady_clock::now()) {}
+        planner(settings.handoff, settings.published, std::chrono::steady_clock::now()) {
+    version = settings.last_version;
+    for (const auto& [worker, key] : settings.published)
+      if (key.version.epoch == settings.epoch) version = std::max(version, key.version.version);
+  }
 };
 
 using pub_ptr = std::shared_ptr<pub>;
 using self_ptr = caf::event_based_actor*;
 
-time_point now() { return std::chrono::steady_clock::now(); }
+time_point now() {
+  return std::chrono::steady_clock::now();
+}
 
 void step(self_ptr self, const pub_ptr& p);
 

@@ -21,6 +21,9 @@ struct publisher_settings {
   handoff_options handoff;
   duration request_timeout = std::chrono::seconds(1);
   published_map published;  // as read from KV when the leader started
+  /// The last version already written under `epoch` (the _manifest's, when a leader restarts
+  /// under the same epoch); versions continue after it and after every published key's.
+  std::uint64_t last_version = 0;
   std::shared_ptr<metrics> stats;
 };
 
