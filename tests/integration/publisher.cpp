@@ -1,0 +1,69 @@
+// The publisher against a real nats-server: a leader restarted under the same epoch (a failed
+// child, a reclaimed lease) continues the versions, so workers, which ignore an (epoch, version)
+// not greater than theirs, apply what it publishes.
+#include <boost/test/unit_test.hpp>
+
+#include "actors/leader/leader_messages.hpp"
+#include "actors/publisher/publisher_actor.hpp"
+#include "messages/codec.hpp"
+#include "messages/inspect.hpp"
+#include "runtime/nats/kv_actor.hpp"
+#include "tests/support/actors.hpp"
+
+using namespace parti;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::vector<partition> parts(std::initializer_list<const char*> keys) {
+  std::vector<partition> out;
+  for (const auto* k : keys) out.push_back(partition{{k}, 1});
+  return out;
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(publisher_actor, test::nats_fixture)
+
+BOOST_AUTO_TEST_CASE(a_restarted_leader_continues_the_versions_of_its_epoch) {
+  auto kv = bucket("pub");
+  // What the leader's previous incarnation (epoch 5) left: w1 written at v3, the manifest at
+  // v7 (later versions deleted keys of workers that left).
+  publisher_settings ps;
+  ps.leader = "w1";
+  ps.epoch = 5;
+  ps.handoff = {handoff_mode::eager, 2s};
+  ps.published["w1"] = {parts({"a", "b"}), {5, 3}};
+  ps.last_version = 7;
+  caf::scoped_actor self{sys};
+  auto me = caf::actor_cast<caf::actor>(self);
+  auto pub = sys.spawn(publisher, ps, spawn_kv_actor(sys, kv), me, me);
+  self->send(pub,
+             target_ready{1, "planned_scale", {{"w1", parts({"a"})}, {"w2", parts({"b"})}}, 2});
+  bool done = false;
+  self->receive_while([&] { return !done; })(
+      [&](const round_done& r) {
+        BOOST_TEST(r.ok, r.error);
+        done = true;
+      },
+      [&](const caf::message&) {},  // owners notices for the detector
+      caf::after(std::chrono::seconds(10)) >>
+          [&] {
+            BOOST_FAIL("no round_done");
+            done = true;
+          });
+  for (const auto* key : {"w1", "w2"}) {
+    auto e = kv->get(key);
+    BOOST_REQUIRE_MESSAGE(e.ok(), e.error());
+    auto r = decode<assignment_record>(e->value);
+    BOOST_REQUIRE(r.ok());
+    BOOST_TEST(r->epoch == 5u);
+    BOOST_TEST(r->version == 8u, key << " written at v" << r->version);  // after v7
+  }
+  auto m = decode<manifest_record>(kv->get("_manifest")->value);
+  BOOST_REQUIRE(m.ok());
+  BOOST_TEST(m->version == 8u);
+  self->send_exit(pub, caf::exit_reason::user_shutdown);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
