@@ -1,13 +1,16 @@
 // A 3-server JetStream cluster on loopback (local_nats_cluster), the group's buckets at 3
-// replicas, 4 nodes with real leaders. One NATS server is killed (SIGKILL): the one the client is
-// connected to, or one it is not on. The group keeps its sole leader, heartbeats keep flowing, no
-// partition is lost or moved, and a node added while the server is still down is rebalanced in.
-// The failover is timed; run with --log_level=message to see the timings.
+// replicas, 4 nodes with real leaders and the default liveness timings (heartbeat TTL 3 s,
+// election TTL 3 s). One NATS server is killed (SIGKILL): the one the client is connected to, or
+// one it is not on. No partition is lost, moved or owned twice at any sample, no other node ever
+// leads, the group ends with the same leader, all Stable, and a node added while the server is
+// still down is rebalanced in. The failover is timed; run with --log_level=message to see it.
 //
 // What one lost server costs with nats-server 2.9.10 and nats.c 3.4.1 is measured here too
-// (writes while a stream has no leader, a watch whose consumer was on the lost server); the
-// group's TTLs must be longer than that (cluster_group::cluster_config). With the short test TTLs
-// the group does not ride through a kill: see the disabled reproducer at the end.
+// (writes while a stream has no leader: 4-8 s; a raw watch whose consumer was on the lost server:
+// 20-30 s) and is longer than the TTLs: the group rides through it with the heartbeat silence
+// guard, the watch stall detection and the election's incumbent rule (see cluster_config).
+// With TTLs shorter than the outage (fast_config: id TTL 1.5 s) the group cannot: see the
+// disabled reproducer at the end.
 #include <boost/test/unit_test.hpp>
 
 #include <nlohmann/json.hpp>
@@ -114,7 +117,8 @@ struct cluster_scenario : cluster_group {
 
   /// Kills member `victim` and samples the group until it has recovered (or `timeout` passed).
   /// Statuses are read one node after the other, so a sample is not one instant.
-  failover_trace kill_and_watch(std::size_t victim, const std::map<std::string, std::string>& before,
+  failover_trace kill_and_watch(std::size_t victim,
+                                const std::map<std::string, std::string>& before,
                                 clock_type::duration timeout) {
     BOOST_TEST_MESSAGE("stream leaders " << describe(stream_leaders(cluster, 0)) << "; client on "
                                          << cluster.name(*connected_member()) << "; leader "
@@ -188,37 +192,58 @@ struct cluster_scenario : cluster_group {
     std::string states, leaders;
     for (const auto& s : t.states_seen) states += s + " ";
     for (const auto& s : t.leaders_seen) leaders += s + " ";
-    BOOST_TEST_MESSAGE("killed " << cluster.name(victim) << ": "
-                                 << (t.reconnect_event ? "reconnected " + ms_or_never(t.reconnected)
-                                                       : std::string("connection never dropped"))
-                                 << ", every heartbeat re-written "
-                                 << ms_or_never(t.heartbeats) << ", recovered "
-                                 << ms_or_never(t.recovered) << " (" << t.samples
-                                 << " samples; node states seen: " << states
-                                 << "; leaders seen: " << leaders
-                                 << "; samples without a sole leader: "
-                                 << t.samples_without_sole_leader << "; max unowned "
-                                 << t.max_unowned << ", max double-listed " << t.max_double_owned
-                                 << ", max moved " << t.max_moved << ")");
+    BOOST_TEST_MESSAGE(
+        "killed " << cluster.name(victim) << ": "
+                  << (t.reconnect_event ? "reconnected " + ms_or_never(t.reconnected)
+                                        : std::string("connection never dropped"))
+                  << ", every heartbeat re-written " << ms_or_never(t.heartbeats) << ", recovered "
+                  << ms_or_never(t.recovered) << " (" << t.samples
+                  << " samples; node states seen: " << states << "; leaders seen: " << leaders
+                  << "; samples without a sole leader: " << t.samples_without_sole_leader
+                  << "; max unowned " << t.max_unowned << ", max double-listed "
+                  << t.max_double_owned << ", max moved " << t.max_moved << ")");
     return t;
   }
 
   /// Until `until` (counted from the kill): every sample fully covered by the same owners as
   /// before the kill, one leader, every node Stable.
   void stays_whole(const failover_trace& t, const std::map<std::string, std::string>& before,
-                   clock_type::duration until) {
-    std::size_t bad = 0, samples = 0;
+                   const std::string& leader_before, clock_type::duration until) {
+    std::size_t lost = 0, samples = 0, leaderless = 0, unstable = 0;
+    std::set<std::string> leaders;
     auto deadline = t.killed + until;
     while (clock_type::now() < deadline) {
       ++samples;
       bool stable = true;
-      for (const auto& s : statuses()) stable = stable && s.state == "Stable";
-      if (!stable || !fully_covered() || moved(before, owner_map()) > 0 || !sole_leader()) ++bad;
+      auto all = statuses();
+      for (const auto& s : all) {
+        stable = stable && s.state == "Stable";
+        if (s.leader) leaders.insert(s.worker);
+      }
+      if (!fully_covered() || moved(before, owner_map()) > 0) ++lost;
+      if (!sole_leader()) ++leaderless;
+      if (!stable) ++unstable;
       std::this_thread::sleep_for(20ms);
     }
     BOOST_TEST_MESSAGE("until " << ms(until) << " ms after the kill: " << samples << " samples, "
-                                << bad << " not whole");
-    BOOST_TEST(bad == 0u);
+                                << lost << " with a partition lost, moved or doubled, "
+                                << leaderless << " without a sole leader, " << unstable
+                                << " with a node not Stable");
+    // Ownership is whole at every sample; leadership may pause while the election stream
+    // elects its own leader (the leader steps down and takes the lease back), but no other
+    // node leads.
+    BOOST_TEST(lost == 0u);
+    BOOST_TEST((leaders == std::set<std::string>{leader_before}));
+    // Then the group settles: the same leader, every node Stable.
+    BOOST_TEST(test::eventually(
+        [&] {
+          auto leader = sole_leader();
+          if (!leader || leader->worker != leader_before) return false;
+          for (const auto& s : statuses())
+            if (s.state != "Stable") return false;
+          return true;
+        },
+        30s));
   }
 
   /// Heartbeats keep flowing: every worker's heartbeat is re-written again.
@@ -261,28 +286,34 @@ struct cluster_scenario : cluster_group {
     auto before = steady_group_of_four();
     auto leader_before = sole_leader()->worker;
     BOOST_REQUIRE(connected_member().has_value());
-    auto victim = client_was_on_it ? *connected_member() : (*connected_member() + 1) % cluster.size();
+    auto victim =
+        client_was_on_it ? *connected_member() : (*connected_member() + 1) % cluster.size();
     auto t = kill_and_watch(victim, before, 60s);
     BOOST_TEST(t.reconnected.has_value());
     BOOST_TEST(t.heartbeats.has_value());
-    BOOST_TEST(t.recovered.has_value());
-    // No partition lost, none moved, none with two owners, the leader kept throughout.
+    BOOST_REQUIRE(t.recovered.has_value());
+    // No partition lost, none moved, none with two owners, at any sample.
     BOOST_TEST(t.max_unowned == 0u);
     BOOST_TEST(t.max_double_owned == 0u);
     BOOST_TEST(t.max_moved == 0u);
-    BOOST_TEST(t.samples_without_sole_leader == 0u);
+    // Nobody else ever led. When the election stream had no leader for longer than the renew
+    // deadline, the leader stepped down (samples without a sole leader) and took the lease
+    // back: that is the only leadership change allowed.
     BOOST_TEST((t.leaders_seen == std::set<std::string>{leader_before}));
-    if (client_was_on_it)
-      BOOST_TEST((connected_member() != std::optional<std::size_t>(victim)));
-    // Past the point where a stalled watch could have expired a heartbeat: still whole.
-    stays_whole(t, before, config.heartbeat_ttl + config.emergency_grace + 2s);
+    if (client_was_on_it) BOOST_TEST((connected_member() != std::optional<std::size_t>(victim)));
+    // Past the point where a stalled watch or the silence could still have expired a heartbeat:
+    // still whole.
+    auto settle =
+        config.heartbeat_ttl + config.emergency_grace + config.degraded.recovery_grace + 2s;
+    stays_whole(t, before, leader_before,
+                std::max<clock_type::duration>(settle, *t.recovered + 5s));
     heartbeats_flow();
     scale_event_is_rebalanced();
     // The killed server comes back and catches up; the group is not disturbed.
     auto t0 = clock_type::now();
     cluster.start(victim);
-    BOOST_TEST_MESSAGE(cluster.name(victim) << " restarted and healthy in "
-                                            << ms(clock_type::now() - t0) << " ms");
+    BOOST_TEST_MESSAGE(cluster.name(victim)
+                       << " restarted and healthy in " << ms(clock_type::now() - t0) << " ms");
     BOOST_TEST(cluster.healthy(victim));
     BOOST_TEST(fully_covered());
     BOOST_TEST(sole_leader().has_value());
@@ -389,11 +420,10 @@ BOOST_AUTO_TEST_CASE(a_watch_whose_consumer_was_on_a_killed_server_resumes) {
       },
       60s);
   BOOST_TEST(resumed);
-  BOOST_TEST_MESSAGE("the watch delivered nothing for " << ms(clock_type::now() - t0)
-                                                        << " ms after its server was killed ("
-                                                        << puts << " puts; Next returned only "
-                                                        << natsStatus_GetText(NATS_TIMEOUT)
-                                                        << " meanwhile)");
+  BOOST_TEST_MESSAGE("the watch delivered nothing for "
+                     << ms(clock_type::now() - t0) << " ms after its server was killed (" << puts
+                     << " puts; Next returned only " << natsStatus_GetText(NATS_TIMEOUT)
+                     << " meanwhile)");
 }
 
 // -- the group ----------------------------------------------------------------------------------
@@ -406,9 +436,10 @@ BOOST_AUTO_TEST_CASE(killing_a_server_the_client_is_not_on_loses_no_partition) {
   lose_one_server(false);
 }
 
-// Reproducer, disabled: with the short test TTLs (heartbeat TTL 600 ms, election TTL 1.2 s,
-// id TTL 1.5 s) one killed server is longer than the TTLs (see the two measurements above): the
-// leader sees workers expire, runs emergency rounds, nodes lose their ids. Run it with
+// Reproducer, disabled: with the fast test TTLs (heartbeat TTL 600 ms, election TTL 1.2 s, id
+// TTL 1.5 s) the 4-8 s without writes is longer than the id TTL: renewals cannot be confirmed
+// before the ids could expire, so nodes give their ids up (the safe side) and own nothing for a
+// while. TTLs must outlast the store's failover. Run it with
 // --run_test=cluster/with_short_ttls_a_killed_server_disturbs_the_group.
 BOOST_AUTO_TEST_CASE(with_short_ttls_a_killed_server_disturbs_the_group,
                      *boost::unit_test::disabled()) {
@@ -420,7 +451,7 @@ BOOST_AUTO_TEST_CASE(with_short_ttls_a_killed_server_disturbs_the_group,
   BOOST_TEST(t.max_unowned == 0u);
   BOOST_TEST(t.samples_without_sole_leader == 0u);
   // The damage shows after the first recovered sample: stalled watches, expiring leases.
-  stays_whole(t, before, 20s);
+  stays_whole(t, before, sole_leader() ? sole_leader()->worker : std::string(), 20s);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -43,15 +43,15 @@ node_config cluster_group::short_ttl_config() {
 
 node_config cluster_group::cluster_config() {
   node_config c = short_ttl_config();
-  c.heartbeat_interval = 500ms;
-  c.heartbeat_ttl = 45s;  // > the 20-30 s (more when nats.c retries) a watch can stay silent
-  c.id_ttl = 45s;         // at least the heartbeat TTL
-  // The leader steps down TTL/3 after its last confirmed renewal at the earliest (lease_rules):
-  // that must outlast the 4-8 s the election stream may have no leader.
-  c.election_ttl = 27s;
-  c.kv_operation_timeout = 1s;
+  const node_config defaults;
+  c.heartbeat_interval = defaults.heartbeat_interval;
+  c.heartbeat_ttl = defaults.heartbeat_ttl;
+  c.emergency_grace = defaults.emergency_grace;
+  c.id_ttl = defaults.id_ttl;
+  c.election_ttl = defaults.election_ttl;
+  c.kv_operation_timeout = defaults.kv_operation_timeout;
   c.hand_off_timeout = 5s;
-  c.degraded.recovery_grace = 45s;  // at least the heartbeat TTL
+  c.degraded = defaults.degraded;
   return c;
 }
 

@@ -45,14 +45,17 @@ struct cluster_group : cluster_fixture {
   cluster_group();
   ~cluster_group();
 
-  /// fast_config with bucket_replicas = 3 and TTLs longer than what one lost server costs with
-  /// nats-server 2.9.10 and nats.c 3.4.1 (measured by tests/integration/cluster.cpp):
-  ///  - writes to a bucket whose stream leader was SIGKILLed fail ("no responders") for 4-8 s,
-  ///    and a leader steps down TTL/3 after its last confirmed renewal: election_ttl is 27 s;
-  ///  - a KV watch whose (ephemeral, single-replica) consumer lived on the lost server delivers
-  ///    nothing, without an error, until nats.c re-creates the consumer: about 20 s, or 30 s
-  ///    when the first re-creation lands on the lost server too. The leader's heartbeat watch
-  ///    can be such a watch: heartbeat_ttl and id_ttl are 45 s.
+  /// The production defaults of every liveness timing (heartbeat 1 s / TTL 3 s, election TTL
+  /// 3 s, id TTL 30 s, emergency grace 1 s, the balanced degraded preset), buckets at 3
+  /// replicas, short rebalance windows. What one lost server costs with nats-server 2.9.10 and
+  /// nats.c 3.4.1 (measured by tests/integration/cluster.cpp) is longer than these TTLs:
+  ///  - writes to a bucket whose stream leader was SIGKILLed fail for 4-8 s: the heartbeat
+  ///    silence guard holds expiries, nodes may report Degraded, and the election's incumbent
+  ///    rule gives the lease back to the same leader (lease_rules.hpp);
+  ///  - a KV watch whose consumer lived on the lost server delivers nothing, without an error,
+  ///    for 20-30 s: the watch's stall detection replaces it within about 3 s (watch_stall.hpp).
+  /// The id TTL must outlast the 4-8 s without writes: an id whose renewal cannot be confirmed
+  /// before it could expire is given up (the safe side).
   static node_config cluster_config();
   /// fast_config with bucket_replicas = 3 and nothing else changed (heartbeat TTL 600 ms).
   static node_config short_ttl_config();
