@@ -4,7 +4,9 @@
 
 #include <optional>
 
+#include "actors/calculator/partition_refresh.hpp"
 #include "actors/leader/leader_messages.hpp"
+#include "messages/atoms.hpp"
 #include "runtime/log.hpp"
 
 namespace parti {
@@ -32,6 +34,21 @@ status ensure_partitions(calc& c, bool reload) {
         loaded->size());
   c.partitions = std::move(*loaded);
   return done{};
+}
+
+/// A periodic re-read: whether the source now differs from the last load (before any, from the
+/// assignment read back). The load is not kept: the refresh round it leads to loads again, and
+/// until one has, every re-read still reports the change. A failed load is no change.
+bool source_changed(calc& c) {
+  auto loaded = c.settings.source->load();
+  if (!loaded) {
+    log(log_level::warning, "calculator: partition source: ", loaded.error());
+    return false;
+  }
+  auto changed =
+      partitions_changed(refresh_baseline(c.partitions, c.settings.previous), std::move(*loaded));
+  if (changed) log(log_level::debug, "calculator: the partition source changed");
+  return changed;
 }
 
 void on_order(caf::event_based_actor* self, calc& c, const rebalance_order& order) {
@@ -72,6 +89,7 @@ caf::behavior calculator(caf::event_based_actor* self, calculator_settings setti
   c->state_machine = std::move(state_machine);
   return {
       [=](const rebalance_order& order) { on_order(self, *c, order); },
+      [=](refresh_atom) { return source_changed(*c); },
   };
 }
 

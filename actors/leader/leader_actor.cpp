@@ -59,6 +59,8 @@ struct leader_state {
   leader_settings settings;
   caf::actor state_machine;
   caf::actor detector;
+  caf::actor calculator;           // asked on each refresh period whether the source changed
+  bool refresh_in_flight = false;  // one such question at a time
   control_record last_control;
   std::uint64_t undecodable = 0;
   static inline const char* name = "parti.leader";
@@ -128,6 +130,7 @@ void start_pipeline(leader_ptr self, published_state published) {
   calculator_settings cs{st.settings.partitions, *algorithm, st.settings.strategy,
                          std::move(published.previous), stats, st.ctx.worker};
   auto calc = self->spawn<caf::linked>(calculator, cs, pub, me);
+  st.calculator = calc;
   st.state_machine = self->spawn<caf::linked>(state_machine, sm, calc, st.ctx.node);
   auto detector = self->spawn<caf::linked>(
       emergency_detector, emergency_options{c.emergency_grace}, published.owners, st.state_machine);
@@ -191,8 +194,24 @@ caf::behavior leader(leader_ptr self, leader_context ctx, leader_settings settin
       [=](const owners_notice& o) { self->send(self->state.detector, o); },
       [=](refresh_atom) {  // the periodic re-read of the partition source
         auto& st = self->state;
-        self->send(st.state_machine, control_notice{st.last_control.frozen, false, true, {}});
         self->delayed_send(self, st.settings.refresh_period, refresh_atom::value);
+        if (!st.calculator || st.refresh_in_flight) return;
+        // Only a changed source is worth a round (an explicit refresh request always is: that
+        // one comes through _control). The calculator holds the last load, so it decides.
+        st.refresh_in_flight = true;
+        self->request(st.calculator, st.ctx.config.kv_operation_timeout * 10, refresh_atom::value)
+            .then(
+                [=](bool changed) {
+                  auto& s = self->state;
+                  s.refresh_in_flight = false;
+                  if (changed)
+                    self->send(s.state_machine,
+                               control_notice{s.last_control.frozen, false, true, {}});
+                },
+                [=](const caf::error& err) {
+                  self->state.refresh_in_flight = false;
+                  log(log_level::warning, "leader: periodic refresh: ", describe(err));
+                });
       },
   };
 }

@@ -275,4 +275,11 @@ machine_state rebalance_rules::derived_state() const {
   return has_pending() ? machine_state::scaling : machine_state::idle;
 }
 
+std::vector<std::string> merged_drains(std::vector<std::string> earlier,
+                                       const std::vector<std::string>& later) {
+  for (const auto& w : later)
+    if (std::find(earlier.begin(), earlier.end(), w) == earlier.end()) earlier.push_back(w);
+  return earlier;
+}
+
 }  // namespace parti

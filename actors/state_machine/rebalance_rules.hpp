@@ -90,6 +90,12 @@ struct start_rebalance {
 
 using machine_output = std::variant<state_changed, start_rebalance>;
 
+/// Drain requests kept until the machine can act on them (before it knows who is live) add up:
+/// `earlier`, then the workers of `later` not in it. A drain cannot be taken back, so a later
+/// list without a worker (e.g. a periodic refresh, which carries none) does not drop its drain.
+std::vector<std::string> merged_drains(std::vector<std::string> earlier,
+                                       const std::vector<std::string>& later);
+
 class rebalance_rules {
  public:
   /// `assigned`: the workers of the assignment published before this leader started (empty if

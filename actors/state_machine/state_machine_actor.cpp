@@ -119,10 +119,11 @@ caf::behavior state_machine(caf::event_based_actor* self, state_machine_settings
         // Before the monitor has replayed the heartbeats the machine cannot know who is live:
         // keep the request until it can.
         if (!m->rules) {
-          auto merged = c;  // requests add up; states (frozen, drain) take the latest
+          auto merged = c;  // requests and drains add up; frozen takes the latest
           if (m->early_control) {
             merged.rebalance = merged.rebalance || m->early_control->rebalance;
             merged.refresh = merged.refresh || m->early_control->refresh;
+            merged.drain = merged_drains(m->early_control->drain, c.drain);
           }
           m->early_control = merged;
           return;

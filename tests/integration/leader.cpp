@@ -306,4 +306,51 @@ BOOST_AUTO_TEST_CASE(without_a_refresh_period_a_changed_source_waits_for_a_refre
       "not converged after the refresh request: " << owners().size() << " partitions owned");
 }
 
+BOOST_AUTO_TEST_CASE(a_refresh_period_with_an_unchanged_source_starts_no_round) {
+  auto truth = std::make_shared<mutable_partitions>(named("p-", 0, 60));
+  leader_settings s;
+  s.partitions = mutable_partitions::source(truth);
+  s.refresh_period = 300ms;
+  leaders = make_leader_factory(s);
+  for (int i = 0; i < 3; ++i) add_node();
+  // The manifest of the last published version, if any.
+  auto manifest = [&]() -> std::optional<std::pair<kv_entry, manifest_record>> {
+    auto entry = group->assignments->get("_manifest");
+    if (!entry) return std::nullopt;
+    auto m = decode<manifest_record>(entry->value);
+    if (!m) return std::nullopt;
+    return std::make_pair(*entry, *m);
+  };
+  // Settled: all three nodes own their share, and each applied the last published version.
+  BOOST_REQUIRE(test::eventually(
+      [&] {
+        auto m = manifest();
+        if (!m || m->second.workers.size() != 3 || !owned_exactly_once(owners(), truth->keys()))
+          return false;
+        for (const auto& st : statuses())
+          if (st.owned.size() != 20 || st.applied_version != m->second.version) return false;
+        return true;
+      },
+      20s));
+  auto before = manifest();
+  BOOST_REQUIRE(before);
+  auto refresh_rounds = [&] {
+    return group->metrics->text().find("parti_calculator_rebalance_total{reason=\"refresh\"") !=
+           std::string::npos;
+  };
+  BOOST_TEST(!refresh_rounds());
+  // Ten periods, and twice the cooldown: a round per period would have published a version.
+  BOOST_TEST(!test::eventually(
+      [&] {
+        auto m = manifest();
+        return !m || m->first.revision != before->first.revision || refresh_rounds();
+      },
+      3s));
+  auto after = manifest();
+  BOOST_REQUIRE(after);
+  BOOST_TEST(after->second.version == before->second.version);
+  BOOST_TEST(!refresh_rounds(), group->metrics->text());
+  BOOST_TEST(owned_exactly_once(owners(), truth->keys()));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

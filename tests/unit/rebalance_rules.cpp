@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/calculator/partition_refresh.hpp"
 #include "actors/state_machine/rebalance_rules.hpp"
 
 using namespace parti;
@@ -453,4 +454,60 @@ BOOST_AUTO_TEST_CASE(a_freeze_holds_every_round_and_keeps_the_pending_work) {
   BOOST_TEST_REQUIRE(round.has_value());
   BOOST_TEST((round->reason == rebalance_reason::emergency));
   BOOST_TEST(round->workers == (strings{"b", "c", "d", "e"}), boost::test_tools::per_element());
+}
+
+// Drains kept before the machine knows who is live add up: a later notice without a worker (the
+// periodic refresh sends none) must not drop an earlier drain request from _control.
+BOOST_AUTO_TEST_CASE(early_drain_requests_add_up_and_a_later_empty_list_drops_none) {
+  BOOST_TEST(merged_drains({"b"}, {}) == strings{"b"}, boost::test_tools::per_element());
+  BOOST_TEST(merged_drains({"b", "c"}, {"c", "d"}) == (strings{"b", "c", "d"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(merged_drains({}, {"a"}) == strings{"a"}, boost::test_tools::per_element());
+  // Fed to the rules as the actor does once the monitor is ready: the drain still happens.
+  manual_clock clock;
+  auto t = clock.now();
+  auto rules = stable_fleet(t);
+  for (const auto& w : merged_drains({"b"}, {})) rules.worker_left(w, leave_kind::drain, t);
+  auto round = started(rules.poll(t));
+  BOOST_TEST_REQUIRE(round.has_value());
+  BOOST_TEST((round->reason == rebalance_reason::drain));
+  BOOST_TEST(round->workers == (strings{"a", "c", "d"}), boost::test_tools::per_element());
+}
+
+namespace {
+
+std::vector<partition> parts(const strings& keys, std::int64_t weight = 1) {
+  std::vector<partition> out;
+  for (const auto& k : keys) out.push_back(partition{{k}, weight});
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_periodic_refresh_sees_a_change_only_when_the_source_differs) {
+  BOOST_TEST(!partitions_changed(parts({"p0", "p1", "p2"}), parts({"p0", "p1", "p2"})));
+  BOOST_TEST(!partitions_changed(parts({"p0", "p1", "p2"}), parts({"p2", "p0", "p1"})));  // order
+  BOOST_TEST(!partitions_changed(std::vector<partition>{}, {}));
+  BOOST_TEST(partitions_changed(parts({"p0", "p1", "p2"}), parts({"p0", "p1"})));  // removed
+  BOOST_TEST(partitions_changed(parts({"p0", "p1"}), parts({"p0", "p1", "q0"})));  // added
+  BOOST_TEST(partitions_changed(parts({"p0", "p1"}), parts({"p0", "q1"})));        // replaced
+  BOOST_TEST(partitions_changed(parts({"p0"}), parts({"p0"}, 2)));                 // reweighted
+  BOOST_TEST(partitions_changed(std::vector<partition>{}, parts({"p0"})));
+  BOOST_TEST(!partitions_changed(std::nullopt, parts({"p0"})));  // nothing to differ from
+}
+
+BOOST_AUTO_TEST_CASE(before_any_load_a_refresh_compares_with_the_assignment_read_back) {
+  assignment previous{{"a", parts({"p2", "p0"})}, {"b", parts({"p1"})}, {"c", {}}};
+  auto baseline = refresh_baseline(std::nullopt, previous);
+  BOOST_TEST(!partitions_changed(baseline, parts({"p0", "p1", "p2"})));
+  BOOST_TEST(partitions_changed(baseline, parts({"p0", "p1", "p2", "p3"})));
+  // Nothing published, nothing loaded: no baseline (the first round loads the source anyway).
+  BOOST_TEST(!refresh_baseline(std::nullopt, {}).has_value());
+  BOOST_TEST(!partitions_changed(refresh_baseline(std::nullopt, {}), parts({"p0"})));
+  // Published, but with nobody owning anything: every loaded partition is new.
+  BOOST_TEST(partitions_changed(refresh_baseline(std::nullopt, {{"a", {}}}), parts({"p0"})));
+  // Once loaded, the last load is what counts.
+  auto loaded = refresh_baseline(parts({"p0", "p1", "p2", "p3"}), previous);
+  BOOST_TEST(!partitions_changed(loaded, parts({"p3", "p2", "p1", "p0"})));
+  BOOST_TEST(partitions_changed(loaded, parts({"p0", "p1", "p2"})));
 }
