@@ -76,6 +76,11 @@ void refuse_heartbeat_writes(group_buckets& group, bool refuse) {
 }
 
 BOOST_AUTO_TEST_CASE(a_store_that_refuses_heartbeats_degrades_nodes_and_moves_nothing) {
+  auto every_node_is = [&](const std::string& state) {
+    for (const auto& s : statuses())
+      if (s.state != state) return false;
+    return true;
+  };
   for (int i = 0; i < 3; ++i) add_node();
   BOOST_REQUIRE(test::eventually([&] { return fully_covered(); }, 20s));
   BOOST_REQUIRE(test::eventually([&] { return sole_leader().has_value(); }, 5s));
@@ -84,24 +89,13 @@ BOOST_AUTO_TEST_CASE(a_store_that_refuses_heartbeats_degrades_nodes_and_moves_no
   refuse_heartbeat_writes(*group, true);
   // Every heartbeat fails while the connection is up: the nodes say Degraded, keep what they
   // own, and the leader declares nobody dead (nothing at all is heard: the store is suspect).
-  BOOST_REQUIRE(test::eventually(
-      [&] {
-        for (const auto& s : statuses())
-          if (s.state != "Degraded") return false;
-        return true;
-      },
-      config.degraded.threshold + 5s));
+  BOOST_REQUIRE(
+      test::eventually([&] { return every_node_is("Degraded"); }, config.degraded.threshold + 5s));
   BOOST_TEST(
       !test::eventually([&] { return moved(before, owner_map()) > 0; }, config.heartbeat_ttl * 3));
   BOOST_TEST(owner_map().size() == partition_count);
   refuse_heartbeat_writes(*group, false);
-  BOOST_REQUIRE(test::eventually(
-      [&] {
-        for (const auto& s : statuses())
-          if (s.state != "Stable") return false;
-        return true;
-      },
-      10s));
+  BOOST_REQUIRE(test::eventually([&] { return every_node_is("Stable"); }, 10s));
   auto settle = config.heartbeat_ttl + config.emergency_grace + config.degraded.recovery_grace + 2s;
   BOOST_TEST(!test::eventually([&] { return moved(before, owner_map()) > 0; }, settle));
   BOOST_TEST(fully_covered());

@@ -473,34 +473,27 @@ BOOST_AUTO_TEST_CASE(after_an_outage_longer_than_the_ttl_the_incumbent_leads_aga
         bool answered = writable(at);
         auto reply_at = answered ? at + 1ms : at + 1s;
         bool alive = lease_alive(at);
+        auto outcome = [&](bool ok) {
+          return ok ? lease_write::ok : answered ? lease_write::conflict : lease_write::unknown;
+        };
+        std::optional<election_win> win;
         if (a == follower_action::probe) {
-          f.on_probe(answered ? lease_write::conflict : lease_write::unknown, reply_at);
+          f.on_probe(outcome(false), reply_at);
         } else if (a == follower_action::reclaim) {
-          bool ok = answered && alive && holder == who;
-          auto win = f.on_reclaim(ok         ? lease_write::ok
-                                  : answered ? lease_write::conflict
-                                             : lease_write::unknown,
-                                  ++lease_revision, at, reply_at);
-          if (win) {
-            winner = who;
-            winner_epoch = win->epoch;
-            won_at = at;
-          }
+          win = f.on_reclaim(outcome(answered && alive && holder == who), ++lease_revision, at,
+                             reply_at);
         } else {
           bool ok = answered && !alive;
           if (ok) {
             lease_written = at;
             holder = who;
           }
-          auto win = f.on_campaign(ok         ? lease_write::ok
-                                   : answered ? lease_write::conflict
-                                              : lease_write::unknown,
-                                   ++lease_revision, at, reply_at);
-          if (win) {
-            winner = who;
-            winner_epoch = win->epoch;
-            won_at = at;
-          }
+          win = f.on_campaign(outcome(ok), ++lease_revision, at, reply_at);
+        }
+        if (win) {
+          winner = who;
+          winner_epoch = win->epoch;
+          won_at = at;
         }
       };
       if (inc) act(*inc, "inc");
