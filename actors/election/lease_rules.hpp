@@ -36,7 +36,8 @@
 //  - the others: a campaign answered "unknown" means the store is not taking writes. The
 //    follower then probes (an Update against a revision that cannot exist: it writes nothing
 //    and is refused at once when the stream has a leader) every TTL/12, and campaigns only a
-//    yield of TTL/3 after the store answered, which leaves the incumbent time to reclaim or win.
+//    yield (operation timeout + TTL/3) after the store answered, which leaves the incumbent time
+//    to reclaim or win even when its last request only fails at the timeout.
 // A follower that sees another holder, or a refused Create, goes back to the normal rules.
 #include <algorithm>
 #include <cstdint>
@@ -61,8 +62,10 @@ struct lease_timing {
   duration renew_deadline_after() const { return ttl - renew_margin(); }
   duration retry_interval() const { return ttl / 12; }
   duration poll_interval() const { return ttl / 3; }
-  /// How long a follower waits after a store outage before it campaigns (the incumbent's turn).
-  duration yield_after_outage() const { return ttl / 3; }
+  /// How long a follower waits after a store outage before it campaigns: the incumbent's turn.
+  /// Its request sent just before the store came back may only fail at the operation timeout,
+  /// and it retries TTL/12 later; TTL/3 on top of the timeout covers that with room to spare.
+  duration yield_after_outage() const { return operation_timeout + ttl / 3; }
 
   /// Fails unless ttl > 0 and operation_timeout <= ttl / 3 (so a renewal started on schedule
   /// is answered before the deadline).
