@@ -28,7 +28,9 @@ struct monitor {
 using monitor_ptr = std::shared_ptr<monitor>;
 using self_ptr = caf::event_based_actor*;
 
-time_point now() { return std::chrono::steady_clock::now(); }
+time_point now() {
+  return std::chrono::steady_clock::now();
+}
 
 applied_snapshot snapshot(const monitor& m) {
   applied_snapshot s;
@@ -56,11 +58,13 @@ void arm(self_ptr self, const monitor_ptr& m) {
 void publish(self_ptr self, const monitor_ptr& m, const std::vector<liveness_event>& events,
              bool applied_changed) {
   for (const auto& e : events) {
-    log(e.change == liveness_change::expired ? log_level::warning : log_level::info,
+    const bool alarming =
+        e.change == liveness_change::expired || e.change == liveness_change::heartbeats_silent;
+    log(alarming ? log_level::warning : log_level::info,
         "monitor: ", e.worker.empty() ? "" : e.worker + " ", to_string(e.change));
-    if (m->peers.stats && (e.change == liveness_change::left ||
-                           e.change == liveness_change::expired ||
-                           e.change == liveness_change::restart_expired))
+    if (m->peers.stats &&
+        (e.change == liveness_change::left || e.change == liveness_change::expired ||
+         e.change == liveness_change::restart_expired))
       m->peers.stats->forget_heartbeat(m->peers.worker, e.worker);
     liveness_notice n{e.change, e.worker, e.workers, e.since.time_since_epoch().count()};
     self->send(m->peers.state_machine, n);
@@ -113,9 +117,9 @@ caf::behavior worker_monitor(caf::event_based_actor* self, liveness_options opti
   self->attach_functor([conn, token] { conn->remove_listener(token); });
   if (!conn->connected()) m->tracker.store_outage_began(now());
   auto bucket = heartbeats->bucket();
-  auto watch = spawn_watch(self->system(), std::move(heartbeats),
-                           caf::actor_cast<caf::actor>(self), watch_options{},
-                           count_watch_failures(m->peers.stats, m->peers.worker, bucket));
+  auto watch =
+      spawn_watch(self->system(), std::move(heartbeats), caf::actor_cast<caf::actor>(self),
+                  watch_options{}, count_watch_failures(m->peers.stats, m->peers.worker, bucket));
   self->link_to(watch);
   return {
       [=](const watch_update& u) {
