@@ -237,8 +237,8 @@ struct cluster_scenario : cluster_group {
     // Then the group settles: the same leader, every node Stable.
     BOOST_TEST(test::eventually(
         [&] {
-          auto leader = sole_leader();
-          if (!leader || leader->worker != leader_before) return false;
+          auto now_leading = sole_leader();
+          if (!now_leading || now_leading->worker != leader_before) return false;
           for (const auto& s : statuses())
             if (s.state != "Stable") return false;
           return true;
