@@ -349,6 +349,21 @@ std::vector<std::string> node_config::violations() const {
   return v.take();
 }
 
+std::vector<std::string> node_config::cautions() const {
+  std::vector<std::string> out;
+  // nats-server 2.9 elects a stream leader 4-8 s after one dies; a claim renewed every id_ttl/3
+  // must still be confirmable after that (tests/integration/cluster.cpp measures it).
+  constexpr auto failover = std::chrono::seconds(10);
+  if (bucket_replicas > 1 && id_ttl < failover)
+    out.push_back(
+        "id_ttl " +
+        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(id_ttl).count()) +
+        "ms with bucket_replicas " + std::to_string(bucket_replicas) +
+        ": a JetStream cluster takes no writes for 4-8 s after a server dies, so "
+        "nodes would give their ids up; use at least 10s");
+  return out;
+}
+
 status node_config::validate() const {
   auto all = violations();
   if (all.empty()) return done{};

@@ -99,6 +99,12 @@ struct node_config {
 
   /// ok, or a failure listing every violation (joined by "; ").
   status validate() const;
+
+  /// Valid settings that will not do what a user likely expects, one sentence each (parti-node
+  /// logs them at start). Today: with replicated buckets, an id TTL shorter than what a
+  /// JetStream stream leader election costs (4-8 s without writes), so every server kill would
+  /// make nodes give their ids up.
+  std::vector<std::string> cautions() const;
 };
 
 // -- names in the store -----------------------------------------------------------------------

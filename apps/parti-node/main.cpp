@@ -354,6 +354,8 @@ int main(int argc, char** argv) {
   auto settings = to_settings(cfg.options);
   if (!settings) return usage_error(settings.error());
   set_log_level(settings->log_level);
+  for (const auto& caution : settings->node.cautions())
+    log(log_level::warning, "parti-node: ", caution);
   if (settings->refresh_period > duration::zero() && cfg.options.partitions_file.empty())
     log(log_level::warning, "parti-node: --refresh-period has no effect with --partitions (a ",
         "count never changes); it re-reads --partitions-file");

@@ -72,6 +72,17 @@ BOOST_AUTO_TEST_CASE(the_default_configuration_is_valid) {
 
 // -- timing relations, each at its exact boundary ---------------------------------------------
 
+BOOST_AUTO_TEST_CASE(a_short_id_ttl_with_replicated_buckets_is_cautioned) {
+  node_config c;
+  BOOST_TEST(c.cautions().empty());  // one replica: no stream leader election to ride out
+  c.bucket_replicas = 3;
+  BOOST_TEST(c.cautions().empty());  // the default id TTL (30 s) outlasts it
+  c.id_ttl = std::chrono::seconds(5);
+  BOOST_REQUIRE_EQUAL(c.cautions().size(), 1u);
+  BOOST_TEST(c.cautions()[0].find("id_ttl 5000ms") != std::string::npos, c.cautions()[0]);
+  BOOST_TEST(c.validate().ok());  // a caution, not an error
+}
+
 BOOST_AUTO_TEST_CASE(heartbeat_ttl_must_be_at_least_twice_the_interval) {
   node_config c;
   c.heartbeat_interval = 1s;
