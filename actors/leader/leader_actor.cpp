@@ -10,14 +10,13 @@
 #include "actors/worker_monitor/worker_monitor_actor.hpp"
 #include "messages/codec.hpp"
 #include "runtime/log.hpp"
+#include "runtime/nats/group_inspect.hpp"
 #include "runtime/nats/kv_actor.hpp"
 #include "runtime/nats/watch.hpp"
 
 namespace parti {
 
 namespace {
-
-const std::string control_key = "_control";
 
 /// What the previous leaders left in `<group>-assignments`.
 struct published_state {
@@ -36,7 +35,7 @@ published_state read_published(const std::vector<kv_entry>& entries) {
       if (auto c = decode<control_record>(e.value)) out.control = *c;
       continue;
     }
-    if (e.key == "_manifest") {
+    if (e.key == manifest_key) {
       if (auto m = decode<manifest_record>(e.value)) out.manifest = *m;
       continue;
     }
@@ -97,8 +96,8 @@ void start_pipeline(leader_ptr self, published_state published) {
   auto& st = self->state;
   const auto& c = st.ctx.config;
   auto& group = *st.ctx.group;
-  auto strategies = st.settings.strategies ? st.settings.strategies
-                                           : std::make_shared<const strategy_registry>();
+  auto strategies =
+      st.settings.strategies ? st.settings.strategies : std::make_shared<const strategy_registry>();
   auto algorithm = strategies->find(c.strategy);
   if (!algorithm) {
     log(log_level::error, "leader: ", algorithm.error());
@@ -116,9 +115,9 @@ void start_pipeline(leader_ptr self, published_state published) {
   publisher_settings ps;
   ps.leader = st.ctx.worker;
   ps.epoch = st.ctx.epoch;
-  ps.handoff = {c.hand_off == hand_off_mode::eager ? handoff_mode::eager
-                                                   : handoff_mode::cooperative,
-                c.hand_off_timeout};
+  ps.handoff = {
+      c.hand_off == hand_off_mode::eager ? handoff_mode::eager : handoff_mode::cooperative,
+      c.hand_off_timeout};
   ps.request_timeout = c.kv_operation_timeout;
   ps.published = std::move(published.keys);
   // A leader restarted under the same epoch (a failed child, a reclaimed lease) continues the
@@ -127,30 +126,31 @@ void start_pipeline(leader_ptr self, published_state published) {
     ps.last_version = published.manifest->version;
   ps.stats = stats;
   auto pub = self->spawn<caf::linked>(publisher, ps, group.assignments_kv, me, me);
-  calculator_settings cs{st.settings.partitions, *algorithm, st.settings.strategy,
-                         std::move(published.previous), stats, st.ctx.worker};
+  calculator_settings cs{st.settings.partitions,        *algorithm, st.settings.strategy,
+                         std::move(published.previous), stats,      st.ctx.worker};
   auto calc = self->spawn<caf::linked>(calculator, cs, pub, me);
   st.calculator = calc;
   st.state_machine = self->spawn<caf::linked>(state_machine, sm, calc, st.ctx.node);
-  auto detector = self->spawn<caf::linked>(
-      emergency_detector, emergency_options{c.emergency_grace}, published.owners, st.state_machine);
-  self->spawn<caf::linked>(worker_monitor, liveness_of(c), group.heartbeats, published.assigned,
-                           worker_monitor_peers{st.state_machine, detector, pub, stats,
-                                                st.ctx.worker});
+  auto detector = self->spawn<caf::linked>(emergency_detector, emergency_options{c.emergency_grace},
+                                           published.owners, st.state_machine);
+  self->spawn<caf::linked>(
+      worker_monitor, liveness_of(c), group.heartbeats, published.assigned,
+      worker_monitor_peers{st.state_machine, detector, pub, stats, st.ctx.worker});
   st.detector = detector;
   if (published.control) {
     self->state.last_control = *published.control;
-    self->send(st.state_machine, control_notice{published.control->frozen, false, false,
-                                                published.control->drain});
+    self->send(st.state_machine,
+               control_notice{published.control->frozen, false, false, published.control->drain});
   }
   watch_options opts;
-  opts.key_filter = control_key;
-  self->link_to(spawn_watch(self->system(), group.assignments, me, opts,
-                            count_watch_failures(stats, st.ctx.worker, group.assignments->bucket())));
+  opts.key_filter = std::string(control_key);
+  self->link_to(
+      spawn_watch(self->system(), group.assignments, me, opts,
+                  count_watch_failures(stats, st.ctx.worker, group.assignments->bucket())));
   if (st.settings.refresh_period > duration::zero())
     self->delayed_send(self, st.settings.refresh_period, refresh_atom::value);
-  log(log_level::info, "leader ", st.ctx.worker, " (epoch ", st.ctx.epoch, "): ",
-      st.ctx.config.strategy, " strategy, ", published.assigned.size(),
+  log(log_level::info, "leader ", st.ctx.worker, " (epoch ", st.ctx.epoch,
+      "): ", st.ctx.config.strategy, " strategy, ", published.assigned.size(),
       " workers in the published assignment");
 }
 
@@ -176,15 +176,16 @@ caf::behavior leader(leader_ptr self, leader_context ctx, leader_settings settin
     auto& st = self->state;
     self->request(st.ctx.group->assignments_kv, st.ctx.config.kv_operation_timeout * 10,
                   caf::get_atom::value, keys_atom::value)
-        .then([=](const std::vector<kv_entry>& entries) {
-                start_pipeline(self, read_published(entries));
-              },
-              [=](const caf::error& err) {
-                // Without the published state a leader would undo its predecessors' work:
-                // fail, and let the node restart the leader after a backoff.
-                log(log_level::warning, "leader: reading assignments: ", describe(err));
-                self->quit(err);
-              });
+        .then(
+            [=](const std::vector<kv_entry>& entries) {
+              start_pipeline(self, read_published(entries));
+            },
+            [=](const caf::error& err) {
+              // Without the published state a leader would undo its predecessors' work:
+              // fail, and let the node restart the leader after a backoff.
+              log(log_level::warning, "leader: reading assignments: ", describe(err));
+              self->quit(err);
+            });
   };
   read();
   return {

@@ -8,14 +8,13 @@
 #include "messages/codec.hpp"
 #include "runtime/clock.hpp"
 #include "runtime/log.hpp"
+#include "runtime/nats/group_inspect.hpp"
 #include "runtime/nats/kv_actor.hpp"
 #include "runtime/wakeup.hpp"
 
 namespace parti {
 
 namespace {
-
-const std::string manifest_key = "_manifest";
 
 struct pub {
   publisher_settings settings;
@@ -133,7 +132,7 @@ void write(self_ptr self, const pub_ptr& p, handoff_step s) {
       .then(
           [=](const std::vector<std::uint64_t>&) {
             // The manifest last: a version is complete once its manifest is written.
-            self->request(p->kv, timeout, caf::put_atom::value, manifest_key, manifest)
+            self->request(p->kv, timeout, caf::put_atom::value, std::string(manifest_key), manifest)
                 .then(
                     [=](std::uint64_t) {
                       p->version = version;
