@@ -106,6 +106,16 @@ struct failover_trace {
 }  // namespace
 
 struct cluster_scenario : cluster_group {
+  /// A bucket "r3" replicated on all three servers.
+  std::shared_ptr<kv_store> r3_bucket() {
+    bucket_settings s;
+    s.name = "r3";
+    s.replicas = 3;
+    auto b = kv_store::ensure(conn, s);
+    BOOST_REQUIRE_MESSAGE(b.ok(), b.error());
+    return *b;
+  }
+
   /// 4 nodes, fully covered, one leader; returns the owner map.
   std::map<std::string, std::string> steady_group_of_four() {
     for (int i = 0; i < 4; ++i) add_node();
@@ -330,12 +340,7 @@ BOOST_AUTO_TEST_CASE(the_cluster_serves_replicated_buckets_and_a_member_restarts
   BOOST_TEST(!cluster.meta_leader(0).empty());
   BOOST_TEST(cluster.meta_leader(0) == cluster.meta_leader(1));
   BOOST_TEST(cluster.meta_leader(1) == cluster.meta_leader(2));
-  bucket_settings s;
-  s.name = "r3";
-  s.replicas = 3;
-  auto b = kv_store::ensure(conn, s);
-  BOOST_REQUIRE_MESSAGE(b.ok(), b.error());
-  auto kv = *b;
+  auto kv = r3_bucket();
   BOOST_TEST(kv->put("k", "v").ok());
   // Lose a member that leads nothing we use: 2 of 3 replicas are a quorum, writes go on.
   auto leaders = stream_leaders(cluster, 0);
@@ -358,12 +363,7 @@ BOOST_AUTO_TEST_CASE(the_cluster_serves_replicated_buckets_and_a_member_restarts
 // -- what one lost server costs (nats-server 2.9.10, nats.c 3.4.1) ----------------------------
 
 BOOST_AUTO_TEST_CASE(writes_resume_after_the_stream_leader_is_killed) {
-  bucket_settings s;
-  s.name = "r3";
-  s.replicas = 3;
-  auto b = kv_store::ensure(conn, s);
-  BOOST_REQUIRE_MESSAGE(b.ok(), b.error());
-  auto kv = *b;
+  auto kv = r3_bucket();
   BOOST_REQUIRE(kv->put("k", "0").ok());
   auto victim = member_index(stream_leaders(cluster, 0).at("KV_r3"));
   auto t0 = clock_type::now();
@@ -385,12 +385,7 @@ BOOST_AUTO_TEST_CASE(writes_resume_after_the_stream_leader_is_killed) {
 }
 
 BOOST_AUTO_TEST_CASE(a_watch_whose_consumer_was_on_a_killed_server_resumes) {
-  bucket_settings s;
-  s.name = "r3";
-  s.replicas = 3;
-  auto b = kv_store::ensure(conn, s);
-  BOOST_REQUIRE_MESSAGE(b.ok(), b.error());
-  auto kv = *b;
+  auto kv = r3_bucket();
   BOOST_REQUIRE(kv->put("k", "0").ok());
   kvWatcher* w = nullptr;
   BOOST_REQUIRE(kvStore_WatchAll(&w, kv->raw(), nullptr) == NATS_OK);

@@ -379,14 +379,23 @@ BOOST_AUTO_TEST_CASE(a_silence_of_everybody_holds_every_expiry_until_heartbeats_
   BOOST_TEST(t.live_workers() == (strings{"a", "b"}), boost::test_tools::per_element());
 }
 
+namespace {
+
+/// a, b and c beat at `start`; a dies; b and c are heard until 1.5 s, then nobody is: the
+/// silence (threshold 2 s) begins at 3.5 s.
+void a_dies_then_everybody_falls_silent(liveness_tracker& t, time_point start) {
+  for (auto w : {"a", "b", "c"}) t.heartbeat_put(w, beat(w), start);
+  for (auto s : {1000ms, 1500ms})
+    for (auto w : {"b", "c"}) t.heartbeat_put(w, beat(w), start + s);
+}
+
+}  // namespace
+
 BOOST_AUTO_TEST_CASE(a_worker_dead_before_the_silence_expires_on_time) {
   manual_clock clock;
   liveness_tracker t;
   auto start = clock.now();
-  for (auto w : {"a", "b", "c"}) t.heartbeat_put(w, beat(w), start);
-  // a dies; b and c are heard until 1.5 s, then nobody is: the silence begins at 3.5 s.
-  for (auto s : {1000ms, 1500ms})
-    for (auto w : {"b", "c"}) t.heartbeat_put(w, beat(w), start + s);
+  a_dies_then_everybody_falls_silent(t, start);
   BOOST_TEST((t.next_deadline() == start + 3s));
   BOOST_TEST(described(t.expire(start + 3s)) == strings{"expired:a"},
              boost::test_tools::per_element());
@@ -401,9 +410,7 @@ BOOST_AUTO_TEST_CASE(a_worker_dead_before_the_silence_expires_even_if_checked_du
   manual_clock clock;
   liveness_tracker t;
   auto start = clock.now();
-  for (auto w : {"a", "b", "c"}) t.heartbeat_put(w, beat(w), start);
-  for (auto s : {1000ms, 1500ms})
-    for (auto w : {"b", "c"}) t.heartbeat_put(w, beat(w), start + s);
+  a_dies_then_everybody_falls_silent(t, start);
   // The first check comes late, inside the silence: a's deadline (3 s) still came before it.
   auto events = t.expire(start + 10s);
   BOOST_TEST(described(events) == (strings{"expired:a", "heartbeats_silent:b:c"}),
