@@ -11,7 +11,11 @@ namespace parti {
 inline void announce_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<partition>("parti.partition");
   cfg.add_message_type<std::vector<partition>>("parti.partitions");
+  cfg.add_message_type<partition_grant>("parti.partition_grant");
+  cfg.add_message_type<std::vector<partition_grant>>("parti.partition_grants");
   cfg.add_message_type<assignment_update>("parti.assignment_update");
+  cfg.add_message_type<ownership_suspended>("parti.ownership_suspended");
+  cfg.add_message_type<ownership_resumed>("parti.ownership_resumed");
   cfg.add_message_type<node_state_update>("parti.node_state_update");
   cfg.add_message_type<leadership_update>("parti.leadership_update");
   cfg.add_message_type<node_status>("parti.node_status");

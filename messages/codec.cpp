@@ -13,6 +13,10 @@ const char* record_name<partition>() {
   return "partition";
 }
 template <>
+const char* record_name<partition_grant>() {
+  return "partition_grant";
+}
+template <>
 const char* record_name<id_claim>() {
   return "id_claim";
 }
@@ -48,6 +52,8 @@ template <class T>
 struct is_record : std::false_type {};
 template <>
 struct is_record<partition> : std::true_type {};
+template <>
+struct is_record<partition_grant> : std::true_type {};
 template <>
 struct is_record<id_claim> : std::true_type {};
 template <>
@@ -101,6 +107,7 @@ void read_value(const msgpack::object& obj, T& out, const std::string& path) {
   if constexpr (is_record<T>::value) {
     read_record(obj, out, path);
   } else if constexpr (std::is_same_v<T, std::vector<partition>> ||
+                       std::is_same_v<T, std::vector<partition_grant>> ||
                        std::is_same_v<T, std::vector<std::string>>) {
     if (obj.type != msgpack::type::ARRAY) throw field_error(path + ": expected a list");
     out.clear();
@@ -131,7 +138,8 @@ struct field_writer {
   void write(const T& value) {
     if constexpr (is_record<T>::value) {
       write_record(pk, value);
-    } else if constexpr (std::is_same_v<T, std::vector<partition>>) {
+    } else if constexpr (std::is_same_v<T, std::vector<partition>> ||
+                         std::is_same_v<T, std::vector<partition_grant>>) {
       pk.pack_array(static_cast<std::uint32_t>(value.size()));
       for (const auto& p : value) write_record(pk, p);
     } else {

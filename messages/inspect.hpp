@@ -22,6 +22,10 @@ typename Inspector::result_type inspect(Inspector& f, partition& x) {
   return detail::inspect_fields(f, "parti.partition", tie_fields(x));
 }
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, partition_grant& x) {
+  return detail::inspect_fields(f, "parti.partition_grant", tie_fields(x));
+}
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, id_claim& x) {
   return detail::inspect_fields(f, "parti.id_claim", tie_fields(x));
 }
@@ -76,7 +80,15 @@ typename Inspector::result_type inspect(Inspector& f, store_write_health& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, assignment_update& x) {
   return f(caf::meta::type_name("parti.assignment_update"), x.worker, x.owned, x.added, x.removed,
-           x.epoch, x.version, x.reason);
+           x.epoch, x.version, x.reason, x.grants);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ownership_suspended& x) {
+  return f(caf::meta::type_name("parti.ownership_suspended"), x.worker, x.partitions, x.reason);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ownership_resumed& x) {
+  return f(caf::meta::type_name("parti.ownership_resumed"), x.worker, x.partitions);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_state_update& x) {
@@ -86,7 +98,7 @@ typename Inspector::result_type inspect(Inspector& f, node_state_update& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, leadership_update& x) {
   return f(caf::meta::type_name("parti.leadership_update"), x.worker, x.leader, x.epoch,
-           x.leader_id);
+           x.leader_id, x.lease_epoch);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, group_state_update& x) {
@@ -101,9 +113,19 @@ typename Inspector::result_type inspect(Inspector& f, id_lost& x) {
   return f(caf::meta::type_name("parti.id_lost"), x.id, x.reason);
 }
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, lease_update& x) {
+  return f(caf::meta::type_name("parti.lease_update"), x.worker, x.state, x.serving_until_ns);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, heartbeat_outcome& x) {
+  return f(caf::meta::type_name("parti.heartbeat_outcome"), x.sent_at_ns, x.result, x.detail);
+}
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_status& x) {
   return f(caf::meta::type_name("parti.node_status"), x.worker, x.instance, x.state, x.leader,
-           x.epoch, x.leader_id, x.applied_epoch, x.applied_version, x.owned, x.ids_lost);
+           x.epoch, x.leader_id, x.applied_epoch, x.applied_version, x.owned, x.ids_lost,
+           x.suspended, x.lease, x.lease_remaining_ms, x.grants, x.lease_horizon_ns,
+           x.lease_enforced);
 }
 
 }  // namespace parti

@@ -21,6 +21,15 @@ inline bool operator<(const partition& a, const partition& b) {
   return a.keys < b.keys || (a.keys == b.keys && a.weight < b.weight);
 }
 
+/// The fencing token of one owned partition: the (epoch, version) of the assignment that gave it
+/// to its current owner. It grows strictly with every new owner, so a store downstream can refuse
+/// writes that carry a smaller token than one it has seen (a stale owner after a pause).
+struct partition_grant {
+  std::vector<std::string> keys;  // the partition's identity
+  std::uint64_t epoch = 0;
+  std::uint64_t version = 0;
+};
+
 /// `<group>-ids` / `<prefix>-<n>`: who holds a stable worker id.
 struct id_claim {
   std::string instance;  // random id of the claiming process
@@ -48,6 +57,8 @@ struct heartbeat_record {
   std::uint64_t applied_version = 0;
   bool leaving = false;
   bool restarting = false;
+  std::uint64_t ttl_ms = 0;  // the sender's heartbeat TTL; 0 from writers that predate it
+  std::string fenced_by;     // set by a leader's fence: not a heartbeat of `worker` (see WIRE.md)
 };
 
 /// `<group>-assignments` / `<worker id>`: what one worker owns.
@@ -58,6 +69,7 @@ struct assignment_record {
   std::string reason;
   std::vector<partition> partitions;
   std::uint64_t issued_at = 0;
+  std::vector<partition_grant> grants;  // one per partition: its fencing token (may be absent)
 };
 
 /// `<group>-assignments` / `_manifest`: written last; a version is complete once it exists.
@@ -90,6 +102,13 @@ void describe(F& f, partition& x) {
 }
 
 template <class F>
+void describe(F& f, partition_grant& x) {
+  f("keys", x.keys);
+  f("epoch", x.epoch);
+  f("version", x.version);
+}
+
+template <class F>
 void describe(F& f, id_claim& x) {
   f("instance", x.instance);
   f("host", x.host);
@@ -116,6 +135,8 @@ void describe(F& f, heartbeat_record& x) {
   f("applied_version", x.applied_version);
   f("leaving", x.leaving);
   f("restarting", x.restarting);
+  f("ttl_ms", x.ttl_ms);
+  f("fenced_by", x.fenced_by);
 }
 
 template <class F>
@@ -126,6 +147,7 @@ void describe(F& f, assignment_record& x) {
   f("reason", x.reason);
   f("partitions", x.partitions);
   f("issued_at", x.issued_at);
+  f("grants", x.grants);
 }
 
 template <class F>
@@ -152,6 +174,9 @@ void describe(F& f, control_record& x) {
 inline auto tie_fields(partition& x) {
   return std::tie(x.keys, x.weight);
 }
+inline auto tie_fields(partition_grant& x) {
+  return std::tie(x.keys, x.epoch, x.version);
+}
 inline auto tie_fields(id_claim& x) {
   return std::tie(x.instance, x.host, x.pid, x.claimed_at);
 }
@@ -160,10 +185,10 @@ inline auto tie_fields(leader_lease& x) {
 }
 inline auto tie_fields(heartbeat_record& x) {
   return std::tie(x.worker, x.instance, x.seq, x.sent_at, x.state, x.applied_epoch,
-                  x.applied_version, x.leaving, x.restarting);
+                  x.applied_version, x.leaving, x.restarting, x.ttl_ms, x.fenced_by);
 }
 inline auto tie_fields(assignment_record& x) {
-  return std::tie(x.worker, x.epoch, x.version, x.reason, x.partitions, x.issued_at);
+  return std::tie(x.worker, x.epoch, x.version, x.reason, x.partitions, x.issued_at, x.grants);
 }
 inline auto tie_fields(manifest_record& x) {
   return std::tie(x.epoch, x.version, x.reason, x.workers, x.partition_count, x.issued_at);

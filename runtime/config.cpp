@@ -160,6 +160,16 @@ std::string_view to_string(degraded_preset x) {
   return "balanced";
 }
 
+std::string_view to_string(lease_loss_policy x) {
+  return x == lease_loss_policy::suspend ? "suspend" : "keep";
+}
+
+result<lease_loss_policy> parse_lease_loss_policy(std::string_view text) {
+  if (text == "suspend") return lease_loss_policy::suspend;
+  if (text == "keep") return lease_loss_policy::keep;
+  return failure{"on_lease_loss: expected suspend|keep, got \"" + std::string(text) + "\""};
+}
+
 result<hand_off_mode> parse_hand_off_mode(std::string_view text) {
   if (text == "cooperative") return hand_off_mode::cooperative;
   if (text == "eager") return hand_off_mode::eager;
@@ -331,6 +341,15 @@ void check_timing_relations(const node_config& c, violation_list& v) {
   v.at_least("election_ttl", c.election_ttl, "1s", 1s);
   // See lease_rules.hpp: a renewal started on schedule must resolve before the renew deadline.
   v.at_most("kv_operation_timeout", c.kv_operation_timeout, "election_ttl / 3", c.election_ttl / 3);
+  // A heartbeat that times out must leave time for the next one before the lease lapses, and
+  // the lease must end (by the margin) before the leader could take the partitions away.
+  if (c.lease_margin < duration::zero())
+    v.add("lease_margin: must not be negative, is " + format_duration(c.lease_margin));
+  if (c.heartbeat_interval + c.kv_operation_timeout + c.lease_margin >= c.heartbeat_ttl)
+    v.add("heartbeat_ttl: must exceed heartbeat_interval + kv_operation_timeout + lease_margin (" +
+          format_duration(c.heartbeat_interval) + " + " +
+          format_duration(c.kv_operation_timeout) + " + " + format_duration(c.lease_margin) +
+          "), is " + format_duration(c.heartbeat_ttl));
   // A recovered leader needs one full TTL of heartbeats before it can tell who is gone.
   v.at_least("degraded.recovery_grace", c.degraded.recovery_grace, "heartbeat_ttl",
              c.heartbeat_ttl);

@@ -36,12 +36,21 @@ enum class shutdown_intent {
   restart,  // keep my partitions for the restart grace: I will be back under the same id
 };
 
+/// What a node does when its ownership lease lapses (its heartbeats go unacknowledged for the
+/// heartbeat TTL, or the leader fenced it).
+enum class lease_loss_policy {
+  suspend,  // stop serving at once, resume the same partitions once the store confirms them
+  keep,     // serve the last assignment while cut off: gives up the single-owner guarantee
+};
+
 /// Ready-made degraded-mode settings, from "keep things still" to "react fast".
 enum class degraded_preset { conservative, balanced, aggressive };
 
 std::string_view to_string(hand_off_mode x);
 std::string_view to_string(shutdown_intent x);
 std::string_view to_string(degraded_preset x);
+std::string_view to_string(lease_loss_policy x);
+result<lease_loss_policy> parse_lease_loss_policy(std::string_view text);
 result<hand_off_mode> parse_hand_off_mode(std::string_view text);
 result<shutdown_intent> parse_shutdown_intent(std::string_view text);
 result<degraded_preset> parse_degraded_preset(std::string_view text);
@@ -87,6 +96,11 @@ struct node_config {
   /// Upper bound of one KV request. At most election TTL / 3, so that a lease renewal started on
   /// schedule is answered before the leader's renew deadline (see lease_rules.hpp).
   duration kv_operation_timeout = std::chrono::seconds(1);
+  /// A worker's ownership ends this long before its newest acknowledged heartbeat could expire
+  /// on the leader (send time + heartbeat TTL), which leaves the application time to stop.
+  /// heartbeat_interval + kv_operation_timeout + lease_margin must stay below heartbeat_ttl.
+  duration lease_margin = std::chrono::milliseconds(300);
+  lease_loss_policy on_lease_loss = lease_loss_policy::suspend;
 
   std::string strategy = "sticky";
   hand_off_mode hand_off = hand_off_mode::cooperative;

@@ -48,6 +48,31 @@ std::string list(const std::vector<partition>& parts, std::size_t max_listed) {
   return text + "]";
 }
 
+const partition_grant* find_grant(const std::vector<partition_grant>& grants,
+                                  const std::vector<std::string>& keys) {
+  for (const auto& g : grants)
+    if (g.keys == keys) return &g;
+  return nullptr;
+}
+
+/// One token per partition: the record's, else the one held from before, else the record's
+/// stamp (a leader that writes no tokens gave it to us at this version at the latest).
+std::vector<partition_grant> tokens_for(const std::vector<partition>& parts,
+                                        const std::vector<partition_grant>& from_record,
+                                        const std::vector<partition_grant>& held,
+                                        assignment_stamp stamp) {
+  std::vector<partition_grant> out;
+  for (const auto& p : parts) {
+    if (const auto* g = find_grant(from_record, p.keys))
+      out.push_back(*g);
+    else if (const auto* h = find_grant(held, p.keys))
+      out.push_back(*h);
+    else
+      out.push_back(partition_grant{p.keys, stamp.epoch, stamp.version});
+  }
+  return out;
+}
+
 }  // namespace
 
 bool operator<(const assignment_stamp& a, const assignment_stamp& b) {
@@ -81,7 +106,7 @@ offer_outcome assignment_tracker::on_put(const assignment_record& record) {
   if (stamp < held_) return offer_outcome::stale;
   held_ = stamp;
   latest_is_delete_ = false;
-  set_pending(target{normalized(record.partitions), stamp, record.reason, false});
+  set_pending(target{normalized(record.partitions), record.grants, stamp, record.reason, false});
   return offer_outcome::accepted;
 }
 
@@ -90,7 +115,7 @@ offer_outcome assignment_tracker::on_delete() {
   // nothing never gives a partition two owners. The fence stays where it is.
   if (latest_is_delete_) return offer_outcome::duplicate;
   latest_is_delete_ = true;
-  set_pending(target{{}, held_, "deleted", true});
+  set_pending(target{{}, {}, held_, "deleted", true});
   return offer_outcome::accepted;
 }
 
@@ -106,6 +131,7 @@ std::optional<assignment_change> assignment_tracker::deliver() {
   assignment_change change;
   change.added = minus(next.partitions, owned_);
   change.removed = minus(owned_, next.partitions);
+  change.grants = tokens_for(next.partitions, next.grants, owned_grants_, next.stamp);
   change.owned = std::move(next.partitions);
   change.stamp = next.stamp;
   change.reason = std::move(next.reason);
@@ -117,6 +143,7 @@ std::optional<assignment_change> assignment_tracker::deliver() {
 status assignment_tracker::ack() {
   if (!in_flight_) return failure{"ack without a delivered assignment change"};
   owned_ = std::move(in_flight_->owned);
+  owned_grants_ = in_flight_->grants;
   applied_ = in_flight_->stamp;
   in_flight_.reset();
   return done{};

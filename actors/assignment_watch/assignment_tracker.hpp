@@ -38,6 +38,10 @@ struct assignment_change {
   std::vector<partition> owned;    // the full new set
   std::vector<partition> added;    // in `owned`, not owned before
   std::vector<partition> removed;  // owned before, not in `owned`
+  /// The fencing token of each partition in `owned`, in the same order: the record's token when
+  /// the leader wrote one, else the token held for a partition owned before, else the record's
+  /// stamp (the version that gave it to this worker).
+  std::vector<partition_grant> grants;
   assignment_stamp stamp;          // of the record (for a delete: the fence still held)
   std::string reason;              // the record's reason; "deleted" for a deleted key
   bool key_deleted = false;
@@ -90,6 +94,7 @@ class assignment_tracker {
  private:
   struct target {
     std::vector<partition> partitions;  // normalized: sorted and unique by keys
+    std::vector<partition_grant> grants;  // as the record gave them
     assignment_stamp stamp;
     std::string reason;
     bool deleted = false;
@@ -100,6 +105,7 @@ class assignment_tracker {
   assignment_stamp held_;
   assignment_stamp applied_;
   std::vector<partition> owned_;
+  std::vector<partition_grant> owned_grants_;
   std::optional<target> pending_;
   std::optional<assignment_change> in_flight_;
   bool latest_is_delete_ = true;  // a fresh worker has no key: the same as a deleted one

@@ -33,6 +33,7 @@ assignment_update to_update(const std::string& worker, assignment_change&& chang
   u.epoch = change.stamp.epoch;
   u.version = change.stamp.version;
   u.reason = std::move(change.reason);
+  u.grants = std::move(change.grants);
   return u;
 }
 

@@ -25,6 +25,7 @@ struct campaign {
   lease_follower follower;
   std::optional<leader_term> term;
   std::string leader_id;  // as last seen in the watch
+  std::uint64_t lease_epoch = 0;  // the newest lease epoch seen: older assignments are stale
   bool busy = false;      // one store operation at a time
   bool resigned = false;
   wakeup timer;
@@ -54,6 +55,7 @@ void tell_parent(self_ptr self, const campaign_ptr& c) {
   u.leader = c->term.has_value();
   u.epoch = c->term ? c->term->epoch() : 0;
   u.leader_id = c->term ? c->settings.worker : c->leader_id;
+  u.lease_epoch = std::max(c->lease_epoch, u.epoch);
   self->send(c->parent, u);
 }
 
@@ -224,7 +226,10 @@ void on_watch(self_ptr self, const campaign_ptr& c, const watch_update& u) {
   if (c->term && lease->instance != c->settings.instance) {
     step_down(self, c, "another instance holds the lease (" + lease->worker + ")");
   }
-  bool changed = c->leader_id != lease->worker;
+  // A Create writes epoch 0: its revision is the epoch (WIRE.md).
+  auto epoch = lease->epoch != 0 ? lease->epoch : u.entry.revision;
+  bool changed = c->leader_id != lease->worker || epoch > c->lease_epoch;
+  c->lease_epoch = std::max(c->lease_epoch, epoch);
   c->leader_id = lease->worker;
   if (!c->term) {
     if (auto win = c->follower.on_lease_put(*lease, u.entry.revision, now())) {

@@ -45,7 +45,7 @@ published_state read_published(const std::vector<kv_entry>& entries) {
       log(log_level::warning, "leader: skipping ", e.key, ": ", r.error());
       continue;
     }
-    out.keys[e.key] = {r->partitions, {r->epoch, r->version}};
+    out.keys[e.key] = published_key_of(*r);
     out.previous[e.key] = r->partitions;
     out.assigned.push_back(e.key);
     if (!r->partitions.empty()) out.owners.push_back(e.key);
@@ -125,7 +125,9 @@ void start_pipeline(leader_ptr self, published_state published) {
   if (published.manifest && published.manifest->epoch == st.ctx.epoch)
     ps.last_version = published.manifest->version;
   ps.stats = stats;
-  auto pub = self->spawn<caf::linked>(publisher, ps, group.assignments_kv, me, me);
+  ps.heartbeat_ttl = c.heartbeat_ttl;
+  auto pub =
+      self->spawn<caf::linked>(publisher, ps, group.assignments_kv, group.heartbeats_kv, me, me);
   calculator_settings cs{st.settings.partitions,        *algorithm, st.settings.strategy,
                          std::move(published.previous), stats,      st.ctx.worker};
   auto calc = self->spawn<caf::linked>(calculator, cs, pub, me);

@@ -20,10 +20,21 @@ struct liveness_notice {
   std::int64_t since_ns = 0;  // expired: steady-clock time its deadline passed (ns since epoch)
 };
 
-/// worker_monitor -> publisher: what every live worker reports applied (epoch, version).
+/// The newest revision of a worker's heartbeat key, and when the leader first saw the newest
+/// heartbeat of that worker (a fence is written on `revision`; the worker's lease must have
+/// lapsed by seen + TTL once it succeeded).
+struct heartbeat_seen {
+  std::uint64_t revision = 0;  // 0: no key (a fence creates it)
+  std::int64_t seen_ns = 0;    // steady clock of this leader; the rebuild time for old records
+  std::uint64_t ttl_ms = 0;    // the largest TTL the worker wrote in its heartbeats
+};
+
+/// worker_monitor -> publisher: what every heard worker (alive, restarting or leaving) reports
+/// applied (epoch, version), and what a fence needs of every worker ever seen.
 struct applied_snapshot {
   std::map<std::string, std::vector<std::uint64_t>> applied;  // worker -> {epoch, version}
   std::uint64_t heartbeat_age_max_ms = 0;
+  std::map<std::string, heartbeat_seen> seen;
 };
 
 /// worker_monitor -> leader: the heartbeat watch replayed; these workers are live.
@@ -78,8 +89,13 @@ typename Inspector::result_type inspect(Inspector& f, liveness_notice& x) {
            x.since_ns);
 }
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, heartbeat_seen& x) {
+  return f(caf::meta::type_name("parti.heartbeat_seen"), x.revision, x.seen_ns, x.ttl_ms);
+}
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, applied_snapshot& x) {
-  return f(caf::meta::type_name("parti.applied_snapshot"), x.applied, x.heartbeat_age_max_ms);
+  return f(caf::meta::type_name("parti.applied_snapshot"), x.applied, x.heartbeat_age_max_ms,
+           x.seen);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, monitor_ready& x) {

@@ -4,16 +4,22 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <deque>
+#include <iterator>
+#include <limits>
 #include <random>
 
 #include "actors/assignment_watch/assignment_watch_actor.hpp"
 #include "actors/election/election_actor.hpp"
 #include "actors/heartbeat/heartbeat_actor.hpp"
+#include "actors/heartbeat/ownership_lease.hpp"
 #include "actors/id_claimer/id_claimer_actor.hpp"
 #include "actors/node/degraded_monitor.hpp"
 #include "actors/node/lifecycle.hpp"
+#include "messages/codec.hpp"
 #include "runtime/log.hpp"
+#include "runtime/nats/kv_actor.hpp"
 #include "runtime/nats/group_inspect.hpp"
 #include "runtime/resilience/backoff.hpp"
 #include "runtime/wakeup.hpp"
@@ -33,6 +39,8 @@ namespace {
 time_point now() {
   return std::chrono::steady_clock::now();
 }
+
+using version_stamp_pair = std::pair<std::uint64_t, std::uint64_t>;  // (epoch, version)
 
 enum class child_kind { id_claimer, heartbeat, election, assignment_watch, leader };
 
@@ -69,6 +77,16 @@ struct node_state {
   std::optional<caf::response_promise> stop_promise;
   std::unique_ptr<degraded_monitor> degraded;
   wakeup timer;
+  // The ownership lease of the id held now (reset with each claim), and what waits for it.
+  std::unique_ptr<ownership_lease> lease;
+  std::optional<assignment_update> deferred;  // the newest assignment not applied yet
+  std::vector<partition> suspended;           // what the application was told to suspend
+  time_point suspended_since{};
+  bool readback_in_flight = false;
+  std::uint64_t lease_token = 0;  // of the pending lease wake-up
+  std::vector<partition_grant> grants;
+  std::size_t acks_pending = 0;  // revocations the application has not acknowledged yet
+  lease_update told_lease;       // the last on_lease callback
   static inline const char* name = "parti.node";
 };
 
@@ -87,6 +105,7 @@ void update_gauges(node_ptr self) {
   auto& st = self->state;
   if (st.worker.empty()) return;
   auto& m = stats(self);
+  m.set_suspended_partitions(st.worker, st.suspended.size());
   m.set_node_state(st.worker, to_string(st.life.state()));
   m.set_degraded(st.worker, st.life.state() == parti::node_state::degraded);
   m.set_leader(st.worker, st.leadership.leader);
@@ -159,7 +178,8 @@ caf::actor spawn_child(node_ptr self, child_kind kind) {
     case child_kind::heartbeat:
       return self->spawn<caf::linked>(
           heartbeat,
-          heartbeat_settings{st.worker, st.instance, c.heartbeat_interval, c.kv_operation_timeout},
+          heartbeat_settings{st.worker, st.instance, c.heartbeat_interval, c.kv_operation_timeout,
+                             c.heartbeat_ttl},
           group.heartbeats_kv, me);
     case child_kind::election:
       return self->spawn<caf::linked>(
@@ -180,29 +200,293 @@ caf::actor spawn_child(node_ptr self, child_kind kind) {
   return {};
 }
 
-/// Applies a change of assignment: tells the application, then the heartbeat (applied_*).
-void apply(node_ptr self, const assignment_update& u) {
+bool by_keys(const partition& a, const partition& b) {
+  return a.keys < b.keys;
+}
+
+/// Partitions of `a` whose keys are not in `b`.
+std::vector<partition> minus(std::vector<partition> a, std::vector<partition> b) {
+  std::sort(a.begin(), a.end(), by_keys);
+  std::sort(b.begin(), b.end(), by_keys);
+  std::vector<partition> out;
+  std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out), by_keys);
+  return out;
+}
+
+/// The partitions of `a` whose keys are also in `b`.
+std::vector<partition> common(std::vector<partition> a, std::vector<partition> b) {
+  std::sort(a.begin(), a.end(), by_keys);
+  std::sort(b.begin(), b.end(), by_keys);
+  std::vector<partition> out;
+  std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out), by_keys);
+  return out;
+}
+
+/// Tells the heartbeat what is applied, once the application acknowledged every revocation.
+void report_applied(node_ptr self) {
   auto& st = self->state;
+  if (st.acks_pending > 0) return;
+  if (auto hb = st.children.find(child_kind::heartbeat); hb != st.children.end())
+    self->send(hb->second, caf::update_atom::value, st.applied_epoch, st.applied_version);
+}
+
+/// The application did not acknowledge a revocation within the hand-off timeout: stop
+/// heartbeating, so that the lease lapses and the leader may give the partition to another
+/// worker once it must have (Kafka's "revoked before reassigned", bounded).
+void on_revocation_unacknowledged(node_ptr self) {
+  auto& st = self->state;
+  log(log_level::error, st.worker,
+      ": the application did not acknowledge a revocation within the hand-off timeout; "
+      "heartbeats stop until the lease lapses");
+  if (st.lease) st.lease->stop_extending("revocation not acknowledged");
+  if (auto hb = st.children.find(child_kind::heartbeat); hb != st.children.end())
+    self->send(hb->second, hold_atom::value, true);
+}
+
+/// Tells the subscribers. A change that revokes partitions is a request: each subscriber
+/// acknowledges it by replying (any reply; a handler returning void replies), and only then is
+/// the revocation reported applied in the heartbeat.
+void tell_subscribers(node_ptr self, const assignment_update& u) {
+  auto& st = self->state;
+  if (u.removed.empty()) {
+    notify(self, u);
+    return report_applied(self);
+  }
+  st.acks_pending += st.subscribers.size();
+  for (auto& s : st.subscribers)
+    self->request(s, cfg(self).hand_off_timeout, u)
+        .then(
+            [=](const caf::message&) {
+              --self->state.acks_pending;
+              report_applied(self);
+            },
+            [=](const caf::error& err) {
+              --self->state.acks_pending;
+              if (err == caf::sec::request_timeout) return on_revocation_unacknowledged(self);
+              report_applied(self);  // the subscriber is gone: it serves nothing any more
+            });
+  report_applied(self);
+}
+
+/// Applies a change of assignment: tells the application (the callback acknowledges by
+/// returning), then the heartbeat (applied_*) once every revocation is acknowledged. `added` and
+/// `removed` are taken against what the application owns now, so deferred changes coalesce.
+void apply(node_ptr self, assignment_update u) {
+  auto& st = self->state;
+  u.added = minus(u.owned, st.owned);
+  u.removed = minus(st.owned, u.owned);
   st.owned = u.owned;
+  st.grants = u.grants;
   st.applied_epoch = u.epoch;
   st.applied_version = u.version;
-  notify(self, u);
+  st.suspended = common(st.suspended, st.owned);  // a removed partition is no longer suspended
   if (st.options.callbacks.on_assignment) st.options.callbacks.on_assignment(u);
-  if (auto hb = st.children.find(child_kind::heartbeat); hb != st.children.end())
-    self->send(hb->second, caf::update_atom::value, u.epoch, u.version);
+  tell_subscribers(self, u);
   update_gauges(self);
 }
 
 void drop_assignment(node_ptr self, const std::string& reason) {
   auto& st = self->state;
+  st.deferred.reset();
   if (st.owned.empty()) return;
   assignment_update u;
   u.worker = st.worker;
-  u.removed = st.owned;
   u.epoch = st.applied_epoch;
   u.version = st.applied_version;
   u.reason = reason;
   apply(self, u);
+}
+
+void release_and_stop(node_ptr self, shutdown_intent intent);
+
+// -- the ownership lease ----------------------------------------------------------------------
+
+using lease_tick_atom = caf::atom_constant<caf::atom("leasetick")>;
+using readback_atom = caf::atom_constant<caf::atom("readback")>;
+
+bool lease_allows_serving(node_ptr self) {
+  auto& st = self->state;
+  return st.lease && st.lease->may_serve(boot_now());
+}
+
+lease_options lease_options_of(const node_config& c) {
+  lease_options o;
+  o.ttl = c.heartbeat_ttl;
+  o.margin = c.lease_margin;
+  o.policy =
+      c.on_lease_loss == lease_loss_policy::keep ? lease_policy::keep : lease_policy::suspend;
+  return o;
+}
+
+void on_suspended(node_ptr self, const std::string& reason) {
+  auto& st = self->state;
+  st.suspended = st.owned;
+  st.suspended_since = now();
+  stats(self).count_lease_suspension(st.worker);
+  log(log_level::warning, st.worker, ": ownership suspended (", reason, "), ", st.owned.size(),
+      " partitions");
+  ownership_suspended s{st.worker, st.owned, reason};
+  notify(self, s);
+  if (st.options.callbacks.on_suspended) st.options.callbacks.on_suspended(s);
+  // A held heartbeat (an unacknowledged revocation) has done its job: the lease is gone, and
+  // only a new write followed by a read-back of the assignment can bring it back.
+  if (auto hb = st.children.find(child_kind::heartbeat); hb != st.children.end())
+    self->send(hb->second, hold_atom::value, false);
+}
+
+void on_resumed(node_ptr self) {
+  auto& st = self->state;
+  if (st.deferred) {  // what changed meanwhile first: removals are never resumed
+    auto u = std::move(*st.deferred);
+    st.deferred.reset();
+    apply(self, std::move(u));
+  }
+  ownership_resumed r{st.worker, common(st.suspended, st.owned)};
+  st.suspended.clear();
+  stats(self).observe_lease_suspension(st.worker, now() - st.suspended_since);
+  log(log_level::info, st.worker, ": ownership resumed, ", r.partitions.size(), " partitions");
+  notify(self, r);
+  if (st.options.callbacks.on_resumed) st.options.callbacks.on_resumed(r);
+}
+
+void arm_lease_timer(node_ptr self) {
+  auto& st = self->state;
+  auto deadline = st.lease ? st.lease->next_deadline() : std::nullopt;
+  if (!deadline) return;
+  auto delay = std::max(*deadline - boot_now(), duration::zero());
+  self->delayed_send(self, delay, lease_tick_atom::value, ++st.lease_token);
+}
+
+void start_readback(node_ptr self);
+
+/// The lease for readers on other threads, when it changed.
+void tell_lease(node_ptr self) {
+  auto& st = self->state;
+  if (!st.options.callbacks.on_lease || !st.lease) return;
+  lease_update u{st.worker, to_string(st.lease->state()), 0};
+  auto t = boot_now();
+  if (st.lease->may_serve(t)) {
+    auto h = st.lease->horizon();
+    u.serving_until_ns = cfg(self).on_lease_loss == lease_loss_policy::keep || !h
+                             ? std::numeric_limits<std::int64_t>::max()
+                             : h->time_since_epoch().count();
+  }
+  if (u.state == st.told_lease.state && u.serving_until_ns == st.told_lease.serving_until_ns &&
+      u.worker == st.told_lease.worker)
+    return;
+  st.told_lease = u;
+  st.options.callbacks.on_lease(u);
+}
+
+/// Runs the lease rule: events to the application, the read-back it needs, deferred changes.
+void check_lease(node_ptr self) {
+  auto& st = self->state;
+  if (!st.lease) return;
+  for (auto& e : st.lease->poll(boot_now())) {
+    if (e.what == lease_event::kind::suspended)
+      on_suspended(self, e.reason);
+    else
+      on_resumed(self);
+  }
+  if (st.lease->needs_readback()) start_readback(self);
+  tell_lease(self);
+  if (st.deferred && lease_allows_serving(self)) {  // e.g. the first heartbeat of a claim
+    auto u = std::move(*st.deferred);
+    st.deferred.reset();
+    apply(self, std::move(u));
+    if (st.life.state() == parti::node_state::waiting_assignment)
+      enter(self, parti::node_state::stable, "assignment applied");
+  }
+  arm_lease_timer(self);
+  update_gauges(self);
+}
+
+/// The stamp and partitions the node knows newest: the deferred change, else the applied one.
+std::pair<version_stamp_pair, std::vector<partition>> newest_known(node_ptr self) {
+  auto& st = self->state;
+  if (st.deferred) return {{st.deferred->epoch, st.deferred->version}, st.deferred->owned};
+  return {{st.applied_epoch, st.applied_version}, st.owned};
+}
+
+/// After a heartbeat was acknowledged while suspended: is the assignment key still what we
+/// hold? Then the partitions resume; if not, the newer record is applied first.
+void start_readback(node_ptr self) {
+  auto& st = self->state;
+  if (st.readback_in_flight || st.worker.empty()) return;
+  st.readback_in_flight = true;
+  auto retry = [=] {
+    self->state.readback_in_flight = false;
+    self->delayed_send(self, cfg(self).heartbeat_interval, readback_atom::value);
+  };
+  auto decide = [=](bool key_is_newer) {
+    auto& s = self->state;
+    s.readback_in_flight = false;
+    if (!s.lease) return;
+    s.lease->read_back(key_is_newer, boot_now());
+    if (key_is_newer) {
+      // The watch delivers it (a resync makes sure); read back again after that.
+      if (auto w = s.children.find(child_kind::assignment_watch); w != s.children.end())
+        self->send(w->second, resync_atom::value);
+      self->delayed_send(self, cfg(self).heartbeat_interval / 4, readback_atom::value);
+    }
+    check_lease(self);
+  };
+  self->request(st.options.group->assignments_kv, cfg(self).kv_operation_timeout,
+                caf::get_atom::value, st.worker)
+      .then(
+          [=](const kv_entry& e) {
+            auto [known, owned] = newest_known(self);
+            if (e.op != kv_op::put) return decide(!owned.empty());
+            auto r = decode<assignment_record>(e.value);
+            if (!r) return retry();
+            decide(known < version_stamp_pair{r->epoch, r->version});
+          },
+          [=](const caf::error& err) {
+            if (!is_kv_error(err, kv_errc::not_found)) return retry();
+            decide(!newest_known(self).second.empty());
+          });
+}
+
+void on_heartbeat_outcome(node_ptr self, const heartbeat_outcome& o) {
+  auto& st = self->state;
+  if (!st.lease) return;
+  auto ticket = st.lease->sending(time_point{duration{o.sent_at_ns}});
+  auto t = boot_now();
+  switch (o.result) {
+    case heartbeat_result::acknowledged:
+      st.lease->acknowledged(ticket, t);
+      break;
+    case heartbeat_result::failed:
+      st.lease->failed(ticket, t);
+      break;
+    case heartbeat_result::fenced:
+      st.lease->failed(ticket, t);
+      st.lease->fenced(t);
+      break;
+  }
+  check_lease(self);
+}
+
+/// An assignment change from the watch: applied at once while the lease allows serving, else
+/// kept (the newest wins) until it does.
+void on_assignment(node_ptr self, assignment_update u) {
+  auto& st = self->state;
+  if (u.epoch != 0 && u.epoch < st.leadership.lease_epoch) {
+    log(log_level::warning, st.worker, ": ignored assignment e", u.epoch, " v", u.version,
+        ": older than the newest leader epoch ", st.leadership.lease_epoch);
+    return;
+  }
+  if (!lease_allows_serving(self)) {
+    st.deferred = std::move(u);
+    if (st.lease && st.lease->needs_readback()) start_readback(self);
+    return;
+  }
+  st.deferred.reset();
+  apply(self, std::move(u));
+  if (st.life.state() == parti::node_state::waiting_assignment ||
+      st.life.state() == parti::node_state::election)
+    enter(self, parti::node_state::stable, "assignment applied");
+  if (st.stopping && st.owned.empty()) release_and_stop(self, shutdown_intent::drain);
 }
 
 void on_leadership(node_ptr self, const leadership_update& u) {
@@ -229,6 +513,8 @@ void on_leadership(node_ptr self, const leadership_update& u) {
 void on_id_claimed(node_ptr self, const id_claimed& c) {
   auto& st = self->state;
   st.worker = c.id;
+  st.lease = std::make_unique<ownership_lease>(lease_options_of(cfg(self)));
+  st.readback_in_flight = false;
   log(log_level::info, "node ", st.instance, ": claimed ", c.id);
   enter(self, parti::node_state::election, "claimed " + c.id);
   start_member_children(self);
@@ -247,6 +533,10 @@ void on_id_lost(node_ptr self, const id_lost& l) {
     notify(self, st.leadership);
   }
   drop_assignment(self, "id_lost");
+  st.lease.reset();
+  st.suspended.clear();
+  if (st.options.callbacks.on_lease) st.options.callbacks.on_lease(lease_update{l.id, "unheld", 0});
+  st.told_lease = {};
   enter(self, parti::node_state::claiming_id, "lost " + l.id + ": " + l.reason);
   st.worker.clear();
 }
@@ -436,8 +726,22 @@ node_status status_of(node_ptr self) {
   s.leader_id = st.leadership.leader_id;
   s.applied_epoch = st.applied_epoch;
   s.applied_version = st.applied_version;
-  s.owned = st.owned;
   s.ids_lost = st.ids_lost;
+  s.lease_enforced = cfg(self).on_lease_loss == lease_loss_policy::suspend;
+  auto t = boot_now();
+  if (st.lease) {
+    s.lease = to_string(st.lease->state());
+    s.lease_remaining_ms = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(st.lease->remaining(t)).count());
+    if (auto h = st.lease->horizon()) s.lease_horizon_ns = h->time_since_epoch().count();
+  }
+  // Only what may be served at this moment, whatever the last poll said.
+  if (lease_allows_serving(self)) {
+    s.owned = st.owned;
+    s.grants = st.grants;
+  } else {
+    s.suspended = st.owned;
+  }
   return s;
 }
 
@@ -468,16 +772,16 @@ caf::behavior node(caf::stateful_actor<node_state>* self, node_options options) 
         if (to && self->state.leadership.leader && !self->state.stopping)
           enter(self, *to, "group is " + g.state);
       },
-      [=](const assignment_update& u) -> caf::ok_atom {
-        auto& s = self->state;
-        if (u.worker != s.worker) return caf::ok_atom::value;  // from a watch of a lost id
-        apply(self, u);
-        if (s.life.state() == parti::node_state::waiting_assignment ||
-            s.life.state() == parti::node_state::election)
-          enter(self, parti::node_state::stable, "assignment applied");
-        if (s.stopping && s.owned.empty()) release_and_stop(self, shutdown_intent::drain);
+      [=](assignment_update& u) -> caf::ok_atom {
+        if (u.worker == self->state.worker)  // else from the watch of a lost id
+          on_assignment(self, std::move(u));
         return caf::ok_atom::value;
       },
+      [=](const heartbeat_outcome& o) { on_heartbeat_outcome(self, o); },
+      [=](lease_tick_atom, std::uint64_t tick) {
+        if (tick == self->state.lease_token) check_lease(self);
+      },
+      [=](readback_atom) { check_lease(self); },
       [=](restart_atom, int kind) {
         auto k = static_cast<child_kind>(kind);
         auto& s = self->state;
@@ -505,10 +809,10 @@ caf::behavior node(caf::stateful_actor<node_state>* self, node_options options) 
         s.subscribers.push_back(subscriber);
         self->send(subscriber, s.leadership);
         if (s.applied_version > 0 || !s.owned.empty())
-          self->send(
-              subscriber,
-              assignment_update{
-                  s.worker, s.owned, s.owned, {}, s.applied_epoch, s.applied_version, "snapshot"});
+          self->send(subscriber, assignment_update{s.worker, s.owned, s.owned, {}, s.applied_epoch,
+                                                   s.applied_version, "snapshot", s.grants});
+        if (!s.suspended.empty() || (!s.owned.empty() && !lease_allows_serving(self)))
+          self->send(subscriber, ownership_suspended{s.worker, s.owned, "lease not valid"});
       },
       [=](caf::leave_atom, shutdown_intent intent) -> caf::result<caf::ok_atom> {
         auto& s = self->state;

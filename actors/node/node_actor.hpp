@@ -9,7 +9,18 @@
 // backoff; a child that keeps failing takes the node to Failed (never a silent hang).
 //
 // The node tells its subscriber (an actor) and its callbacks, in order:
-//   assignment_update, node_state_update, leadership_update
+//   assignment_update, node_state_update, leadership_update, ownership_suspended,
+//   ownership_resumed
+// An assignment_update that removes partitions is sent as a request: the subscriber
+// acknowledges the revocation by replying (a handler returning void does), and only then does
+// the heartbeat report it applied. No reply within the hand-off timeout: the node stops
+// heartbeating, so its lease lapses and the leader may move the partitions.
+//
+// Ownership is a lease (actors/heartbeat/ownership_lease.hpp): when heartbeats go
+// unacknowledged for the TTL (minus a margin) or the leader fences the node, it tells
+// ownership_suspended and serves nothing; it resumes (ownership_resumed) only after a heartbeat
+// is acknowledged and its assignment key is read back unchanged. Changes that arrive meanwhile
+// are applied at the resume, before it.
 // It answers:
 //   (caf::get_atom)                   -> node_status
 //   (caf::leave_atom, shutdown_intent) graceful stop: drain or restart; -> ok_atom, then it quits
@@ -30,9 +41,13 @@
 namespace parti {
 
 /// For code that is not an actor: called on the node's actor thread, in order. An assignment
-/// counts as applied when on_assignment returns.
+/// counts as applied (and a revocation acknowledged) when on_assignment returns.
 struct node_callbacks {
   std::function<void(const assignment_update&)> on_assignment;
+  std::function<void(const ownership_suspended&)> on_suspended;
+  std::function<void(const ownership_resumed&)> on_resumed;
+  /// After each change of the lease (every acknowledged heartbeat extends it).
+  std::function<void(const lease_update&)> on_lease;
   std::function<void(const node_state_update&)> on_state;
   std::function<void(const leadership_update&)> on_leadership;
 };

@@ -3,6 +3,7 @@
 #include <caf/all.hpp>
 
 #include <optional>
+#include <set>
 
 #include "actors/leader/leader_messages.hpp"
 #include "messages/codec.hpp"
@@ -14,11 +15,21 @@
 
 namespace parti {
 
+published_key published_key_of(const assignment_record& r) {
+  published_key k{r.partitions, {r.epoch, r.version}};
+  for (const auto& g : r.grants) k.granted[g.keys] = {g.epoch, g.version};
+  return k;
+}
+
 namespace {
 
 struct pub {
   publisher_settings settings;
   kv_actor kv;
+  kv_actor heartbeats;
+  std::map<std::string, heartbeat_seen> seen;  // from the monitor: what a fence needs
+  std::set<std::string> fencing;               // fences in flight
+  time_point started = std::chrono::steady_clock::now();
   caf::actor state_machine;
   caf::actor emergency_detector;
   handoff_planner planner;
@@ -29,9 +40,10 @@ struct pub {
   bool busy = false;
   wakeup timer;
 
-  pub(publisher_settings s, kv_actor k, caf::actor sm, caf::actor ed)
+  pub(publisher_settings s, kv_actor k, kv_actor h, caf::actor sm, caf::actor ed)
       : settings(std::move(s)),
         kv(std::move(k)),
+        heartbeats(std::move(h)),
         state_machine(std::move(sm)),
         emergency_detector(std::move(ed)),
         planner(settings.handoff, settings.published, std::chrono::steady_clock::now()) {
@@ -50,6 +62,8 @@ time_point now() {
 
 void step(self_ptr self, const pub_ptr& p);
 
+using fence_retry_atom = caf::atom_constant<caf::atom("fenceretry")>;
+
 std::vector<kv_write> writes_for(const pub& p, const handoff_step& s, std::uint64_t version) {
   std::vector<kv_write> writes;
   for (const auto& worker : s.changed) {
@@ -61,6 +75,9 @@ std::vector<kv_write> writes_for(const pub& p, const handoff_step& s, std::uint6
     auto it = s.assignment.find(worker);
     if (it != s.assignment.end()) r.partitions = it->second;
     r.issued_at = unix_millis();
+    for (const auto& [keys, stamp] :
+         p.planner.grants_for(worker, r.partitions, {p.settings.epoch, version}))
+      r.grants.push_back(partition_grant{keys, stamp.epoch, stamp.version});
     writes.push_back({worker, encode(r), false});
   }
   for (const auto& worker : s.deleted) writes.push_back({worker, "", true});
@@ -109,7 +126,7 @@ void reread_and_fail(self_ptr self, const pub_ptr& p, const std::string& error) 
             for (const auto& e : entries) {
               auto r = decode<assignment_record>(e.value);
               if (e.key.empty() || e.key[0] == '_' || !r) continue;
-              current[e.key] = {r->partitions, {r->epoch, r->version}};
+              current[e.key] = published_key_of(*r);
               if (r->epoch == p->settings.epoch) p->version = std::max(p->version, r->version);
             }
             p->planner.adopt(std::move(current), now());
@@ -158,9 +175,69 @@ void write(self_ptr self, const pub_ptr& p, handoff_step s) {
           });
 }
 
+/// When the holder's lease must have lapsed, given that a fence on the revision the leader
+/// saw succeeded: the holder cannot have extended it past that heartbeat.
+time_point lapse_after_fence(const pub& p, const std::string& worker) {
+  auto ttl = p.settings.heartbeat_ttl;
+  auto it = p.seen.find(worker);
+  if (it == p.seen.end() || it->second.seen_ns == 0) return p.started + ttl;
+  ttl = std::max<duration>(ttl, std::chrono::milliseconds(it->second.ttl_ms));
+  return time_point{duration{it->second.seen_ns}} + ttl;
+}
+
+void fence_done(self_ptr self, const pub_ptr& p, const std::string& worker, bool ok,
+                const std::string& why) {
+  p->fencing.erase(worker);
+  if (ok) {
+    auto lapse = lapse_after_fence(*p, worker);
+    log(log_level::info, "publisher: fenced ", worker, "; its lease lapses in ",
+        std::chrono::duration_cast<std::chrono::milliseconds>(lapse - now()).count(), " ms");
+    p->planner.released(worker, lapse);
+    return step(self, p);
+  }
+  log(log_level::info, "publisher: fence of ", worker, " refused (", why, "); retrying later");
+  // Later, not at once: a holder that keeps heartbeating is waited for, a failing store is not
+  // hammered.
+  self->delayed_send(self, p->settings.request_timeout, fence_retry_atom::value, worker);
+}
+
+/// Rewrites the holder's heartbeat key on the newest revision we saw (create when it is gone):
+/// success proves no newer heartbeat landed, and the holder cannot extend its lease any more.
+void fence(self_ptr self, const pub_ptr& p, const std::string& worker) {
+  if (!p->fencing.insert(worker).second) return;
+  heartbeat_record r;
+  r.worker = worker;
+  r.fenced_by = p->settings.leader;
+  r.sent_at = unix_millis();
+  auto value = encode(r);
+  auto revision = p->seen.count(worker) ? p->seen.at(worker).revision : 0;
+  auto timeout = p->settings.request_timeout;
+  auto create = [=] {
+    self->request(p->heartbeats, timeout, create_atom::value, worker, value)
+        .then([=](std::uint64_t) { fence_done(self, p, worker, true, ""); },
+              [=](const caf::error& err) { fence_done(self, p, worker, false, describe(err)); });
+  };
+  if (revision == 0) return create();
+  self->request(p->heartbeats, timeout, caf::update_atom::value, worker, value, revision)
+      .then([=](std::uint64_t) { fence_done(self, p, worker, true, ""); },
+            [=](const caf::error& err) {
+              if (!is_kv_error(err, kv_errc::wrong_revision))
+                return fence_done(self, p, worker, false, describe(err));
+              // Gone (its heartbeats expired from the bucket) or newer: only a missing key may
+              // be fenced now.
+              self->request(p->heartbeats, timeout, caf::get_atom::value, worker)
+                  .then([=](const kv_entry&) { fence_done(self, p, worker, false, "alive"); },
+                        [=](const caf::error& e) {
+                          if (is_kv_error(e, kv_errc::not_found)) return create();
+                          fence_done(self, p, worker, false, describe(e));
+                        });
+            });
+}
+
 void step(self_ptr self, const pub_ptr& p) {
   if (p->busy || !p->round) return;
   auto s = p->planner.plan(p->applied, now());
+  for (const auto& worker : s.to_fence) fence(self, p, worker);
   if (s.has_writes()) return write(self, p, std::move(s));
   if (s.target_reached) return finish_round(self, p, true, "");
   if (s.next_deadline) p->timer.arm(self, *s.next_deadline);
@@ -168,11 +245,22 @@ void step(self_ptr self, const pub_ptr& p) {
 
 }  // namespace
 
+/// A new leader's first write: every key again under its epoch, same partitions and tokens.
+void restamp(self_ptr self, const pub_ptr& p) {
+  auto s = p->planner.restamp();
+  if (!s.has_writes()) return;
+  log(log_level::info, "publisher: re-stamping ", s.changed.size(), " keys under epoch ",
+      p->settings.epoch);
+  write(self, p, std::move(s));
+}
+
 caf::behavior publisher(caf::event_based_actor* self, publisher_settings settings,
-                        kv_actor assignments, caf::actor state_machine,
+                        kv_actor assignments, kv_actor heartbeats, caf::actor state_machine,
                         caf::actor emergency_detector) {
   auto p = std::make_shared<pub>(std::move(settings), std::move(assignments),
-                                 std::move(state_machine), std::move(emergency_detector));
+                                 std::move(heartbeats), std::move(state_machine),
+                                 std::move(emergency_detector));
+  restamp(self, p);
   return {
       [=](target_ready& t) {
         if (p->round && p->round->round != t.round) finish_round(self, p, false, "superseded");
@@ -185,6 +273,11 @@ caf::behavior publisher(caf::event_based_actor* self, publisher_settings setting
         p->applied.clear();
         for (const auto& [worker, stamp] : snap.applied)
           if (stamp.size() == 2) p->applied[worker] = {stamp[0], stamp[1]};
+        p->seen = snap.seen;
+        step(self, p);
+      },
+      [=](fence_retry_atom, const std::string& worker) {
+        p->planner.fence_failed(worker);
         step(self, p);
       },
       [=](caf::tick_atom, std::uint64_t token) {

@@ -5,6 +5,13 @@
 // are deleted. Every record carries the leader's epoch and a growing version. It reports
 // round_done to the state machine when the target is reached, and the owners to the emergency
 // detector after each write. It ends with the leader (the node stops the subtree on step-down).
+//
+// A new leader first re-writes every key under its epoch (restamp), so that a deposed leader's
+// delayed write is older than what every worker holds. Before a partition goes to a new owner
+// while its previous holder has not acknowledged the revocation (gone, paused, cut off, or too
+// slow), the publisher fences the holder: a compare-and-set of the holder's heartbeat key on the
+// newest revision the leader saw (docs/WIRE.md). Once that succeeded, the holder's lease lapses
+// by (when that heartbeat was seen) + the larger heartbeat TTL, and the planner grants then.
 #include <caf/fwd.hpp>
 
 #include <string>
@@ -25,10 +32,14 @@ struct publisher_settings {
   /// under the same epoch); versions continue after it and after every published key's.
   std::uint64_t last_version = 0;
   std::shared_ptr<metrics> stats;
+  duration heartbeat_ttl = std::chrono::seconds(3);  // this leader's; a record's may be larger
 };
 
+/// A worker key as read from the store, with its fencing tokens (records without them: none).
+published_key published_key_of(const assignment_record& r);
+
 caf::behavior publisher(caf::event_based_actor* self, publisher_settings settings,
-                        kv_actor assignments, caf::actor state_machine,
+                        kv_actor assignments, kv_actor heartbeats, caf::actor state_machine,
                         caf::actor emergency_detector);
 
 }  // namespace parti

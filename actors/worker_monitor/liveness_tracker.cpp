@@ -70,7 +70,7 @@ liveness_tracker::liveness_tracker(liveness_options options) : options_(std::mov
 
 std::vector<liveness_event> liveness_tracker::rebuild(
     const std::vector<observed_heartbeat>& initial,
-    const std::vector<std::string>& assigned_workers, time_point now, std::uint64_t wall_now_ms) {
+    const std::vector<std::string>& assigned_workers, time_point now) {
   workers_.clear();
   held_.clear();
   outage_ = false;
@@ -78,11 +78,10 @@ std::vector<liveness_event> liveness_tracker::rebuild(
   last_heard_ = now;
   std::vector<liveness_event> events;
   for (const auto& seen : initial) {
-    // The record's age on the wall clock becomes its age on our monotonic clock. A record from
-    // the future (skew between hosts) counts as fresh rather than as very old.
-    auto age_ms = wall_now_ms > seen.record.sent_at ? wall_now_ms - seen.record.sent_at : 0;
+    // Heard now, whatever its sent_at says: that is the worker's wall clock, and comparing it
+    // with ours would let the skew between the two hosts decide who is alive (see the header).
     entry e;
-    e.last_seen = now - std::chrono::milliseconds(age_ms);
+    e.last_seen = now;
     e.last = seen.record;
     e.has_record = true;
     if (seen.record.leaving) {
@@ -90,7 +89,7 @@ std::vector<liveness_event> liveness_tracker::rebuild(
       events.push_back(event(liveness_change::left, seen.worker));
     } else if (seen.record.restarting) {
       e.state = worker_liveness::restarting;
-      e.restart_deadline = e.last_seen + options_.restart_grace;
+      e.restart_deadline = now + options_.restart_grace;
       events.push_back(event(liveness_change::restarting, seen.worker));
     }
     workers_[seen.worker] = e;
@@ -116,15 +115,18 @@ std::vector<liveness_event> liveness_tracker::heartbeat_put(const std::string& w
   hear(now, events);  // whoever it is from: the store takes writes and the watch delivers
   auto it = workers_.find(worker);
   if (it == workers_.end()) {
-    // Never seen alive by this leader: a leaving or restarting announcement has nothing of ours
-    // to hand back (owners are tracked from rebuild), so only a plain heartbeat matters.
-    if (record.leaving || record.restarting) return events;
+    // Not tracked: a leaving or restarting announcement has nothing of ours to hand back (owners
+    // are tracked from rebuild), so it reports nothing. A leaving worker is still tracked: it
+    // was forgotten or expired while it drained, yet it may still hold partitions it has not
+    // reported revoked, and the publisher must know it hears it (heard_workers()).
+    if (record.restarting) return events;
     entry e;
+    e.state = record.leaving ? worker_liveness::leaving : worker_liveness::alive;
     e.last_seen = now;
     e.last = record;
     e.has_record = true;
     workers_[worker] = e;
-    events.push_back(event(liveness_change::joined, worker));
+    if (!record.leaving) events.push_back(event(liveness_change::joined, worker));
     return events;
   }
   entry& e = it->second;
@@ -201,13 +203,13 @@ std::vector<liveness_event> liveness_tracker::heartbeat_deleted(const std::strin
 
 std::vector<liveness_event> liveness_tracker::expire(time_point now) {
   std::vector<liveness_event> events;
-  forget_silent_leavers(now);
   if (outage_) return events;  // heartbeats we cannot see prove nothing
   // In a silence, act only on what was due before it began: those deadlines passed while
   // others were still heard, so the worker, not the store, went quiet.
   auto silence = silence_start();
   bool silent = silence && now >= *silence;
   auto due = silent ? *silence - duration(1) : now;
+  forget_silent_leavers(due);
   append(events, expire_restarts(due));
   append(events, expire_alive(due, now));
   if (silent && !silence_since_ && alive_count() > 0) {
@@ -217,10 +219,12 @@ std::vector<liveness_event> liveness_tracker::expire(time_point now) {
   return events;
 }
 
-void liveness_tracker::forget_silent_leavers(time_point now) {
+void liveness_tracker::forget_silent_leavers(time_point due) {
+  // Held like an expiry: a leaver dropped from heard_workers() is one the publisher no longer
+  // waits for (it fences it instead), so a leader that could not hear must not drop it either.
   for (auto it = workers_.begin(); it != workers_.end();) {
     bool gone = it->second.state == worker_liveness::leaving &&
-                it->second.last_seen + options_.heartbeat_ttl <= now;
+                not_before(heard_deadline(it->second)) <= due;
     it = gone ? workers_.erase(it) : std::next(it);
   }
 }
@@ -240,7 +244,7 @@ std::vector<liveness_event> liveness_tracker::expire_alive(time_point due, time_
   std::vector<std::string> overdue;
   std::size_t newly_overdue = 0;
   for (const auto& [worker, e] : workers_) {
-    if (e.state != worker_liveness::alive || not_before(alive_deadline(e)) > due) continue;
+    if (e.state != worker_liveness::alive || not_before(heard_deadline(e)) > due) continue;
     overdue.push_back(worker);
     if (held_.count(worker) == 0) ++newly_overdue;
   }
@@ -257,7 +261,7 @@ std::vector<liveness_event> liveness_tracker::expire_alive(time_point due, time_
   }
   for (const auto& worker : overdue) {
     auto expired = event(liveness_change::expired, worker);
-    expired.since = std::min(now, alive_deadline(workers_.at(worker)));
+    expired.since = std::min(now, heard_deadline(workers_.at(worker)));
     workers_.erase(worker);
     events.push_back(std::move(expired));
     release_from_hold(worker, events);
@@ -339,10 +343,8 @@ std::optional<time_point> liveness_tracker::next_deadline() const {
   for (const auto& [worker, e] : workers_) {
     switch (e.state) {
       case worker_liveness::leaving:
-        consider(e.last_seen + options_.heartbeat_ttl);
-        break;
       case worker_liveness::alive:
-        consider_expiry(not_before(alive_deadline(e)));
+        consider_expiry(not_before(heard_deadline(e)));
         break;
       case worker_liveness::restarting:
         consider_expiry(not_before(e.restart_deadline));
@@ -359,6 +361,13 @@ std::vector<std::string> liveness_tracker::live_workers() const {
   for (const auto& [worker, e] : workers_)
     if (e.state == worker_liveness::alive || e.state == worker_liveness::restarting)
       out.push_back(worker);
+  return out;
+}
+
+std::vector<std::string> liveness_tracker::heard_workers() const {
+  std::vector<std::string> out;
+  for (const auto& [worker, e] : workers_)
+    if (e.has_record && e.state != worker_liveness::unknown) out.push_back(worker);
   return out;
 }
 
@@ -380,7 +389,8 @@ std::size_t liveness_tracker::alive_count() const {
   }));
 }
 
-time_point liveness_tracker::alive_deadline(const entry& e) const {
+// An alive worker expires, a leaving one is forgotten, once this (and any guard) has passed.
+time_point liveness_tracker::heard_deadline(const entry& e) const {
   return e.last_seen + options_.heartbeat_ttl;
 }
 

@@ -20,6 +20,7 @@ struct monitor {
   bool ready = false;
   wakeup timer;
   std::uint64_t undecodable = 0;
+  std::map<std::string, heartbeat_seen> seen;  // every worker's key, for fences
 
   monitor(liveness_options o, std::vector<std::string> a, worker_monitor_peers p)
       : tracker(o), assigned(std::move(a)), peers(std::move(p)) {}
@@ -35,7 +36,8 @@ time_point now() {
 applied_snapshot snapshot(const monitor& m) {
   applied_snapshot s;
   auto wall = unix_millis();
-  for (const auto& worker : m.tracker.live_workers()) {
+  s.seen = m.seen;
+  for (const auto& worker : m.tracker.heard_workers()) {
     const auto* hb = m.tracker.last_heartbeat(worker);
     if (!hb) {
       s.applied[worker] = {0, 0};
@@ -82,6 +84,11 @@ void on_put(self_ptr self, const monitor_ptr& m, const watch_update& u) {
       log(log_level::warning, "monitor: skipping heartbeat ", u.entry.key, ": ", record.error());
     return;
   }
+  auto& seen = m->seen[u.entry.key];
+  seen.revision = u.entry.revision;
+  if (!record->fenced_by.empty()) return;  // a leader's fence, not a heartbeat of the worker
+  seen.seen_ns = now().time_since_epoch().count();
+  seen.ttl_ms = std::max(seen.ttl_ms, record->ttl_ms);
   if (!m->ready) {
     m->initial.push_back({u.entry.key, *record});
     return;
@@ -98,7 +105,10 @@ void on_ready(self_ptr self, const monitor_ptr& m, const watch_ready& r) {
     return;
   }
   m->ready = true;
-  auto events = m->tracker.rebuild(m->initial, m->assigned, now(), unix_millis());
+  // Every record of the replay counts as heard now: no other host's clock is trusted.
+  auto rebuilt = now().time_since_epoch().count();
+  for (auto& [worker, seen] : m->seen) seen.seen_ns = rebuilt;
+  auto events = m->tracker.rebuild(m->initial, m->assigned, now());
   m->initial.clear();
   // To the state machine directly: it must see this before the first liveness_notice.
   self->send(m->peers.state_machine, monitor_ready{m->tracker.live_workers()});
@@ -124,6 +134,7 @@ caf::behavior worker_monitor(caf::event_based_actor* self, liveness_options opti
   return {
       [=](const watch_update& u) {
         if (u.entry.op == kv_op::put) return on_put(self, m, u);
+        m->seen[u.entry.key].revision = u.entry.revision;  // a fence updates on the marker
         if (m->ready) publish(self, m, m->tracker.heartbeat_deleted(u.entry.key, now()), false);
       },
       [=](const watch_ready& r) { on_ready(self, m, r); },

@@ -141,6 +141,7 @@ node_callbacks observe_node(int index, std::shared_ptr<status_cache> cache) {
       log(log_level::warning, u.worker, ": owns nothing now (its id was lost); ", u.removed.size(),
           " partitions released");
   };
+  cb.on_lease = [=](const lease_update& u) { cache->on_lease(index, u); };
   return cb;
 }
 

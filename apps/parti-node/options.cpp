@@ -46,6 +46,7 @@ const std::vector<std::pair<std::string, std::string>>& option_of_field() {
       {"cold_start_window", "--cold-start-window"},
       {"planned_scale_window", "--planned-scale-window"},
       {"cooldown", "--cooldown"},
+      {"lease_margin", "--lease-margin"},
   };
   return all;
 }
@@ -132,6 +133,10 @@ status read_modes(const app_options& o, node_config& c) {
     for (const auto& n : strategies.names()) known += (known.empty() ? "" : "|") + n;
     return failure{"--strategy: expected " + known + ", got \"" + o.strategy + "\""};
   }
+  auto on_lease_loss = parse_lease_loss_policy(o.on_lease_loss);
+  if (!on_lease_loss)
+    return failure{"--on-lease-loss: expected suspend|keep, got \"" + o.on_lease_loss + "\""};
+  c.on_lease_loss = *on_lease_loss;
   c.hand_off = *hand_off;
   c.shutdown = *intent;
   c.degraded = degraded_settings_for(*preset);
@@ -139,18 +144,35 @@ status read_modes(const app_options& o, node_config& c) {
   return done{};
 }
 
+/// "auto": 300 ms, or a tenth of the heartbeat TTL when that is shorter (scaled-down timings).
+status read_lease_margin(const app_options& o, node_config& c) {
+  if (o.lease_margin == "auto") {
+    c.lease_margin = std::min<duration>(std::chrono::milliseconds(300), c.heartbeat_ttl / 10);
+    return done{};
+  }
+  auto d = duration_option("lease-margin", o.lease_margin);
+  if (!d) return failure{d.error()};
+  c.lease_margin = *d;
+  return done{};
+}
+
 /// Settings that are not options but must fit the ones that are (node_config::validate checks
-/// them): a KV request must end well within an election lease, and a recovered leader waits at
+/// them): a KV request must end well within an election lease and leave a heartbeat that timed
+/// out time for the next one before the ownership lease lapses, and a recovered leader waits at
 /// least one heartbeat TTL.
 void derive_timings(node_config& c) {
-  c.kv_operation_timeout = std::min<duration>(std::chrono::seconds(1), c.election_ttl / 3);
+  auto heartbeat_room = c.heartbeat_ttl - c.heartbeat_interval - c.lease_margin -
+                        std::chrono::milliseconds(10);
+  c.kv_operation_timeout = std::min<duration>(
+      {std::chrono::seconds(1), c.election_ttl / 3,
+       std::max<duration>(heartbeat_room, std::chrono::milliseconds(1))});
   c.degraded.recovery_grace = std::max(c.degraded.recovery_grace, c.heartbeat_ttl);
 }
 
 result<node_config> read_node_config(const app_options& o) {
   node_config c;
   c.group = o.group;
-  for (auto step : {read_ids, read_modes, read_durations})
+  for (auto step : {read_ids, read_modes, read_durations, read_lease_margin})
     if (auto ok = step(o, c); !ok) return failure{ok.error()};
   derive_timings(c);
   auto violations = c.violations();
@@ -267,6 +289,15 @@ void add_options(caf::config_option_set& set, app_options& o) {
       .add(o.handoff, "handoff", with_default("cooperative|eager", d.handoff))
       .add(o.shutdown, "shutdown",
            with_default("what a stop on SIGTERM/SIGINT asks for: drain|restart", d.shutdown))
+      .add(o.on_lease_loss, "on-lease-loss",
+           with_default("when heartbeats go unacknowledged for the TTL: suspend (stop serving "
+                        "until the store confirms the assignment) or keep (serve on: gives up "
+                        "the single-owner guarantee)",
+                        d.on_lease_loss))
+      .add(o.lease_margin, "lease-margin",
+           with_default("ownership ends this long before the leader could expire the worker; "
+                        "auto: 300ms or heartbeat-ttl/10 if shorter",
+                        d.lease_margin))
       .add(o.degraded_preset, "degraded-preset",
            with_default("conservative|balanced|aggressive", d.degraded_preset))
       .add(o.id_prefix, "id-prefix", with_default("worker ids are <prefix>-<n>", d.id_prefix))

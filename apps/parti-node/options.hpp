@@ -30,6 +30,8 @@ struct app_options {
   std::string strategy = "sticky";
   std::string handoff = "cooperative";
   std::string shutdown = "drain";
+  std::string on_lease_loss = "suspend";
+  std::string lease_margin = "auto";
   std::string degraded_preset = "balanced";
 
   std::string id_prefix = "worker";

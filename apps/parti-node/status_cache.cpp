@@ -4,6 +4,10 @@
 
 #include <unistd.h>
 
+#include <limits>
+
+#include "runtime/clock.hpp"
+
 namespace parti::node_app {
 
 status_cache::status_cache(process_info info, int nodes)
@@ -37,8 +41,16 @@ void status_cache::on_assignment(int node, const assignment_update& u) {
   std::lock_guard<std::mutex> guard(mutex_);
   auto& e = at(node);
   e.owned = u.owned;
+  e.grants = u.grants;
   e.applied_epoch = u.epoch;
   e.applied_version = u.version;
+}
+
+void status_cache::on_lease(int node, const lease_update& u) {
+  std::lock_guard<std::mutex> guard(mutex_);
+  auto& e = at(node);
+  e.lease = u.state;
+  e.serving_until_ns = u.serving_until_ns;
 }
 
 std::string status_cache::worker(int node) const {
@@ -55,10 +67,23 @@ std::string status_cache::json() const {
            {"partitions", info_.partitions},
            {"nodes", json::array()}};
   std::lock_guard<std::mutex> guard(mutex_);
+  const auto now_ns = boot_now().time_since_epoch().count();  // read under the lock
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     const auto& e = nodes_[i];
+    const bool serving = now_ns < e.serving_until_ns;
     json parts = json::array();
-    for (const auto& p : e.owned) parts.push_back({{"keys", p.keys}, {"weight", p.weight}});
+    json suspended = json::array();
+    for (const auto& p : e.owned) {
+      json part{{"keys", p.keys}, {"weight", p.weight}};
+      for (const auto& g : e.grants)
+        if (g.keys == p.keys) part["token"] = {{"epoch", g.epoch}, {"version", g.version}};
+      (serving ? parts : suspended).push_back(std::move(part));
+    }
+    const auto remaining_ms =
+        serving && e.serving_until_ns != std::numeric_limits<std::int64_t>::max()
+            ? (e.serving_until_ns - now_ns) / 1'000'000
+            : 0;
+    const auto served = parts.size();
     out["nodes"].push_back({{"index", i},
                             {"worker", e.worker},
                             {"state", e.state},
@@ -67,8 +92,11 @@ std::string status_cache::json() const {
                             {"leader_id", e.leader_id},
                             {"applied_epoch", e.applied_epoch},
                             {"applied_version", e.applied_version},
-                            {"partition_count", e.owned.size()},
-                            {"partitions", std::move(parts)}});
+                            {"partition_count", served},
+                            {"partitions", std::move(parts)},
+                            {"suspended_partitions", std::move(suspended)},
+                            {"lease", serving || e.lease != "valid" ? e.lease : "lapsed"},
+                            {"lease_remaining_ms", remaining_ms}});
   }
   return out.dump();
 }

@@ -25,13 +25,17 @@ class status_cache {
   void on_state(int node, const node_state_update& u);
   void on_leadership(int node, const leadership_update& u);
   void on_assignment(int node, const assignment_update& u);
+  void on_lease(int node, const lease_update& u);
 
   /// The worker id node `node` holds now (empty while it holds none).
   std::string worker(int node) const;
 
   /// {"group":..., "pid":..., "nats":..., "nodes":[{"index", "worker", "state", "leader",
   ///  "epoch", "leader_id", "applied_epoch", "applied_version", "partition_count",
-  ///  "partitions":[{"keys":[...],"weight":n}]}]}
+  ///  "partitions":[{"keys":[...],"weight":n,"token":{"epoch":e,"version":v}}],
+  ///  "suspended_partitions":[...], "lease":..., "lease_remaining_ms":n}]}
+  /// `partitions` holds only what the node may serve at the moment of answering: its lease is
+  /// compared with the clock now, not when the node last ran.
   std::string json() const;
 
  private:
@@ -44,6 +48,9 @@ class status_cache {
     std::uint64_t applied_epoch = 0;
     std::uint64_t applied_version = 0;
     std::vector<partition> owned;
+    std::vector<partition_grant> grants;
+    std::string lease = "unheld";
+    std::int64_t serving_until_ns = 0;  // boot clock: compared at the moment of answering
   };
 
   entry& at(int node);

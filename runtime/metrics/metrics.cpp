@@ -65,6 +65,10 @@ const prometheus::Histogram::BucketBoundaries rebalance_buckets{
 const prometheus::Histogram::BucketBoundaries kv_buckets{
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
 
+// A suspension lasts from a heartbeat interval (a blip) to a whole store outage.
+const prometheus::Histogram::BucketBoundaries suspension_buckets{0.1, 0.25, 0.5, 1,  2.5,
+                                                                 5,   10,   30,  60, 300};
+
 class series_base {
  public:
   virtual ~series_base() = default;
@@ -248,6 +252,20 @@ struct metrics::impl {
       gauge(reg, "parti_node_degraded",
             "1 while the node cannot reach the store and keeps its last assignment, else 0."),
       {"worker"}};
+  gauges suspended_partitions{
+      gauge(reg, "parti_suspended_partitions",
+            "Partitions assigned to this node but not served: its ownership lease lapsed."),
+      {"worker"}};
+  counters lease_suspensions{
+      counter(reg, "parti_lease_suspensions_total",
+              "Times this node's ownership lease lapsed and it suspended its partitions."),
+      {"worker"}};
+  histograms lease_suspension_duration{
+      histogram(reg, "parti_lease_suspension_seconds",
+                "How long each suspension lasted, from lapse to resume (or to losing the "
+                "partitions)."),
+      {"worker"},
+      suspension_buckets};
   counters ids_lost{counter(reg, "parti_ids_lost_total",
                             "Worker id claims this node lost (renewal failed) and claimed again."),
                     {"worker"}};
@@ -278,6 +296,9 @@ struct metrics::impl {
             &handoff_partitions,
             &heartbeat_age,
             &degraded,
+            &suspended_partitions,
+            &lease_suspensions,
+            &lease_suspension_duration,
             &ids_lost,
             &decode_errors};
   }
@@ -387,6 +408,19 @@ void metrics::forget_heartbeat(std::string_view worker, std::string_view observe
 
 void metrics::set_degraded(std::string_view worker, bool degraded) {
   impl_->degraded.at({str(worker)}).Set(degraded ? 1 : 0);
+}
+
+void metrics::set_suspended_partitions(std::string_view worker, std::size_t count) {
+  impl_->suspended_partitions.at({str(worker)}).Set(static_cast<double>(count));
+}
+
+void metrics::count_lease_suspension(std::string_view worker) {
+  impl_->lease_suspensions.at({str(worker)}).Increment();
+}
+
+void metrics::observe_lease_suspension(std::string_view worker, duration lasted) {
+  impl_->lease_suspension_duration.at({str(worker)})
+      .Observe(std::chrono::duration<double>(lasted).count());
 }
 
 void metrics::count_id_lost(std::string_view worker) {

@@ -97,6 +97,10 @@ class metrics {
   void forget_heartbeat(std::string_view worker, std::string_view observed);
   void set_degraded(std::string_view worker, bool degraded);
   void count_id_lost(std::string_view worker);
+  /// Partitions assigned but not served while the ownership lease is lapsed.
+  void set_suspended_partitions(std::string_view worker, std::size_t count);
+  void count_lease_suspension(std::string_view worker);
+  void observe_lease_suspension(std::string_view worker, duration lasted);
   /// A KV value in `bucket` that did not decode (it was skipped).
   void count_decode_error(std::string_view worker, std::string_view bucket);
 

@@ -14,7 +14,8 @@ node_config fast_config(const std::string& group) {
   c.emergency_grace = 200ms;
   c.id_ttl = 1500ms;
   c.election_ttl = 1200ms;
-  c.kv_operation_timeout = 400ms;
+  c.kv_operation_timeout = 300ms;  // 200 + 300 + 50 < 600: see node_config::lease_margin
+  c.lease_margin = 50ms;
   c.cold_start_window = 2s;
   c.planned_scale_window = 1s;
   c.cooldown = 1s;

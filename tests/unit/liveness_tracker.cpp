@@ -123,12 +123,15 @@ BOOST_AUTO_TEST_CASE(the_leaving_flag_is_a_graceful_leave_reported_once) {
   BOOST_TEST((t.state_of("w1") == worker_liveness::unknown));
 }
 
-BOOST_AUTO_TEST_CASE(an_unknown_worker_announcing_leave_or_restart_is_ignored) {
+BOOST_AUTO_TEST_CASE(an_unknown_worker_announcing_leave_or_restart_reports_nothing) {
   manual_clock clock;
   liveness_tracker t(no_guards());
   BOOST_TEST(t.heartbeat_put("w1", leaving_beat("w1"), clock.now()).empty());
   BOOST_TEST(t.heartbeat_put("w2", restarting_beat("w2"), clock.now()).empty());
   BOOST_TEST(t.live_workers().empty());
+  // The leaver may still hold partitions, so it is heard; the restart is of nothing we know.
+  BOOST_TEST(t.heard_workers() == strings{"w1"}, boost::test_tools::per_element());
+  BOOST_TEST((t.state_of("w2") == worker_liveness::unknown));
 }
 
 BOOST_AUTO_TEST_CASE(restart_intent_within_the_grace_is_simply_alive_again) {
@@ -183,32 +186,65 @@ BOOST_AUTO_TEST_CASE(a_new_instance_within_the_ttl_is_a_restart_not_a_join) {
              boost::test_tools::per_element());
 }
 
-BOOST_AUTO_TEST_CASE(rebuild_keeps_deadlines_by_record_age_and_reports_no_joins) {
+BOOST_AUTO_TEST_CASE(rebuild_counts_every_record_as_heard_now_and_reports_no_joins) {
   manual_clock clock;
   liveness_tracker t(no_guards());
-  const std::uint64_t wall = 1'000'000;
+  const std::uint64_t wall = 1'000'000;  // sent_at values as the workers' own clocks put them
   std::vector<observed_heartbeat> initial{
       {"fresh", beat("fresh", wall - 500)},
       {"old", beat("old", wall - 2'900)},
       {"stale", beat("stale", wall - 10'000)},
-      {"skewed", beat("skewed", wall + 5'000)},  // from the future: counts as fresh
+      {"skewed", beat("skewed", wall + 5'000)},
   };
   auto now = clock.now();
-  BOOST_TEST(t.rebuild(initial, {"fresh", "unheard"}, now, wall).empty());
+  BOOST_TEST(t.rebuild(initial, {"fresh", "unheard"}, now).empty());
   BOOST_TEST(t.live_workers() == (strings{"fresh", "old", "skewed", "stale", "unheard"}),
              boost::test_tools::per_element());
   BOOST_TEST(t.last_heartbeat("unheard") == nullptr);
-  // The stale record and the owner without any heartbeat are overdue now ...
-  BOOST_TEST(described(t.expire(now)) == (strings{"expired:stale", "expired:unheard"}),
+  // Only the owner without any heartbeat is overdue now, its deadline the rebuild itself ...
+  auto events = t.expire(now);
+  BOOST_TEST(described(events) == strings{"expired:unheard"}, boost::test_tools::per_element());
+  BOOST_TEST((events.at(0).since == now));
+  // ... every record, whatever its sent_at, counts as heard at the rebuild.
+  BOOST_TEST((t.next_deadline() == now + 3s));
+  BOOST_TEST(t.expire(now + 3s - 1ns).empty());
+  events = t.expire(now + 3s);
+  BOOST_TEST(described(events) ==
+                 (strings{"expired:fresh", "expired:old", "expired:skewed", "expired:stale"}),
              boost::test_tools::per_element());
-  // ... the others keep the deadline their age gives them.
-  BOOST_TEST((t.next_deadline() == now + 100ms));
-  BOOST_TEST(described(t.expire(now + 100ms)) == strings{"expired:old"},
+  for (const auto& e : events) BOOST_TEST((e.since == now + 3s));
+}
+
+BOOST_AUTO_TEST_CASE(a_worker_whose_clock_runs_behind_is_not_expired_before_a_ttl_after_rebuild) {
+  manual_clock clock;
+  liveness_tracker t(no_guards());
+  const std::uint64_t wall = 1'000'000;
+  auto now = clock.now();
+  // Its wall clock is 10 s behind the leader's: its fresh heartbeat reads as 10 s old.
+  t.rebuild({{"behind", beat("behind", wall - 10'000)}}, {"behind"}, now);
+  BOOST_TEST((t.next_deadline() == now + 3s));
+  BOOST_TEST(t.expire(now).empty());
+  BOOST_TEST(t.expire(now + 3s - 1ns).empty());
+  BOOST_TEST(t.live_workers() == strings{"behind"}, boost::test_tools::per_element());
+  // It heartbeats on time: its deadline moves as for anybody else.
+  t.heartbeat_put("behind", beat("behind", wall - 8'000), now + 2s);
+  BOOST_TEST(t.expire(now + 5s - 1ns).empty());
+  BOOST_TEST(described(t.expire(now + 5s)) == strings{"expired:behind"},
              boost::test_tools::per_element());
-  BOOST_TEST(described(t.expire(now + 2500ms)) == strings{"expired:fresh"},
+}
+
+BOOST_AUTO_TEST_CASE(a_worker_whose_clock_runs_ahead_is_not_kept_longer_after_rebuild) {
+  manual_clock clock;
+  liveness_tracker t(no_guards());
+  const std::uint64_t wall = 1'000'000;
+  auto now = clock.now();
+  // Its wall clock is 10 s ahead: its last heartbeat reads as sent in the future. It is dead.
+  t.rebuild({{"ahead", beat("ahead", wall + 10'000)}}, {"ahead"}, now);
+  BOOST_TEST((t.next_deadline() == now + 3s));
+  BOOST_TEST(t.expire(now + 3s - 1ns).empty());
+  BOOST_TEST(described(t.expire(now + 3s)) == strings{"expired:ahead"},
              boost::test_tools::per_element());
-  BOOST_TEST(described(t.expire(now + 3s)) == strings{"expired:skewed"},
-             boost::test_tools::per_element());
+  BOOST_TEST(t.live_workers().empty());
 }
 
 BOOST_AUTO_TEST_CASE(rebuild_reports_leaving_and_restarting_records) {
@@ -218,32 +254,37 @@ BOOST_AUTO_TEST_CASE(rebuild_reports_leaving_and_restarting_records) {
   auto leaving = leaving_beat("a");
   leaving.sent_at = wall;
   auto restarting = restarting_beat("b");
-  restarting.sent_at = wall - 10'000;  // announced 10 s ago: 20 s of its grace remain
-  auto events = t.rebuild({{"a", leaving}, {"b", restarting}}, {}, clock.now(), wall);
+  restarting.sent_at = wall - 10'000;  // by its own clock announced 10 s ago: not read
+  auto now = clock.now();
+  auto events = t.rebuild({{"a", leaving}, {"b", restarting}}, {}, now);
   BOOST_TEST(described(events) == (strings{"left:a", "restarting:b"}),
              boost::test_tools::per_element());
   BOOST_TEST(t.live_workers() == strings{"b"}, boost::test_tools::per_element());
-  BOOST_TEST(t.expire(clock.now() + 20s - 1ns).empty());
-  BOOST_TEST(described(t.expire(clock.now() + 20s)) == strings{"restart_expired:b"},
+  BOOST_TEST(t.heard_workers() == (strings{"a", "b"}), boost::test_tools::per_element());
+  // The restart grace runs in full from the rebuild; the leaver is heard for a TTL.
+  BOOST_TEST((t.next_deadline() == now + 3s));
+  BOOST_TEST(t.expire(now + 3s).empty());
+  BOOST_TEST(t.heard_workers() == strings{"b"}, boost::test_tools::per_element());
+  BOOST_TEST(t.expire(now + 30s - 1ns).empty());
+  BOOST_TEST(described(t.expire(now + 30s)) == strings{"restart_expired:b"},
              boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(no_expiry_before_the_rebuild_grace_after_rebuild) {
   manual_clock clock;
   auto o = no_guards();
-  o.rebuild_grace = 3s;
+  o.rebuild_grace = 5s;    // longer than the TTL, so that it holds records too
   o.recovery_grace = 10s;  // for outages only: not used by a rebuild
   liveness_tracker t(o);
-  const std::uint64_t wall = 1'000'000;
   auto now = clock.now();
-  t.rebuild({{"a", beat("a", wall - 60'000)}, {"b", beat("b", wall - 60'000)}}, {}, now, wall);
-  BOOST_TEST((t.next_deadline() == now + 3s));
+  t.rebuild({{"a", beat("a")}}, {"a", "b", "c"}, now);  // b and c own partitions, unheard
+  BOOST_TEST((t.next_deadline() == now + 5s));
   BOOST_TEST(t.expire(now).empty());
-  BOOST_TEST(t.expire(now + 3s - 1ns).empty());
-  t.heartbeat_put("a", beat("a"), now + 2s);  // its heartbeat was only late: alive
-  BOOST_TEST(described(t.expire(now + 3s)) == strings{"expired:b"},
+  BOOST_TEST(t.expire(now + 5s - 1ns).empty());
+  t.heartbeat_put("c", beat("c"), now + 4s);  // its heartbeat was only late: alive
+  BOOST_TEST(described(t.expire(now + 5s)) == (strings{"expired:a", "expired:b"}),
              boost::test_tools::per_element());
-  BOOST_TEST(t.live_workers() == strings{"a"}, boost::test_tools::per_element());
+  BOOST_TEST(t.live_workers() == strings{"c"}, boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(no_expiry_during_a_store_outage_nor_within_the_recovery_grace_after) {
@@ -343,6 +384,122 @@ BOOST_AUTO_TEST_CASE(a_single_worker_fleet_is_below_the_guard_minimum_and_expire
   t.heartbeat_put("only", beat("only"), clock.now());
   BOOST_TEST(described(t.expire(clock.now() + 3s)) == strings{"expired:only"},
              boost::test_tools::per_element());
+}
+
+// -- heard workers -------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(a_leaving_worker_is_heard_but_not_live_until_its_key_is_deleted) {
+  manual_clock clock;
+  liveness_tracker t(no_guards());
+  auto start = clock.now();
+  for (auto w : {"a", "b"}) t.heartbeat_put(w, beat(w), start);
+  t.heartbeat_put("a", leaving_beat("a"), start + 1s);
+  BOOST_TEST(t.live_workers() == strings{"b"}, boost::test_tools::per_element());
+  BOOST_TEST(t.heard_workers() == (strings{"a", "b"}), boost::test_tools::per_element());
+  BOOST_TEST(t.last_heartbeat("a") != nullptr);  // what it reports applied while it drains
+  // Drained: it deletes its key.
+  BOOST_TEST(t.heartbeat_deleted("a", start + 2s).empty());  // left was reported already
+  BOOST_TEST(t.heard_workers() == strings{"b"}, boost::test_tools::per_element());
+  BOOST_TEST(t.last_heartbeat("a") == nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(a_leaving_worker_silent_for_the_ttl_is_no_longer_heard) {
+  manual_clock clock;
+  liveness_tracker t(no_guards());
+  auto start = clock.now();
+  t.heartbeat_put("a", beat("a"), start);
+  t.heartbeat_put("a", leaving_beat("a"), start);
+  t.heartbeat_put("a", leaving_beat("a"), start + 1s);  // still draining: heard a TTL from here
+  BOOST_TEST((t.next_deadline() == start + 4s));
+  BOOST_TEST(t.expire(start + 4s - 1ns).empty());
+  BOOST_TEST(t.heard_workers() == strings{"a"}, boost::test_tools::per_element());
+  BOOST_TEST(t.expire(start + 4s).empty());  // forgotten without an event
+  BOOST_TEST(t.heard_workers().empty());
+  BOOST_TEST(!t.next_deadline().has_value());
+  // Its next leaving heartbeat makes it heard again, still without an event.
+  BOOST_TEST(t.heartbeat_put("a", leaving_beat("a"), start + 5s).empty());
+  BOOST_TEST(t.heard_workers() == strings{"a"}, boost::test_tools::per_element());
+  BOOST_TEST(t.live_workers().empty());
+}
+
+BOOST_AUTO_TEST_CASE(an_expired_worker_heartbeating_with_leaving_is_heard_again) {
+  manual_clock clock;
+  liveness_tracker t(no_guards());
+  auto start = clock.now();
+  t.heartbeat_put("a", beat("a"), start);
+  BOOST_TEST(described(t.expire(start + 3s)) == strings{"expired:a"},
+             boost::test_tools::per_element());
+  // Its heartbeats were lost while it began to drain; its partitions may not be revoked yet.
+  BOOST_TEST(t.heartbeat_put("a", leaving_beat("a"), start + 4s).empty());
+  BOOST_TEST(t.heard_workers() == strings{"a"}, boost::test_tools::per_element());
+  BOOST_TEST(t.live_workers().empty());
+}
+
+BOOST_AUTO_TEST_CASE(an_owner_known_only_from_the_assignment_is_live_but_not_heard) {
+  manual_clock clock;
+  auto o = no_guards();
+  o.rebuild_grace = 1s;
+  liveness_tracker t(o);
+  auto now = clock.now();
+  t.rebuild({{"a", beat("a")}}, {"a", "b"}, now);
+  BOOST_TEST(t.live_workers() == (strings{"a", "b"}), boost::test_tools::per_element());
+  BOOST_TEST(t.heard_workers() == strings{"a"}, boost::test_tools::per_element());
+  t.heartbeat_put("b", beat("b"), now + 500ms);
+  BOOST_TEST(t.heard_workers() == (strings{"a", "b"}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_restarting_worker_stays_heard_until_its_restart_grace_ends) {
+  manual_clock clock;
+  liveness_tracker t(no_guards());
+  auto start = clock.now();
+  t.heartbeat_put("a", beat("a"), start);
+  t.heartbeat_put("a", restarting_beat("a"), start);
+  t.heartbeat_deleted("a", start + 1s);  // its key may go while it restarts
+  BOOST_TEST(t.expire(start + 30s - 1ns).empty());
+  BOOST_TEST(t.heard_workers() == strings{"a"}, boost::test_tools::per_element());
+  BOOST_TEST(described(t.expire(start + 30s)) == strings{"restart_expired:a"},
+             boost::test_tools::per_element());
+  BOOST_TEST(t.heard_workers().empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_leaver_is_not_forgotten_during_a_store_outage_nor_within_the_grace_after) {
+  manual_clock clock;
+  auto o = no_guards();
+  o.recovery_grace = 3s;
+  liveness_tracker t(o);
+  auto start = clock.now();
+  t.heartbeat_put("a", beat("a"), start);
+  t.heartbeat_put("a", leaving_beat("a"), start);
+  t.store_outage_began(start + 1s);
+  BOOST_TEST(t.expire(start + 10s).empty());
+  BOOST_TEST(!t.next_deadline().has_value());
+  BOOST_TEST(t.heard_workers() == strings{"a"}, boost::test_tools::per_element());
+  t.store_outage_ended(start + 10s);
+  BOOST_TEST((t.next_deadline() == start + 13s));
+  BOOST_TEST(t.expire(start + 13s - 1ns).empty());
+  BOOST_TEST(t.heard_workers() == strings{"a"}, boost::test_tools::per_element());
+  t.expire(start + 13s);  // not heard since the outage: now it is the worker that is quiet
+  BOOST_TEST(t.heard_workers().empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_leaver_is_not_forgotten_during_a_heartbeat_silence) {
+  manual_clock clock;
+  liveness_tracker t;  // defaults: TTL 3 s, silence after 2 s, recovery grace 3 s
+  auto start = clock.now();
+  for (auto w : {"a", "b"}) t.heartbeat_put(w, beat(w), start);
+  t.heartbeat_put("c", beat("c"), start);
+  t.heartbeat_put("c", leaving_beat("c"), start);  // then nobody is heard
+  BOOST_TEST(described(t.expire(start + 2s)) == strings{"heartbeats_silent:a:b"},
+             boost::test_tools::per_element());
+  BOOST_TEST(t.expire(start + 10s).empty());
+  BOOST_TEST(t.heard_workers() == (strings{"a", "b", "c"}), boost::test_tools::per_element());
+  t.heartbeat_put("a", beat("a"), start + 10s);  // resumed: the grace runs to 13 s
+  for (auto s : {11s, 12s}) t.heartbeat_put("a", beat("a"), start + s);
+  BOOST_TEST(t.expire(start + 13s - 1ns).empty());
+  BOOST_TEST(t.heard_workers() == (strings{"a", "b", "c"}), boost::test_tools::per_element());
+  BOOST_TEST(described(t.expire(start + 13s)) == strings{"expired:b"},
+             boost::test_tools::per_element());
+  BOOST_TEST(t.heard_workers() == strings{"a"}, boost::test_tools::per_element());
 }
 
 // -- heartbeat silence ----------------------------------------------------------------------
@@ -544,21 +701,22 @@ BOOST_AUTO_TEST_CASE(a_rebuild_counts_as_heard_now) {
   liveness_tracker t;
   const std::uint64_t wall = 1'000'000;
   auto now = clock.now();
-  // Records 2.5 s old: their deadlines are 0.5 s away; the silence clock starts at the rebuild.
-  t.rebuild({{"a", beat("a", wall - 2'500)}, {"b", beat("b", wall - 2'500)}}, {}, now, wall);
-  BOOST_TEST((t.next_deadline() == now + 1s));  // the rebuild grace, before the silence (2 s)
-  BOOST_TEST(described(t.expire(now + 1s)) == strings{"store_suspected:a:b"},
-             boost::test_tools::per_element());
-  BOOST_TEST((t.next_deadline() == now + 2s));
+  // Records 2.5 s old by the workers' clocks: they count as heard now all the same (deadlines
+  // at 3 s), and the silence clock starts at the rebuild.
+  t.rebuild({{"a", beat("a", wall - 2'500)}, {"b", beat("b", wall - 2'500)}}, {}, now);
+  BOOST_TEST((t.next_deadline() == now + 2s));  // the silence, before the deadlines
+  BOOST_TEST(t.expire(now + 2s - 1ns).empty());
   BOOST_TEST(described(t.expire(now + 2s)) == strings{"heartbeats_silent:a:b"},
              boost::test_tools::per_element());
+  BOOST_TEST(t.expire(now + 10s).empty());
+  BOOST_TEST(t.live_workers() == (strings{"a", "b"}), boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(a_rebuild_without_records_holds_assigned_workers_until_anything_is_heard) {
   manual_clock clock;
   liveness_tracker t;
   auto now = clock.now();
-  t.rebuild({}, {"a", "b"}, now, 1'000'000);
+  t.rebuild({}, {"a", "b"}, now);
   BOOST_TEST(described(t.expire(now + 1s)) == strings{"store_suspected:a:b"},
              boost::test_tools::per_element());
   BOOST_TEST(described(t.expire(now + 2s)) == strings{"heartbeats_silent:a:b"},

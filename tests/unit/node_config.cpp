@@ -88,10 +88,30 @@ BOOST_AUTO_TEST_CASE(heartbeat_ttl_must_be_at_least_twice_the_interval) {
   c.heartbeat_interval = 1s;
   c.heartbeat_ttl = 2s;
   c.emergency_grace = 1s;
+  c.kv_operation_timeout = 500ms;  // so that only this rule is at stake
   BOOST_TEST(c.violations().empty());
   c.heartbeat_ttl = 2s - 1ns;
   auto v = only_violation(c);
   BOOST_TEST(starts_with(v, "heartbeat_ttl: must be at least 2 x heartbeat_interval"), v);
+}
+
+BOOST_AUTO_TEST_CASE(a_timed_out_heartbeat_leaves_room_for_the_next_before_the_lease_lapses) {
+  node_config c;  // 1s + 1s + 300ms < 3s
+  BOOST_TEST(c.violations().empty());
+  c.lease_margin = 1s;  // 1s + 1s + 1s is not below 3s
+  auto v = only_violation(c);
+  BOOST_TEST(starts_with(v, "heartbeat_ttl: must exceed heartbeat_interval + "
+                            "kv_operation_timeout + lease_margin (1s + 1s + 1s), is 3s"),
+             v);
+  c.lease_margin = 1s - 1ns;
+  BOOST_TEST(c.violations().empty());
+  c.lease_margin = 300ms;
+  c.kv_operation_timeout = 900ms;
+  c.heartbeat_interval = 1800ms;  // each term counts
+  BOOST_TEST(!c.violations().empty());
+  c = node_config{};
+  c.lease_margin = -1ms;
+  BOOST_TEST(starts_with(only_violation(c), "lease_margin: must not be negative"));
 }
 
 BOOST_AUTO_TEST_CASE(emergency_grace_must_not_exceed_heartbeat_ttl) {
@@ -108,6 +128,7 @@ BOOST_AUTO_TEST_CASE(id_ttl_must_cover_three_heartbeat_intervals) {
   c.id_ttl = 3s;
   BOOST_TEST(c.violations().empty());
   c.heartbeat_ttl = 2s;  // keep the TTL rule satisfied so only the interval rule breaks
+  c.kv_operation_timeout = 500ms;  // and the lease rule (1s + 500ms + 300ms < 2s)
   c.id_ttl = 3s - 1ns;
   auto v = only_violation(c);
   BOOST_TEST(starts_with(v, "id_ttl: must be at least 3 x heartbeat_interval"), v);
@@ -154,6 +175,9 @@ BOOST_AUTO_TEST_CASE(election_ttl_must_be_at_least_one_second) {
 BOOST_AUTO_TEST_CASE(kv_operation_timeout_must_fit_a_third_of_the_election_ttl) {
   node_config c;
   c.election_ttl = 6s;
+  c.heartbeat_ttl = 4s;  // room for the lease rule: 1s + 2s + 300ms < 4s
+  c.id_ttl = 30s;
+  c.degraded.recovery_grace = 6s;
   c.kv_operation_timeout = 2s;
   BOOST_TEST(c.violations().empty());
   c.kv_operation_timeout = 2s + 1ns;
@@ -309,6 +333,7 @@ BOOST_AUTO_TEST_CASE(validate_lists_every_violation) {
   c.group = "a.b";
   c.heartbeat_ttl = 1500ms;  // < 2 x 1 s, and emergency grace 1 s is still <= TTL
   c.degraded.recovery_grace = 3s;
+  c.kv_operation_timeout = 100ms;  // keeps the lease rule (1s + 100ms + 300ms < 1.5s) out of it
   auto all = c.violations();
   BOOST_TEST(all.size() == 2u);
   auto s = c.validate();
