@@ -67,7 +67,8 @@ void finish(self_ptr self, const beat_ptr& b, bool ok) {
 }
 
 /// Reads the key to learn its revision. `ours` is true when it holds this process's own record
-/// (then a refused write was our own earlier write that landed late, not a fence).
+/// (then a refused write was our own earlier write that landed late, not a fence) or nothing
+/// (the key expired from the bucket: nobody wrote it, and a fence would be a record).
 void read_revision(self_ptr self, const beat_ptr& b, std::function<void(bool ours)> then) {
   self->request(b->kv, b->settings.request_timeout, caf::get_atom::value, b->settings.worker)
       .then(
@@ -79,11 +80,10 @@ void read_revision(self_ptr self, const beat_ptr& b, std::function<void(bool our
                  r->fenced_by.empty());
           },
           [=](const caf::error& err) {
-            if (is_kv_error(err, kv_errc::not_found)) {
-              b->revision = 0;
-              b->revision_known = true;
-            }
-            then(false);
+            if (!is_kv_error(err, kv_errc::not_found)) return then(false);
+            b->revision = 0;
+            b->revision_known = true;
+            then(true);
           });
 }
 
@@ -91,7 +91,7 @@ void read_revision(self_ptr self, const beat_ptr& b, std::function<void(bool our
 void on_conflict(self_ptr self, const beat_ptr& b, std::int64_t sent_at) {
   read_revision(self, b, [=](bool ours) {
     if (ours) {
-      tell(self, b, sent_at, heartbeat_result::failed, "own late write adopted");
+      tell(self, b, sent_at, heartbeat_result::failed, "own late write adopted, or key expired");
       b->dirty = true;  // write again at once on the adopted revision
     } else {
       log(log_level::warning, "heartbeat ", b->settings.worker,

@@ -77,6 +77,8 @@ void publish(self_ptr self, const monitor_ptr& m, const std::vector<liveness_eve
 }
 
 void on_put(self_ptr self, const monitor_ptr& m, const watch_update& u) {
+  auto& seen = m->seen[u.entry.key];
+  seen.revision = u.entry.revision;  // whatever it holds: a fence is written on this revision
   auto record = decode<heartbeat_record>(u.entry.value);
   if (!record) {
     if (m->peers.stats) m->peers.stats->count_decode_error(m->peers.worker, "heartbeats");
@@ -84,8 +86,6 @@ void on_put(self_ptr self, const monitor_ptr& m, const watch_update& u) {
       log(log_level::warning, "monitor: skipping heartbeat ", u.entry.key, ": ", record.error());
     return;
   }
-  auto& seen = m->seen[u.entry.key];
-  seen.revision = u.entry.revision;
   if (!record->fenced_by.empty()) return;  // a leader's fence, not a heartbeat of the worker
   seen.seen_ns = now().time_since_epoch().count();
   seen.ttl_ms = std::max(seen.ttl_ms, record->ttl_ms);

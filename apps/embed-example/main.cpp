@@ -51,7 +51,8 @@ node_config example_node_config(const std::string& group) {
   c.heartbeat_ttl = 600ms;
   c.emergency_grace = 200ms;
   c.election_ttl = 1500ms;
-  c.kv_operation_timeout = 500ms;
+  c.kv_operation_timeout = 300ms;  // interval + this + lease margin < heartbeat TTL
+  c.lease_margin = 60ms;
   c.cold_start_window = 1s;
   c.planned_scale_window = 500ms;
   c.cooldown = 500ms;

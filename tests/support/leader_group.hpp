@@ -32,6 +32,14 @@ struct leader_group : test::node_group {
 
   std::map<std::string, std::string> owner_map() { return single_owners(owners()); }
 
+  /// partition key -> the node that holds it suspended (assigned, not served: lease lapsed).
+  std::map<std::string, std::string> suspended_map() {
+    std::map<std::string, std::string> out;
+    for (const auto& s : statuses())
+      for (const auto& p : s.suspended) out[p.keys.front()] = s.worker;
+    return out;
+  }
+
   caf::actor node_of(const std::string& worker) {
     for (auto& n : nodes)
       if (status(n).worker == worker) return n;
