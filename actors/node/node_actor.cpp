@@ -414,21 +414,24 @@ void start_readback(node_ptr self) {
   auto& st = self->state;
   if (st.readback_in_flight || st.worker.empty()) return;
   st.readback_in_flight = true;
+  const std::optional<assignment_update> nothing;
+  auto deleted = [=](version_stamp_pair at) {  // a deleted key: own nothing, fence unchanged
+    return std::optional<assignment_update>{
+        assignment_update{self->state.worker, {}, {}, {}, at.first, at.second, "deleted", {}}};
+  };
   auto retry = [=] {
     self->state.readback_in_flight = false;
     self->delayed_send(self, cfg(self).heartbeat_interval, readback_atom::value);
   };
-  auto decide = [=](bool key_is_newer) {
+  // The key as read is at least as new as what the node knows: it becomes the change to apply
+  // at the resume (before it), so a revocation is applied and never resumed. The watch may lag
+  // (a stalled consumer): it delivers the same record later, which then changes nothing.
+  auto decide = [=](std::optional<assignment_update> newer) {
     auto& s = self->state;
     s.readback_in_flight = false;
     if (!s.lease) return;
-    s.lease->read_back(key_is_newer, boot_now());
-    if (key_is_newer) {
-      // The watch delivers it (a resync makes sure); read back again after that.
-      if (auto w = s.children.find(child_kind::assignment_watch); w != s.children.end())
-        self->send(w->second, resync_atom::value);
-      self->delayed_send(self, cfg(self).heartbeat_interval / 4, readback_atom::value);
-    }
+    if (newer) s.deferred = std::move(*newer);
+    s.lease->read_back(false, boot_now());
     check_lease(self);
   };
   self->request(st.options.group->assignments_kv, cfg(self).kv_operation_timeout,
@@ -436,15 +439,17 @@ void start_readback(node_ptr self) {
       .then(
           [=](const kv_entry& e) {
             auto [known, owned] = newest_known(self);
-            if (e.op != kv_op::put) return decide(!owned.empty());
+            if (e.op != kv_op::put) return decide(owned.empty() ? nothing : deleted(known));
             auto r = decode<assignment_record>(e.value);
             // Skipped, as the watch skips it: only a decodable record can revoke anything.
-            if (!r) return decide(false);
-            decide(known < version_stamp_pair{r->epoch, r->version});
+            if (!r || !(known < version_stamp_pair{r->epoch, r->version})) return decide(nothing);
+            decide(assignment_update{self->state.worker, r->partitions, {}, {}, r->epoch,
+                                     r->version, r->reason, r->grants});
           },
           [=](const caf::error& err) {
             if (!is_kv_error(err, kv_errc::not_found)) return retry();
-            decide(!newest_known(self).second.empty());
+            auto [known, owned] = newest_known(self);
+            decide(owned.empty() ? nothing : deleted(known));
           });
 }
 
@@ -477,6 +482,10 @@ void on_assignment(node_ptr self, assignment_update u) {
         ": older than the newest leader epoch ", st.leadership.lease_epoch);
     return;
   }
+  // A read-back may have taken a newer record than the watch delivered so far. (A delete is
+  // obeyed whatever its stamp: owning nothing never gives a partition two owners.)
+  if (u.reason != "deleted" && version_stamp_pair{u.epoch, u.version} < newest_known(self).first)
+    return;
   if (!lease_allows_serving(self)) {
     st.deferred = std::move(u);
     if (st.lease && st.lease->needs_readback()) start_readback(self);

@@ -40,7 +40,16 @@ struct settings {
   std::string logs;
 };
 
-enum class event_kind { kill_worker, kill_leader, restart_worker, scale_up, scale_down, nats_restart };
+enum class event_kind {
+  kill_worker,
+  kill_leader,
+  restart_worker,
+  scale_up,
+  scale_down,
+  nats_restart,
+  pause_worker,  // SIGSTOP past TTL + grace, then SIGCONT: its lease lapses, others take over
+  pause_leader,
+};
 
 const char* to_string(event_kind k) {
   switch (k) {
@@ -50,6 +59,8 @@ const char* to_string(event_kind k) {
     case event_kind::scale_up: return "scale up";
     case event_kind::scale_down: return "scale down (drain)";
     case event_kind::nats_restart: return "nats-server restart";
+    case event_kind::pause_worker: return "pause worker";
+    case event_kind::pause_leader: return "pause leader";
   }
   return "?";
 }
@@ -133,8 +144,9 @@ class harness {
  private:
   event_kind pick() {
     auto alive = fleet_.alive().size();
-    std::vector<event_kind> choices{event_kind::kill_worker, event_kind::kill_leader,
-                                    event_kind::restart_worker, event_kind::nats_restart};
+    std::vector<event_kind> choices{event_kind::kill_worker,    event_kind::kill_leader,
+                                    event_kind::restart_worker, event_kind::nats_restart,
+                                    event_kind::pause_worker,   event_kind::pause_leader};
     if (alive < static_cast<std::size_t>(s_.nodes) + 2) choices.push_back(event_kind::scale_up);
     if (alive > 3) choices.push_back(event_kind::scale_down);
     // Keep the fleet from shrinking below three: kills are followed by a replacement below.
@@ -188,6 +200,13 @@ class harness {
         nats_.kill();
         nats_.start();
         break;
+      case event_kind::pause_worker:
+      case event_kind::pause_leader: {
+        int victim = random_member(kind == event_kind::pause_leader);
+        o.target = worker_of(victim);
+        pause(victim, std::chrono::seconds(4), o);  // 2 x (TTL 1.5 s + grace 0.5 s)
+        break;
+      }
     }
     o.converge_ms = converge(std::chrono::seconds(45), &o);
     if (moves_nothing(kind)) {
@@ -213,6 +232,18 @@ class harness {
       fleet_.start(next_id_++);
       converge(std::chrono::seconds(45), nullptr);
     }
+  }
+
+  /// Stops a member (a GC pause, a frozen VM) for `how_long`, sampling every 20 ms for partitions
+  /// listed by two members meanwhile, then lets it go on.
+  void pause(int victim, duration how_long, outcome& o) {
+    fleet_.signal(victim, SIGSTOP, false);
+    auto until = clock_type::now() + how_long;
+    while (clock_type::now() < until) {
+      if (!fleet::doubly_owned(fleet_.sample()).empty()) ++o.double_owner_samples;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    fleet_.signal(victim, SIGCONT, false);
   }
 
   static std::size_t moved(const std::map<std::string, std::string>& a,

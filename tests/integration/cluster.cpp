@@ -1,7 +1,9 @@
 // A 3-server JetStream cluster on loopback (local_nats_cluster), the group's buckets at 3
 // replicas, 4 nodes with real leaders and the default liveness timings (heartbeat TTL 3 s,
 // election TTL 3 s). One NATS server is killed (SIGKILL): the one the client is connected to, or
-// one it is not on. No partition is lost, moved or owned twice at any sample, no other node ever
+// one it is not on. No partition is lost, moved or owned twice at any sample (while a stream
+// has no leader the nodes' heartbeats go unacknowledged and their ownership leases lapse: a
+// partition may then be suspended at its owner, never served elsewhere), no other node ever
 // leads, the group ends with the same leader, all Stable, and a node added while the server is
 // still down is rebalanced in. The failover is timed; run with --log_level=message to see it.
 //
@@ -95,7 +97,10 @@ struct failover_trace {
   std::optional<clock_type::duration> heartbeats;   // every worker's heartbeat re-written
   std::optional<clock_type::duration> recovered;    // + sole leader, all Stable, fully covered
   std::size_t samples = 0;
-  std::size_t max_unowned = 0;       // partitions without an owner in one sample
+  std::size_t max_unowned = 0;       // partitions neither served nor suspended at their owner
+  std::size_t max_suspended = 0;     // partitions suspended (lease lapsed) in one sample
+  std::size_t suspended_samples = 0;
+  std::optional<clock_type::duration> first_suspended, last_suspended;
   std::size_t max_double_owned = 0;  // partitions listed by two nodes in one sample
   std::size_t max_moved = 0;         // partitions whose owner differs from before the kill
   std::size_t samples_without_sole_leader = 0;
@@ -154,6 +159,7 @@ struct cluster_scenario : cluster_group {
           int leaders = 0;
           bool all_stable = true;
           std::map<std::string, std::set<std::string>> own;
+          std::map<std::string, std::string> suspended_at;
           for (const auto& s : statuses()) {
             t.states_seen.insert(s.state);
             if (s.leader) {
@@ -161,14 +167,20 @@ struct cluster_scenario : cluster_group {
               t.leaders_seen.insert(s.worker);
             }
             if (s.state != "Stable") all_stable = false;
-            if (s.state != "Gone")
+            if (s.state != "Gone") {
               for (const auto& p : s.owned) own[p.keys.at(0)].insert(s.worker);
+              for (const auto& p : s.suspended) suspended_at[p.keys.at(0)] = s.worker;
+            }
           }
           if (leaders != 1) ++t.samples_without_sole_leader;
-          std::size_t unowned = 0, doubled = 0, changed = 0;
+          std::size_t unowned = 0, doubled = 0, changed = 0, suspended = 0;
           for (const auto& [key, owner] : before) {
             auto it = own.find(key);
-            if (it == own.end() || it->second.empty())
+            auto held = suspended_at.find(key);
+            if ((it == own.end() || it->second.empty()) && held != suspended_at.end() &&
+                held->second == owner)
+              ++suspended;
+            else if (it == own.end() || it->second.empty())
               ++unowned;
             else if (it->second.size() > 1)
               ++doubled;
@@ -176,6 +188,12 @@ struct cluster_scenario : cluster_group {
               ++changed;
           }
           t.max_unowned = std::max(t.max_unowned, unowned);
+          t.max_suspended = std::max(t.max_suspended, suspended);
+          if (suspended > 0) {
+            ++t.suspended_samples;
+            if (!t.first_suspended) t.first_suspended = now;
+            t.last_suspended = now;
+          }
           t.max_double_owned = std::max(t.max_double_owned, doubled);
           t.max_moved = std::max(t.max_moved, changed + doubled);
           if (!t.reconnected && conn->connected()) {
@@ -210,7 +228,10 @@ struct cluster_scenario : cluster_group {
                   << ms_or_never(t.recovered) << " (" << t.samples
                   << " samples; node states seen: " << states << "; leaders seen: " << leaders
                   << "; samples without a sole leader: " << t.samples_without_sole_leader
-                  << "; max unowned " << t.max_unowned << ", max double-listed "
+                  << "; max unowned " << t.max_unowned << ", max suspended " << t.max_suspended
+                  << " in " << t.suspended_samples << " samples from "
+                  << ms_or_never(t.first_suspended) << " to " << ms_or_never(t.last_suspended)
+                  << ", max double-listed "
                   << t.max_double_owned << ", max moved " << t.max_moved << ")");
     return t;
   }
@@ -230,7 +251,19 @@ struct cluster_scenario : cluster_group {
         stable = stable && s.state == "Stable";
         if (s.leader) leaders.insert(s.worker);
       }
-      if (!fully_covered() || moved(before, owner_map()) > 0) ++lost;
+      // Served by its owner, or suspended there; never elsewhere, never twice.
+      auto served = owners();
+      auto held = suspended_map();
+      for (const auto& [key, owner] : before) {
+        auto it = served.find(key);
+        bool at_owner = it != served.end() && it->second == std::set<std::string>{owner};
+        bool suspended = (it == served.end() || it->second.empty()) && held.count(key) != 0 &&
+                         held.at(key) == owner;
+        if (!at_owner && !suspended) {
+          ++lost;
+          break;
+        }
+      }
       if (!sole_leader()) ++leaderless;
       if (!stable) ++unstable;
       std::this_thread::sleep_for(20ms);
@@ -302,7 +335,8 @@ struct cluster_scenario : cluster_group {
     BOOST_TEST(t.reconnected.has_value());
     BOOST_TEST(t.heartbeats.has_value());
     BOOST_REQUIRE(t.recovered.has_value());
-    // No partition lost, none moved, none with two owners, at any sample.
+    // No partition lost, none moved, none with two owners, at any sample; suspended at its
+    // owner while the lease could not be renewed is allowed (and reported).
     BOOST_TEST(t.max_unowned == 0u);
     BOOST_TEST(t.max_double_owned == 0u);
     BOOST_TEST(t.max_moved == 0u);

@@ -95,6 +95,13 @@ std::map<std::string, std::set<std::string>> cluster_group::owners() {
   return owners_of(statuses());
 }
 
+std::map<std::string, std::string> cluster_group::suspended_map() {
+  std::map<std::string, std::string> out;
+  for (const auto& s : statuses())
+    for (const auto& p : s.suspended) out[p.keys.front()] = s.worker;
+  return out;
+}
+
 bool cluster_group::fully_covered() {
   return covers_exactly_once(owners(), count->load());
 }

@@ -73,6 +73,8 @@ struct cluster_group : cluster_fixture {
   bool fully_covered();
   /// partition key -> its owner, for the partitions with exactly one owner.
   std::map<std::string, std::string> owner_map();
+  /// partition key -> the node that holds it suspended (assigned, lease lapsed).
+  std::map<std::string, std::string> suspended_map();
 
   /// worker id -> revision of its heartbeat key (read from the heartbeats bucket; a failed read
   /// leaves the worker out).
