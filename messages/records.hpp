@@ -86,10 +86,10 @@ struct manifest_record {
 /// record updated by compare-and-swap. A request is a counter that grows; the leader acts when
 /// it sees a counter greater than the one it handled.
 struct control_record {
-  bool frozen = false;                // the leader publishes nothing while frozen
-  std::uint64_t rebalance_seq = 0;    // a manual rebalance was requested
-  std::uint64_t refresh_seq = 0;      // the partition source should be read again
-  std::vector<std::string> drain;     // workers to hand off at once, as if they were leaving
+  bool frozen = false;              // the leader publishes nothing while frozen
+  std::uint64_t rebalance_seq = 0;  // a manual rebalance was requested
+  std::uint64_t refresh_seq = 0;    // the partition source should be read again
+  std::vector<std::string> drain;   // workers to hand off at once, as if they were leaving
   std::uint64_t updated_at = 0;
 };
 

@@ -347,9 +347,8 @@ void check_timing_relations(const node_config& c, violation_list& v) {
     v.add("lease_margin: must not be negative, is " + format_duration(c.lease_margin));
   if (c.heartbeat_interval + c.kv_operation_timeout + c.lease_margin >= c.heartbeat_ttl)
     v.add("heartbeat_ttl: must exceed heartbeat_interval + kv_operation_timeout + lease_margin (" +
-          format_duration(c.heartbeat_interval) + " + " +
-          format_duration(c.kv_operation_timeout) + " + " + format_duration(c.lease_margin) +
-          "), is " + format_duration(c.heartbeat_ttl));
+          format_duration(c.heartbeat_interval) + " + " + format_duration(c.kv_operation_timeout) +
+          " + " + format_duration(c.lease_margin) + "), is " + format_duration(c.heartbeat_ttl));
   // A recovered leader needs one full TTL of heartbeats before it can tell who is gone.
   v.at_least("degraded.recovery_grace", c.degraded.recovery_grace, "heartbeat_ttl",
              c.heartbeat_ttl);

@@ -22,7 +22,7 @@ struct beat_state {
   caf::actor observer;
   std::string bucket;
   heartbeat_record record;
-  std::uint64_t revision = 0;  // of our last write; 0: the key does not exist (create)
+  std::uint64_t revision = 0;   // of our last write; 0: the key does not exist (create)
   bool revision_known = false;  // read the key first (start, and after a fence)
   bool stopped = false;         // restart or delete: no more regular writes
   bool held = false;            // hold_atom: the node stopped extending its lease

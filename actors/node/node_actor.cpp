@@ -19,8 +19,8 @@
 #include "actors/node/lifecycle.hpp"
 #include "messages/codec.hpp"
 #include "runtime/log.hpp"
-#include "runtime/nats/kv_actor.hpp"
 #include "runtime/nats/group_inspect.hpp"
+#include "runtime/nats/kv_actor.hpp"
 #include "runtime/resilience/backoff.hpp"
 #include "runtime/wakeup.hpp"
 
@@ -443,8 +443,14 @@ void start_readback(node_ptr self) {
             auto r = decode<assignment_record>(e.value);
             // Skipped, as the watch skips it: only a decodable record can revoke anything.
             if (!r || !(known < version_stamp_pair{r->epoch, r->version})) return decide(nothing);
-            decide(assignment_update{self->state.worker, r->partitions, {}, {}, r->epoch,
-                                     r->version, r->reason, r->grants});
+            decide(assignment_update{self->state.worker,
+                                     r->partitions,
+                                     {},
+                                     {},
+                                     r->epoch,
+                                     r->version,
+                                     r->reason,
+                                     r->grants});
           },
           [=](const caf::error& err) {
             if (!is_kv_error(err, kv_errc::not_found)) return retry();
@@ -819,8 +825,14 @@ caf::behavior node(caf::stateful_actor<node_state>* self, node_options options) 
         s.subscribers.push_back(subscriber);
         self->send(subscriber, s.leadership);
         if (s.applied_version > 0 || !s.owned.empty())
-          self->send(subscriber, assignment_update{s.worker, s.owned, s.owned, {}, s.applied_epoch,
-                                                   s.applied_version, "snapshot", s.grants});
+          self->send(subscriber, assignment_update{s.worker,
+                                                   s.owned,
+                                                   s.owned,
+                                                   {},
+                                                   s.applied_epoch,
+                                                   s.applied_version,
+                                                   "snapshot",
+                                                   s.grants});
         if (!s.suspended.empty() || (!s.owned.empty() && !lease_allows_serving(self)))
           self->send(subscriber, ownership_suspended{s.worker, s.owned, "lease not valid"});
       },

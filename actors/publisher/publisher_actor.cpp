@@ -257,9 +257,8 @@ void restamp(self_ptr self, const pub_ptr& p) {
 caf::behavior publisher(caf::event_based_actor* self, publisher_settings settings,
                         kv_actor assignments, kv_actor heartbeats, caf::actor state_machine,
                         caf::actor emergency_detector) {
-  auto p = std::make_shared<pub>(std::move(settings), std::move(assignments),
-                                 std::move(heartbeats), std::move(state_machine),
-                                 std::move(emergency_detector));
+  auto p = std::make_shared<pub>(std::move(settings), std::move(assignments), std::move(heartbeats),
+                                 std::move(state_machine), std::move(emergency_detector));
   restamp(self, p);
   return {
       [=](target_ready& t) {

@@ -53,14 +53,22 @@ enum class event_kind {
 
 const char* to_string(event_kind k) {
   switch (k) {
-    case event_kind::kill_worker: return "kill -9 worker";
-    case event_kind::kill_leader: return "kill -9 leader";
-    case event_kind::restart_worker: return "graceful restart";
-    case event_kind::scale_up: return "scale up";
-    case event_kind::scale_down: return "scale down (drain)";
-    case event_kind::nats_restart: return "nats-server restart";
-    case event_kind::pause_worker: return "pause worker";
-    case event_kind::pause_leader: return "pause leader";
+    case event_kind::kill_worker:
+      return "kill -9 worker";
+    case event_kind::kill_leader:
+      return "kill -9 leader";
+    case event_kind::restart_worker:
+      return "graceful restart";
+    case event_kind::scale_up:
+      return "scale up";
+    case event_kind::scale_down:
+      return "scale down (drain)";
+    case event_kind::nats_restart:
+      return "nats-server restart";
+    case event_kind::pause_worker:
+      return "pause worker";
+    case event_kind::pause_leader:
+      return "pause leader";
   }
   return "?";
 }
@@ -100,17 +108,24 @@ settings parse(int argc, char** argv) {
       if (i + 1 >= argc) usage(arg + ": missing value");
       return argv[++i];
     };
-    if (arg == "--seed") s.seed = std::stoull(value());
+    if (arg == "--seed")
+      s.seed = std::stoull(value());
     else if (arg == "--duration") {
       auto d = parse_duration(value());
       if (!d) usage("--duration: " + d.error());
       s.run = *d;
-    } else if (arg == "--nodes") s.nodes = std::stoi(value());
-    else if (arg == "--partitions") s.partitions = static_cast<std::uint32_t>(std::stoul(value()));
-    else if (arg == "--binary") s.binary = value();
-    else if (arg == "--json") s.json = value();
-    else if (arg == "--logs") s.logs = value();
-    else usage("unknown argument " + arg);
+    } else if (arg == "--nodes")
+      s.nodes = std::stoi(value());
+    else if (arg == "--partitions")
+      s.partitions = static_cast<std::uint32_t>(std::stoul(value()));
+    else if (arg == "--binary")
+      s.binary = value();
+    else if (arg == "--json")
+      s.json = value();
+    else if (arg == "--logs")
+      s.logs = value();
+    else
+      usage("unknown argument " + arg);
   }
   if (s.nodes < 3) usage("--nodes: at least 3");
   if (s.partitions < 1) usage("--partitions: at least 1");
@@ -124,10 +139,11 @@ class harness {
         nats_(nats),
         rng_(s_.seed),
         fleet_(s_.binary,
-               {"--nats-url=" + nats.url(), "--group=chaos", "--partitions=" + std::to_string(s_.partitions),
-                "--heartbeat-interval=500ms", "--heartbeat-ttl=1500ms", "--emergency-grace=500ms",
-                "--id-ttl=6s", "--election-ttl=3s", "--cold-start-window=3s",
-                "--planned-scale-window=1s", "--cooldown=1s", "--log-level=info"},
+               {"--nats-url=" + nats.url(), "--group=chaos",
+                "--partitions=" + std::to_string(s_.partitions), "--heartbeat-interval=500ms",
+                "--heartbeat-ttl=1500ms", "--emergency-grace=500ms", "--id-ttl=6s",
+                "--election-ttl=3s", "--cold-start-window=3s", "--planned-scale-window=1s",
+                "--cooldown=1s", "--log-level=info"},
                s_.logs) {}
 
   int run() {
@@ -189,7 +205,9 @@ class harness {
         fleet_.restart(victim);          // same preferred id, back within the restart grace
         break;
       }
-      case event_kind::scale_up: o.target = "member-" + std::to_string(fleet_.start(next_id_++)); break;
+      case event_kind::scale_up:
+        o.target = "member-" + std::to_string(fleet_.start(next_id_++));
+        break;
       case event_kind::scale_down: {
         int victim = random_member(false);
         o.target = worker_of(victim);
@@ -294,20 +312,26 @@ class harness {
       doubles += o.double_owner_samples;
       moves += o.unexpected_moves;
       timeouts += o.converge_ms < 0 ? 1 : 0;
-      events.push_back({{"event", to_string(o.kind)}, {"target", o.target},
-                        {"converge_ms", o.converge_ms}, {"unowned_after", o.unowned_after},
+      events.push_back({{"event", to_string(o.kind)},
+                        {"target", o.target},
+                        {"converge_ms", o.converge_ms},
+                        {"unowned_after", o.unowned_after},
                         {"double_owner_samples", o.double_owner_samples},
                         {"unexpected_moves", o.unexpected_moves}});
     }
     bool failed = unowned || doubles || moves || timeouts;
-    std::printf("\n%zu events: not converged %zu, unowned after convergence %zu, two-owner samples "
-                "%zu, false emergencies (moves without a leave) %zu -> %s\n",
-                outcomes_.size(), timeouts, unowned, doubles, moves, failed ? "FAILED" : "passed");
+    std::printf(
+        "\n%zu events: not converged %zu, unowned after convergence %zu, two-owner samples "
+        "%zu, false emergencies (moves without a leave) %zu -> %s\n",
+        outcomes_.size(), timeouts, unowned, doubles, moves, failed ? "FAILED" : "passed");
     if (!s_.json.empty()) {
       std::ofstream out(s_.json);
-      out << nlohmann::json{{"seed", s_.seed},       {"events", events},
-                            {"not_converged", timeouts}, {"unowned_after", unowned},
-                            {"double_owner_samples", doubles}, {"false_emergencies", moves},
+      out << nlohmann::json{{"seed", s_.seed},
+                            {"events", events},
+                            {"not_converged", timeouts},
+                            {"unowned_after", unowned},
+                            {"double_owner_samples", doubles},
+                            {"false_emergencies", moves},
                             {"passed", !failed}}
                  .dump(2)
           << "\n";
@@ -328,7 +352,9 @@ class harness {
 int main(int argc, char** argv) {
   auto s = parse(argc, argv);
   if (s.logs.empty()) {
-    s.logs = (std::filesystem::temp_directory_path() / ("parti-chaos-" + std::to_string(::getpid()))).string();
+    s.logs =
+        (std::filesystem::temp_directory_path() / ("parti-chaos-" + std::to_string(::getpid())))
+            .string();
   }
   std::filesystem::create_directories(s.logs);
   std::printf("parti-chaos: logs in %s\n", s.logs.c_str());

@@ -161,11 +161,11 @@ status read_lease_margin(const app_options& o, node_config& c) {
 /// out time for the next one before the ownership lease lapses, and a recovered leader waits at
 /// least one heartbeat TTL.
 void derive_timings(node_config& c) {
-  auto heartbeat_room = c.heartbeat_ttl - c.heartbeat_interval - c.lease_margin -
-                        std::chrono::milliseconds(10);
-  c.kv_operation_timeout = std::min<duration>(
-      {std::chrono::seconds(1), c.election_ttl / 3,
-       std::max<duration>(heartbeat_room, std::chrono::milliseconds(1))});
+  auto heartbeat_room =
+      c.heartbeat_ttl - c.heartbeat_interval - c.lease_margin - std::chrono::milliseconds(10);
+  c.kv_operation_timeout =
+      std::min<duration>({std::chrono::seconds(1), c.election_ttl / 3,
+                          std::max<duration>(heartbeat_room, std::chrono::milliseconds(1))});
   c.degraded.recovery_grace = std::max(c.degraded.recovery_grace, c.heartbeat_ttl);
 }
 

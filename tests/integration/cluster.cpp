@@ -97,8 +97,8 @@ struct failover_trace {
   std::optional<clock_type::duration> heartbeats;   // every worker's heartbeat re-written
   std::optional<clock_type::duration> recovered;    // + sole leader, all Stable, fully covered
   std::size_t samples = 0;
-  std::size_t max_unowned = 0;       // partitions neither served nor suspended at their owner
-  std::size_t max_suspended = 0;     // partitions suspended (lease lapsed) in one sample
+  std::size_t max_unowned = 0;    // partitions neither served nor suspended at their owner
+  std::size_t max_suspended = 0;  // partitions suspended (lease lapsed) in one sample
   std::size_t suspended_samples = 0;
   std::optional<clock_type::duration> first_suspended, last_suspended;
   std::size_t max_double_owned = 0;  // partitions listed by two nodes in one sample
@@ -231,8 +231,8 @@ struct cluster_scenario : cluster_group {
                   << "; max unowned " << t.max_unowned << ", max suspended " << t.max_suspended
                   << " in " << t.suspended_samples << " samples from "
                   << ms_or_never(t.first_suspended) << " to " << ms_or_never(t.last_suspended)
-                  << ", max double-listed "
-                  << t.max_double_owned << ", max moved " << t.max_moved << ")");
+                  << ", max double-listed " << t.max_double_owned << ", max moved " << t.max_moved
+                  << ")");
     return t;
   }
 

@@ -1,0 +1,719 @@
+// Ownership leases under faults, with real parti-node processes on a real nats-server and scaled
+// timings: a worker cut off from the store (a TCP relay that stops forwarding without closing),
+// a paused worker, a paused leader (SIGSTOP / SIGCONT), and a whole-store outage with
+// --on-lease-loss=suspend and =keep. A background thread reads every node's /status every 20 ms;
+// a sample in which one partition is listed in `partitions` by two workers counts as "two
+// owners", and every scenario requires zero of them.
+#include <boost/test/results_collector.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <signal.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+// The fleet driver is part of the parti_apps library, which the test programs do not link;
+// its one source file is compiled into this program instead.
+#include "apps/lib/fleet.hpp"
+#include "runtime/nats/local_server.hpp"
+#include "tests/support/eventually.hpp"
+#include "tests/support/run_program.hpp"
+#include "tests/support/tcp_relay.hpp"
+
+using namespace parti;
+using namespace std::chrono_literals;
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+using time_point = clock_type::time_point;
+using ms = std::chrono::milliseconds;
+
+constexpr std::uint32_t partition_count = 24;
+constexpr ms heartbeat_ttl{800};
+constexpr ms emergency_grace{200};
+
+/// Flags every node gets; the NATS URL is given per node (the cut-off node uses the relay).
+/// `id_ttl`: the store expires an id key that was not renewed for that long, counted in wall
+/// time, also across a store outage (at the restart); a whole-store outage shorter than the
+/// ownership lease tests but longer than id TTL - renewal age would take the ids away too.
+std::vector<std::string> common_args(const std::string& id_ttl = "4s") {
+  return {"--group=lease-faults",         "--partitions=" + std::to_string(partition_count),
+          "--heartbeat-interval=200ms",   "--heartbeat-ttl=800ms",
+          "--emergency-grace=200ms",      "--id-ttl=" + id_ttl,
+          "--election-ttl=1500ms",        "--cold-start-window=1s",
+          "--planned-scale-window=500ms", "--cooldown=500ms"};
+}
+
+long long millis(clock_type::duration d) {
+  return std::chrono::duration_cast<ms>(d).count();
+}
+
+/// One node as /status reports it, with what fleet::node_view leaves out.
+struct node_snap {
+  std::string worker;
+  std::string state;
+  std::string lease;
+  bool leader = false;
+  std::int64_t lease_remaining_ms = 0;
+  std::set<std::string> partitions;  // served at the moment of answering
+  std::set<std::string> suspended;
+};
+
+std::set<std::string> first_keys(const nlohmann::json& list) {
+  std::set<std::string> out;
+  for (const auto& p : list)
+    if (p.contains("keys") && !p["keys"].empty()) out.insert(p["keys"][0].get<std::string>());
+  return out;
+}
+
+std::optional<node_snap> parse_first_node(const std::string& text) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.contains("nodes") || j["nodes"].empty()) return std::nullopt;
+  const auto& n = j["nodes"][0];
+  node_snap s;
+  s.worker = n.value("worker", "");
+  s.state = n.value("state", "");
+  s.lease = n.value("lease", "");
+  s.leader = n.value("leader", false);
+  s.lease_remaining_ms = n.value("lease_remaining_ms", std::int64_t{0});
+  s.partitions = first_keys(n.value("partitions", nlohmann::json::array()));
+  s.suspended = first_keys(n.value("suspended_partitions", nlohmann::json::array()));
+  return s;
+}
+
+/// One member's answer in a sample: the request's start and the moment its answer was read
+/// (the node's view is from some moment between the two).
+struct answer {
+  time_point started;
+  time_point answered;
+  std::optional<node_snap> node;  // nothing: no answer
+};
+
+struct sample {
+  time_point started;
+  time_point finished;
+  std::vector<answer> members;  // by fleet index
+
+  const node_snap* node(int index) const {
+    const auto& a = members.at(static_cast<std::size_t>(index));
+    return a.node ? &*a.node : nullptr;
+  }
+  /// partition -> the workers that list it, over the members that answered.
+  std::map<std::string, std::set<std::string>> owners() const {
+    std::map<std::string, std::set<std::string>> o;
+    for (const auto& a : members)
+      if (a.node)
+        for (const auto& p : a.node->partitions) o[p].insert(a.node->worker);
+    return o;
+  }
+  /// partition -> its one owner, for the partitions that have exactly one.
+  std::map<std::string, std::string> owner_map() const {
+    std::map<std::string, std::string> out;
+    for (const auto& [p, ws] : owners())
+      if (ws.size() == 1) out[p] = *ws.begin();
+    return out;
+  }
+  std::string describe() const {
+    std::ostringstream out;
+    for (std::size_t i = 0; i < members.size(); ++i) {
+      out << "[" << i << "] ";
+      const auto& a = members[i];
+      if (!a.node) {
+        out << "no answer; ";
+        continue;
+      }
+      out << a.node->worker << " " << a.node->state << (a.node->leader ? " leader" : "")
+          << " lease=" << a.node->lease << " serving={";
+      for (const auto& p : a.node->partitions) out << p << " ";
+      out << "} suspended=" << a.node->suspended.size() << "; ";
+    }
+    return out.str();
+  }
+};
+
+/// Every expected member answered, every node is Stable, exactly one leads, and every
+/// partition is listed by exactly one worker.
+bool converged(const sample& s, const std::vector<int>& expected) {
+  int leaders = 0;
+  for (int i : expected) {
+    const auto* n = s.node(i);
+    if (!n || n->state != "Stable" || n->worker.empty()) return false;
+    leaders += n->leader ? 1 : 0;
+  }
+  if (leaders != 1) return false;
+  auto o = s.owners();
+  if (o.size() != partition_count) return false;
+  for (const auto& [p, ws] : o)
+    if (ws.size() != 1) return false;
+  return true;
+}
+
+/// Reads every member's /status every 20 ms in a thread of its own and keeps every sample.
+class observer {
+ public:
+  explicit observer(std::vector<int> ports) : ports_(std::move(ports)) {
+    thread_ = std::thread([this] { run(); });
+  }
+  ~observer() {
+    stop_ = true;
+    thread_.join();
+  }
+  observer(const observer&) = delete;
+  observer& operator=(const observer&) = delete;
+
+  /// The first sample started at or after now, or nothing by `deadline`.
+  std::optional<sample> next(time_point deadline) {
+    auto from = clock_type::now();
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (true) {
+      if (!history_.empty() && history_.back().started >= from) return history_.back();
+      if (cv_.wait_until(lock, deadline) == std::cv_status::timeout) return std::nullopt;
+    }
+  }
+  /// Samples until `pred` holds for one, or nothing by `timeout`.
+  template <class Pred>
+  std::optional<sample> await(Pred pred, clock_type::duration timeout) {
+    auto deadline = clock_type::now() + timeout;
+    while (clock_type::now() < deadline) {
+      auto s = next(deadline);
+      if (s && pred(*s)) return s;
+    }
+    return std::nullopt;
+  }
+  /// Lets samples accumulate until `until` (a bounded observation window).
+  void observe_until(time_point until) {
+    while (clock_type::now() < until) next(until);
+  }
+  std::vector<sample> since(time_point t) const {
+    std::lock_guard<std::mutex> guard(mutex_);
+    std::vector<sample> out;
+    for (const auto& s : history_)
+      if (s.started >= t) out.push_back(s);
+    return out;
+  }
+  std::size_t samples() const {
+    std::lock_guard<std::mutex> guard(mutex_);
+    return history_.size();
+  }
+  std::size_t two_owner_samples() const {
+    std::lock_guard<std::mutex> guard(mutex_);
+    return two_owner_;
+  }
+  std::string two_owner_evidence() const {
+    std::lock_guard<std::mutex> guard(mutex_);
+    return evidence_;
+  }
+
+ private:
+  void run() {
+    auto tick = clock_type::now();
+    while (!stop_) {
+      sample s;
+      s.started = clock_type::now();
+      for (int port : ports_) {
+        answer a;
+        a.started = clock_type::now();
+        if (auto body = fleet::http_get(port, "/status", ms(150))) a.node = parse_first_node(*body);
+        a.answered = clock_type::now();
+        s.members.push_back(std::move(a));
+      }
+      s.finished = clock_type::now();
+      {
+        std::lock_guard<std::mutex> guard(mutex_);
+        bool two = false;
+        for (const auto& [p, ws] : s.owners())
+          if (ws.size() > 1) {
+            two = true;
+            if (evidence_.size() < 4000) {
+              evidence_ += p + " listed by";
+              for (const auto& w : ws) evidence_ += " " + w;
+              evidence_ += "; ";
+            }
+          }
+        if (two) {
+          ++two_owner_;
+          if (evidence_.size() < 8000) evidence_ += "sample: " + s.describe() + "\n";
+        }
+        history_.push_back(std::move(s));
+      }
+      cv_.notify_all();
+      tick += ms(20);
+      auto now = clock_type::now();
+      if (tick < now) tick = now;
+      std::this_thread::sleep_until(tick);
+    }
+  }
+
+  std::vector<int> ports_;
+  std::atomic<bool> stop_{false};
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<sample> history_;
+  std::size_t two_owner_ = 0;
+  std::string evidence_;
+  std::thread thread_;
+};
+
+/// A temporary directory for the nodes' logs; kept (and named) when the test case failed.
+struct log_dir {
+  std::string path;
+  log_dir() {
+    char name[] = "/tmp/parti-lease-faults-XXXXXX";
+    path = ::mkdtemp(name);
+  }
+  ~log_dir() {
+    const auto id = boost::unit_test::framework::current_test_case().p_id;
+    if (boost::unit_test::results_collector.results(id).passed())
+      std::filesystem::remove_all(path);
+    else
+      BOOST_TEST_MESSAGE("node logs kept in " << path);
+  }
+};
+
+std::vector<int> ports_of(const fleet::fleet& f) {
+  std::vector<int> out;
+  for (const auto& m : f.members()) out.push_back(m.metrics_port);
+  return out;
+}
+
+/// Starts node 0 and waits until it leads, then the others (so that node 0 is the leader).
+void start_nodes(fleet::fleet& f, const std::vector<std::string>& urls,
+                 const std::vector<std::string>& extra = {}) {
+  auto args = [&](std::size_t i) {
+    std::vector<std::string> a{"--nats-url=" + urls[i]};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  f.start(std::nullopt, args(0));
+  BOOST_REQUIRE_MESSAGE(test::eventually(
+                            [&] {
+                              auto s = f.status(0, ms(200));
+                              return s && !s->empty() && s->front().leader;
+                            },
+                            15s),
+                        "node 0 did not become the leader");
+  for (std::size_t i = 1; i < urls.size(); ++i) f.start(std::nullopt, args(i));
+}
+
+std::string join(const std::set<std::string>& s) {
+  std::string out;
+  for (const auto& x : s) out += (out.empty() ? "" : ",") + x;
+  return out;
+}
+
+/// Pauses member `index` (SIGSTOP) until at least `min_pause` passed and `done` holds for a
+/// sample (bounded by `max_pause`), then resumes it (SIGCONT). Checks that the first answers
+/// of the resumed process list no partition that another worker served just before.
+struct pause_result {
+  time_point stopped;
+  time_point resumed;
+  std::optional<time_point> others_took_over;
+  bool first_answer_clean = true;
+  std::string first_answer;
+};
+
+template <class Done>
+pause_result pause_member(fleet::fleet& f, observer& obs, int index, const std::string& worker,
+                          clock_type::duration min_pause, clock_type::duration max_pause,
+                          Done done) {
+  pause_result r;
+  r.stopped = clock_type::now();
+  f.signal(index, SIGSTOP, false);
+  if (auto s = obs.await(done, max_pause)) r.others_took_over = s->finished;
+  obs.observe_until(r.stopped + min_pause);
+  // What the others serve right before the resumption.
+  std::set<std::string> others;
+  if (auto s = obs.next(clock_type::now() + 2s))
+    for (const auto& [p, ws] : s->owners())
+      for (const auto& w : ws)
+        if (w != worker) others.insert(p);
+  r.resumed = clock_type::now();
+  f.signal(index, SIGCONT, false);
+  // The first answers after the resumption.
+  auto first = obs.await([&](const sample& s) { return s.node(index) != nullptr; }, 5s);
+  if (first) {
+    const auto* n = first->node(index);
+    r.first_answer = first->describe();
+    for (const auto& p : n->partitions)
+      if (others.count(p)) r.first_answer_clean = false;
+  }
+  return r;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(lease_faults)
+
+// Node 2 reaches the store through a relay that is cut for 3 x TTL: its lease lapses on its own
+// side (it lists nothing from about one TTL after the cut), the others take its partitions over
+// only after that, and the group converges after the heal; never two owners.
+BOOST_AUTO_TEST_CASE(worker_cut_off_from_the_store) {
+  local_nats_server nats;
+  test::tcp_relay relay(nats.port());
+  log_dir logs;
+  fleet::fleet f(test::app_binary("parti-node"), common_args(), logs.path);
+  start_nodes(f, {nats.url(), nats.url(), relay.url()});
+  observer obs(ports_of(f));
+  const int cut_node = 2;
+
+  auto before = obs.await([](const sample& s) { return converged(s, {0, 1, 2}); }, 20s);
+  BOOST_REQUIRE_MESSAGE(before, "no convergence before the cut");
+  const auto* c = before->node(cut_node);
+  BOOST_REQUIRE(!c->leader);
+  const auto c_worker = c->worker;
+  const auto c_parts = c->partitions;
+  BOOST_REQUIRE(!c_parts.empty());
+  BOOST_TEST_MESSAGE("cut " << c_worker << " serving " << join(c_parts));
+
+  relay.cut();
+  const auto cut = clock_type::now();
+  auto taken = obs.await(
+      [&](const sample& s) {
+        auto o = s.owners();
+        for (const auto& p : c_parts) {
+          auto it = o.find(p);
+          if (it == o.end() || it->second.size() != 1 || it->second.count(c_worker)) return false;
+        }
+        return true;
+      },
+      heartbeat_ttl + emergency_grace + 3s);
+  obs.observe_until(cut + 3 * heartbeat_ttl);
+  relay.heal();
+  const auto healed = clock_type::now();
+  auto after = obs.await([](const sample& s) { return converged(s, {0, 1, 2}); }, 20s);
+
+  // The cut node's own view during the cut.
+  std::optional<long long> c_empty_ms;
+  std::size_t c_served_late = 0;
+  std::string c_late_evidence;
+  for (const auto& s : obs.since(cut)) {
+    const auto& a = s.members[cut_node];
+    if (!a.node || a.started >= healed) continue;
+    if (!c_empty_ms && a.node->partitions.empty()) c_empty_ms = millis(a.answered - cut);
+    if (a.started >= cut + heartbeat_ttl && !a.node->partitions.empty()) {
+      ++c_served_late;
+      if (c_late_evidence.empty()) c_late_evidence = s.describe();
+    }
+  }
+  std::optional<long long> c_serving_again_ms;
+  for (const auto& s : obs.since(healed)) {
+    const auto* n = s.node(cut_node);
+    if (n && !n->partitions.empty()) {
+      c_serving_again_ms = millis(s.members[cut_node].answered - healed);
+      break;
+    }
+  }
+  BOOST_TEST_MESSAGE("worker cut off: "
+                     << obs.samples() << " samples, two-owner samples " << obs.two_owner_samples()
+                     << ", cut node empty after "
+                     << (c_empty_ms ? std::to_string(*c_empty_ms) : "never") << " ms, others own "
+                     << "its partitions after "
+                     << (taken ? std::to_string(millis(taken->finished - cut)) : "never")
+                     << " ms, converged "
+                     << (after ? std::to_string(millis(after->finished - healed)) : "never")
+                     << " ms after the heal, cut node serving again after "
+                     << (c_serving_again_ms ? std::to_string(*c_serving_again_ms) : "never")
+                     << " ms; relay held " << relay.held_bytes() << " bytes");
+
+  BOOST_TEST(obs.two_owner_samples() == 0u, "two owners in "
+                                                << obs.two_owner_samples()
+                                                << " samples: " << obs.two_owner_evidence());
+  BOOST_TEST(c_empty_ms.has_value(), "the cut node kept listing partitions through the cut");
+  if (c_empty_ms)
+    BOOST_TEST(*c_empty_ms <= millis(heartbeat_ttl + 200ms),
+               "the cut node listed partitions until " << *c_empty_ms << " ms after the cut");
+  BOOST_TEST(c_served_late == 0u,
+             "the cut node served partitions more than one TTL after the "
+             "cut in "
+                 << c_served_late << " samples: " << c_late_evidence);
+  BOOST_TEST(taken.has_value(), "the others never took the cut node's partitions over");
+  if (taken)
+    BOOST_TEST(millis(taken->finished - cut) <= millis(heartbeat_ttl + emergency_grace + 1s),
+               "the others owned the cut node's partitions only " << millis(taken->finished - cut)
+                                                                  << " ms after the cut");
+  BOOST_TEST(after.has_value(), "no convergence within 20 s after the heal: "
+                                    << (obs.samples() ? obs.since(healed).back().describe() : ""));
+}
+
+// A non-leader is stopped (SIGSTOP) for at least 2 x (TTL + grace) and until the others serve
+// its partitions, then continued: its first answers list nothing it lost, the group converges,
+// and never two owners.
+BOOST_AUTO_TEST_CASE(worker_paused) {
+  local_nats_server nats;
+  log_dir logs;
+  fleet::fleet f(test::app_binary("parti-node"), common_args(), logs.path);
+  start_nodes(f, {nats.url(), nats.url(), nats.url()});
+  observer obs(ports_of(f));
+  const int paused = 1;
+
+  auto before = obs.await([](const sample& s) { return converged(s, {0, 1, 2}); }, 20s);
+  BOOST_REQUIRE_MESSAGE(before, "no convergence before the pause");
+  const auto* p = before->node(paused);
+  BOOST_REQUIRE(!p->leader);
+  const auto worker = p->worker;
+  const auto parts = p->partitions;
+
+  auto r = pause_member(f, obs, paused, worker, 2 * (heartbeat_ttl + emergency_grace), 10s,
+                        [&](const sample& s) {
+                          auto o = s.owners();
+                          for (const auto& q : parts) {
+                            auto it = o.find(q);
+                            if (it == o.end() || it->second.size() != 1 || it->second.count(worker))
+                              return false;
+                          }
+                          return true;
+                        });
+  auto after = obs.await([](const sample& s) { return converged(s, {0, 1, 2}); }, 20s);
+  std::optional<long long> serving_again_ms;
+  for (const auto& s : obs.since(r.resumed)) {
+    const auto* n = s.node(paused);
+    if (n && !n->partitions.empty()) {
+      serving_again_ms = millis(s.members[paused].answered - r.resumed);
+      break;
+    }
+  }
+  BOOST_TEST_MESSAGE("worker paused: "
+                     << obs.samples() << " samples, two-owner samples " << obs.two_owner_samples()
+                     << ", others own its partitions after "
+                     << (r.others_took_over
+                             ? std::to_string(millis(*r.others_took_over - r.stopped))
+                             : "never")
+                     << " ms, paused for " << millis(r.resumed - r.stopped) << " ms, converged "
+                     << (after ? std::to_string(millis(after->finished - r.resumed)) : "never")
+                     << " ms after the resumption, serving again after "
+                     << (serving_again_ms ? std::to_string(*serving_again_ms) : "never") << " ms");
+
+  BOOST_TEST(obs.two_owner_samples() == 0u, "two owners in "
+                                                << obs.two_owner_samples()
+                                                << " samples: " << obs.two_owner_evidence());
+  BOOST_TEST(r.others_took_over.has_value(),
+             "the others never took the paused worker's partitions over");
+  BOOST_TEST(r.first_answer_clean,
+             "right after SIGCONT the paused worker listed partitions that others served: "
+                 << r.first_answer);
+  BOOST_TEST(after.has_value(), "no convergence within 20 s after the resumption: "
+                                    << obs.since(r.resumed).back().describe());
+}
+
+// The leader is stopped until another node leads and every partition is served again (at least
+// 2 x (TTL + grace)), then continued: the group converges with exactly one leader, and never two
+// owners.
+BOOST_AUTO_TEST_CASE(leader_paused) {
+  local_nats_server nats;
+  log_dir logs;
+  fleet::fleet f(test::app_binary("parti-node"), common_args(), logs.path);
+  start_nodes(f, {nats.url(), nats.url(), nats.url()});
+  observer obs(ports_of(f));
+  const int paused = 0;
+
+  auto before = obs.await([](const sample& s) { return converged(s, {0, 1, 2}); }, 20s);
+  BOOST_REQUIRE_MESSAGE(before, "no convergence before the pause");
+  const auto* p = before->node(paused);
+  BOOST_REQUIRE(p->leader);
+  const auto worker = p->worker;
+  std::optional<time_point> new_leader_at;
+
+  auto r = pause_member(f, obs, paused, worker, 2 * (heartbeat_ttl + emergency_grace), 12s,
+                        [&](const sample& s) {
+                          bool other_leads = false;
+                          for (int i : {1, 2}) {
+                            const auto* n = s.node(i);
+                            if (n && n->leader) other_leads = true;
+                          }
+                          if (other_leads && !new_leader_at) new_leader_at = s.finished;
+                          if (!other_leads) return false;
+                          auto o = s.owners();
+                          if (o.size() != partition_count) return false;
+                          for (const auto& [q, ws] : o)
+                            if (ws.size() != 1 || ws.count(worker)) return false;
+                          return true;
+                        });
+  auto after = obs.await([](const sample& s) { return converged(s, {0, 1, 2}); }, 20s);
+  std::string final_role;
+  if (after) final_role = after->node(paused)->leader ? "leader" : "follower";
+  BOOST_TEST_MESSAGE(
+      "leader paused: "
+      << obs.samples() << " samples, two-owner samples " << obs.two_owner_samples()
+      << ", new leader after "
+      << (new_leader_at ? std::to_string(millis(*new_leader_at - r.stopped)) : "never")
+      << " ms, all partitions served by the others after "
+      << (r.others_took_over ? std::to_string(millis(*r.others_took_over - r.stopped)) : "never")
+      << " ms, paused for " << millis(r.resumed - r.stopped) << " ms, converged "
+      << (after ? std::to_string(millis(after->finished - r.resumed)) : "never")
+      << " ms after the resumption; the resumed process ends as "
+      << (final_role.empty() ? "?" : final_role));
+
+  BOOST_TEST(obs.two_owner_samples() == 0u, "two owners in "
+                                                << obs.two_owner_samples()
+                                                << " samples: " << obs.two_owner_evidence());
+  BOOST_TEST(new_leader_at.has_value(), "no other node became the leader during the pause");
+  BOOST_TEST(r.others_took_over.has_value(),
+             "the others never served every partition during the pause");
+  BOOST_TEST(r.first_answer_clean,
+             "right after SIGCONT the paused leader listed partitions that others served: "
+                 << r.first_answer);
+  BOOST_TEST(after.has_value(),
+             "no convergence (one leader, every partition once) within 20 s "
+             "after the resumption: "
+                 << obs.since(r.resumed).back().describe());
+}
+
+namespace {
+
+struct outage_result {
+  std::map<std::string, std::string> before;  // partition -> worker
+  std::size_t during_samples = 0;             // samples in which every node answered
+  std::size_t listing_wrong = 0;              // answers that break the policy
+  std::string listing_evidence;
+  std::size_t moved = 0;  // samples that list a partition at another worker than before
+  std::string moved_evidence;
+  std::optional<long long> resumed_ms;  // restart -> every partition served by its old owner
+  long long outage_ms = 0;
+};
+
+/// Stops the nats-server for 4 x TTL and starts it again. With `keep`, every node must list its
+/// partitions through the outage; otherwise, from one TTL after the stop, nothing and its whole
+/// assignment as suspended. Afterwards every partition must be served again by its owner
+/// before the outage, and nothing may move at any time.
+outage_result store_outage(bool keep, const log_dir& logs) {
+  outage_result r;
+  local_nats_server nats;
+  // 3.2 s outage + up to half an id TTL since the last renewal stays well within 10 s.
+  fleet::fleet f(test::app_binary("parti-node"), common_args("10s"), logs.path);
+  std::vector<std::string> extra;
+  if (keep) extra.push_back("--on-lease-loss=keep");
+  start_nodes(f, {nats.url(), nats.url(), nats.url()}, extra);
+  observer obs(ports_of(f));
+
+  auto before = obs.await([](const sample& s) { return converged(s, {0, 1, 2}); }, 20s);
+  BOOST_REQUIRE_MESSAGE(before, "no convergence before the outage");
+  // Settled: the same owners for a while (no rebalance still going on).
+  auto settled = obs.await(
+      [&, last = before->owner_map(), since = clock_type::now()](const sample& s) mutable {
+        if (!converged(s, {0, 1, 2}) || s.owner_map() != last) {
+          last = s.owner_map();
+          since = clock_type::now();
+          return false;
+        }
+        return clock_type::now() - since >= 1s;
+      },
+      15s);
+  BOOST_REQUIRE_MESSAGE(settled, "the assignment did not settle before the outage");
+  r.before = settled->owner_map();
+  std::map<std::string, std::set<std::string>> assigned;  // worker -> partitions
+  for (const auto& [p, w] : r.before) assigned[w].insert(p);
+
+  const auto stopping = clock_type::now();
+  nats.stop();
+  const auto stopped = clock_type::now();
+  obs.observe_until(stopped + 4 * heartbeat_ttl);
+  nats.start();
+  const auto restarted = clock_type::now();
+  r.outage_ms = millis(restarted - stopping);
+  auto back = obs.await(
+      [&](const sample& s) {
+        return converged(s, {0, 1, 2}) && s.owner_map() == r.before;
+      },
+      20s);
+  if (back) {
+    r.resumed_ms = millis(back->finished - restarted);
+    obs.observe_until(clock_type::now() + 1500ms);  // nothing moves later either
+  }
+
+  for (const auto& s : obs.since(stopping)) {
+    for (const auto& [p, ws] : s.owners()) {
+      auto it = r.before.find(p);
+      if (ws.size() != 1 || it == r.before.end() || *ws.begin() != it->second) {
+        ++r.moved;
+        if (r.moved_evidence.empty()) r.moved_evidence = p + ": " + s.describe();
+        break;
+      }
+    }
+    if (s.finished > restarted) continue;
+    bool all = true;
+    for (const auto& a : s.members) {
+      if (!a.node) {
+        all = false;
+        continue;
+      }
+      if (a.started < stopped + heartbeat_ttl) continue;
+      const auto& mine = assigned[a.node->worker];
+      bool ok = keep ? a.node->partitions == mine
+                     : a.node->partitions.empty() && a.node->suspended == mine;
+      if (!ok) {
+        ++r.listing_wrong;
+        if (r.listing_evidence.empty())
+          r.listing_evidence = "at " + std::to_string(millis(a.started - stopped)) +
+                               " ms after the stop: " + s.describe();
+      }
+    }
+    if (all && s.started >= stopped + heartbeat_ttl) ++r.during_samples;
+  }
+  BOOST_TEST_MESSAGE(
+      (keep ? "store outage, keep: " : "store outage, suspend: ")
+      << obs.samples() << " samples, two-owner samples " << obs.two_owner_samples() << ", outage "
+      << r.outage_ms << " ms, " << r.during_samples << " full samples during the outage, "
+      << r.listing_wrong << " answers off the policy, " << r.moved
+      << " samples with a moved partition, every partition served by its old "
+         "owner again "
+      << (r.resumed_ms ? std::to_string(*r.resumed_ms) : "never") << " ms after the restart");
+  BOOST_TEST(obs.two_owner_samples() == 0u, "two owners in "
+                                                << obs.two_owner_samples()
+                                                << " samples: " << obs.two_owner_evidence());
+  return r;
+}
+
+}  // namespace
+
+// The whole store goes away for 4 x TTL (--on-lease-loss=suspend): from one TTL after the stop
+// every node lists nothing and holds its whole assignment as suspended; after the restart every
+// node serves the same partitions again, and nothing ever moves.
+// Disabled: a known defect, reproduced here (about half the runs). After the store returns,
+// a leader re-elected during the outage declared a worker expired one emergency grace after
+// its own reconnect, before that worker's client had reconnected, and moved its partitions
+// (never to two owners). A leader elected during or right after an outage must run no liveness
+// deadline until the store and its watches are live again; run with
+// --run_test=lease_faults/store_outage_suspends_and_resumes_the_same_partitions.
+BOOST_AUTO_TEST_CASE(store_outage_suspends_and_resumes_the_same_partitions,
+                     *boost::unit_test::disabled()) {
+  log_dir logs;
+  auto r = store_outage(false, logs);
+  BOOST_TEST(r.during_samples > 0u, "no sample in which every node answered during the outage");
+  BOOST_TEST(r.listing_wrong == 0u,
+             "nodes served during the outage, or suspended another set "
+             "than their assignment, in "
+                 << r.listing_wrong << " answers: " << r.listing_evidence);
+  BOOST_TEST(r.moved == 0u, "partitions moved in " << r.moved << " samples: " << r.moved_evidence);
+  BOOST_TEST(r.resumed_ms.has_value(),
+             "the nodes did not serve their partitions of before the outage within 20 s");
+}
+
+// The same with --on-lease-loss=keep: every node lists its partitions through the outage, and
+// nothing moves.
+// Disabled for the same defect as the case above.
+BOOST_AUTO_TEST_CASE(store_outage_with_keep_serves_on, *boost::unit_test::disabled()) {
+  log_dir logs;
+  auto r = store_outage(true, logs);
+  BOOST_TEST(r.during_samples > 0u, "no sample in which every node answered during the outage");
+  BOOST_TEST(r.listing_wrong == 0u, "nodes did not list their partitions during the outage in "
+                                        << r.listing_wrong << " answers: " << r.listing_evidence);
+  BOOST_TEST(r.moved == 0u, "partitions moved in " << r.moved << " samples: " << r.moved_evidence);
+  BOOST_TEST(r.resumed_ms.has_value(),
+             "the nodes did not serve their partitions of before the outage within 20 s");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
