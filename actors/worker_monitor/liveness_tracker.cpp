@@ -94,12 +94,13 @@ std::vector<liveness_event> liveness_tracker::rebuild(
     }
     workers_[seen.worker] = e;
   }
-  // An owner with no heartbeat at all is overdue now; the recovery grace still applies to it,
-  // in case its heartbeat is just late to show up in the watch.
+  // An owner with no heartbeat key is counted as heard now too: its key may have expired while
+  // the store was down (a restarted server drops every message older than the bucket's max
+  // age), and its client may reconnect a moment after ours. It gets a full TTL to heartbeat.
   for (const auto& worker : assigned_workers) {
     if (workers_.count(worker) != 0) continue;
     entry e;
-    e.last_seen = now - options_.heartbeat_ttl;
+    e.last_seen = now;
     workers_[worker] = e;
   }
   start_grace(now, options_.rebuild_grace);

@@ -121,8 +121,9 @@ class liveness_tracker {
   /// `now`: an alive one expires at `now + heartbeat_ttl` at the earliest, a `restarting` one's
   /// restart grace runs from `now`, a `leaving` one stays heard (see heard_workers()) until
   /// `now + heartbeat_ttl` unless it heartbeats again. Workers in `assigned_workers` with no
-  /// record at all are tracked as already overdue, so they are reported expired (unless they
-  /// heartbeat) once the rebuild grace has passed. Emits no `joined`: only `left` for records
+  /// record at all count as heard at `now` too (their keys may have expired while the store was
+  /// down, and their clients reconnect a moment after ours), so they are reported expired at
+  /// `now + heartbeat_ttl` unless they heartbeat (never before the rebuild grace has passed). Emits no `joined`: only `left` for records
   /// marked `leaving` and `restarting` for records marked `restarting`. Starts the rebuild grace.
   ///
   /// The record's `sent_at` is deliberately ignored. It is stamped by the worker's wall clock, and

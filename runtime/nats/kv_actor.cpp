@@ -20,7 +20,16 @@ class guard {
         breaker_(options_.breaker, [this](breaker_state from, breaker_state to, time_point) {
           if (options_.metrics) options_.metrics->count_breaker_transition(worker(), from, to);
         }),
-        retry_(options_.read_retry, seeded_random(std::hash<std::string>{}(store_->bucket()))) {}
+        retry_(options_.read_retry, seeded_random(std::hash<std::string>{}(store_->bucket()))) {
+    // A reconnect proves the store reachable: do not fail calls fast any longer.
+    listener_ = store_->conn()->add_listener([this](const connection_event& e) {
+      if (e.state == connection_state::reconnected || e.state == connection_state::connected)
+        breaker_.on_reachable(now());
+    });
+  }
+  ~guard() { store_->conn()->remove_listener(listener_); }
+  guard(const guard&) = delete;
+  guard& operator=(const guard&) = delete;
 
   kv_store& store() { return *store_; }
 
@@ -88,6 +97,7 @@ class guard {
   kv_actor_options options_;
   circuit_breaker breaker_;
   retrier retry_;
+  int listener_ = 0;
 };
 
 template <class T>

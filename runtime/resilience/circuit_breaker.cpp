@@ -95,6 +95,11 @@ void circuit_breaker::on_failure(const ticket& t, time_point now) {
   }
 }
 
+void circuit_breaker::on_reachable(time_point now) {
+  std::lock_guard<std::mutex> guard(mutex_);
+  if (state_ != breaker_state::closed) move_to(breaker_state::closed, now);
+}
+
 void circuit_breaker::on_abandoned(const ticket& t) {
   std::lock_guard<std::mutex> guard(mutex_);
   if (is_current(t)) release_trial(t);

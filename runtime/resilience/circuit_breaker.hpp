@@ -67,6 +67,12 @@ class circuit_breaker {
   void on_success(const ticket& t, time_point now);
   void on_failure(const ticket& t, time_point now);
 
+  /// The store is known to be reachable again (the connection was re-established): closes the
+  /// breaker at once instead of failing calls fast until the open timeout has passed, which
+  /// would keep heartbeats from renewing ownership leases for seconds after an outage ended.
+  /// Results of calls admitted before count no more.
+  void on_reachable(time_point now);
+
   /// The call was abandoned without a result (cancelled): frees its trial slot, counts nothing.
   void on_abandoned(const ticket& t);
 

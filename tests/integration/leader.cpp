@@ -6,6 +6,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 
 #include "actors/leader/leader_actor.hpp"
@@ -83,6 +84,55 @@ std::uint64_t refresh_requests(kv_store& assignments) {
   auto c = decode<control_record>(entry->value);
   BOOST_REQUIRE_MESSAGE(c, "_control does not decode");
   return c->refresh_seq;
+}
+
+/// An application that acknowledges revocations only when told to: it keeps the response
+/// promise of each assignment_update that removes partitions, and records what was removed (for
+/// the test thread). A `caf::ok_atom` message delivers every promise held; with `never_reply`
+/// it keeps them for good.
+struct slow_application {
+  std::mutex mutex;
+  std::set<std::string> revoked;  // every partition revoked so far
+  std::size_t held = 0;           // revocations not acknowledged yet
+  std::size_t acknowledged = 0;
+  std::optional<std::chrono::steady_clock::time_point> first_held;
+
+  std::set<std::string> revoked_now() {
+    std::lock_guard<std::mutex> guard(mutex);
+    return revoked;
+  }
+  std::size_t held_now() {
+    std::lock_guard<std::mutex> guard(mutex);
+    return held;
+  }
+};
+
+caf::actor spawn_slow_subscriber(caf::actor_system& sys, std::shared_ptr<slow_application> app) {
+  return sys.spawn([app](caf::event_based_actor* self) -> caf::behavior {
+    auto promises = std::make_shared<std::vector<caf::response_promise>>();
+    self->set_default_handler(caf::drop);  // node_state_update, leadership_update, ...
+    return {
+        [=](const assignment_update& u) -> caf::result<void> {
+          if (u.removed.empty()) return caf::unit;
+          {
+            std::lock_guard<std::mutex> guard(app->mutex);
+            for (const auto& p : u.removed) app->revoked.insert(p.keys.front());
+            ++app->held;
+            if (!app->first_held) app->first_held = std::chrono::steady_clock::now();
+          }
+          auto rp = self->make_response_promise();
+          promises->push_back(rp);
+          return rp;
+        },
+        [=](caf::ok_atom) {
+          for (auto& rp : *promises) rp.deliver(caf::unit);
+          std::lock_guard<std::mutex> guard(app->mutex);
+          app->acknowledged += promises->size();
+          app->held = 0;
+          promises->clear();
+        },
+    };
+  });
 }
 
 }  // namespace
@@ -351,6 +401,33 @@ BOOST_AUTO_TEST_CASE(a_refresh_period_with_an_unchanged_source_starts_no_round) 
   BOOST_TEST(after->second.version == before->second.version);
   BOOST_TEST(!refresh_rounds(), group->metrics->text());
   BOOST_TEST(owned_exactly_once(owners(), truth->keys()));
+}
+
+BOOST_AUTO_TEST_CASE(a_revocation_reaches_the_application_before_anyone_else_gets_it) {
+  auto app = std::make_shared<slow_application>();
+  auto subscriber = spawn_slow_subscriber(sys, app);
+  std::string mode = std::getenv("XMODE") ? std::getenv("XMODE") : "";
+  caf::actor slow;
+  if (mode == "nosub") { slow = add_node(); add_node(); }
+  else if (mode == "reverse") { add_node(); slow = add_node(std::nullopt, subscriber); }
+  else if (mode == "sleep") { slow = add_node(std::nullopt, subscriber); std::this_thread::sleep_for(500ms); add_node(); }
+  else { slow = add_node(std::nullopt, subscriber); add_node(); }
+  std::this_thread::sleep_for(1s);
+  BOOST_TEST_MESSAGE("slow node: " << status(slow).state);
+  if (mode == "probe") {
+    caf::scoped_actor probe{sys};
+    probe->monitor(slow);
+    probe->receive([&](const caf::down_msg& d) { BOOST_TEST_MESSAGE("down: " << caf::to_string(d.reason)); }, caf::after(1s) >> [] { BOOST_TEST_MESSAGE("alive"); });
+  }
+  BOOST_REQUIRE(test::eventually(
+      [&] {
+        if (app->held_now() > 0) caf::anon_send(subscriber, caf::ok_atom::value);
+        if (!fully_covered()) return false;
+        for (const auto& s : statuses())
+          if (s.owned.size() != partition_count / 2) return false;
+        return true;
+      },
+      20s));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -682,14 +682,7 @@ outage_result store_outage(bool keep, const log_dir& logs) {
 // The whole store goes away for 4 x TTL (--on-lease-loss=suspend): from one TTL after the stop
 // every node lists nothing and holds its whole assignment as suspended; after the restart every
 // node serves the same partitions again, and nothing ever moves.
-// Disabled: a known defect, reproduced here (about half the runs). After the store returns,
-// a leader re-elected during the outage declared a worker expired one emergency grace after
-// its own reconnect, before that worker's client had reconnected, and moved its partitions
-// (never to two owners). A leader elected during or right after an outage must run no liveness
-// deadline until the store and its watches are live again; run with
-// --run_test=lease_faults/store_outage_suspends_and_resumes_the_same_partitions.
-BOOST_AUTO_TEST_CASE(store_outage_suspends_and_resumes_the_same_partitions,
-                     *boost::unit_test::disabled()) {
+BOOST_AUTO_TEST_CASE(store_outage_suspends_and_resumes_the_same_partitions) {
   log_dir logs;
   auto r = store_outage(false, logs);
   BOOST_TEST(r.during_samples > 0u, "no sample in which every node answered during the outage");
@@ -704,8 +697,7 @@ BOOST_AUTO_TEST_CASE(store_outage_suspends_and_resumes_the_same_partitions,
 
 // The same with --on-lease-loss=keep: every node lists its partitions through the outage, and
 // nothing moves.
-// Disabled for the same defect as the case above.
-BOOST_AUTO_TEST_CASE(store_outage_with_keep_serves_on, *boost::unit_test::disabled()) {
+BOOST_AUTO_TEST_CASE(store_outage_with_keep_serves_on) {
   log_dir logs;
   auto r = store_outage(true, logs);
   BOOST_TEST(r.during_samples > 0u, "no sample in which every node answered during the outage");

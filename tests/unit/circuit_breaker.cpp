@@ -104,6 +104,25 @@ BOOST_AUTO_TEST_CASE(open_rejects_until_the_timeout_then_admits_a_trial) {
   BOOST_TEST(b.counts().rejected == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(a_reachable_store_closes_an_open_breaker_before_its_timeout) {
+  manual_clock clock;
+  recorder r;
+  circuit_breaker b(policy(1, 2, 5s), r.listener());
+  open_it(b, 1, clock.now());
+  auto before = b.try_acquire(clock.now());  // rejected: open
+  BOOST_TEST(!before.has_value());
+  clock.advance(1s);
+  b.on_reachable(clock.now());
+  BOOST_TEST((b.state() == breaker_state::closed));
+  auto t = b.try_acquire(clock.now());
+  BOOST_REQUIRE(t.has_value());
+  BOOST_TEST(!t->trial);  // a regular call, not a half-open trial
+  BOOST_REQUIRE(r.seen.size() == 2u);
+  BOOST_TEST((r.seen[1].from == breaker_state::open && r.seen[1].to == breaker_state::closed));
+  b.on_reachable(clock.now());  // already closed: nothing changes
+  BOOST_TEST(r.seen.size() == 2u);
+}
+
 BOOST_AUTO_TEST_CASE(half_open_admits_only_the_allowed_number_of_trials_in_flight) {
   manual_clock clock;
   circuit_breaker b(policy(1, 3, 5s, 2));
