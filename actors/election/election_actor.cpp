@@ -59,6 +59,13 @@ void tell_parent(self_ptr self, const campaign_ptr& c) {
   self->send(c->parent, u);
 }
 
+/// Shares the term's renew deadline with the leader's publisher (0: not leading).
+void share_term(const campaign_ptr& c) {
+  if (!c->settings.leading_until) return;
+  c->settings.leading_until->store(c->term ? c->term->renew_deadline().time_since_epoch().count()
+                                           : 0);
+}
+
 void arm(self_ptr self, const campaign_ptr& c) {
   if (c->resigned) return;
   c->timer.arm(self, c->term ? c->term->next_deadline() : c->follower.next_deadline());
@@ -67,6 +74,7 @@ void arm(self_ptr self, const campaign_ptr& c) {
 void become_leader(self_ptr self, const campaign_ptr& c, const election_win& win) {
   c->term.emplace(c->timing, win);
   c->leader_id = c->settings.worker;
+  share_term(c);
   log(log_level::info, c->settings.worker, ": leader with epoch ", win.epoch,
       win.revision != 0 ? " (reclaimed)" : "");
   tell_parent(self, c);
@@ -83,6 +91,7 @@ void step_down(self_ptr self, const campaign_ptr& c, const std::string& why) {
                                                 c->term->revision())
                     : lease_follower(c->timing, c->settings.instance);
   c->term.reset();
+  share_term(c);
   c->timer.cancel();
   tell_parent(self, c);
 }
@@ -184,6 +193,7 @@ void renew_now(self_ptr self, const campaign_ptr& c) {
 }
 
 void on_tick(self_ptr self, const campaign_ptr& c) {
+  share_term(c);  // after every event: a renewal moved the deadline
   if (c->resigned) return;
   if (c->term) {
     // Checked even while a renewal is in flight: the deadline does not wait for the store.

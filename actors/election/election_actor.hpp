@@ -10,7 +10,9 @@
 // follower campaigns at once; it answers ok_atom.
 #include <caf/fwd.hpp>
 
+#include <atomic>
 #include <memory>
+
 #include <string>
 
 #include "messages/interfaces.hpp"
@@ -25,6 +27,10 @@ struct election_settings {
   std::string instance;
   duration ttl = std::chrono::seconds(3);
   duration request_timeout = std::chrono::seconds(1);
+  /// Set to the renew deadline of the current term (steady clock, ns; 0 while not leading) after
+  /// every change: the leader's publisher writes nothing once it has passed, so a leader paused
+  /// past its lease does not publish when it resumes, before it noticed it lost the lease.
+  std::shared_ptr<std::atomic<std::int64_t>> leading_until;
 };
 
 caf::behavior election(caf::event_based_actor* self, election_settings settings,

@@ -126,6 +126,7 @@ void start_pipeline(leader_ptr self, published_state published) {
     ps.last_version = published.manifest->version;
   ps.stats = stats;
   ps.heartbeat_ttl = c.heartbeat_ttl;
+  ps.leading_until = st.ctx.leading_until;
   auto pub =
       self->spawn<caf::linked>(publisher, ps, group.assignments_kv, group.heartbeats_kv, me, me);
   calculator_settings cs{st.settings.partitions,        *algorithm, st.settings.strategy,

@@ -87,6 +87,8 @@ struct node_state {
   std::vector<partition_grant> grants;
   std::size_t acks_pending = 0;  // revocations the application has not acknowledged yet
   lease_update told_lease;       // the last on_lease callback
+  std::shared_ptr<std::atomic<std::int64_t>> leading_until =
+      std::make_shared<std::atomic<std::int64_t>>(0);
   static inline const char* name = "parti.node";
 };
 
@@ -182,16 +184,16 @@ caf::actor spawn_child(node_ptr self, child_kind kind) {
                              c.heartbeat_ttl},
           group.heartbeats_kv, me);
     case child_kind::election:
-      return self->spawn<caf::linked>(
-          election,
-          election_settings{st.worker, st.instance, c.election_ttl, c.kv_operation_timeout},
-          group.election_kv, group.election_hub, me, group.metrics);
+      return self->spawn<caf::linked>(election,
+                                      election_settings{st.worker, st.instance, c.election_ttl,
+                                                        c.kv_operation_timeout, st.leading_until},
+                                      group.election_kv, group.election_hub, me, group.metrics);
     case child_kind::assignment_watch:
       return self->spawn<caf::linked>(assignment_watch, st.worker, group.assignments_hub, me,
                                       group.metrics);
     case child_kind::leader: {
       if (!st.options.leader) return {};
-      leader_context ctx{c, st.options.group, st.worker, st.leadership.epoch, me};
+      leader_context ctx{c, st.options.group, st.worker, st.leadership.epoch, me, st.leading_until};
       auto leader = st.options.leader(self->system(), ctx);
       if (leader) self->link_to(leader);
       return leader;
@@ -776,6 +778,14 @@ caf::behavior node(caf::stateful_actor<node_state>* self, node_options options) 
   int token = conn->add_listener(caf::actor_cast<caf::actor>(self));
   self->attach_functor([conn, token] { conn->remove_listener(token); });
   self->set_exit_handler([=](caf::exit_msg& em) { on_child_exit(self, em); });
+  // A subscriber without a handler for one of our notifications answers it with an error
+  // (CAF's default handlers reply sec::unexpected_message, also to a plain send). CAF's default
+  // error handler would end the node on it, silently: say so and go on.
+  self->set_error_handler([=](caf::error& err) {
+    log(log_level::warning, self->state.worker.empty() ? "node" : self->state.worker,
+        ": ignored an error message (a subscriber that does not handle a notification?): ",
+        caf::to_string(err));
+  });
   enter(self, parti::node_state::claiming_id, "starting");
   st.children[child_kind::id_claimer] = spawn_child(self, child_kind::id_claimer);
   return {

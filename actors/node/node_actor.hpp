@@ -31,6 +31,7 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 
@@ -59,6 +60,9 @@ struct leader_context {
   std::string worker;
   std::uint64_t epoch = 0;
   caf::actor node;
+  /// The renew deadline of this node's leader term (steady clock, ns; 0 while not leading),
+  /// kept current by the election: nothing is published past it.
+  std::shared_ptr<const std::atomic<std::int64_t>> leading_until;
 };
 
 /// Spawns the leader subtree when this node becomes leader (linked to the node, which ends it

@@ -139,7 +139,19 @@ void reread_and_fail(self_ptr self, const pub_ptr& p, const std::string& error) 
           });
 }
 
+/// The leader's own lease still holds: checked before each write, so that a leader paused past
+/// its term publishes nothing when it resumes (it steps down as soon as its election notices).
+bool may_publish(const pub& p) {
+  if (!p.settings.leading_until) return true;
+  return now().time_since_epoch().count() < p.settings.leading_until->load();
+}
+
 void write(self_ptr self, const pub_ptr& p, handoff_step s) {
+  if (!may_publish(*p)) {
+    log(log_level::warning, "publisher: e", p->settings.epoch,
+        ": not written, the leader's lease may have expired");
+    return;  // the node ends the leader on step-down; a renewal re-arms through the next event
+  }
   p->busy = true;
   auto version = p->version + 1;
   auto writes = writes_for(*p, s, version);
@@ -149,6 +161,8 @@ void write(self_ptr self, const pub_ptr& p, handoff_step s) {
       .then(
           [=](const std::vector<std::uint64_t>&) {
             // The manifest last: a version is complete once its manifest is written.
+            if (!may_publish(*p))
+              return reread_and_fail(self, p, "the leader's lease may have expired");
             self->request(p->kv, timeout, caf::put_atom::value, std::string(manifest_key), manifest)
                 .then(
                     [=](std::uint64_t) {

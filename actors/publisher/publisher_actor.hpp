@@ -14,6 +14,8 @@
 // by (when that heartbeat was seen) + the larger heartbeat TTL, and the planner grants then.
 #include <caf/fwd.hpp>
 
+#include <atomic>
+#include <memory>
 #include <string>
 
 #include "actors/publisher/handoff_planner.hpp"
@@ -33,6 +35,9 @@ struct publisher_settings {
   std::uint64_t last_version = 0;
   std::shared_ptr<metrics> stats;
   duration heartbeat_ttl = std::chrono::seconds(3);  // this leader's; a record's may be larger
+  /// The leader term's renew deadline (steady ns), kept by the election; null: always valid.
+  /// Checked before every write: a leader never publishes once its lease could have expired.
+  std::shared_ptr<const std::atomic<std::int64_t>> leading_until;
 };
 
 /// A worker key as read from the store, with its fencing tokens (records without them: none).

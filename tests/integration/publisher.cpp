@@ -3,12 +3,15 @@
 // not greater than theirs, apply what it publishes.
 #include <boost/test/unit_test.hpp>
 
+#include <atomic>
+
 #include "actors/leader/leader_messages.hpp"
 #include "actors/publisher/publisher_actor.hpp"
 #include "messages/codec.hpp"
 #include "messages/inspect.hpp"
 #include "runtime/nats/kv_actor.hpp"
 #include "tests/support/actors.hpp"
+#include "tests/support/eventually.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;
@@ -65,6 +68,32 @@ BOOST_AUTO_TEST_CASE(a_restarted_leader_continues_the_versions_of_its_epoch) {
   auto m = decode<manifest_record>(kv->get("_manifest")->value);
   BOOST_REQUIRE(m.ok());
   BOOST_TEST(m->version == 9u);
+  self->send_exit(pub, caf::exit_reason::user_shutdown);
+}
+
+BOOST_AUTO_TEST_CASE(a_leader_past_its_lease_publishes_nothing) {
+  auto kv = bucket("pub-expired");
+  publisher_settings ps;
+  ps.leader = "w1";
+  ps.epoch = 3;
+  ps.handoff = {handoff_mode::cooperative, 2s};
+  // The term's renew deadline passed (a leader paused past its lease, resumed): the election
+  // has not noticed yet, the publisher must not write.
+  auto until = std::make_shared<std::atomic<std::int64_t>>(
+      (std::chrono::steady_clock::now() - 1ms).time_since_epoch().count());
+  ps.leading_until = until;
+  caf::scoped_actor self{sys};
+  auto me = caf::actor_cast<caf::actor>(self);
+  auto pub = sys.spawn(publisher, ps, spawn_kv_actor(sys, kv),
+                       spawn_kv_actor(sys, bucket("pub-expired-heartbeats")), me, me);
+  self->send(pub, target_ready{1, "cold_start", {{"w1", parts({"a", "b"})}}, 2});
+  self->send(pub, applied_snapshot{{{"w1", {0, 0}}}, 0, {}});
+  BOOST_TEST(!test::eventually([&] { return kv->get("w1").ok(); }, 1s));
+  BOOST_TEST(!kv->get("_manifest").ok());
+  // Renewed: it publishes.
+  until->store((std::chrono::steady_clock::now() + 1h).time_since_epoch().count());
+  self->send(pub, applied_snapshot{{{"w1", {0, 0}}}, 0, {}});
+  BOOST_TEST(test::eventually([&] { return kv->get("w1").ok(); }, 5s));
   self->send_exit(pub, caf::exit_reason::user_shutdown);
 }
 
