@@ -216,6 +216,7 @@ std::unique_ptr<http_endpoint> start_endpoint(const app_settings& s,
   if (s.metrics_address.empty()) return nullptr;
   http_endpoint_options options;
   options.address = s.metrics_address;
+  options.json_pages["/debug/ownership"] = [cache] { return cache->ownership_json(); };
   auto endpoint = http_endpoint::start(
       m, [cache] { return cache->json(); }, options);
   if (!endpoint) {

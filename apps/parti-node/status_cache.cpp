@@ -4,7 +4,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <limits>
+#include <set>
 
 #include "runtime/clock.hpp"
 
@@ -37,9 +39,36 @@ void status_cache::on_leadership(int node, const leadership_update& u) {
   e.leader_id = u.leader_id;
 }
 
+namespace {
+
+std::int64_t boot_ns() {
+  return boot_now().time_since_epoch().count();
+}
+
+constexpr std::size_t max_spans = 100'000;
+
+}  // namespace
+
+void status_cache::close_assignment(int node, entry& e, const std::string& key, std::int64_t at) {
+  auto it = e.assigned_since.find(key);
+  if (it == e.assigned_since.end()) return;
+  closed_.push_back(span{node, e.worker, key, it->second, at});
+  if (closed_.size() > max_spans) closed_.pop_front();
+  e.assigned_since.erase(it);
+}
+
 void status_cache::on_assignment(int node, const assignment_update& u) {
   std::lock_guard<std::mutex> guard(mutex_);
   auto& e = at(node);
+  const auto t = boot_ns();
+  std::set<std::string> now_owned;
+  for (const auto& p : u.owned)
+    if (!p.keys.empty()) now_owned.insert(p.keys.front());
+  std::vector<std::string> ended;
+  for (const auto& [key, since] : e.assigned_since)
+    if (now_owned.count(key) == 0) ended.push_back(key);
+  for (const auto& key : ended) close_assignment(node, e, key, t);
+  for (const auto& key : now_owned) e.assigned_since.emplace(key, t);
   e.owned = u.owned;
   e.grants = u.grants;
   e.applied_epoch = u.epoch;
@@ -51,6 +80,42 @@ void status_cache::on_lease(int node, const lease_update& u) {
   auto& e = at(node);
   e.lease = u.state;
   e.serving_until_ns = u.serving_until_ns;
+  // The lease spans: extended while it holds, cut short when it ends early (a fence).
+  const auto t = boot_ns();
+  bool open = !e.serving.empty() && e.serving.back().second > t;
+  if (u.serving_until_ns > t) {
+    if (open)
+      e.serving.back().second = u.serving_until_ns;
+    else
+      e.serving.emplace_back(t, u.serving_until_ns);
+  } else if (open) {
+    e.serving.back().second = t;
+  }
+  if (e.serving.size() > max_spans) e.serving.erase(e.serving.begin());
+}
+
+std::string status_cache::ownership_json() const {
+  using nlohmann::json;
+  std::lock_guard<std::mutex> guard(mutex_);
+  const auto t = boot_ns();
+  json intervals = json::array();
+  auto served = [&](const span& a) {
+    for (const auto& [from, until] : nodes_.at(static_cast<std::size_t>(a.node)).serving) {
+      auto begin = std::max(a.from, from), end = std::min({a.to, until, t});
+      if (begin < end)
+        intervals.push_back({{"node", a.node},
+                             {"worker", a.worker},
+                             {"partition", a.partition},
+                             {"from", begin},
+                             {"to", end}});
+    }
+  };
+  for (const auto& a : closed_) served(a);
+  for (std::size_t i = 0; i < nodes_.size(); ++i)
+    for (const auto& [key, since] : nodes_[i].assigned_since)
+      served(span{static_cast<int>(i), nodes_[i].worker, key, since, t});
+  return json{{"clock", "CLOCK_BOOTTIME ns"}, {"now", t}, {"intervals", std::move(intervals)}}
+      .dump();
 }
 
 std::string status_cache::worker(int node) const {

@@ -2,6 +2,8 @@
 // What /status reports for every node of this process, kept up to date from the nodes' own
 // events. The HTTP thread only reads this snapshot under a mutex, so a request never waits
 // for an actor (a busy or stopping node cannot stall a scrape).
+#include <deque>
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -27,6 +29,14 @@ class status_cache {
   void on_assignment(int node, const assignment_update& u);
   void on_lease(int node, const lease_update& u);
 
+  /// {"clock":"CLOCK_BOOTTIME ns","now":t,"intervals":[{"node":i,"worker":w,"partition":k,
+  ///  "from":t0,"to":t1}]}: every span during which a node of this process served a partition,
+  /// on the boot clock, which every process of one host shares, so spans of different
+  /// processes compare exactly (no sampling). A span ends where the lease would have let it end
+  /// (the horizon), even when the node's thread did not run then (a paused process). The
+  /// current ones end at `now`. Kept for the last 100 000 spans.
+  std::string ownership_json() const;
+
   /// The worker id node `node` holds now (empty while it holds none).
   std::string worker(int node) const;
 
@@ -51,13 +61,23 @@ class status_cache {
     std::vector<partition_grant> grants;
     std::string lease = "unheld";
     std::int64_t serving_until_ns = 0;  // boot clock: compared at the moment of answering
+    std::map<std::string, std::int64_t> assigned_since;  // first key -> when it was applied
+    std::vector<std::pair<std::int64_t, std::int64_t>> serving;  // lease spans [from, until)
   };
+  struct span {
+    int node = 0;
+    std::string worker;
+    std::string partition;
+    std::int64_t from = 0, to = 0;  // assigned [from, to); served where a lease span overlaps
+  };
+  void close_assignment(int node, entry& e, const std::string& key, std::int64_t at);
 
   entry& at(int node);
 
   process_info info_;
   mutable std::mutex mutex_;
   std::vector<entry> nodes_;
+  std::deque<span> closed_;  // assignments that ended
 };
 
 }  // namespace parti::node_app

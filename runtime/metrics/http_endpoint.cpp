@@ -130,8 +130,12 @@ status http_endpoint_options::validate() const {
 }
 
 struct http_endpoint::impl {
-  impl(std::shared_ptr<const metrics> m, status_source s, std::string h)
-      : source(std::move(m)), status_json(std::move(s)), host(std::move(h)) {}
+  impl(std::shared_ptr<const metrics> m, status_source s, std::string h,
+       std::map<std::string, status_source> pages)
+      : source(std::move(m)),
+        status_json(std::move(s)),
+        host(std::move(h)),
+        json_pages(std::move(pages)) {}
   ~impl() {
     if (context != nullptr) stop();
   }
@@ -182,14 +186,16 @@ struct http_endpoint::impl {
       return reply(conn, 405, plain_content_type, "method not allowed: use GET\n", head_only,
                    "Allow: GET, HEAD\r\n");
     if (uri == "/metrics") return reply(conn, 200, metrics_content_type, source->text(), head_only);
-    if (uri == "/status" && status_json) return serve_status(conn, head_only);
+    if (uri == "/status" && status_json) return serve_json(conn, status_json, head_only);
+    if (auto page = json_pages.find(uri); page != json_pages.end() && page->second)
+      return serve_json(conn, page->second, head_only);
     return reply(conn, 404, plain_content_type, "not found: " + uri + "\n", head_only);
   }
 
-  int serve_status(mg_connection* conn, bool head_only) const {
+  int serve_json(mg_connection* conn, const status_source& source_of, bool head_only) const {
     std::string body;
     try {
-      body = status_json();
+      body = source_of();
     } catch (const std::exception& e) {
       return reply(conn, 500, plain_content_type, std::string{"status: "} + e.what() + "\n",
                    head_only);
@@ -200,6 +206,7 @@ struct http_endpoint::impl {
   const std::shared_ptr<const metrics> source;
   const status_source status_json;
   const std::string host;
+  const std::map<std::string, status_source> json_pages;
   mg_context* context = nullptr;
   int port = 0;
 };
@@ -212,7 +219,7 @@ result<std::unique_ptr<http_endpoint>> http_endpoint::start(std::shared_ptr<cons
   init_civetweb_once();
 
   auto p = std::make_unique<impl>(std::move(source), std::move(status_json),
-                                  split_address(options.address)->first);
+                                  split_address(options.address)->first, options.json_pages);
   const std::string threads = std::to_string(options.threads);
   const std::string timeout = std::to_string(options.request_timeout.count());
   const char* config[] = {"listening_ports",

@@ -2,6 +2,7 @@
 // The one HTTP listener of a parti-node process (civetweb underneath):
 //   GET /metrics  the metrics registry, text/plain; version=0.0.4 (Prometheus text format)
 //   GET /status   the JSON the application's status callback returns, application/json
+//   GET <path>    further JSON pages given in the options (parti-node: /debug/ownership)
 //   anything else 404; a method other than GET or HEAD 405.
 //
 // Requests are served by a small pool of server threads, so a slow or stalled client holds one
@@ -10,6 +11,7 @@
 // wait for an actor without a timeout). An exception it throws becomes a 500, not a crash.
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -27,6 +29,8 @@ struct http_endpoint_options {
   int threads = 2;
   /// How long a client may take to send its request (and to read the reply).
   std::chrono::milliseconds request_timeout{10000};
+  /// Further JSON pages by path ("/debug/ownership"), served like /status.
+  std::map<std::string, std::function<std::string()>> json_pages;
 
   /// The address is host:port with a port in 0..65535, threads >= 1, the timeout > 0; the
   /// failure names what is wrong.
