@@ -85,8 +85,9 @@ struct node_state {
   bool readback_in_flight = false;
   std::uint64_t lease_token = 0;  // of the pending lease wake-up
   std::vector<partition_grant> grants;
-  std::size_t acks_pending = 0;  // revocations the application has not acknowledged yet
-  lease_update told_lease;       // the last on_lease callback
+  std::size_t acks_pending = 0;     // revocations the application has not acknowledged yet
+  bool revocation_lapsing = false;  // heartbeats held after an unacknowledged revocation
+  lease_update told_lease;          // the last on_lease callback
   std::shared_ptr<std::atomic<std::int64_t>> leading_until =
       std::make_shared<std::atomic<std::int64_t>>(0);
   static inline const char* name = "parti.node";
@@ -240,6 +241,7 @@ void on_revocation_unacknowledged(node_ptr self) {
   log(log_level::error, st.worker,
       ": the application did not acknowledge a revocation within the hand-off timeout; "
       "heartbeats stop until the lease lapses");
+  st.revocation_lapsing = true;
   if (st.lease) st.lease->stop_extending("revocation not acknowledged");
   if (auto hb = st.children.find(child_kind::heartbeat); hb != st.children.end())
     self->send(hb->second, hold_atom::value, true);
@@ -334,6 +336,13 @@ void on_suspended(node_ptr self, const std::string& reason) {
   // only a new write followed by a read-back of the assignment can bring it back.
   if (auto hb = st.children.find(child_kind::heartbeat); hb != st.children.end())
     self->send(hb->second, hold_atom::value, false);
+  // The revoked partitions are served by nobody here now (the lease lapsed on our clock, and a
+  // revocation is never resumed): report the revocation applied. Otherwise the leader waits for
+  // a fence that cannot land (the node heartbeats again from here on) and never grants them.
+  if (st.revocation_lapsing) {
+    st.revocation_lapsing = false;
+    report_applied(self);
+  }
 }
 
 void on_resumed(node_ptr self) {
@@ -533,6 +542,7 @@ void on_id_claimed(node_ptr self, const id_claimed& c) {
   st.worker = c.id;
   st.lease = std::make_unique<ownership_lease>(lease_options_of(cfg(self)));
   st.readback_in_flight = false;
+  st.revocation_lapsing = false;
   log(log_level::info, "node ", st.instance, ": claimed ", c.id);
   enter(self, parti::node_state::election, "claimed " + c.id);
   start_member_children(self);

@@ -189,34 +189,46 @@ void write(self_ptr self, const pub_ptr& p, handoff_step s) {
           });
 }
 
-/// When the holder's lease must have lapsed, given that a fence on the revision the leader
-/// saw succeeded: the holder cannot have extended it past that heartbeat.
-time_point lapse_after_fence(const pub& p, const std::string& worker) {
-  auto ttl = p.settings.heartbeat_ttl;
+/// When the holder's lease must have lapsed once a fence on `revision` (0: the key was gone)
+/// succeeded: it cannot have extended its lease past the heartbeat of that revision, which it
+/// sent before the leader saw it (`seen`), or, when the leader did not see that revision, before
+/// the leader read it (`read_at`). The larger of the two TTLs counts.
+time_point lapse_after_fence(const pub& p, const std::string& worker, std::uint64_t revision,
+                             std::uint64_t record_ttl_ms, time_point read_at) {
+  auto ttl = std::max<duration>(p.settings.heartbeat_ttl, std::chrono::milliseconds(record_ttl_ms));
   auto it = p.seen.find(worker);
-  if (it == p.seen.end() || it->second.seen_ns == 0) return p.started + ttl;
-  ttl = std::max<duration>(ttl, std::chrono::milliseconds(it->second.ttl_ms));
-  return time_point{duration{it->second.seen_ns}} + ttl;
+  if (it != p.seen.end())
+    ttl = std::max<duration>(ttl, std::chrono::milliseconds(it->second.ttl_ms));
+  bool seen = it != p.seen.end() && it->second.seen_ns != 0;
+  if (revision == 0) {
+    // The key is gone: no heartbeat newer than the last one the leader saw (or newer than the
+    // leader's start) is in the bucket, and an older one would have expired only past its TTL.
+    auto last = seen ? time_point{duration{it->second.seen_ns}} : p.started;
+    return std::min(read_at, last) + ttl;
+  }
+  if (seen && it->second.revision == revision)
+    return std::min(read_at, time_point{duration{it->second.seen_ns}}) + ttl;
+  return read_at + ttl;
 }
 
-void fence_done(self_ptr self, const pub_ptr& p, const std::string& worker, bool ok,
-                const std::string& why) {
+void fence_done(self_ptr self, const pub_ptr& p, const std::string& worker,
+                std::optional<time_point> lapse, const std::string& why) {
   p->fencing.erase(worker);
-  if (ok) {
-    auto lapse = lapse_after_fence(*p, worker);
+  if (lapse) {
     log(log_level::info, "publisher: fenced ", worker, "; its lease lapses in ",
-        std::chrono::duration_cast<std::chrono::milliseconds>(lapse - now()).count(), " ms");
-    p->planner.released(worker, lapse);
+        std::chrono::duration_cast<std::chrono::milliseconds>(*lapse - now()).count(), " ms");
+    p->planner.released(worker, *lapse);
     return step(self, p);
   }
   log(log_level::info, "publisher: fence of ", worker, " refused (", why, "); retrying later");
-  // Later, not at once: a holder that keeps heartbeating is waited for, a failing store is not
-  // hammered.
+  // Later, not at once: a failing store is not hammered.
   self->delayed_send(self, p->settings.request_timeout, fence_retry_atom::value, worker);
 }
 
-/// Rewrites the holder's heartbeat key on the newest revision we saw (create when it is gone):
-/// success proves no newer heartbeat landed, and the holder cannot extend its lease any more.
+/// Rewrites the holder's heartbeat key on its current revision, read first (created when the
+/// key is gone): success proves that no newer heartbeat landed, and the holder cannot extend
+/// its lease any more, even while it keeps heartbeating (a worker that is alive but never
+/// applies its revocation: its next heartbeat fails).
 void fence(self_ptr self, const pub_ptr& p, const std::string& worker) {
   if (!p->fencing.insert(worker).second) return;
   heartbeat_record r;
@@ -224,28 +236,28 @@ void fence(self_ptr self, const pub_ptr& p, const std::string& worker) {
   r.fenced_by = p->settings.leader;
   r.sent_at = unix_millis();
   auto value = encode(r);
-  auto revision = p->seen.count(worker) ? p->seen.at(worker).revision : 0;
   auto timeout = p->settings.request_timeout;
-  auto create = [=] {
-    self->request(p->heartbeats, timeout, create_atom::value, worker, value)
-        .then([=](std::uint64_t) { fence_done(self, p, worker, true, ""); },
-              [=](const caf::error& err) { fence_done(self, p, worker, false, describe(err)); });
+  auto refused = [=](const caf::error& err) {
+    fence_done(self, p, worker, std::nullopt, describe(err));
   };
-  if (revision == 0) return create();
-  self->request(p->heartbeats, timeout, caf::update_atom::value, worker, value, revision)
-      .then([=](std::uint64_t) { fence_done(self, p, worker, true, ""); },
-            [=](const caf::error& err) {
-              if (!is_kv_error(err, kv_errc::wrong_revision))
-                return fence_done(self, p, worker, false, describe(err));
-              // Gone (its heartbeats expired from the bucket) or newer: only a missing key may
-              // be fenced now.
-              self->request(p->heartbeats, timeout, caf::get_atom::value, worker)
-                  .then([=](const kv_entry&) { fence_done(self, p, worker, false, "alive"); },
-                        [=](const caf::error& e) {
-                          if (is_kv_error(e, kv_errc::not_found)) return create();
-                          fence_done(self, p, worker, false, describe(e));
-                        });
-            });
+  auto read_at = now();
+  self->request(p->heartbeats, timeout, caf::get_atom::value, worker)
+      .then(
+          [=](const kv_entry& e) {
+            auto held = decode<heartbeat_record>(e.value);
+            auto ttl_ms = held ? held->ttl_ms : 0;
+            auto lapse = lapse_after_fence(*p, worker, e.revision, ttl_ms, read_at);
+            self->request(p->heartbeats, timeout, caf::update_atom::value, worker, value,
+                          e.revision)
+                .then([=](std::uint64_t) { fence_done(self, p, worker, lapse, ""); }, refused);
+          },
+          [=](const caf::error& err) {
+            if (!is_kv_error(err, kv_errc::not_found)) return refused(err);
+            // Gone: its heartbeats expired from the bucket (or it left). Create the fence.
+            auto lapse = lapse_after_fence(*p, worker, 0, 0, read_at);
+            self->request(p->heartbeats, timeout, create_atom::value, worker, value)
+                .then([=](std::uint64_t) { fence_done(self, p, worker, lapse, ""); }, refused);
+          });
 }
 
 void step(self_ptr self, const pub_ptr& p) {

@@ -8,9 +8,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 
 #include "runtime/metrics/http_client.hpp"
 #include "runtime/nats/local_server.hpp"
@@ -37,6 +39,8 @@ std::vector<node_view> parse_status(const std::string& text) {
     v.applied_version = n.value("applied_version", std::uint64_t{0});
     for (const auto& p : n.value("partitions", nlohmann::json::array()))
       if (p.contains("keys") && !p["keys"].empty()) v.partitions.push_back(p["keys"][0]);
+    for (const auto& p : n.value("suspended_partitions", nlohmann::json::array()))
+      if (p.contains("keys") && !p["keys"].empty()) v.suspended_partitions.push_back(p["keys"][0]);
     out.push_back(std::move(v));
   }
   return out;
@@ -118,6 +122,37 @@ void fleet::reap() {
     int status = 0;
     if (m.alive() && ::waitpid(m.pid, &status, WNOHANG) == m.pid) m.pid = -1;
   }
+}
+
+std::vector<std::pair<served_span, served_span>> overlapping(std::vector<served_span> spans) {
+  std::sort(spans.begin(), spans.end(), [](const served_span& a, const served_span& b) {
+    return std::tie(a.partition, a.from) < std::tie(b.partition, b.from);
+  });
+  std::vector<std::pair<served_span, served_span>> out;
+  for (std::size_t i = 0; i < spans.size(); ++i)
+    for (std::size_t j = i + 1; j < spans.size() && spans[j].partition == spans[i].partition &&
+                                spans[j].from < spans[i].to;
+         ++j)
+      if (spans[j].worker != spans[i].worker) out.emplace_back(spans[i], spans[j]);
+  return out;
+}
+
+std::optional<std::vector<served_span>> fleet::served_spans(int index,
+                                                            std::chrono::milliseconds timeout) {
+  const auto& m = members_.at(static_cast<std::size_t>(index));
+  if (!m.alive()) return std::nullopt;
+  auto body = http_get(m.metrics_port, "/debug/ownership", timeout);
+  if (!body) return std::nullopt;
+  auto j = nlohmann::json::parse(*body, nullptr, false);
+  if (j.is_discarded() || !j.contains("intervals")) return std::nullopt;
+  std::vector<served_span> out;
+  for (const auto& i : j["intervals"])
+    // The member too: two processes under one worker id (a paused one whose id was taken
+    // over) are two owners.
+    out.push_back(served_span{i.value("worker", "") + "@member-" + std::to_string(index),
+                              i.value("partition", ""), i.value("from", std::int64_t{0}),
+                              i.value("to", std::int64_t{0})});
+  return out;
 }
 
 std::optional<std::vector<node_view>> fleet::status(int index, std::chrono::milliseconds timeout) {

@@ -21,6 +21,8 @@ struct node_view {
   std::uint64_t epoch = 0;
   std::uint64_t applied_version = 0;
   std::vector<std::string> partitions;  // first key of each owned partition
+  // Owned but not served: the node's lease lapsed (empty with a binary without leases).
+  std::vector<std::string> suspended_partitions;
 };
 
 /// A blocking HTTP GET on 127.0.0.1:port; nothing on any failure or a non-200 answer.
@@ -38,6 +40,18 @@ struct member {
   std::vector<std::string> args;
   bool alive() const { return pid > 0; }
 };
+
+/// One span during which a node served a partition (parti-node's /debug/ownership), on the boot
+/// clock that every process of the host shares.
+struct served_span {
+  std::string worker;  // "<worker id>@member-<index>"
+  std::string partition;
+  std::int64_t from = 0, to = 0;  // ns, [from, to)
+};
+
+/// Every pair of spans of one partition, by two different workers, that overlap in time: a
+/// moment with two owners, found exactly rather than by sampling.
+std::vector<std::pair<served_span, served_span>> overlapping(std::vector<served_span> spans);
 
 /// partition -> the workers that report owning it.
 using ownership = std::map<std::string, std::set<std::string>>;
@@ -63,9 +77,11 @@ class fleet {
   void reap();
 
   /// The nodes a member reports, or nothing when it does not answer.
-  std::optional<std::vector<node_view>> status(int index,
-                                               std::chrono::milliseconds timeout =
-                                                   std::chrono::milliseconds(500));
+  std::optional<std::vector<node_view>> status(
+      int index, std::chrono::milliseconds timeout = std::chrono::milliseconds(500));
+  /// The spans member `index` reports on /debug/ownership, or nothing when it does not answer.
+  std::optional<std::vector<served_span>> served_spans(
+      int index, std::chrono::milliseconds timeout = std::chrono::milliseconds(2000));
   /// Who owns what, over every live member that answered; `answered` counts them.
   ownership sample(int* answered = nullptr);
   /// The worker that leads, when exactly one live member says it leads.

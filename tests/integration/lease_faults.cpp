@@ -28,10 +28,10 @@
 // The fleet driver is part of the parti_apps library, which the test programs do not link;
 // its one source file is compiled into this program instead.
 #include "apps/lib/fleet.hpp"
+#include "apps/lib/tcp_relay.hpp"
 #include "runtime/nats/local_server.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/run_program.hpp"
-#include "tests/support/tcp_relay.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;
@@ -318,6 +318,28 @@ std::string join(const std::set<std::string>& s) {
 /// Pauses member `index` (SIGSTOP) until at least `min_pause` passed and `done` holds for a
 /// sample (bounded by `max_pause`), then resumes it (SIGCONT). Checks that the first answers
 /// of the resumed process list no partition that another worker served just before.
+/// Exactly, not sampled: the spans every member served each partition (parti-node's
+/// /debug/ownership, on the boot clock that all processes of this host share) never overlap
+/// between two owners.
+void no_two_owners_at_any_moment(fleet::fleet& f) {
+  std::vector<fleet::served_span> spans;
+  for (int i : f.alive()) {
+    auto mine = f.served_spans(i);
+    BOOST_REQUIRE_MESSAGE(mine.has_value(), "member " << i << " did not answer /debug/ownership");
+    spans.insert(spans.end(), mine->begin(), mine->end());
+  }
+  auto overlaps = fleet::overlapping(spans);
+  std::ostringstream evidence;
+  for (std::size_t i = 0; i < overlaps.size() && i < 5; ++i) {
+    const auto& [a, b] = overlaps[i];
+    evidence << a.partition << ": " << a.worker << " [" << a.from << ", " << a.to << ") and "
+             << b.worker << " [" << b.from << ", " << b.to << "); ";
+  }
+  BOOST_TEST_MESSAGE(spans.size() << " served spans, " << overlaps.size() << " overlapping");
+  BOOST_TEST(!spans.empty());
+  BOOST_TEST(overlaps.empty(), overlaps.size() << " moments with two owners: " << evidence.str());
+}
+
 struct pause_result {
   time_point stopped;
   time_point resumed;
@@ -363,7 +385,7 @@ BOOST_AUTO_TEST_SUITE(lease_faults)
 // only after that, and the group converges after the heal; never two owners.
 BOOST_AUTO_TEST_CASE(worker_cut_off_from_the_store) {
   local_nats_server nats;
-  test::tcp_relay relay(nats.port());
+  fleet::tcp_relay relay(nats.port());
   log_dir logs;
   fleet::fleet f(test::app_binary("parti-node"), common_args(), logs.path);
   start_nodes(f, {nats.url(), nats.url(), relay.url()});
@@ -432,6 +454,7 @@ BOOST_AUTO_TEST_CASE(worker_cut_off_from_the_store) {
   BOOST_TEST(obs.two_owner_samples() == 0u, "two owners in "
                                                 << obs.two_owner_samples()
                                                 << " samples: " << obs.two_owner_evidence());
+  no_two_owners_at_any_moment(f);
   BOOST_TEST(c_empty_ms.has_value(), "the cut node kept listing partitions through the cut");
   if (c_empty_ms)
     BOOST_TEST(*c_empty_ms <= millis(heartbeat_ttl + 200ms),
@@ -500,6 +523,7 @@ BOOST_AUTO_TEST_CASE(worker_paused) {
   BOOST_TEST(obs.two_owner_samples() == 0u, "two owners in "
                                                 << obs.two_owner_samples()
                                                 << " samples: " << obs.two_owner_evidence());
+  no_two_owners_at_any_moment(f);
   BOOST_TEST(r.others_took_over.has_value(),
              "the others never took the paused worker's partitions over");
   BOOST_TEST(r.first_answer_clean,
@@ -560,6 +584,7 @@ BOOST_AUTO_TEST_CASE(leader_paused) {
   BOOST_TEST(obs.two_owner_samples() == 0u, "two owners in "
                                                 << obs.two_owner_samples()
                                                 << " samples: " << obs.two_owner_evidence());
+  no_two_owners_at_any_moment(f);
   BOOST_TEST(new_leader_at.has_value(), "no other node became the leader during the pause");
   BOOST_TEST(r.others_took_over.has_value(),
              "the others never served every partition during the pause");
@@ -674,6 +699,7 @@ outage_result store_outage(bool keep, const log_dir& logs) {
   BOOST_TEST(obs.two_owner_samples() == 0u, "two owners in "
                                                 << obs.two_owner_samples()
                                                 << " samples: " << obs.two_owner_evidence());
+  no_two_owners_at_any_moment(f);
   return r;
 }
 

@@ -1,4 +1,4 @@
-// The fault-test relay (tests/support/tcp_relay.hpp): a cut holds every byte back without
+// The fault-test relay (apps/lib/tcp_relay.hpp): a cut holds every byte back without
 // closing anything, heal delivers (or drops) what was held, and what a live nats.c connection
 // makes of it.
 //
@@ -21,7 +21,7 @@
 
 #include "runtime/nats/kv_store.hpp"
 #include "tests/support/actors.hpp"
-#include "tests/support/tcp_relay.hpp"
+#include "apps/lib/tcp_relay.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;
@@ -39,7 +39,7 @@ long long ms(clock_type::duration d) {
 /// A nats-server, a relay in front of it and one connection through the relay.
 struct relay_fixture {
   local_nats_server server;
-  test::tcp_relay relay{server.port()};
+  fleet::tcp_relay relay{server.port()};
   std::shared_ptr<connection> conn;
   std::shared_ptr<kv_store> kv;
 
@@ -184,7 +184,7 @@ BOOST_AUTO_TEST_SUITE(tcp_relay_raw)
 
 BOOST_AUTO_TEST_CASE(a_cut_reads_everything_forwards_nothing_and_heal_delivers_it_in_order) {
   raw_server target;
-  test::tcp_relay relay(target.port);
+  fleet::tcp_relay relay(target.port);
   socket_fd client(connect_to(relay.port()));
   BOOST_REQUIRE(client.fd >= 0);
   socket_fd server(target.accept());
@@ -239,7 +239,7 @@ BOOST_AUTO_TEST_CASE(a_cut_reads_everything_forwards_nothing_and_heal_delivers_i
 
 BOOST_AUTO_TEST_CASE(a_close_during_a_cut_is_held_until_heal) {
   raw_server target;
-  test::tcp_relay relay(target.port);
+  fleet::tcp_relay relay(target.port);
   socket_fd server;
   {
     socket_fd client(connect_to(relay.port()));
@@ -262,7 +262,7 @@ BOOST_AUTO_TEST_CASE(a_close_during_a_cut_is_held_until_heal) {
 
 BOOST_AUTO_TEST_CASE(reset_connections_resets_both_peers_and_keeps_listening) {
   raw_server target;
-  test::tcp_relay relay(target.port);
+  fleet::tcp_relay relay(target.port);
   socket_fd client(connect_to(relay.port()));
   socket_fd server(target.accept());
   BOOST_REQUIRE(client.fd >= 0 && server.fd >= 0);
@@ -281,7 +281,7 @@ BOOST_AUTO_TEST_CASE(reset_connections_resets_both_peers_and_keeps_listening) {
 
 BOOST_AUTO_TEST_CASE(bytes_beyond_the_hold_limit_are_dropped_and_counted) {
   raw_server target;
-  test::tcp_relay relay(target.port, 1000);
+  fleet::tcp_relay relay(target.port, 1000);
   socket_fd client(connect_to(relay.port()));
   socket_fd server(target.accept());
   BOOST_REQUIRE(client.fd >= 0 && server.fd >= 0);
@@ -304,7 +304,7 @@ BOOST_AUTO_TEST_CASE(a_refused_target_closes_the_client) {
     raw_server gone;
     closed_port = gone.port;
   }
-  test::tcp_relay relay(closed_port);
+  fleet::tcp_relay relay(closed_port);
   socket_fd client(connect_to(relay.port()));
   BOOST_REQUIRE(client.fd >= 0);
   auto end = await_end(client.fd);

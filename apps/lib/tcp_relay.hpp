@@ -1,6 +1,8 @@
 #pragma once
-// A TCP relay for fault tests: clients connect to the relay, which forwards each connection to a
-// target port on 127.0.0.1 (a nats-server). cut() partitions every relayed connection without
+// A TCP relay for fault injection, shared by the fault tests (integration.tcp_relay,
+// integration.lease_faults) and the failover benchmark (bench_failover, mode cut): clients
+// connect to the relay, which forwards each connection to a target port on 127.0.0.1 (a
+// nats-server). cut() partitions every relayed connection without
 // closing it: from then on the relay still reads everything from both sides (so no sender ever
 // blocks and no write deadline fires) but forwards nothing, not even a close, and neither side
 // sees a FIN or a reset. heal() resumes forwarding; by default the bytes held back during the
@@ -36,7 +38,7 @@
 #include <thread>
 #include <vector>
 
-namespace parti::test {
+namespace parti::fleet {
 
 class tcp_relay {
  public:
@@ -110,4 +112,4 @@ class tcp_relay {
   std::thread thread_;
 };
 
-}  // namespace parti::test
+}  // namespace parti::fleet

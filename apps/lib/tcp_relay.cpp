@@ -1,4 +1,4 @@
-#include "tests/support/tcp_relay.hpp"
+#include "apps/lib/tcp_relay.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -13,7 +13,7 @@
 #include <cstring>
 #include <stdexcept>
 
-namespace parti::test {
+namespace parti::fleet {
 
 namespace {
 
@@ -362,4 +362,4 @@ void tcp_relay::reset_all() {
   accept_paused_ = false;
 }
 
-}  // namespace parti::test
+}  // namespace parti::fleet
