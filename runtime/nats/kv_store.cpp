@@ -230,11 +230,14 @@ kv_result<done> kv_store::purge(const std::string& key) {
 
 kv_result<std::vector<std::string>> kv_store::keys() {
   kvKeysList list{};
-  // Without a timeout, kvStore_Keys can wait forever (seen once with a JetStream cluster).
+  // Without a timeout, kvStore_Keys can wait forever (seen once with a JetStream cluster). It
+  // bounds the whole listing, one message per key, not one request: a bucket of hundreds of keys
+  // on a loaded machine took more than one request timeout (integration.kv under a parallel
+  // ctest), so it gets five, as the callers that list whole buckets allow for.
   kvWatchOptions wo;
   kvWatchOptions_Init(&wo);
   wo.Timeout =
-      std::chrono::duration_cast<std::chrono::milliseconds>(conn_->options().request_timeout)
+      std::chrono::duration_cast<std::chrono::milliseconds>(conn_->options().request_timeout * 5)
           .count();
   natsStatus s = kvStore_Keys(&list, kv_, &wo);
   if (s == NATS_NOT_FOUND) return std::vector<std::string>{};  // empty bucket
