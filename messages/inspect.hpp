@@ -109,6 +109,10 @@ typename Inspector::result_type inspect(Inspector& f, id_claimed& x) {
   return f(caf::meta::type_name("parti.id_claimed"), x.id, x.revision);
 }
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, claim_validity& x) {
+  return f(caf::meta::type_name("parti.claim_validity"), x.id, x.safe_until_ns);
+}
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, id_lost& x) {
   return f(caf::meta::type_name("parti.id_lost"), x.id, x.reason);
 }

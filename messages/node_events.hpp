@@ -84,6 +84,13 @@ struct id_claimed {
   std::uint64_t revision = 0;
 };
 
+/// id_claimer -> node: after the claim and each renewal, until when the claim is surely still
+/// this process's (boot clock, ns): the ownership lease never outlasts it.
+struct claim_validity {
+  std::string id;
+  std::int64_t safe_until_ns = 0;
+};
+
 /// id_claimer -> node: the id is lost (someone else wrote it, it expired, or it could have).
 struct id_lost {
   std::string id;

@@ -49,6 +49,13 @@ void schedule(caf::event_based_actor* self, const claimer_ptr& c, duration after
                      c->generation);
 }
 
+/// Tells the node until when the claim is surely ours, on the boot clock of its lease.
+void tell_validity(caf::event_based_actor* self, const claimer_ptr& c) {
+  auto left = c->keeper->safe_until() - now();
+  self->send(c->parent,
+             claim_validity{c->id, (boot_now() + left).time_since_epoch().count()});
+}
+
 void schedule_keeper(caf::event_based_actor* self, const claimer_ptr& c) {
   schedule(self, c, c->keeper->next_deadline() - now());
 }
@@ -86,6 +93,7 @@ void try_candidate(caf::event_based_actor* self, claimer_ptr c, std::set<std::st
             c->warned_exhausted = false;
             ++c->generation;
             self->send(c->parent, id_claimed{c->id, revision});
+            tell_validity(self, c);
             schedule_keeper(self, c);
           },
           [=](const caf::error& err) mutable {
@@ -148,6 +156,7 @@ void after_keeper_update(caf::event_based_actor* self, const claimer_ptr& c,
                          claim_health health, const std::string& reason) {
   c->busy = false;
   if (health == claim_health::lost) return lose(self, c, reason);
+  tell_validity(self, c);
   on_tick(self, c);  // maybe something is due right away (renew after a read-back)
 }
 

@@ -814,6 +814,12 @@ caf::behavior node(caf::stateful_actor<node_state>* self, node_options options) 
         return caf::ok_atom::value;
       },
       [=](const heartbeat_outcome& o) { on_heartbeat_outcome(self, o); },
+      [=](const claim_validity& v) {
+        auto& s = self->state;
+        if (!s.lease || v.id != s.worker) return;
+        s.lease->claim_safe_until(time_point{duration{v.safe_until_ns}});
+        check_lease(self);
+      },
       [=](lease_tick_atom, std::uint64_t tick) {
         if (tick == self->state.lease_token) check_lease(self);
       },
