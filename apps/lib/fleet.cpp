@@ -138,13 +138,15 @@ std::vector<std::pair<served_span, served_span>> overlapping(std::vector<served_
 }
 
 std::optional<std::vector<served_span>> fleet::served_spans(int index,
-                                                            std::chrono::milliseconds timeout) {
+                                                            std::chrono::milliseconds timeout,
+                                                            std::int64_t* now) {
   const auto& m = members_.at(static_cast<std::size_t>(index));
   if (!m.alive()) return std::nullopt;
   auto body = http_get(m.metrics_port, "/debug/ownership", timeout);
   if (!body) return std::nullopt;
   auto j = nlohmann::json::parse(*body, nullptr, false);
   if (j.is_discarded() || !j.contains("intervals")) return std::nullopt;
+  if (now) *now = j.value("now", std::int64_t{0});
   std::vector<served_span> out;
   for (const auto& i : j["intervals"])
     // The member too: two processes under one worker id (a paused one whose id was taken

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -80,8 +81,11 @@ class fleet {
   std::optional<std::vector<node_view>> status(
       int index, std::chrono::milliseconds timeout = std::chrono::milliseconds(500));
   /// The spans member `index` reports on /debug/ownership, or nothing when it does not answer.
+  /// `now`, when given, gets the moment of the answer on the boot clock: a span that was still
+  /// being served then ends at it.
   std::optional<std::vector<served_span>> served_spans(
-      int index, std::chrono::milliseconds timeout = std::chrono::milliseconds(2000));
+      int index, std::chrono::milliseconds timeout = std::chrono::milliseconds(2000),
+      std::int64_t* now = nullptr);
   /// Who owns what, over every live member that answered; `answered` counts them.
   ownership sample(int* answered = nullptr);
   /// The worker that leads, when exactly one live member says it leads.

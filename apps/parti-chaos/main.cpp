@@ -1,7 +1,10 @@
 // parti-chaos: a seeded, reproducible, time-bounded chaos run against a group of parti-node
-// processes on a local nats-server. It applies a random schedule of
+// processes on a local nats-server. Every member reaches the server through a TCP relay of its
+// own (apps/lib/tcp_relay), which connects to the server on each accepted connection, so
+// nats-server restarts pass through it. It applies a random schedule of
 //   kill -9 of a worker, kill -9 of the leader, graceful restart (restart intent, same id),
-//   scale up, scale down (drain), nats-server restart
+//   scale up, scale down (drain), nats-server restart, pause (SIGSTOP) of a worker or of the
+//   leader, one worker cut off from NATS (its relay holds every byte without closing)
 // and after each event samples every node's /status until the group has converged. It reports
 // per event the convergence time, partitions without an owner after convergence (must be 0),
 // sampled moments with two owners (cooperative hand-off: must be 0) and partitions that moved
@@ -18,10 +21,13 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <memory>
 #include <random>
 #include <thread>
 
 #include "apps/lib/fleet.hpp"
+#include "apps/lib/tcp_relay.hpp"
 #include "runtime/config.hpp"
 #include "runtime/nats/local_server.hpp"
 
@@ -49,6 +55,8 @@ enum class event_kind {
   nats_restart,
   pause_worker,  // SIGSTOP past TTL + grace, then SIGCONT: its lease lapses, others take over
   pause_leader,
+  cut_worker,  // its relay cut for 2 x (TTL + grace), then healed: its lease lapses, others take
+               // over
 };
 
 const char* to_string(event_kind k) {
@@ -69,6 +77,8 @@ const char* to_string(event_kind k) {
       return "pause worker";
     case event_kind::pause_leader:
       return "pause leader";
+    case event_kind::cut_worker:
+      return "cut worker";
   }
   return "?";
 }
@@ -139,15 +149,14 @@ class harness {
         nats_(nats),
         rng_(s_.seed),
         fleet_(s_.binary,
-               {"--nats-url=" + nats.url(), "--group=chaos",
-                "--partitions=" + std::to_string(s_.partitions), "--heartbeat-interval=500ms",
-                "--heartbeat-ttl=1500ms", "--emergency-grace=500ms", "--id-ttl=6s",
-                "--election-ttl=3s", "--cold-start-window=3s", "--planned-scale-window=1s",
-                "--cooldown=1s", "--log-level=info"},
+               {"--group=chaos", "--partitions=" + std::to_string(s_.partitions),
+                "--heartbeat-interval=500ms", "--heartbeat-ttl=1500ms", "--emergency-grace=500ms",
+                "--id-ttl=6s", "--election-ttl=3s", "--cold-start-window=3s",
+                "--planned-scale-window=1s", "--cooldown=1s", "--log-level=info"},
                s_.logs) {}
 
   int run() {
-    for (int i = 0; i < s_.nodes; ++i) fleet_.start(next_id_++);
+    for (int i = 0; i < s_.nodes; ++i) start_member();
     auto first = converge(std::chrono::seconds(60));
     std::printf("seed %llu: %d nodes, %u partitions; initial convergence %.0f ms\n",
                 static_cast<unsigned long long>(s_.seed), s_.nodes, s_.partitions, first);
@@ -162,7 +171,8 @@ class harness {
     auto alive = fleet_.alive().size();
     std::vector<event_kind> choices{event_kind::kill_worker,    event_kind::kill_leader,
                                     event_kind::restart_worker, event_kind::nats_restart,
-                                    event_kind::pause_worker,   event_kind::pause_leader};
+                                    event_kind::pause_worker,   event_kind::pause_leader,
+                                    event_kind::cut_worker};
     if (alive < static_cast<std::size_t>(s_.nodes) + 2) choices.push_back(event_kind::scale_up);
     if (alive > 3) choices.push_back(event_kind::scale_down);
     // Keep the fleet from shrinking below three: kills are followed by a replacement below.
@@ -206,7 +216,7 @@ class harness {
         break;
       }
       case event_kind::scale_up:
-        o.target = "member-" + std::to_string(fleet_.start(next_id_++));
+        o.target = "member-" + std::to_string(start_member());
         break;
       case event_kind::scale_down: {
         int victim = random_member(false);
@@ -223,6 +233,12 @@ class harness {
         int victim = random_member(kind == event_kind::pause_leader);
         o.target = worker_of(victim);
         pause(victim, std::chrono::seconds(4), o);  // 2 x (TTL 1.5 s + grace 0.5 s)
+        break;
+      }
+      case event_kind::cut_worker: {
+        int victim = random_member(false);
+        o.target = worker_of(victim);
+        cut(victim, std::chrono::seconds(4), o);  // 2 x (TTL 1.5 s + grace 0.5 s)
         break;
       }
     }
@@ -247,9 +263,32 @@ class harness {
     outcomes_.push_back(o);
     // Kills shrink the fleet; bring it back to size so the run keeps its shape.
     if (kind == event_kind::kill_worker || kind == event_kind::kill_leader) {
-      fleet_.start(next_id_++);
+      start_member();
       converge(std::chrono::seconds(45), nullptr);
     }
+  }
+
+  /// Starts a member (the next preferred id) that reaches nats-server through a relay of its own;
+  /// returns its index. A restart of the member keeps the relay (same arguments).
+  int start_member() {
+    auto relay = std::make_unique<fleet::tcp_relay>(nats_.port());
+    int index = fleet_.start(next_id_++, {"--nats-url=" + relay->url()});
+    relays_[index] = std::move(relay);
+    return index;
+  }
+
+  /// Cuts a member off from nats-server (its relay holds every byte, closes nothing) for
+  /// `how_long`, sampling every 20 ms for partitions listed by two members meanwhile, then heals
+  /// (the held bytes are delivered, as after a short partition).
+  void cut(int victim, duration how_long, outcome& o) {
+    auto& relay = *relays_.at(victim);
+    relay.cut();
+    auto until = clock_type::now() + how_long;
+    while (clock_type::now() < until) {
+      if (!fleet::doubly_owned(fleet_.sample()).empty()) ++o.double_owner_samples;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    relay.heal();
   }
 
   /// Stops a member (a GC pause, a frozen VM) for `how_long`, sampling every 20 ms for partitions
@@ -291,13 +330,20 @@ class harness {
     return -1;
   }
 
+  /// Every live member answers in a settled state, exactly one leads, and (while there are at
+  /// least as many partitions as members) every member serves some: a worker that lost its
+  /// partitions to a pause or a cut stays Stable with none until the planned scale that takes
+  /// it back in, and that scale would otherwise land in the next event.
   bool settled() {
     int leaders = 0;
-    for (int i : fleet_.alive()) {
+    auto alive = fleet_.alive();
+    bool all_serve = alive.size() <= s_.partitions;
+    for (int i : alive) {
       auto s = fleet_.status(i);
       if (!s) return false;
       for (const auto& n : *s) {
         if (n.state != "Stable" && n.state != "Scaling") return false;
+        if (all_serve && n.partitions.empty()) return false;
         leaders += n.leader ? 1 : 0;
       }
     }
@@ -342,6 +388,9 @@ class harness {
   settings s_;
   local_nats_server& nats_;
   std::mt19937_64 rng_;
+  // Member index -> its relay to nats-server; declared before the fleet, so that the processes
+  // are gone before their relays.
+  std::map<int, std::unique_ptr<fleet::tcp_relay>> relays_;
   fleet::fleet fleet_;
   std::uint32_t next_id_ = 0;
   std::vector<outcome> outcomes_;

@@ -1,9 +1,10 @@
 // Ownership leases under faults, with real parti-node processes on a real nats-server and scaled
 // timings: a worker cut off from the store (a TCP relay that stops forwarding without closing),
-// a paused worker, a paused leader (SIGSTOP / SIGCONT), and a whole-store outage with
-// --on-lease-loss=suspend and =keep. A background thread reads every node's /status every 20 ms;
-// a sample in which one partition is listed in `partitions` by two workers counts as "two
-// owners", and every scenario requires zero of them.
+// a paused worker, a paused leader (SIGSTOP / SIGCONT), a whole-store outage with
+// --on-lease-loss=suspend and =keep, and drains that meet a planned scale's hand-offs. A
+// background thread reads every node's /status every 20 ms (all nodes at once); a sample in
+// which one partition is listed in `partitions` by two workers counts as "two owners", and every
+// scenario requires zero of them.
 #include <boost/test/results_collector.hpp>
 #include <boost/test/unit_test.hpp>
 
@@ -12,10 +13,13 @@
 #include <signal.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -130,8 +134,12 @@ struct sample {
   std::string describe() const {
     std::ostringstream out;
     for (std::size_t i = 0; i < members.size(); ++i) {
-      out << "[" << i << "] ";
       const auto& a = members[i];
+      // When the request left and the answer came, in µs since the sample began.
+      auto us = [&](time_point t) {
+        return std::chrono::duration_cast<std::chrono::microseconds>(t - started).count();
+      };
+      out << "[" << i << " " << us(a.started) << "-" << us(a.answered) << "us] ";
       if (!a.node) {
         out << "no answer; ";
         continue;
@@ -222,15 +230,22 @@ class observer {
   void run() {
     auto tick = clock_type::now();
     while (!stop_) {
+      // Every member at once: read one after the other, the answers of a sample would lie up
+      // to several requests apart, and a cooperative hand-off (a few KV round trips) fits in
+      // between: the old owner listed before it, the new one after it.
       sample s;
       s.started = clock_type::now();
-      for (int port : ports_) {
-        answer a;
-        a.started = clock_type::now();
-        if (auto body = fleet::http_get(port, "/status", ms(150))) a.node = parse_first_node(*body);
-        a.answered = clock_type::now();
-        s.members.push_back(std::move(a));
-      }
+      std::vector<std::future<answer>> pending;
+      for (int port : ports_)
+        pending.push_back(std::async(std::launch::async, [port] {
+          answer a;
+          a.started = clock_type::now();
+          if (auto body = fleet::http_get(port, "/status", ms(150)))
+            a.node = parse_first_node(*body);
+          a.answered = clock_type::now();
+          return a;
+        }));
+      for (auto& p : pending) s.members.push_back(p.get());
       s.finished = clock_type::now();
       {
         std::lock_guard<std::mutex> guard(mutex_);
@@ -315,14 +330,11 @@ std::string join(const std::set<std::string>& s) {
   return out;
 }
 
-/// Pauses member `index` (SIGSTOP) until at least `min_pause` passed and `done` holds for a
-/// sample (bounded by `max_pause`), then resumes it (SIGCONT). Checks that the first answers
-/// of the resumed process list no partition that another worker served just before.
 /// Exactly, not sampled: the spans every member served each partition (parti-node's
 /// /debug/ownership, on the boot clock that all processes of this host share) never overlap
-/// between two owners.
-void no_two_owners_at_any_moment(fleet::fleet& f) {
-  std::vector<fleet::served_span> spans;
+/// between two owners. `gone`: spans of members that exited, as they reported them last.
+void no_two_owners_at_any_moment(fleet::fleet& f, std::vector<fleet::served_span> gone = {}) {
+  std::vector<fleet::served_span> spans = std::move(gone);
   for (int i : f.alive()) {
     auto mine = f.served_spans(i);
     BOOST_REQUIRE_MESSAGE(mine.has_value(), "member " << i << " did not answer /debug/ownership");
@@ -348,6 +360,9 @@ struct pause_result {
   std::string first_answer;
 };
 
+/// Pauses member `index` (SIGSTOP) until at least `min_pause` passed and `done` holds for a
+/// sample (bounded by `max_pause`), then resumes it (SIGCONT). Checks that the first answers
+/// of the resumed process list no partition that another worker served just before.
 template <class Done>
 pause_result pause_member(fleet::fleet& f, observer& obs, int index, const std::string& worker,
                           clock_type::duration min_pause, clock_type::duration max_pause,
@@ -732,6 +747,152 @@ BOOST_AUTO_TEST_CASE(store_outage_with_keep_serves_on) {
   BOOST_TEST(r.moved == 0u, "partitions moved in " << r.moved << " samples: " << r.moved_evidence);
   BOOST_TEST(r.resumed_ms.has_value(),
              "the nodes did not serve their partitions of before the outage within 20 s");
+}
+
+namespace {
+
+/// One run of drains_meet_a_handoff_in_flight: four nodes, two join, and `offset` after the joins
+/// two of the old non-leaders are drained (SIGTERM) at once. Node logs go to `dir`.
+void drain_meets_handoff(const std::string& dir, ms offset) {
+  std::filesystem::create_directories(dir);
+  local_nats_server nats;
+  fleet::fleet f(test::app_binary("parti-node"), common_args(), dir);
+  start_nodes(f, {nats.url(), nats.url(), nats.url(), nats.url()});
+
+  // Four nodes converged and settled (no rebalance or cooldown still going on), so that the
+  // joins below start a planned scale at once.
+  std::vector<int> drainers;
+  {
+    observer warmup(ports_of(f));
+    auto before = warmup.await([](const sample& s) { return converged(s, {0, 1, 2, 3}); }, 20s);
+    BOOST_REQUIRE_MESSAGE(before, "no convergence of the first four nodes");
+    auto settled = warmup.await(
+        [&, last = before->owner_map(), since = clock_type::now()](const sample& s) mutable {
+          if (!converged(s, {0, 1, 2, 3}) || s.owner_map() != last) {
+            last = s.owner_map();
+            since = clock_type::now();
+            return false;
+          }
+          return clock_type::now() - since >= 1s;
+        },
+        15s);
+    BOOST_REQUIRE_MESSAGE(settled, "the assignment of the first four did not settle");
+    for (int i : {1, 2, 3})
+      if (drainers.size() < 2 && !settled->node(i)->leader) drainers.push_back(i);
+    BOOST_REQUIRE_EQUAL(drainers.size(), 2u);
+    BOOST_TEST(warmup.two_owner_samples() == 0u,
+               "two owners before the joins in " << warmup.two_owner_samples()
+                                                 << " samples: " << warmup.two_owner_evidence());
+  }
+
+  const std::vector<int> joiners{f.start(std::nullopt, {"--nats-url=" + nats.url()}),
+                                 f.start(std::nullopt, {"--nats-url=" + nats.url()})};
+  const auto joined = clock_type::now();
+  observer obs(ports_of(f));
+  obs.observe_until(joined + offset);
+
+  // A drained process is gone with its /debug/ownership: its spans are read back to back (no
+  // pause: a drain hands off and exits within tens of ms, so a 20 ms poll mostly misses the
+  // hand-off) until it exits, and its last answer goes into the exact check. A span still open
+  // at that answer ends there; what the process served between its last answer and its exit (a
+  // request or two) is covered only by the 20 ms samples of /status.
+  struct last_answer {
+    std::vector<fleet::served_span> spans;
+    std::int64_t boot_ns = 0;  // when the process answered, on the boot clock
+    time_point at;
+  };
+  std::map<int, last_answer> last;
+  std::map<int, time_point> exited;  // when the exit was seen (reaped)
+  auto poll = [&](int i) {
+    last_answer a;
+    if (auto spans = f.served_spans(i, ms(200), &a.boot_ns)) {
+      a.spans = std::move(*spans);
+      a.at = clock_type::now();
+      last[i] = std::move(a);
+    }
+  };
+  for (int i : drainers) poll(i);
+  const auto drained = clock_type::now();
+  for (int i : drainers) f.signal(i, SIGTERM, false);
+  while (exited.size() < drainers.size() && clock_type::now() < drained + 20s) {
+    for (int i : drainers) poll(i);  // nothing once reaped
+    f.reap();
+    for (int i : drainers)
+      if (!f.members()[static_cast<std::size_t>(i)].alive() && !exited.count(i))
+        exited[i] = clock_type::now();
+  }
+  const bool all_exited = exited.size() == drainers.size();
+  for (int i : drainers) f.signal(i, SIGKILL);  // no-op for those that exited
+
+  std::vector<int> survivors = f.alive();
+  auto after = obs.await([&](const sample& s) { return converged(s, survivors); },
+                         drained + 15s - clock_type::now());
+
+  // What the joiners served when the drain began, and when they first served anything.
+  std::size_t joiners_serving_at_drain = 0;
+  std::optional<long long> joiners_first_ms;
+  for (const auto& s : obs.since(joined)) {
+    std::size_t serving = 0;
+    for (int i : joiners)
+      if (const auto* n = s.node(i)) serving += n->partitions.size();
+    if (serving > 0 && !joiners_first_ms) joiners_first_ms = millis(s.finished - joined);
+    if (s.started <= drained) joiners_serving_at_drain = serving;
+  }
+  std::vector<fleet::served_span> gone;
+  std::size_t open_at_last = 0;
+  long long tail_ms = 0;  // last answer -> exit seen, for a drainer with spans open then
+  for (int i : drainers) {
+    auto it = last.find(i);
+    BOOST_REQUIRE_MESSAGE(it != last.end(), "drained member " << i << " never answered");
+    std::size_t open = 0;
+    for (const auto& span : it->second.spans)
+      if (span.to >= it->second.boot_ns) ++open;
+    if (open > 0 && exited.count(i)) tail_ms = std::max(tail_ms, millis(exited[i] - it->second.at));
+    open_at_last += open;
+    gone.insert(gone.end(), it->second.spans.begin(), it->second.spans.end());
+  }
+  long long exit_ms = 0;
+  for (const auto& [i, t] : exited) exit_ms = std::max(exit_ms, millis(t - drained));
+  BOOST_TEST_MESSAGE(
+      "drain " << offset.count() << " ms after the joins: " << obs.samples()
+               << " samples, two-owner samples " << obs.two_owner_samples()
+               << ", joiners first served after "
+               << (joiners_first_ms ? std::to_string(*joiners_first_ms) : "never") << " ms and "
+               << joiners_serving_at_drain << " partitions at the drain, drainers "
+               << (all_exited ? "exited " + std::to_string(exit_ms) + " ms" : "did not exit")
+               << " after SIGTERM, " << gone.size() << " drainer spans, " << open_at_last
+               << " open at their last answer (uncovered tail up to " << tail_ms
+               << " ms), converged "
+               << (after ? std::to_string(millis(after->finished - drained)) : "never")
+               << " ms after the drain");
+
+  BOOST_TEST(obs.two_owner_samples() == 0u, "two owners in "
+                                                << obs.two_owner_samples()
+                                                << " samples: " << obs.two_owner_evidence());
+  BOOST_TEST(!gone.empty(), "the drained members reported no served span");
+  no_two_owners_at_any_moment(f, gone);
+  BOOST_TEST(all_exited, "the drained members did not exit within 20 s of SIGTERM");
+  BOOST_TEST(after.has_value(),
+             "no convergence (one leader, every partition once, all Stable) on the survivors "
+             "within 15 s of the drain: "
+                 << (obs.since(drained).empty() ? "" : obs.since(drained).back().describe()));
+}
+
+}  // namespace
+
+// Two workers join, which starts a planned scale (the leader waits the planned-scale window,
+// 500 ms, and then hands partitions over to them), and two of the old non-leaders are drained
+// (SIGTERM: hand everything off, then exit) 300, 500 and 700 ms after the joins: before the
+// rebalance, as it begins and with hand-offs in flight (a fresh group each time). A leaving
+// worker holds its partitions until it applied their revocation, so never two owners (sampled
+// and exactly), and the four that remain converge.
+BOOST_AUTO_TEST_CASE(drains_meet_a_handoff_in_flight) {
+  log_dir logs;
+  for (ms offset : {ms(300), ms(500), ms(700)}) {
+    BOOST_TEST_CONTEXT("drain " << offset.count() << " ms after the joins") {
+      drain_meets_handoff(logs.path + "/offset-" + std::to_string(offset.count()) + "ms", offset);
+    }
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
