@@ -398,11 +398,14 @@ BOOST_AUTO_TEST_SUITE(lease_faults)
 // Node 2 reaches the store through a relay that is cut for 3 x TTL: its lease lapses on its own
 // side (it lists nothing from about one TTL after the cut), the others take its partitions over
 // only after that, and the group converges after the heal; never two owners.
-BOOST_AUTO_TEST_CASE(worker_cut_off_from_the_store) {
+/// One worker cut off for 3 x TTL (its connection held open, nothing passing), with the given
+/// timings: never two owners, its lease lapses within a TTL, the others serve its partitions
+/// within TTL + grace + 1 s, and the group converges after the heal.
+void cut_off_one_worker(const std::vector<std::string>& args, ms ttl, ms grace) {
   local_nats_server nats;
   fleet::tcp_relay relay(nats.port());
   log_dir logs;
-  fleet::fleet f(test::app_binary("parti-node"), common_args(), logs.path);
+  fleet::fleet f(test::app_binary("parti-node"), args, logs.path);
   start_nodes(f, {nats.url(), nats.url(), relay.url()});
   observer obs(ports_of(f));
   const int cut_node = 2;
@@ -427,8 +430,8 @@ BOOST_AUTO_TEST_CASE(worker_cut_off_from_the_store) {
         }
         return true;
       },
-      heartbeat_ttl + emergency_grace + 3s);
-  obs.observe_until(cut + 3 * heartbeat_ttl);
+      ttl + grace + 3s);
+  obs.observe_until(cut + 3 * ttl);
   relay.heal();
   const auto healed = clock_type::now();
   auto after = obs.await([](const sample& s) { return converged(s, {0, 1, 2}); }, 20s);
@@ -441,7 +444,7 @@ BOOST_AUTO_TEST_CASE(worker_cut_off_from_the_store) {
     const auto& a = s.members[cut_node];
     if (!a.node || a.started >= healed) continue;
     if (!c_empty_ms && a.node->partitions.empty()) c_empty_ms = millis(a.answered - cut);
-    if (a.started >= cut + heartbeat_ttl && !a.node->partitions.empty()) {
+    if (a.started >= cut + ttl && !a.node->partitions.empty()) {
       ++c_served_late;
       if (c_late_evidence.empty()) c_late_evidence = s.describe();
     }
@@ -472,7 +475,7 @@ BOOST_AUTO_TEST_CASE(worker_cut_off_from_the_store) {
   no_two_owners_at_any_moment(f);
   BOOST_TEST(c_empty_ms.has_value(), "the cut node kept listing partitions through the cut");
   if (c_empty_ms)
-    BOOST_TEST(*c_empty_ms <= millis(heartbeat_ttl + 200ms),
+    BOOST_TEST(*c_empty_ms <= millis(ttl + 200ms),
                "the cut node listed partitions until " << *c_empty_ms << " ms after the cut");
   BOOST_TEST(c_served_late == 0u,
              "the cut node served partitions more than one TTL after the "
@@ -480,11 +483,23 @@ BOOST_AUTO_TEST_CASE(worker_cut_off_from_the_store) {
                  << c_served_late << " samples: " << c_late_evidence);
   BOOST_TEST(taken.has_value(), "the others never took the cut node's partitions over");
   if (taken)
-    BOOST_TEST(millis(taken->finished - cut) <= millis(heartbeat_ttl + emergency_grace + 1s),
+    BOOST_TEST(millis(taken->finished - cut) <= millis(ttl + grace + 1s),
                "the others owned the cut node's partitions only " << millis(taken->finished - cut)
                                                                   << " ms after the cut");
   BOOST_TEST(after.has_value(), "no convergence within 20 s after the heal: "
                                     << (obs.samples() ? obs.since(healed).back().describe() : ""));
+}
+
+BOOST_AUTO_TEST_CASE(worker_cut_off_from_the_store) {
+  cut_off_one_worker(common_args(), heartbeat_ttl, emergency_grace);
+}
+
+// The same with the default liveness timings (heartbeat 1 s, TTL 3 s, grace 1 s, election TTL
+// 3 s, id TTL 30 s); only the windows are short, so that the group forms quickly.
+BOOST_AUTO_TEST_CASE(worker_cut_off_with_default_timings) {
+  cut_off_one_worker({"--group=lease-faults", "--partitions=" + std::to_string(partition_count),
+                      "--cold-start-window=1s", "--planned-scale-window=500ms", "--cooldown=500ms"},
+                     ms{3000}, ms{1000});
 }
 
 // A non-leader is stopped (SIGSTOP) for at least 2 x (TTL + grace) and until the others serve
