@@ -73,6 +73,7 @@ struct node_snap {
   std::string lease;
   bool leader = false;
   std::int64_t lease_remaining_ms = 0;
+  std::uint64_t applied_epoch = 0;   // of the newest assignment record it applied
   std::set<std::string> partitions;  // served at the moment of answering
   std::set<std::string> suspended;
 };
@@ -94,6 +95,7 @@ std::optional<node_snap> parse_first_node(const std::string& text) {
   s.lease = n.value("lease", "");
   s.leader = n.value("leader", false);
   s.lease_remaining_ms = n.value("lease_remaining_ms", std::int64_t{0});
+  s.applied_epoch = n.value("applied_epoch", std::uint64_t{0});
   s.partitions = first_keys(n.value("partitions", nlohmann::json::array()));
   s.suspended = first_keys(n.value("suspended_partitions", nlohmann::json::array()));
   return s;
@@ -625,6 +627,27 @@ BOOST_AUTO_TEST_CASE(leader_paused) {
              "no convergence (one leader, every partition once) within 20 s "
              "after the resumption: "
                  << obs.since(r.resumed).back().describe());
+  // None of the deposed leader's later writes was applied: a record of its epoch, applied after
+  // the new leader's, would take a node's applied epoch back.
+  std::map<int, std::uint64_t> newest;
+  std::size_t regressions = 0;
+  std::string regression;
+  for (const auto& smp : obs.since(r.stopped)) {
+    for (int i : {0, 1, 2}) {
+      const auto* n = smp.node(i);
+      if (!n) continue;
+      if (n->applied_epoch < newest[i]) {
+        ++regressions;
+        if (regression.empty())
+          regression = "node " + std::to_string(i) + " went from epoch " +
+                       std::to_string(newest[i]) + " back to " + std::to_string(n->applied_epoch);
+      }
+      newest[i] = std::max(newest[i], n->applied_epoch);
+    }
+  }
+  BOOST_TEST(regressions == 0u, "a deposed leader's write was applied: " << regression);
+  BOOST_TEST(newest[1] > before->node(1)->applied_epoch,
+             "the followers never applied the new leader's epoch");
 }
 
 namespace {
