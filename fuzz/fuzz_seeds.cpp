@@ -39,11 +39,15 @@ int main(int argc, char** argv) {
   seed(dir, 2, "typical", leader_lease{"worker-1", "3f9c1a", 7, 1700000000000});
   seed(dir, 3, "default", heartbeat_record{});
   seed(dir, 3, "typical",
-       heartbeat_record{"worker-1", "3f9c1a", 12, 1700000000000, "stable", 7, 3, false, true});
+       heartbeat_record{"worker-1", "3f9c1a", 12, 1700000000000, "stable", 7, 3, false, true, 3000,
+                        ""});
+  seed(dir, 3, "fence",
+       heartbeat_record{"worker-1", "", 0, 1700000000000, "", 0, 0, false, false, 0, "worker-0"});
   seed(dir, 4, "default", assignment_record{});
   seed(dir, 4, "typical",
        assignment_record{"worker-1", 7, 3, "worker-2 joined",
-                         {{{"p-0"}, 1}, {{"orders", "eu"}, 5}, {{"p-2"}, -1}}, 1700000000000});
+                         {{{"p-0"}, 1}, {{"orders", "eu"}, 5}, {{"p-2"}, -1}}, 1700000000000,
+                         {{{"p-0"}, 7, 3}, {{"orders", "eu"}, 6, 9}, {{"p-2"}, 7, 1}}});
   seed(dir, 5, "default", manifest_record{});
   seed(dir, 5, "typical",
        manifest_record{7, 3, "cold start", {"worker-0", "worker-1"}, 24, 1700000000000});
