@@ -1,5 +1,5 @@
 #pragma once
-// msgpack encoding of the KV records (DESIGN.md §2): maps with string keys, so fields can be
+// msgpack encoding of the KV records (docs/WIRE.md): maps with string keys, so fields can be
 // added without breaking older readers.
 //
 // Decoding is total: garbage, truncated input, wrong types, trailing bytes or absurd lengths give

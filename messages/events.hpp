@@ -88,7 +88,7 @@ struct connection_event {
 /// Whether the store takes this node's writes, judged from its own heartbeats: sent when a put
 /// fails after one that worked (ok false) and when one works after failures (ok true). The
 /// connection can be up while a stream cannot take writes (a JetStream cluster electing a new
-/// stream leader), so this is evidence of its own for Degraded (DESIGN.md §3).
+/// stream leader), so this is evidence of its own for Degraded.
 struct store_write_health {
   std::string bucket;
   bool ok = true;

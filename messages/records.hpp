@@ -1,5 +1,5 @@
 #pragma once
-// The KV records of the wire contract (DESIGN.md §2), as plain structs.
+// The KV records of the wire contract (docs/WIRE.md), as plain structs.
 //
 // Each record lists its fields once, in `describe`, by their wire name. The msgpack codec
 // (codec.hpp) and the CAF inspectors (inspect.hpp) are both driven by these lists, so a field

@@ -58,7 +58,7 @@ class manual_clock final : public clock {
   time_point now_;
 };
 
-/// Wall-clock unix milliseconds, the time format of every KV record (DESIGN.md §2).
+/// Wall-clock unix milliseconds, the time format of every KV record (docs/WIRE.md).
 inline std::uint64_t unix_millis() {
   using namespace std::chrono;
   return static_cast<std::uint64_t>(

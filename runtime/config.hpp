@@ -1,5 +1,5 @@
 #pragma once
-// The configuration of one node (DESIGN.md §3): every setting with its default, validation that
+// The configuration of one node: every setting with its default, validation that
 // names the field and the rule it breaks, and the duration syntax used in configuration files.
 #include <chrono>
 #include <cstdint>
@@ -24,13 +24,13 @@ std::string format_duration(duration d);
 
 // -- enumerated settings ----------------------------------------------------------------------
 
-/// How a partition moves between workers (DESIGN.md §5).
+/// How a partition moves between workers.
 enum class hand_off_mode {
   cooperative,  // revoke from the old owner first, grant to the new one once it let go
   eager,        // publish the new owner in one step: faster, but two owners for a moment
 };
 
-/// What a stopping node asks of the fleet (DESIGN.md §3, Stopping).
+/// What a stopping node asks of the fleet.
 enum class shutdown_intent {
   drain,    // hand my partitions to others now, then leave
   restart,  // keep my partitions for the restart grace: I will be back under the same id
@@ -55,7 +55,7 @@ result<hand_off_mode> parse_hand_off_mode(std::string_view text);
 result<shutdown_intent> parse_shutdown_intent(std::string_view text);
 result<degraded_preset> parse_degraded_preset(std::string_view text);
 
-/// How the node behaves while it cannot trust the store (DESIGN.md §3, Degraded).
+/// How the node behaves while it cannot trust the store.
 struct degraded_settings {
   /// How long the store must stay unreachable before the node reports Degraded; shorter
   /// outages (a reconnect) do not flip the state.
@@ -123,7 +123,7 @@ struct node_config {
 
 // -- names in the store -----------------------------------------------------------------------
 
-/// The bucket roles of the wire contract (DESIGN.md §2).
+/// The bucket roles of the wire contract (docs/WIRE.md).
 namespace bucket_role {
 inline constexpr std::string_view ids = "ids";
 inline constexpr std::string_view election = "election";

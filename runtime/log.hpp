@@ -1,6 +1,6 @@
 #pragma once
 // One-line, timestamped log lines on stderr, safe from any thread. CAF 0.17 as Debian builds it
-// has its logger compiled out (STACK.md), so parti has this small one.
+// has its logger compiled out (CAF_LOG_LEVEL_QUIET), so parti has this small one.
 #include <sstream>
 #include <string>
 

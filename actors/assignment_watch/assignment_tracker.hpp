@@ -1,5 +1,5 @@
 #pragma once
-// What a worker owns, fed by the watch of its own assignment key (DESIGN.md §2).
+// What a worker owns, fed by the watch of its own assignment key (docs/WIRE.md).
 //
 // Fencing: a record is accepted only if its (epoch, version) is greater than the newest one
 // accepted so far, so a deposed leader (smaller epoch) cannot undo a newer leader's work and a

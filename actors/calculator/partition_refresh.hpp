@@ -1,5 +1,5 @@
 #pragma once
-// The calculator's rule for a periodic re-read of the partition source (DESIGN.md §3): only a
+// The calculator's rule for a periodic re-read of the partition source: only a
 // source that changed is worth a rebalance round. Pure logic: no CAF, no NATS.
 #include <optional>
 #include <vector>

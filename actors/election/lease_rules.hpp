@@ -1,5 +1,5 @@
 #pragma once
-// The timing rules of the leader lease (DESIGN.md §2, Epoch): when the leader renews, when it
+// The timing rules of the leader lease (docs/WIRE.md): when the leader renews, when it
 // must step down, and when a follower campaigns. Pure: the election actor feeds it watch events
 // and operation outcomes, and arms one timer at next_deadline().
 //

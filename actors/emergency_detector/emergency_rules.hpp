@@ -1,5 +1,5 @@
 #pragma once
-// When a missing worker becomes an emergency (DESIGN.md §3 Emergency). Pure logic for the
+// When a missing worker becomes an emergency. Pure logic for the
 // emergency_detector actor: no CAF, no NATS, time passed in.
 //
 // A worker that expired while it owned partitions is confirmed missing once it has stayed gone

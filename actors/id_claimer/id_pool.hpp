@@ -1,5 +1,5 @@
 #pragma once
-// Stable worker ids `<prefix>-<n>` (DESIGN.md §2, Claim): which id to try next, and whether a
+// Stable worker ids `<prefix>-<n>` (docs/WIRE.md): which id to try next, and whether a
 // claim is still ours while it is renewed by compare-and-swap.
 //
 // The id_claimer actor lists the taken keys once, asks id_pool for a candidate, tries to Create

@@ -1,5 +1,5 @@
 #pragma once
-// The leader subtree, spawned by a node while it leads (DESIGN.md §1):
+// The leader subtree, spawned by a node while it leads:
 //
 //   leader ── worker_monitor      heartbeat watch -> joined / left / expired (liveness_tracker)
 //          ├─ emergency_detector  grace per missing owner (emergency_rules)

@@ -1,5 +1,5 @@
 #pragma once
-// Messages between the actors of the leader subtree (DESIGN.md §1), with their CAF inspectors.
+// Messages between the actors of the leader subtree, with their CAF inspectors.
 #include <caf/meta/type_name.hpp>
 
 #include <cstdint>

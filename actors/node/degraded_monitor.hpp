@@ -1,5 +1,5 @@
 #pragma once
-// When a node is Degraded (DESIGN.md §3): the store has been unreachable for longer than a
+// When a node is Degraded: the store has been unreachable for longer than a
 // threshold, judged from connection events and from store operations that failed for lack of a
 // connection. Short outages (a reconnect) do not flip the state; any sign of a working store
 // (reconnected, an operation that succeeded) ends the outage.

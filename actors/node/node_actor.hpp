@@ -1,5 +1,5 @@
 #pragma once
-// The node: the root supervisor of one worker and its public handle (DESIGN.md §1).
+// The node: the root supervisor of one worker and its public handle.
 //
 //   node ── id_claimer ── (once an id is held) heartbeat, election, assignment_watch
 //        └─ leader (while this node leads; see set_leader_factory)

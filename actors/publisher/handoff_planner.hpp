@@ -1,5 +1,5 @@
 #pragma once
-// Two-phase hand-off (DESIGN.md §5). Pure logic for the publisher actor: no CAF, no NATS, time
+// Two-phase hand-off. Pure logic for the publisher actor: no CAF, no NATS, time
 // passed in.
 //
 // Workers hold an ownership lease: a worker serves its partitions only until the send time of
@@ -65,7 +65,7 @@ struct handoff_options {
   status validate() const;
 };
 
-/// The (epoch, version) of an assignment, ordered epoch first (DESIGN.md §2 Epoch).
+/// The (epoch, version) of an assignment, ordered epoch first (docs/WIRE.md).
 struct version_stamp {
   std::uint64_t epoch = 0;
   std::uint64_t version = 0;

@@ -1,5 +1,5 @@
 #pragma once
-// When the leader rebalances (DESIGN.md §3). Pure logic for the state_machine actor: no CAF, no
+// When the leader rebalances. Pure logic for the state_machine actor: no CAF, no
 // NATS, time passed in.
 //
 // States: idle (nothing to do), scaling (a rebalance is pending and waiting: a window, the

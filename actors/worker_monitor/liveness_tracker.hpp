@@ -1,6 +1,6 @@
 #pragma once
-// The live set of the fleet, from the heartbeat watch (DESIGN.md §2 Liveness, §3 Degraded and
-// Stopping). Pure logic for the worker_monitor actor: no CAF, no NATS, time passed in.
+// The live set of the fleet, from the heartbeat watch (docs/WIRE.md, heartbeats). Pure logic for
+// the worker_monitor actor: no CAF, no NATS, time passed in.
 //
 // Bucket TTL produces no watch event, so the leader keeps its own deadline per worker:
 // deadline = last heartbeat seen + heartbeat TTL, both on the leader's monotonic clock. A delete
@@ -123,8 +123,9 @@ class liveness_tracker {
   /// `now + heartbeat_ttl` unless it heartbeats again. Workers in `assigned_workers` with no
   /// record at all count as heard at `now` too (their keys may have expired while the store was
   /// down, and their clients reconnect a moment after ours), so they are reported expired at
-  /// `now + heartbeat_ttl` unless they heartbeat (never before the rebuild grace has passed). Emits no `joined`: only `left` for records
-  /// marked `leaving` and `restarting` for records marked `restarting`. Starts the rebuild grace.
+  /// `now + heartbeat_ttl` unless they heartbeat (never before the rebuild grace has passed). Emits
+  /// no `joined`: only `left` for records marked `leaving` and `restarting` for records marked
+  /// `restarting`. Starts the rebuild grace.
   ///
   /// The record's `sent_at` is deliberately ignored. It is stamped by the worker's wall clock, and
   /// turning it into an age against the leader's wall clock made liveness depend on the skew

@@ -5,7 +5,7 @@
 // nats.c's callback thread; they are handed to listeners, which for actors means an anon_send.
 // Shutdown cannot race those callbacks: the destructor closes the connection and waits for the
 // closed callback before it frees what the callbacks use (nats.c returns from Close and Destroy
-// before the callbacks have run, see STACK.md).
+// before the callbacks have run).
 #include <nats/nats.h>
 
 #include <caf/actor.hpp>

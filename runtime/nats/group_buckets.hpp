@@ -1,5 +1,5 @@
 #pragma once
-// The four buckets of one group (DESIGN.md §2), each as a store (for watches) and as a KV actor
+// The four buckets of one group (docs/WIRE.md), each as a store (for watches) and as a KV actor
 // (for requests). Nodes of one process share them, with one connection.
 #include <caf/actor_system.hpp>
 
@@ -24,7 +24,7 @@ struct group_buckets {
   void close();
 };
 
-/// The bucket settings the configuration implies: TTLs from DESIGN.md §3, history 1.
+/// The bucket settings the configuration implies: TTLs from the configuration.
 bucket_settings bucket_for(const node_config& cfg, std::string_view role);
 
 /// Creates (or binds to, checking their settings) the group's buckets and spawns their actors.

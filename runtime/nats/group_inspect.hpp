@@ -16,7 +16,7 @@
 
 namespace parti {
 
-/// The reserved keys of the assignments bucket (DESIGN.md §2; records.hpp).
+/// The reserved keys of the assignments bucket (records.hpp, docs/WIRE.md).
 inline constexpr const char* manifest_key = "_manifest";
 inline constexpr const char* control_key = "_control";
 

@@ -162,7 +162,7 @@ kv_result<std::shared_ptr<kv_store>> kv_store::ensure(std::shared_ptr<connection
     kvConfig_Init(&kc);
     kc.Bucket = settings.name.c_str();
     kc.History = static_cast<uint8_t>(settings.history);
-    kc.TTL = settings.ttl.count();  // nanoseconds (STACK.md)
+    kc.TTL = settings.ttl.count();  // nanoseconds
     kc.Replicas = settings.replicas;
     kc.StorageType = settings.memory_storage ? js_MemoryStorage : js_FileStorage;
     if ((s = js_CreateKeyValue(&kv, conn->jetstream(), &kc)) != NATS_OK)

@@ -4,7 +4,7 @@
 // Every call here may block on the network (up to the connection's request timeout), so actors
 // never call it from a scheduler thread: they go through kv_actor (kv_actor.hpp), which runs it
 // on a thread of its own. A timeout is "outcome unknown": nats.c keeps the write in its reconnect
-// buffer and it may still land (STACK.md), so callers re-read or write by CAS.
+// buffer and it may still land, so callers re-read or write by CAS.
 #include <nats/nats.h>
 
 #include <cstdint>

@@ -76,7 +76,7 @@ class watch_loop {
         continue;
       }
       if (s != NATS_OK) return fail(owner, kv_error_from(s, "watch " + store_->bucket()).message);
-      if (e == nullptr) {  // the marker after the current values (STACK.md)
+      if (e == nullptr) {  // the marker after the current values
         initial = false;
         stall.caught_up(steady_now());
         caf::anon_send(owner, watch_ready{store_->bucket(), false, {}, 0});

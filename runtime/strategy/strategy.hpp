@@ -1,5 +1,5 @@
 #pragma once
-// Assignment strategies (DESIGN.md §4): who owns which partition.
+// Assignment strategies: who owns which partition.
 //
 // A strategy is a pure, deterministic function
 //     assign(previous assignment, workers, partitions, options) -> assignment

@@ -11,7 +11,8 @@ nats_fixture::nats_fixture() {
 }
 
 nats_fixture::~nats_fixture() {
-  // Stop every actor before the connection and the server go away (STACK.md gotcha 2).
+  // Stop every actor before the connection and the server go away (~actor_system waits for every
+  // actor).
   sys.await_all_actors_done();
 }
 

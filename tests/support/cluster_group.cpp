@@ -15,7 +15,8 @@ cluster_fixture::cluster_fixture() {
 }
 
 cluster_fixture::~cluster_fixture() {
-  // Stop every actor before the connection and the servers go away (STACK.md gotcha 2).
+  // Stop every actor before the connection and the servers go away (~actor_system waits for every
+  // actor).
   sys.await_all_actors_done();
 }
 
