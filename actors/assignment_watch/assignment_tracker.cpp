@@ -23,12 +23,6 @@ std::vector<partition> normalized(std::vector<partition> parts) {
   return parts;
 }
 
-std::vector<partition> minus(const std::vector<partition>& a, const std::vector<partition>& b) {
-  std::vector<partition> out;
-  std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out), keys_less);
-  return out;
-}
-
 std::string label(const partition& p) {
   if (p.keys.empty()) return "<no keys>";
   std::string text = p.keys.front();
@@ -74,6 +68,22 @@ std::vector<partition_grant> tokens_for(const std::vector<partition>& parts,
 }
 
 }  // namespace
+
+std::vector<partition> partitions_minus(std::vector<partition> a, std::vector<partition> b) {
+  std::sort(a.begin(), a.end(), keys_less);
+  std::sort(b.begin(), b.end(), keys_less);
+  std::vector<partition> out;
+  std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out), keys_less);
+  return out;
+}
+
+std::vector<partition> partitions_common(std::vector<partition> a, std::vector<partition> b) {
+  std::sort(a.begin(), a.end(), keys_less);
+  std::sort(b.begin(), b.end(), keys_less);
+  std::vector<partition> out;
+  std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out), keys_less);
+  return out;
+}
 
 bool operator<(const assignment_stamp& a, const assignment_stamp& b) {
   return std::tie(a.epoch, a.version) < std::tie(b.epoch, b.version);
@@ -129,8 +139,8 @@ std::optional<assignment_change> assignment_tracker::deliver() {
   target next = std::move(*pending_);
   pending_.reset();
   assignment_change change;
-  change.added = minus(next.partitions, owned_);
-  change.removed = minus(owned_, next.partitions);
+  change.added = partitions_minus(next.partitions, owned_);
+  change.removed = partitions_minus(owned_, next.partitions);
   change.grants = tokens_for(next.partitions, next.grants, owned_grants_, next.stamp);
   change.owned = std::move(next.partitions);
   change.stamp = next.stamp;

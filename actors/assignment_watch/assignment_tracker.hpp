@@ -112,6 +112,11 @@ class assignment_tracker {
   std::uint64_t coalesced_ = 0;
 };
 
+/// Partitions of `a` whose keys are not in `b`, and those whose keys are in both; sorted by keys
+/// (the inputs need not be). Partitions are identified by their keys.
+std::vector<partition> partitions_minus(std::vector<partition> a, std::vector<partition> b);
+std::vector<partition> partitions_common(std::vector<partition> a, std::vector<partition> b);
+
 /// One line for the logs, e.g.
 /// `assignment e5 v12 (scale-up): owns 3, +1 -1, added [p4] removed [p1]`.
 /// Lists longer than `max_listed` are cut with "... +N more".

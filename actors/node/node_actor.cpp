@@ -10,6 +10,7 @@
 #include <limits>
 #include <random>
 
+#include "actors/assignment_watch/assignment_tracker.hpp"
 #include "actors/assignment_watch/assignment_watch_actor.hpp"
 #include "actors/election/election_actor.hpp"
 #include "actors/heartbeat/heartbeat_actor.hpp"
@@ -203,28 +204,6 @@ caf::actor spawn_child(node_ptr self, child_kind kind) {
   return {};
 }
 
-bool by_keys(const partition& a, const partition& b) {
-  return a.keys < b.keys;
-}
-
-/// Partitions of `a` whose keys are not in `b`.
-std::vector<partition> minus(std::vector<partition> a, std::vector<partition> b) {
-  std::sort(a.begin(), a.end(), by_keys);
-  std::sort(b.begin(), b.end(), by_keys);
-  std::vector<partition> out;
-  std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out), by_keys);
-  return out;
-}
-
-/// The partitions of `a` whose keys are also in `b`.
-std::vector<partition> common(std::vector<partition> a, std::vector<partition> b) {
-  std::sort(a.begin(), a.end(), by_keys);
-  std::sort(b.begin(), b.end(), by_keys);
-  std::vector<partition> out;
-  std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out), by_keys);
-  return out;
-}
-
 /// Tells the heartbeat what is applied, once the application acknowledged every revocation.
 void report_applied(node_ptr self) {
   auto& st = self->state;
@@ -277,13 +256,14 @@ void tell_subscribers(node_ptr self, const assignment_update& u) {
 /// `removed` are taken against what the application owns now, so deferred changes coalesce.
 void apply(node_ptr self, assignment_update u) {
   auto& st = self->state;
-  u.added = minus(u.owned, st.owned);
-  u.removed = minus(st.owned, u.owned);
+  u.added = partitions_minus(u.owned, st.owned);
+  u.removed = partitions_minus(st.owned, u.owned);
   st.owned = u.owned;
   st.grants = u.grants;
   st.applied_epoch = u.epoch;
   st.applied_version = u.version;
-  st.suspended = common(st.suspended, st.owned);  // a removed partition is no longer suspended
+  st.suspended =
+      partitions_common(st.suspended, st.owned);  // a removed partition is no longer suspended
   if (st.options.callbacks.on_assignment) st.options.callbacks.on_assignment(u);
   tell_subscribers(self, u);
   update_gauges(self);
@@ -352,7 +332,7 @@ void on_resumed(node_ptr self) {
     st.deferred.reset();
     apply(self, std::move(u));
   }
-  ownership_resumed r{st.worker, common(st.suspended, st.owned)};
+  ownership_resumed r{st.worker, partitions_common(st.suspended, st.owned)};
   st.suspended.clear();
   stats(self).observe_lease_suspension(st.worker, now() - st.suspended_since);
   log(log_level::info, st.worker, ": ownership resumed, ", r.partitions.size(), " partitions");
