@@ -17,12 +17,17 @@ struct detector {
   detector(emergency_options o, caf::actor sm) : rules(o), state_machine(std::move(sm)) {}
 };
 
-time_point now() { return std::chrono::steady_clock::now(); }
+time_point now() {
+  return std::chrono::steady_clock::now();
+}
 
 void confirm_due(caf::event_based_actor* self, const std::shared_ptr<detector>& d) {
   for (const auto& e : d->rules.poll(now())) {
-    log(log_level::warning, "emergency: ", e.worker, " stayed gone for the grace period");
-    self->send(d->state_machine, emergency_notice{e.worker});
+    if (e.owned)
+      log(log_level::warning, "emergency: ", e.worker, " stayed gone for the grace period");
+    else
+      log(log_level::info, "emergency: ", e.worker, " stayed gone, owning nothing");
+    self->send(d->state_machine, emergency_notice{e.worker, e.owned});
   }
   if (auto deadline = d->rules.next_deadline()) d->timer.arm(self, *deadline);
 }
@@ -38,10 +43,15 @@ void on_liveness(caf::event_based_actor* self, const std::shared_ptr<detector>& 
       break;
     }
     case liveness_change::joined:
-    case liveness_change::restarted: d->rules.worker_returned(n.worker); break;
+    case liveness_change::restarted:
+      d->rules.worker_returned(n.worker);
+      break;
     case liveness_change::left:
-    case liveness_change::restart_expired: d->rules.worker_left(n.worker); break;
-    default: break;
+    case liveness_change::restart_expired:
+      d->rules.worker_left(n.worker);
+      break;
+    default:
+      break;
   }
   confirm_due(self, d);
 }

@@ -15,20 +15,28 @@ emergency_rules::emergency_rules(emergency_options options) : options_(std::move
 
 void emergency_rules::set_owners(std::set<std::string> owners) {
   owners_ = std::move(owners);
-  for (auto it = pending_.begin(); it != pending_.end();)
-    it = owners_.count(it->first) == 0 ? pending_.erase(it) : std::next(it);
+  for (auto it = gone_.begin(); it != gone_.end();) {
+    if (owners_.count(it->first) == 0) {
+      ++it;
+      continue;
+    }
+    pending_.emplace(it->first, it->second);  // its grace has passed: due at the next poll
+    it = gone_.erase(it);
+  }
 }
 
 bool emergency_rules::worker_expired(const std::string& worker, time_point now) {
-  if (owners_.count(worker) == 0) return false;
+  if (gone_.count(worker) != 0) return false;
   return pending_.emplace(worker, now).second;
 }
 
 bool emergency_rules::worker_returned(const std::string& worker) {
+  gone_.erase(worker);
   return pending_.erase(worker) != 0;
 }
 
 bool emergency_rules::worker_left(const std::string& worker) {
+  gone_.erase(worker);
   return pending_.erase(worker) != 0;
 }
 
@@ -36,7 +44,11 @@ std::vector<confirmed_emergency> emergency_rules::poll(time_point now) {
   std::vector<confirmed_emergency> confirmed;
   for (auto it = pending_.begin(); it != pending_.end();) {
     bool due = it->second + options_.grace <= now;
-    if (due) confirmed.push_back({it->first, it->second});
+    if (due) {
+      bool owned = owners_.count(it->first) != 0;
+      confirmed.push_back({it->first, it->second, owned});
+      if (!owned) gone_.emplace(it->first, it->second);
+    }
     it = due ? pending_.erase(it) : std::next(it);
   }
   // Oldest first, so the log and the hooks tell the story in the order it happened.

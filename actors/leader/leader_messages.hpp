@@ -45,6 +45,7 @@ struct monitor_ready {
 /// emergency_detector -> state_machine: an owner stayed gone for the grace.
 struct emergency_notice {
   std::string worker;
+  bool owned = true;  // false: it owned nothing, it only leaves the live set
 };
 
 /// state_machine -> calculator: compute an assignment for these workers.
@@ -103,7 +104,7 @@ typename Inspector::result_type inspect(Inspector& f, monitor_ready& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, emergency_notice& x) {
-  return f(caf::meta::type_name("parti.emergency_notice"), x.worker);
+  return f(caf::meta::type_name("parti.emergency_notice"), x.worker, x.owned);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, rebalance_order& x) {
@@ -125,8 +126,7 @@ typename Inspector::result_type inspect(Inspector& f, owners_notice& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, control_notice& x) {
-  return f(caf::meta::type_name("parti.control_notice"), x.frozen, x.rebalance, x.refresh,
-           x.drain);
+  return f(caf::meta::type_name("parti.control_notice"), x.frozen, x.rebalance, x.refresh, x.drain);
 }
 
 }  // namespace parti

@@ -450,6 +450,8 @@ void start_readback(node_ptr self) {
           });
 }
 
+void check_degraded(node_ptr self);
+
 void on_heartbeat_outcome(node_ptr self, const heartbeat_outcome& o) {
   auto& st = self->state;
   if (!st.lease) return;
@@ -458,6 +460,10 @@ void on_heartbeat_outcome(node_ptr self, const heartbeat_outcome& o) {
   switch (o.result) {
     case heartbeat_result::acknowledged:
       st.lease->acknowledged(ticket, t);
+      // The surest sign that the store works: it ends an outage even when the write errors
+      // were reported by an earlier heartbeat actor (one per claimed id) that is gone now.
+      st.degraded->reachable();
+      check_degraded(self);
       break;
     case heartbeat_result::failed:
       st.lease->failed(ticket, t);
@@ -496,6 +502,31 @@ void on_assignment(node_ptr self, assignment_update u) {
   if (st.stopping && st.owned.empty()) release_and_stop(self, shutdown_intent::drain);
 }
 
+/// The state that is true after an outage: what the node holds now, not what it held before.
+parti::node_state revalidated_state(node_ptr self) {
+  auto& st = self->state;
+  if (st.worker.empty()) return parti::node_state::claiming_id;
+  if (st.leadership.leader_id.empty()) return parti::node_state::election;
+  if (st.applied_version == 0) return parti::node_state::waiting_assignment;
+  return parti::node_state::stable;
+}
+
+bool is_group_state(parti::node_state s) {
+  return s == parti::node_state::scaling || s == parti::node_state::rebalancing ||
+         s == parti::node_state::emergency;
+}
+
+/// A node mirrors the group's state only while it leads: one that steps down (its state machine
+/// stopped mid-round, say) goes back to what it holds, or it would show Emergency forever.
+void leave_group_state(node_ptr self) {
+  auto& st = self->state;
+  if (is_group_state(st.life.state()) && !st.stopping)
+    enter(
+        self,
+        st.applied_version > 0 ? parti::node_state::stable : parti::node_state::waiting_assignment,
+        "no longer leads");
+}
+
 void on_leadership(node_ptr self, const leadership_update& u) {
   auto& st = self->state;
   bool was_leader = st.leadership.leader;
@@ -508,6 +539,7 @@ void on_leadership(node_ptr self, const leadership_update& u) {
     if (leader) st.children[child_kind::leader] = leader;
   } else if (!u.leader && was_leader) {
     stop_child(self, child_kind::leader);  // stops all leader-only work at once
+    leave_group_state(self);
   }
   if (st.life.state() == parti::node_state::election && (u.leader || !u.leader_id.empty())) {
     enter(self, parti::node_state::waiting_assignment, "leader is " + u.leader_id);
@@ -656,15 +688,6 @@ caf::result<caf::ok_atom> request_from_leader(node_ptr self,
     worker->quit();
   });
   return rp;
-}
-
-/// The state that is true after an outage: what the node holds now, not what it held before.
-parti::node_state revalidated_state(node_ptr self) {
-  auto& st = self->state;
-  if (st.worker.empty()) return parti::node_state::claiming_id;
-  if (st.leadership.leader_id.empty()) return parti::node_state::election;
-  if (st.applied_version == 0) return parti::node_state::waiting_assignment;
-  return parti::node_state::stable;
 }
 
 void check_degraded(node_ptr self) {

@@ -124,6 +124,10 @@ void rebalance_rules::emergency_confirmed(const std::string& worker, time_point 
   if (expected_members().count(worker) != 0) reasons_.insert(rebalance_reason::emergency);
 }
 
+void rebalance_rules::worker_gone(const std::string& worker, time_point /*now*/) {
+  if (!stopped_) live_.erase(worker);
+}
+
 void rebalance_rules::manual_request(time_point /*now*/) {
   if (!stopped_) reasons_.insert(rebalance_reason::manual);
 }

@@ -108,6 +108,9 @@ class rebalance_rules {
   void worker_joined(const std::string& worker, time_point now);
   void worker_left(const std::string& worker, leave_kind kind, time_point now);
   void emergency_confirmed(const std::string& worker, time_point now);
+  /// The worker stayed gone past the grace while it owned nothing: it leaves the live set, so
+  /// that no later round gives it partitions, and nothing else happens.
+  void worker_gone(const std::string& worker, time_point now);
   void manual_request(time_point now);
   void partitions_refreshed(time_point now);
   void set_frozen(bool frozen, time_point now);

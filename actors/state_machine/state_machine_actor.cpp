@@ -132,7 +132,8 @@ caf::behavior state_machine(caf::event_based_actor* self, state_machine_settings
         drive(self, m);
       },
       [=](const emergency_notice& e) {
-        if (m->rules) m->rules->emergency_confirmed(e.worker, now());
+        if (m->rules && e.owned) m->rules->emergency_confirmed(e.worker, now());
+        if (m->rules && !e.owned) m->rules->worker_gone(e.worker, now());
         drive(self, m);
       },
       [=](const round_done& r) {

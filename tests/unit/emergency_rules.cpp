@@ -49,17 +49,64 @@ BOOST_AUTO_TEST_CASE(one_owner_is_confirmed_exactly_at_the_end_of_the_grace) {
 BOOST_AUTO_TEST_CASE(zero_owners_never_cause_an_emergency) {
   manual_clock clock;
   auto rules = rules_owned_by({});
-  BOOST_TEST(!rules.worker_expired("a", clock.now()));
-  BOOST_TEST(rules.poll(clock.now() + 1h).empty());
+  auto t = clock.now();
+  rules.worker_expired("a", t);
+  auto confirmed = rules.poll(t + 1h);
+  BOOST_TEST(confirmed.size() == 1u);
+  BOOST_TEST(!confirmed.at(0).owned);  // gone, not an emergency
+  BOOST_TEST(rules.poll(t + 2h).empty());
   BOOST_TEST(!rules.next_deadline().has_value());
 }
 
-BOOST_AUTO_TEST_CASE(a_worker_that_owned_nothing_never_causes_an_emergency) {
+// A worker that owned nothing is reported after the same grace, as gone: the state machine must
+// drop it from the live set, or the next round would give partitions to a dead worker.
+BOOST_AUTO_TEST_CASE(a_worker_that_owned_nothing_is_gone_after_the_grace_not_an_emergency) {
   manual_clock clock;
   auto rules = rules_owned_by({"a"});
-  BOOST_TEST(!rules.worker_expired("idle", clock.now()));
-  BOOST_TEST(rules.pending().empty());
-  BOOST_TEST(rules.poll(clock.now() + 1h).empty());
+  auto t = clock.now();
+  BOOST_TEST(rules.worker_expired("idle", t));
+  BOOST_TEST(rules.poll(t + 1s - 1ns).empty());
+  auto confirmed = rules.poll(t + 1s);
+  BOOST_TEST(names(confirmed) == strings{"idle"}, boost::test_tools::per_element());
+  BOOST_TEST(!confirmed.at(0).owned);
+}
+
+// A round that started while the worker still counted as live gives it partitions after it
+// expired: once the assignment names it as an owner it is an emergency at once, whether its
+// grace had ended (it was reported gone) or not (it is reported as an owner when it ends).
+BOOST_AUTO_TEST_CASE(a_gone_worker_given_partitions_later_is_an_emergency_at_once) {
+  manual_clock clock;
+  auto rules = rules_owned_by({"a"});
+  auto t = clock.now();
+  rules.worker_expired("late", t);
+  BOOST_TEST(!rules.poll(t + 1s).at(0).owned);
+  rules.set_owners({"a", "late"});
+  BOOST_TEST((rules.next_deadline() == t + 1s));
+  auto confirmed = rules.poll(t + 1500ms);
+  BOOST_TEST(names(confirmed) == strings{"late"}, boost::test_tools::per_element());
+  BOOST_TEST(confirmed.at(0).owned);
+  BOOST_TEST(rules.poll(t + 1h).empty());  // reported once as an owner
+  rules.set_owners({"a", "late"});         // the same owners again: nothing new
+  BOOST_TEST(rules.poll(t + 2h).empty());
+
+  rules.worker_expired("soon", t + 2h);
+  rules.set_owners({"a", "soon"});  // within its grace: an owner when the grace ends
+  auto soon = rules.poll(t + 2h + 1s);
+  BOOST_TEST(names(soon) == strings{"soon"}, boost::test_tools::per_element());
+  BOOST_TEST(soon.at(0).owned);
+}
+
+BOOST_AUTO_TEST_CASE(a_gone_worker_that_returns_is_forgotten) {
+  manual_clock clock;
+  auto rules = rules_owned_by({});
+  auto t = clock.now();
+  rules.worker_expired("b", t);
+  BOOST_TEST(rules.poll(t + 1s).size() == 1u);
+  rules.worker_returned("b");
+  rules.set_owners({"b"});  // given partitions after its return: nothing to confirm
+  BOOST_TEST(rules.poll(t + 1h).empty());
+  BOOST_TEST(rules.worker_expired("b", t + 1h));  // a new expiry starts a new grace
+  BOOST_TEST((rules.next_deadline() == t + 1h + 1s));
 }
 
 BOOST_AUTO_TEST_CASE(two_owners_are_confirmed_each_on_its_own_grace) {
@@ -177,7 +224,7 @@ BOOST_AUTO_TEST_CASE(decided_by_identity_not_by_count) {
   BOOST_TEST(names(rules.poll(t + 1s)) == strings{"a"}, boost::test_tools::per_element());
 }
 
-BOOST_AUTO_TEST_CASE(a_graceful_leave_or_a_new_assignment_drops_the_pending_emergency) {
+BOOST_AUTO_TEST_CASE(a_graceful_leave_drops_it_and_a_new_assignment_makes_it_only_gone) {
   manual_clock clock;
   auto rules = rules_owned_by({"a", "b", "c"});
   auto t = clock.now();
@@ -185,6 +232,8 @@ BOOST_AUTO_TEST_CASE(a_graceful_leave_or_a_new_assignment_drops_the_pending_emer
   rules.worker_expired("b", t);
   BOOST_TEST(rules.worker_left("a"));  // handled as a drain by the state machine
   rules.set_owners({"c"});             // b's partitions were moved by a published assignment
-  BOOST_TEST(rules.pending().empty());
-  BOOST_TEST(rules.poll(t + 1h).empty());
+  BOOST_TEST(rules.pending() == strings{"b"}, boost::test_tools::per_element());
+  auto confirmed = rules.poll(t + 1h);
+  BOOST_TEST(names(confirmed) == strings{"b"}, boost::test_tools::per_element());
+  BOOST_TEST(!confirmed.at(0).owned);  // nothing left to rescue: it only leaves the live set
 }

@@ -511,3 +511,19 @@ BOOST_AUTO_TEST_CASE(before_any_load_a_refresh_compares_with_the_assignment_read
   BOOST_TEST(!partitions_changed(loaded, parts({"p3", "p2", "p1", "p0"})));
   BOOST_TEST(partitions_changed(loaded, parts({"p0", "p1", "p2"})));
 }
+
+// A worker that stayed gone while it owned nothing starts no round, but the next round, for any
+// reason, leaves it out: partitions are never given to a dead worker.
+BOOST_AUTO_TEST_CASE(a_worker_gone_owning_nothing_starts_nothing_and_is_left_out_of_later_rounds) {
+  manual_clock clock;
+  auto t = clock.now();
+  auto rules = stable_fleet(t);
+  rules.poll(t);
+  rules.worker_gone("d", t);
+  BOOST_TEST(start_count(rules.poll(t + 1s)) == 0u);
+  BOOST_TEST(rules.live_workers() == (names{"a", "b", "c"}), boost::test_tools::per_element());
+  rules.emergency_confirmed("a", t + 2s);
+  auto out = rules.poll(t + 2s);
+  BOOST_TEST(started_reason(out) == "emergency");
+  BOOST_TEST(started_workers(out) == (strings{"b", "c"}), boost::test_tools::per_element());
+}
