@@ -15,5 +15,9 @@ using resync_atom = caf::atom_constant<caf::atom("resync")>;
 using rebalance_atom = caf::atom_constant<caf::atom("rebalance")>;
 using refresh_atom = caf::atom_constant<caf::atom("refresh")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
+/// The handles of the actors it sends to, given after spawn to one that was spawned first.
+using peers_atom = caf::atom_constant<caf::atom("peers")>;
+/// A fence of this worker failed; plan it again (the publisher's own delayed retry).
+using fence_retry_atom = caf::atom_constant<caf::atom("fenceretr")>;
 
 }  // namespace parti

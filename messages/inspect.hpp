@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "messages/events.hpp"
+#include "messages/leader_events.hpp"
 #include "messages/node_events.hpp"
 #include "messages/records.hpp"
 
@@ -130,6 +131,57 @@ typename Inspector::result_type inspect(Inspector& f, node_status& x) {
            x.epoch, x.leader_id, x.applied_epoch, x.applied_version, x.owned, x.ids_lost,
            x.suspended, x.lease, x.lease_remaining_ms, x.grants, x.lease_horizon_ns,
            x.lease_enforced);
+}
+
+// -- the leader subtree (leader_events.hpp) --
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, version_stamp& x) {
+  return f(caf::meta::type_name("parti.version_stamp"), x.epoch, x.version);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, liveness_notice& x) {
+  return f(caf::meta::type_name("parti.liveness_notice"), x.change, x.worker, x.workers,
+           x.since_ns);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, heartbeat_seen& x) {
+  return f(caf::meta::type_name("parti.heartbeat_seen"), x.revision, x.seen_ns, x.ttl_ms);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, applied_snapshot& x) {
+  return f(caf::meta::type_name("parti.applied_snapshot"), x.applied, x.heartbeat_age_max_ms,
+           x.seen);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, monitor_ready& x) {
+  return f(caf::meta::type_name("parti.monitor_ready"), x.live);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, emergency_notice& x) {
+  return f(caf::meta::type_name("parti.emergency_notice"), x.worker, x.owned);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, rebalance_order& x) {
+  return f(caf::meta::type_name("parti.rebalance_order"), x.round, x.reason, x.workers,
+           x.reload_partitions);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, target_ready& x) {
+  return f(caf::meta::type_name("parti.target_ready"), x.round, x.reason, x.target,
+           x.partition_count);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, round_done& x) {
+  return f(caf::meta::type_name("parti.round_done"), x.round, x.ok, x.error);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, owners_notice& x) {
+  return f(caf::meta::type_name("parti.owners_notice"), x.owners);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, control_notice& x) {
+  return f(caf::meta::type_name("parti.control_notice"), x.frozen, x.rebalance, x.refresh, x.drain);
 }
 
 }  // namespace parti

@@ -1,5 +1,7 @@
 #pragma once
-// Typed actor interfaces: what each actor accepts and answers. New actors add theirs here.
+// Typed actor interfaces: what each actor accepts and answers, declared once. New actors add
+// theirs here. Messages that an actor sends itself (timers) are part of its interface too:
+// CAF 0.17 type-checks every message a typed actor receives.
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
@@ -25,5 +27,57 @@ using kv_actor = caf::typed_actor<
     caf::replies_to<keys_atom>::with<std::vector<std::string>>,
     caf::replies_to<caf::get_atom, keys_atom>::with<std::vector<kv_entry>>,
     caf::replies_to<write_atom, std::vector<kv_write>>::with<std::vector<std::uint64_t>>>;
+
+/// The wake-up of an actor whose rules ask for one (runtime/wakeup.hpp): (tick, token).
+using wakeup_tick = caf::reacts_to<caf::tick_atom, std::uint64_t>;
+
+// -- the leader subtree ------------------------------------------------------------------------
+//
+//   worker_monitor --liveness_notice--> state_machine, emergency_detector
+//                  --monitor_ready----> state_machine
+//                  --applied_snapshot-> publisher
+//   emergency_detector --emergency_notice--> state_machine
+//   state_machine --rebalance_order--> calculator --target_ready--> publisher
+//                 --group_state_update--> node
+//   calculator, publisher --round_done--> state_machine
+//   publisher --owners_notice--> emergency_detector
+//   leader --control_notice--> state_machine;  leader --refresh?--> calculator
+
+/// The node, as far as its leader's state machine addresses it: the group's phase to mirror.
+using group_phase_listener = caf::typed_actor<caf::reacts_to<group_state_update>>;
+
+/// Owners whose heartbeats expired, confirmed after a grace (emergency_rules).
+using emergency_detector_actor =
+    caf::typed_actor<caf::reacts_to<liveness_notice>, caf::reacts_to<owners_notice>, wakeup_tick>;
+
+/// Versioned, epoch-stamped, fenced writes toward each round's target (handoff_planner).
+using publisher_actor =
+    caf::typed_actor<caf::reacts_to<target_ready>, caf::reacts_to<applied_snapshot>,
+                     caf::reacts_to<fence_retry_atom, std::string>, wakeup_tick>;
+
+/// Partition source + strategy -> a round's target. `refresh` answers whether the source
+/// changed since the last load.
+using calculator_actor =
+    caf::typed_actor<caf::reacts_to<rebalance_order>, caf::replies_to<refresh_atom>::with<bool>>;
+
+/// When to rebalance (rebalance_rules). Spawned before the calculator, which it learns through
+/// (peers, calculator) before anything else; (timeout, round) is a round's own deadline.
+using state_machine_actor =
+    caf::typed_actor<caf::reacts_to<peers_atom, calculator_actor>, caf::reacts_to<monitor_ready>,
+                     caf::reacts_to<liveness_notice>, caf::reacts_to<control_notice>,
+                     caf::reacts_to<emergency_notice>, caf::reacts_to<round_done>,
+                     caf::reacts_to<caf::timeout_atom, std::uint64_t>, wakeup_tick>;
+
+/// Who is alive, from the heartbeat watch (liveness_tracker); `get` answers the applied
+/// versions now. Connection events pause its deadlines while the store is unreachable.
+using worker_monitor_actor =
+    caf::typed_actor<caf::reacts_to<watch_update>, caf::reacts_to<watch_ready>,
+                     caf::reacts_to<connection_event>,
+                     caf::replies_to<caf::get_atom>::with<applied_snapshot>, wakeup_tick>;
+
+/// The root of the subtree: reads what earlier leaders published, spawns the others, watches
+/// `_control`, and re-reads the partition source every refresh period.
+using leader_actor = caf::typed_actor<caf::reacts_to<watch_update>, caf::reacts_to<watch_ready>,
+                                      caf::reacts_to<refresh_atom>>;
 
 }  // namespace parti

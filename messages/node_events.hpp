@@ -72,10 +72,27 @@ struct leadership_update {
   std::uint64_t lease_epoch = 0;
 };
 
-/// leader -> its node: the group's rebalance state as the leader's state machine sees it
-/// ("Stable", "Scaling", "Rebalancing", "Emergency"), mirrored in the node's lifecycle.
+/// The group's rebalance state as the leader's state machine sees it.
+enum class group_phase : std::uint8_t { stable, scaling, rebalancing, emergency };
+
+/// The node state of the same name ("Stable", "Scaling", "Rebalancing", "Emergency").
+inline const char* to_string(group_phase s) {
+  switch (s) {
+    case group_phase::stable:
+      return "Stable";
+    case group_phase::scaling:
+      return "Scaling";
+    case group_phase::rebalancing:
+      return "Rebalancing";
+    case group_phase::emergency:
+      return "Emergency";
+  }
+  return "Stable";
+}
+
+/// leader -> its node: the group's state, mirrored in the node's lifecycle while it leads.
 struct group_state_update {
-  std::string state;
+  group_phase state = group_phase::stable;
 };
 
 /// id_claimer -> node: this process now holds `id`.

@@ -14,10 +14,12 @@ namespace parti {
 class wakeup {
  public:
   /// Wakes the actor at `at` (at once when it is past) unless an earlier wake-up is pending.
-  void arm(caf::event_based_actor* self, time_point at) {
+  /// Times are on the actor clock, which a test coordinator drives.
+  template <class Self>
+  void arm(Self* self, time_point at) {
     if (at >= armed_) return;
     armed_ = at;
-    auto delay = std::max(at - std::chrono::steady_clock::now(), duration::zero());
+    auto delay = std::max<duration>(at - self->clock().now(), duration::zero());
     self->delayed_send(self, delay, caf::tick_atom::value, ++token_);
   }
 

@@ -5,7 +5,6 @@
 #include <optional>
 
 #include "actors/calculator/partition_refresh.hpp"
-#include "actors/leader/leader_messages.hpp"
 #include "messages/atoms.hpp"
 #include "runtime/log.hpp"
 
@@ -13,15 +12,10 @@ namespace parti {
 
 namespace {
 
-struct calc {
-  calculator_settings settings;
-  caf::actor publisher;
-  caf::actor state_machine;
-  std::optional<std::vector<partition>> partitions;  // the last good load
-};
+using self_ptr = calculator_actor::stateful_pointer<calculator_state>;
 
 /// Loads the partitions when asked to or never loaded; a failed reload keeps the old ones.
-status ensure_partitions(calc& c, bool reload) {
+status ensure_partitions(calculator_state& c, bool reload) {
   if (c.partitions && !reload) return done{};
   auto loaded = c.settings.source->load();
   if (!loaded) {
@@ -39,7 +33,7 @@ status ensure_partitions(calc& c, bool reload) {
 /// A periodic re-read: whether the source now differs from the last load (before any, from the
 /// assignment read back). The load is not kept: the refresh round it leads to loads again, and
 /// until one has, every re-read still reports the change. A failed load is no change.
-bool source_changed(calc& c) {
+bool source_changed(calculator_state& c) {
   auto loaded = c.settings.source->load();
   if (!loaded) {
     log(log_level::warning, "calculator: partition source: ", loaded.error());
@@ -51,7 +45,8 @@ bool source_changed(calc& c) {
   return changed;
 }
 
-void on_order(caf::event_based_actor* self, calc& c, const rebalance_order& order) {
+void on_order(self_ptr self, const rebalance_order& order) {
+  auto& c = self->state;
   auto fail = [&](const std::string& error) {
     self->send(c.state_machine, round_done{order.round, false, error});
   };
@@ -63,8 +58,10 @@ void on_order(caf::event_based_actor* self, calc& c, const rebalance_order& orde
     // Every worker left (the last ones drained): nobody owns anything. Publishing that lets
     // the leavers finish their drain instead of waiting for the timeout.
     c.settings.previous.clear();
-    self->send(c.publisher, target_ready{order.round, order.reason, {},
-                                         static_cast<std::uint64_t>(c.partitions->size())});
+    self->send(
+        c.publisher,
+        target_ready{
+            order.round, order.reason, {}, static_cast<std::uint64_t>(c.partitions->size())});
     return;
   }
   auto start = std::chrono::steady_clock::now();
@@ -81,15 +78,16 @@ void on_order(caf::event_based_actor* self, calc& c, const rebalance_order& orde
 
 }  // namespace
 
-caf::behavior calculator(caf::event_based_actor* self, calculator_settings settings,
-                         caf::actor publisher, caf::actor state_machine) {
-  auto c = std::make_shared<calc>();
-  c->settings = std::move(settings);
-  c->publisher = std::move(publisher);
-  c->state_machine = std::move(state_machine);
+calculator_actor::behavior_type calculator(self_ptr self, calculator_settings settings,
+                                           publisher_actor publisher,
+                                           state_machine_actor state_machine) {
+  auto& c = self->state;
+  c.settings = std::move(settings);
+  c.publisher = std::move(publisher);
+  c.state_machine = std::move(state_machine);
   return {
-      [=](const rebalance_order& order) { on_order(self, *c, order); },
-      [=](refresh_atom) { return source_changed(*c); },
+      [=](const rebalance_order& order) { on_order(self, order); },
+      [=](refresh_atom) { return source_changed(self->state); },
   };
 }
 

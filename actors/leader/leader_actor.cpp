@@ -4,11 +4,11 @@
 
 #include "actors/calculator/calculator_actor.hpp"
 #include "actors/emergency_detector/emergency_detector_actor.hpp"
-#include "actors/leader/leader_messages.hpp"
 #include "actors/publisher/publisher_actor.hpp"
 #include "actors/state_machine/state_machine_actor.hpp"
 #include "actors/worker_monitor/worker_monitor_actor.hpp"
 #include "messages/codec.hpp"
+#include "messages/leader_events.hpp"
 #include "runtime/log.hpp"
 #include "runtime/nats/group_inspect.hpp"
 #include "runtime/nats/kv_actor.hpp"
@@ -56,16 +56,15 @@ published_state read_published(const std::vector<kv_entry>& entries) {
 struct leader_state {
   leader_context ctx;
   leader_settings settings;
-  caf::actor state_machine;
-  caf::actor detector;
-  caf::actor calculator;           // asked on each refresh period whether the source changed
+  state_machine_actor state_machine;
+  calculator_actor calculator;     // asked on each refresh period whether the source changed
   bool refresh_in_flight = false;  // one such question at a time
   control_record last_control;
   std::uint64_t undecodable = 0;
   static inline const char* name = "parti.leader";
 };
 
-using leader_ptr = caf::stateful_actor<leader_state>*;
+using leader_ptr = leader_actor::stateful_pointer<leader_state>;
 
 rebalance_options rules_of(const node_config& c) {
   rebalance_options o;
@@ -104,14 +103,17 @@ void start_pipeline(leader_ptr self, published_state published) {
     self->quit(caf::make_error(caf::sec::runtime_error, algorithm.error()));
     return;
   }
-  auto me = caf::actor_cast<caf::actor>(self);
-  // Spawned in an order that lets each know the ones it sends to. The publisher and calculator
-  // come before the state machine and the detector, so they address those two through the
-  // leader (`me`), which routes round_done and owners_notice on.
+  // Spawned so that each knows the ones it sends to; the one cycle (state machine <->
+  // calculator) is closed by telling the state machine its calculator before anything else
+  // can reach it (the monitor, whose monitor_ready starts it, comes last).
   auto stats = group.metrics;
   state_machine_settings sm{rules_of(c), published.assigned,
                             c.hand_off_timeout * 3 + c.kv_operation_timeout * 10, stats,
                             st.ctx.worker};
+  st.state_machine = self->spawn<caf::linked>(state_machine, sm,
+                                              caf::actor_cast<group_phase_listener>(st.ctx.node));
+  auto detector = self->spawn<caf::linked>(emergency_detector, emergency_options{c.emergency_grace},
+                                           published.owners, st.state_machine);
   publisher_settings ps;
   ps.leader = st.ctx.worker;
   ps.epoch = st.ctx.epoch;
@@ -127,19 +129,15 @@ void start_pipeline(leader_ptr self, published_state published) {
   ps.stats = stats;
   ps.heartbeat_ttl = c.heartbeat_ttl;
   ps.leading_until = st.ctx.leading_until;
-  auto pub =
-      self->spawn<caf::linked>(publisher, ps, group.assignments_kv, group.heartbeats_kv, me, me);
+  auto pub = self->spawn<caf::linked>(publisher, ps, group.assignments_kv, group.heartbeats_kv,
+                                      st.state_machine, detector);
   calculator_settings cs{st.settings.partitions,        *algorithm, st.settings.strategy,
                          std::move(published.previous), stats,      st.ctx.worker};
-  auto calc = self->spawn<caf::linked>(calculator, cs, pub, me);
-  st.calculator = calc;
-  st.state_machine = self->spawn<caf::linked>(state_machine, sm, calc, st.ctx.node);
-  auto detector = self->spawn<caf::linked>(emergency_detector, emergency_options{c.emergency_grace},
-                                           published.owners, st.state_machine);
+  st.calculator = self->spawn<caf::linked>(calculator, cs, pub, st.state_machine);
+  self->send(st.state_machine, peers_atom::value, st.calculator);
   self->spawn<caf::linked>(
       worker_monitor, liveness_of(c), group.heartbeats, published.assigned,
       worker_monitor_peers{st.state_machine, detector, pub, stats, st.ctx.worker});
-  st.detector = detector;
   if (published.control) {
     self->state.last_control = *published.control;
     self->send(st.state_machine,
@@ -148,7 +146,7 @@ void start_pipeline(leader_ptr self, published_state published) {
   watch_options opts;
   opts.key_filter = std::string(control_key);
   self->link_to(
-      spawn_watch(self->system(), group.assignments, me, opts,
+      spawn_watch(self->system(), group.assignments, caf::actor_cast<caf::actor>(self), opts,
                   count_watch_failures(stats, st.ctx.worker, group.assignments->bucket())));
   if (st.settings.refresh_period > duration::zero())
     self->delayed_send(self, st.settings.refresh_period, refresh_atom::value);
@@ -172,7 +170,7 @@ void on_control(leader_ptr self, const watch_update& u) {
   self->send(st.state_machine, n);
 }
 
-caf::behavior leader(leader_ptr self, leader_context ctx, leader_settings settings) {
+leader_actor::behavior_type leader(leader_ptr self, leader_context ctx, leader_settings settings) {
   self->state.ctx = std::move(ctx);
   self->state.settings = std::move(settings);
   auto read = [=] {
@@ -194,8 +192,6 @@ caf::behavior leader(leader_ptr self, leader_context ctx, leader_settings settin
   return {
       [=](const watch_update& u) { on_control(self, u); },
       [=](const watch_ready&) {},
-      [=](const round_done& r) { self->send(self->state.state_machine, r); },
-      [=](const owners_notice& o) { self->send(self->state.detector, o); },
       [=](refresh_atom) {  // the periodic re-read of the partition source
         auto& st = self->state;
         self->delayed_send(self, st.settings.refresh_period, refresh_atom::value);
@@ -224,7 +220,7 @@ caf::behavior leader(leader_ptr self, leader_context ctx, leader_settings settin
 
 leader_factory make_leader_factory(leader_settings settings) {
   return [settings](caf::actor_system& sys, const leader_context& ctx) {
-    return sys.spawn(leader, ctx, settings);
+    return caf::actor_cast<caf::actor>(sys.spawn(leader, ctx, settings));
   };
 }
 

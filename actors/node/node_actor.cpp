@@ -511,6 +511,21 @@ parti::node_state revalidated_state(node_ptr self) {
   return parti::node_state::stable;
 }
 
+/// The node state that mirrors the group's while the node leads.
+parti::node_state mirrored(group_phase g) {
+  switch (g) {
+    case group_phase::scaling:
+      return parti::node_state::scaling;
+    case group_phase::rebalancing:
+      return parti::node_state::rebalancing;
+    case group_phase::emergency:
+      return parti::node_state::emergency;
+    case group_phase::stable:
+      break;
+  }
+  return parti::node_state::stable;
+}
+
 bool is_group_state(parti::node_state s) {
   return s == parti::node_state::scaling || s == parti::node_state::rebalancing ||
          s == parti::node_state::emergency;
@@ -807,9 +822,8 @@ caf::behavior node(caf::stateful_actor<node_state>* self, node_options options) 
       [=](const leadership_update& u) { on_leadership(self, u); },
       [=](const group_state_update& g) {
         // The leader's view of the group, mirrored while this node leads.
-        auto to = node_state_from_string(g.state);
-        if (to && self->state.leadership.leader && !self->state.stopping)
-          enter(self, *to, "group is " + g.state);
+        if (self->state.leadership.leader && !self->state.stopping)
+          enter(self, mirrored(g.state), std::string("group is ") + to_string(g.state));
       },
       [=](assignment_update& u) -> caf::ok_atom {
         if (u.worker == self->state.worker)  // else from the watch of a lost id

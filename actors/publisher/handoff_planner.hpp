@@ -50,6 +50,7 @@
 
 #include "messages/records.hpp"
 #include "messages/result.hpp"
+#include "messages/version_stamp.hpp"
 #include "runtime/clock.hpp"
 
 namespace parti {
@@ -64,18 +65,6 @@ struct handoff_options {
   /// Checks the options; the failure names the field and the rule.
   status validate() const;
 };
-
-/// The (epoch, version) of an assignment, ordered epoch first (docs/WIRE.md).
-struct version_stamp {
-  std::uint64_t epoch = 0;
-  std::uint64_t version = 0;
-};
-inline bool operator<(const version_stamp& a, const version_stamp& b) {
-  return std::tie(a.epoch, a.version) < std::tie(b.epoch, b.version);
-}
-inline bool operator==(const version_stamp& a, const version_stamp& b) {
-  return a.epoch == b.epoch && a.version == b.version;
-}
 
 /// worker -> its partitions, sorted.
 using assignment_map = std::map<std::string, std::vector<partition>>;

@@ -5,8 +5,8 @@
 #include <optional>
 #include <set>
 
-#include "actors/leader/leader_messages.hpp"
 #include "messages/codec.hpp"
+#include "messages/leader_events.hpp"
 #include "runtime/clock.hpp"
 #include "runtime/log.hpp"
 #include "runtime/nats/group_inspect.hpp"
@@ -23,60 +23,24 @@ published_key published_key_of(const assignment_record& r) {
 
 namespace {
 
-struct pub {
-  publisher_settings settings;
-  kv_actor kv;
-  kv_actor heartbeats;
-  std::map<std::string, heartbeat_seen> seen;  // from the monitor: what a fence needs
-  std::set<std::string> fencing;               // fences in flight
-  time_point started = std::chrono::steady_clock::now();
-  caf::actor state_machine;
-  caf::actor emergency_detector;
-  handoff_planner planner;
-  applied_map applied;
-  std::uint64_t version = 0;  // the last version written under this epoch
-  std::optional<target_ready> round;
-  std::uint64_t partition_count = 0;
-  bool busy = false;
-  wakeup timer;
+using self_ptr = publisher_actor::stateful_pointer<publisher_state>;
 
-  pub(publisher_settings s, kv_actor k, kv_actor h, caf::actor sm, caf::actor ed)
-      : settings(std::move(s)),
-        kv(std::move(k)),
-        heartbeats(std::move(h)),
-        state_machine(std::move(sm)),
-        emergency_detector(std::move(ed)),
-        planner(settings.handoff, settings.published, std::chrono::steady_clock::now()) {
-    version = settings.last_version;
-    for (const auto& [worker, key] : settings.published)
-      if (key.version.epoch == settings.epoch) version = std::max(version, key.version.version);
-  }
-};
+void step(self_ptr self);
 
-using pub_ptr = std::shared_ptr<pub>;
-using self_ptr = caf::event_based_actor*;
-
-time_point now() {
-  return std::chrono::steady_clock::now();
-}
-
-void step(self_ptr self, const pub_ptr& p);
-
-using fence_retry_atom = caf::atom_constant<caf::atom("fenceretry")>;
-
-std::vector<kv_write> writes_for(const pub& p, const handoff_step& s, std::uint64_t version) {
+std::vector<kv_write> writes_for(const publisher_state& p, const handoff_step& s,
+                                 std::uint64_t version) {
   std::vector<kv_write> writes;
   for (const auto& worker : s.changed) {
     assignment_record r;
     r.worker = worker;
     r.epoch = p.settings.epoch;
     r.version = version;
-    r.reason = p.round ? p.round->reason : "";
+    r.reason = p.round ? to_string(p.round->reason) : "";
     auto it = s.assignment.find(worker);
     if (it != s.assignment.end()) r.partitions = it->second;
     r.issued_at = unix_millis();
     for (const auto& [keys, stamp] :
-         p.planner.grants_for(worker, r.partitions, {p.settings.epoch, version}))
+         p.planner->grants_for(worker, r.partitions, {p.settings.epoch, version}))
       r.grants.push_back(partition_grant{keys, stamp.epoch, stamp.version});
     writes.push_back({worker, encode(r), false});
   }
@@ -84,21 +48,22 @@ std::vector<kv_write> writes_for(const pub& p, const handoff_step& s, std::uint6
   return writes;
 }
 
-std::string manifest_for(const pub& p, const handoff_step& s, std::uint64_t version) {
+std::string manifest_for(const publisher_state& p, const handoff_step& s, std::uint64_t version) {
   manifest_record m;
   m.epoch = p.settings.epoch;
   m.version = version;
-  m.reason = p.round ? p.round->reason : "";
+  m.reason = p.round ? to_string(p.round->reason) : "";
   for (const auto& [worker, partitions] : s.assignment) m.workers.push_back(worker);
   m.partition_count = p.partition_count;
   m.issued_at = unix_millis();
   return encode(m);
 }
 
-void tell_owners(self_ptr self, const pub& p, const handoff_step& s) {
+void tell_owners(self_ptr self, const handoff_step& s) {
+  const auto& p = self->state;
   owners_notice o;
   std::size_t assigned = 0;
-  for (const auto& [worker, key] : p.planner.current()) {
+  for (const auto& [worker, key] : p.planner->current()) {
     if (!key.partitions.empty()) o.owners.push_back(worker);
     assigned += key.partitions.size();
   }
@@ -110,16 +75,17 @@ void tell_owners(self_ptr self, const pub& p, const handoff_step& s) {
   }
 }
 
-void finish_round(self_ptr self, const pub_ptr& p, bool ok, const std::string& error) {
-  if (!p->round) return;
-  self->send(p->state_machine, round_done{p->round->round, ok, error});
-  p->round.reset();
+void finish_round(self_ptr self, bool ok, const std::string& error) {
+  if (!self->state.round) return;
+  self->send(self->state.state_machine, round_done{self->state.round->round, ok, error});
+  self->state.round.reset();
 }
 
 /// After a failed write the outcome is unknown: start over from what KV holds now.
-void reread_and_fail(self_ptr self, const pub_ptr& p, const std::string& error) {
+void reread_and_fail(self_ptr self, const std::string& error) {
   log(log_level::warning, "publisher: ", error);
-  self->request(p->kv, p->settings.request_timeout * 5, caf::get_atom::value, keys_atom::value)
+  self->request(self->state.kv, self->state.settings.request_timeout * 5, caf::get_atom::value,
+                keys_atom::value)
       .then(
           [=](const std::vector<kv_entry>& entries) {
             published_map current;
@@ -127,65 +93,70 @@ void reread_and_fail(self_ptr self, const pub_ptr& p, const std::string& error) 
               auto r = decode<assignment_record>(e.value);
               if (e.key.empty() || e.key[0] == '_' || !r) continue;
               current[e.key] = published_key_of(*r);
-              if (r->epoch == p->settings.epoch) p->version = std::max(p->version, r->version);
+              if (r->epoch == self->state.settings.epoch)
+                self->state.version = std::max(self->state.version, r->version);
             }
-            p->planner.adopt(std::move(current), now());
-            p->busy = false;
-            finish_round(self, p, false, error);
+            self->state.planner->adopt(std::move(current), self->clock().now());
+            self->state.busy = false;
+            finish_round(self, false, error);
           },
           [=](const caf::error& err) {
-            p->busy = false;
-            finish_round(self, p, false, error + "; re-read failed: " + describe(err));
+            self->state.busy = false;
+            finish_round(self, false, error + "; re-read failed: " + describe(err));
           });
 }
 
 /// The leader's own lease still holds: checked before each write, so that a leader paused past
 /// its term publishes nothing when it resumes (it steps down as soon as its election notices).
-bool may_publish(const pub& p) {
-  if (!p.settings.leading_until) return true;
-  return now().time_since_epoch().count() < p.settings.leading_until->load();
+bool may_publish(self_ptr self) {
+  const auto& until = self->state.settings.leading_until;
+  if (!until) return true;
+  return self->clock().now().time_since_epoch().count() < until->load();
 }
 
-void write(self_ptr self, const pub_ptr& p, handoff_step s) {
-  if (!may_publish(*p)) {
-    log(log_level::warning, "publisher: e", p->settings.epoch,
+void write(self_ptr self, handoff_step s) {
+  if (!may_publish(self)) {
+    log(log_level::warning, "publisher: e", self->state.settings.epoch,
         ": not written, the leader's lease may have expired");
     return;  // the node ends the leader on step-down; a renewal re-arms through the next event
   }
-  p->busy = true;
-  auto version = p->version + 1;
-  auto writes = writes_for(*p, s, version);
-  auto manifest = manifest_for(*p, s, version);
-  auto timeout = p->settings.request_timeout * 5;
-  self->request(p->kv, timeout, write_atom::value, std::move(writes))
+  self->state.busy = true;
+  auto version = self->state.version + 1;
+  auto writes = writes_for(self->state, s, version);
+  auto manifest = manifest_for(self->state, s, version);
+  auto timeout = self->state.settings.request_timeout * 5;
+  self->request(self->state.kv, timeout, write_atom::value, std::move(writes))
       .then(
           [=](const std::vector<std::uint64_t>&) {
             // The manifest last: a version is complete once its manifest is written.
-            if (!may_publish(*p))
-              return reread_and_fail(self, p, "the leader's lease may have expired");
-            self->request(p->kv, timeout, caf::put_atom::value, std::string(manifest_key), manifest)
+            if (!may_publish(self))
+              return reread_and_fail(self, "the leader's lease may have expired");
+            self->request(self->state.kv, timeout, caf::put_atom::value, std::string(manifest_key),
+                          manifest)
                 .then(
                     [=](std::uint64_t) {
-                      p->version = version;
-                      p->planner.published(s, {p->settings.epoch, version}, now());
-                      p->busy = false;
-                      log(log_level::info, "publisher: e", p->settings.epoch, " v", version,
-                          ": wrote ", s.changed.size(), " keys, deleted ", s.deleted.size(),
+                      self->state.version = version;
+                      self->state.planner->published(s, {self->state.settings.epoch, version},
+                                                     self->clock().now());
+                      self->state.busy = false;
+                      log(log_level::info, "publisher: e", self->state.settings.epoch, " v",
+                          version, ": wrote ", s.changed.size(), " keys, deleted ",
+                          s.deleted.size(),
                           s.in_handoff.empty()
                               ? std::string()
                               : ", " + std::to_string(s.in_handoff.size()) + " in hand-off");
-                      tell_owners(self, *p, s);
-                      if (s.target_reached) finish_round(self, p, true, "");
-                      step(self, p);
+                      tell_owners(self, s);
+                      if (s.target_reached) finish_round(self, true, "");
+                      step(self);
                     },
                     [=](const caf::error& err) {
-                      p->version = version;  // the keys may have landed: never reuse it
-                      reread_and_fail(self, p, "manifest: " + describe(err));
+                      self->state.version = version;  // the keys may have landed: never reuse it
+                      reread_and_fail(self, "manifest: " + describe(err));
                     });
           },
           [=](const caf::error& err) {
-            p->version = version;
-            reread_and_fail(self, p, "write: " + describe(err));
+            self->state.version = version;
+            reread_and_fail(self, "write: " + describe(err));
           });
 }
 
@@ -193,8 +164,9 @@ void write(self_ptr self, const pub_ptr& p, handoff_step s) {
 /// succeeded: it cannot have extended its lease past the heartbeat of that revision, which it
 /// sent before the leader saw it (`seen`), or, when the leader did not see that revision, before
 /// the leader read it (`read_at`). The larger of the two TTLs counts.
-time_point lapse_after_fence(const pub& p, const std::string& worker, std::uint64_t revision,
-                             std::uint64_t record_ttl_ms, time_point read_at) {
+time_point lapse_after_fence(const publisher_state& p, const std::string& worker,
+                             std::uint64_t revision, std::uint64_t record_ttl_ms,
+                             time_point read_at) {
   auto ttl = std::max<duration>(p.settings.heartbeat_ttl, std::chrono::milliseconds(record_ttl_ms));
   auto it = p.seen.find(worker);
   if (it != p.seen.end())
@@ -211,102 +183,114 @@ time_point lapse_after_fence(const pub& p, const std::string& worker, std::uint6
   return read_at + ttl;
 }
 
-void fence_done(self_ptr self, const pub_ptr& p, const std::string& worker,
-                std::optional<time_point> lapse, const std::string& why) {
-  p->fencing.erase(worker);
+void fence_done(self_ptr self, const std::string& worker, std::optional<time_point> lapse,
+                const std::string& why) {
+  self->state.fencing.erase(worker);
   if (lapse) {
     log(log_level::info, "publisher: fenced ", worker, "; its lease lapses in ",
-        std::chrono::duration_cast<std::chrono::milliseconds>(*lapse - now()).count(), " ms");
-    p->planner.released(worker, *lapse);
-    return step(self, p);
+        std::chrono::duration_cast<std::chrono::milliseconds>(*lapse - self->clock().now()).count(),
+        " ms");
+    self->state.planner->released(worker, *lapse);
+    return step(self);
   }
   log(log_level::info, "publisher: fence of ", worker, " refused (", why, "); retrying later");
   // Later, not at once: a failing store is not hammered.
-  self->delayed_send(self, p->settings.request_timeout, fence_retry_atom::value, worker);
+  self->delayed_send(self, self->state.settings.request_timeout, fence_retry_atom::value, worker);
 }
 
 /// Rewrites the holder's heartbeat key on its current revision, read first (created when the
 /// key is gone): success proves that no newer heartbeat landed, and the holder cannot extend
 /// its lease any more, even while it keeps heartbeating (a worker that is alive but never
 /// applies its revocation: its next heartbeat fails).
-void fence(self_ptr self, const pub_ptr& p, const std::string& worker) {
-  if (!p->fencing.insert(worker).second) return;
+void fence(self_ptr self, const std::string& worker) {
+  if (!self->state.fencing.insert(worker).second) return;
   heartbeat_record r;
   r.worker = worker;
-  r.fenced_by = p->settings.leader;
+  r.fenced_by = self->state.settings.leader;
   r.sent_at = unix_millis();
   auto value = encode(r);
-  auto timeout = p->settings.request_timeout;
+  auto timeout = self->state.settings.request_timeout;
   auto refused = [=](const caf::error& err) {
-    fence_done(self, p, worker, std::nullopt, describe(err));
+    fence_done(self, worker, std::nullopt, describe(err));
   };
-  auto read_at = now();
-  self->request(p->heartbeats, timeout, caf::get_atom::value, worker)
+  auto read_at = self->clock().now();
+  self->request(self->state.heartbeats, timeout, caf::get_atom::value, worker)
       .then(
           [=](const kv_entry& e) {
             auto held = decode<heartbeat_record>(e.value);
             auto ttl_ms = held ? held->ttl_ms : 0;
-            auto lapse = lapse_after_fence(*p, worker, e.revision, ttl_ms, read_at);
-            self->request(p->heartbeats, timeout, caf::update_atom::value, worker, value,
+            auto lapse = lapse_after_fence(self->state, worker, e.revision, ttl_ms, read_at);
+            self->request(self->state.heartbeats, timeout, caf::update_atom::value, worker, value,
                           e.revision)
-                .then([=](std::uint64_t) { fence_done(self, p, worker, lapse, ""); }, refused);
+                .then([=](std::uint64_t) { fence_done(self, worker, lapse, ""); }, refused);
           },
           [=](const caf::error& err) {
             if (!is_kv_error(err, kv_errc::not_found)) return refused(err);
             // Gone: its heartbeats expired from the bucket (or it left). Create the fence.
-            auto lapse = lapse_after_fence(*p, worker, 0, 0, read_at);
-            self->request(p->heartbeats, timeout, create_atom::value, worker, value)
-                .then([=](std::uint64_t) { fence_done(self, p, worker, lapse, ""); }, refused);
+            auto lapse = lapse_after_fence(self->state, worker, 0, 0, read_at);
+            self->request(self->state.heartbeats, timeout, create_atom::value, worker, value)
+                .then([=](std::uint64_t) { fence_done(self, worker, lapse, ""); }, refused);
           });
 }
 
-void step(self_ptr self, const pub_ptr& p) {
-  if (p->busy || !p->round) return;
-  auto s = p->planner.plan(p->applied, now());
-  for (const auto& worker : s.to_fence) fence(self, p, worker);
-  if (s.has_writes()) return write(self, p, std::move(s));
-  if (s.target_reached) return finish_round(self, p, true, "");
-  if (s.next_deadline) p->timer.arm(self, *s.next_deadline);
+void step(self_ptr self) {
+  if (self->state.busy || !self->state.round) return;
+  auto s = self->state.planner->plan(self->state.applied, self->clock().now());
+  for (const auto& worker : s.to_fence) fence(self, worker);
+  if (s.has_writes()) return write(self, std::move(s));
+  if (s.target_reached) return finish_round(self, true, "");
+  if (s.next_deadline) self->state.timer.arm(self, *s.next_deadline);
+}
+
+/// A new leader's first write: every key again under its epoch, same partitions and tokens.
+void restamp(self_ptr self) {
+  auto s = self->state.planner->restamp();
+  if (!s.has_writes()) return;
+  log(log_level::info, "publisher: re-stamping ", s.changed.size(), " keys under epoch ",
+      self->state.settings.epoch);
+  write(self, std::move(s));
+}
+
+void on_target(self_ptr self, target_ready& t) {
+  auto& p = self->state;
+  if (p.round && p.round->round != t.round) finish_round(self, false, "superseded");
+  p.partition_count = t.partition_count;
+  p.planner->set_target(t.target);
+  p.round = std::move(t);
+  step(self);
 }
 
 }  // namespace
 
-/// A new leader's first write: every key again under its epoch, same partitions and tokens.
-void restamp(self_ptr self, const pub_ptr& p) {
-  auto s = p->planner.restamp();
-  if (!s.has_writes()) return;
-  log(log_level::info, "publisher: re-stamping ", s.changed.size(), " keys under epoch ",
-      p->settings.epoch);
-  write(self, p, std::move(s));
-}
-
-caf::behavior publisher(caf::event_based_actor* self, publisher_settings settings,
-                        kv_actor assignments, kv_actor heartbeats, caf::actor state_machine,
-                        caf::actor emergency_detector) {
-  auto p = std::make_shared<pub>(std::move(settings), std::move(assignments), std::move(heartbeats),
-                                 std::move(state_machine), std::move(emergency_detector));
-  restamp(self, p);
+publisher_actor::behavior_type publisher(self_ptr self, publisher_settings settings,
+                                         kv_actor assignments, kv_actor heartbeats,
+                                         state_machine_actor state_machine,
+                                         emergency_detector_actor emergency_detector) {
+  auto& p = self->state;
+  p.started = self->clock().now();
+  p.planner.emplace(settings.handoff, settings.published, p.started);
+  p.version = settings.last_version;
+  for (const auto& [worker, key] : settings.published)
+    if (key.version.epoch == settings.epoch) p.version = std::max(p.version, key.version.version);
+  p.settings = std::move(settings);
+  p.kv = std::move(assignments);
+  p.heartbeats = std::move(heartbeats);
+  p.state_machine = std::move(state_machine);
+  p.emergency_detector = std::move(emergency_detector);
+  restamp(self);
   return {
-      [=](target_ready& t) {
-        if (p->round && p->round->round != t.round) finish_round(self, p, false, "superseded");
-        p->partition_count = t.partition_count;
-        p->planner.set_target(t.target);
-        p->round = std::move(t);
-        step(self, p);
-      },
+      [=](target_ready& t) { on_target(self, t); },
       [=](const applied_snapshot& snap) {
-        p->applied.clear();
-        for (const auto& [worker, stamp] : snap.applied)
-          if (stamp.size() == 2) p->applied[worker] = {stamp[0], stamp[1]};
-        p->seen = snap.seen;
-        step(self, p);
+        self->state.applied = snap.applied;
+        self->state.seen = snap.seen;
+        step(self);
       },
       [=](fence_retry_atom, const std::string& worker) {
-        p->planner.fence_failed(worker);
-        step(self, p);
+        self->state.planner->fence_failed(worker);
+        step(self);
       },
       [=](caf::tick_atom, std::uint64_t token) {
-        if (p->timer.fire(token)) step(self, p);
+        if (self->state.timer.fire(token)) step(self);
       },
   };
 }

@@ -12,15 +12,17 @@
 // slow), the publisher fences the holder: a compare-and-set of the holder's heartbeat key on the
 // newest revision the leader saw (docs/WIRE.md). Once that succeeded, the holder's lease lapses
 // by (when that heartbeat was seen) + the larger heartbeat TTL, and the planner grants then.
-#include <caf/fwd.hpp>
-
 #include <atomic>
+#include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 
 #include "actors/publisher/handoff_planner.hpp"
 #include "messages/interfaces.hpp"
 #include "runtime/metrics/metrics.hpp"
+#include "runtime/wakeup.hpp"
 
 namespace parti {
 
@@ -43,8 +45,28 @@ struct publisher_settings {
 /// A worker key as read from the store, with its fencing tokens (records without them: none).
 published_key published_key_of(const assignment_record& r);
 
-caf::behavior publisher(caf::event_based_actor* self, publisher_settings settings,
-                        kv_actor assignments, kv_actor heartbeats, caf::actor state_machine,
-                        caf::actor emergency_detector);
+struct publisher_state {
+  publisher_settings settings;
+  kv_actor kv;
+  kv_actor heartbeats;
+  state_machine_actor state_machine;
+  emergency_detector_actor emergency_detector;
+  std::map<std::string, heartbeat_seen> seen;  // from the monitor: what a fence needs
+  std::set<std::string> fencing;               // fences in flight
+  time_point started{};
+  std::optional<handoff_planner> planner;  // from the start on
+  applied_map applied;
+  std::uint64_t version = 0;  // the last version written under this epoch
+  std::optional<target_ready> round;
+  std::uint64_t partition_count = 0;
+  bool busy = false;
+  wakeup timer;
+  static inline const char* name = "parti.publisher";
+};
+
+publisher_actor::behavior_type publisher(publisher_actor::stateful_pointer<publisher_state> self,
+                                         publisher_settings settings, kv_actor assignments,
+                                         kv_actor heartbeats, state_machine_actor state_machine,
+                                         emergency_detector_actor emergency_detector);
 
 }  // namespace parti

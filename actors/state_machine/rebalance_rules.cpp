@@ -24,26 +24,6 @@ status rebalance_options::validate() const {
   return done{};
 }
 
-const char* to_string(rebalance_reason reason) {
-  switch (reason) {
-    case rebalance_reason::cold_start:
-      return "cold_start";
-    case rebalance_reason::planned_scale:
-      return "planned_scale";
-    case rebalance_reason::drain:
-      return "drain";
-    case rebalance_reason::restart_expired:
-      return "restart_expired";
-    case rebalance_reason::emergency:
-      return "emergency";
-    case rebalance_reason::manual:
-      return "manual";
-    case rebalance_reason::refresh:
-      return "refresh";
-  }
-  return "unknown";
-}
-
 const char* to_string(machine_state state) {
   switch (state) {
     case machine_state::idle:

@@ -37,21 +37,11 @@
 #include <variant>
 #include <vector>
 
+#include "messages/leader_events.hpp"
 #include "messages/result.hpp"
 #include "runtime/clock.hpp"
 
 namespace parti {
-
-enum class rebalance_reason {
-  cold_start,
-  planned_scale,
-  drain,
-  restart_expired,
-  emergency,
-  manual,
-  refresh
-};
-const char* to_string(rebalance_reason reason);
 
 enum class machine_state { idle, scaling, rebalancing, emergency, stopped };
 const char* to_string(machine_state state);

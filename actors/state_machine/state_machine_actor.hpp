@@ -1,16 +1,19 @@
 #pragma once
 // state_machine: decides when to rebalance (rebalance_rules: cold start, planned scale, drain,
-// emergency, manual, refresh; windows, cooldown, freeze). It starts once the worker monitor
-// reports who is live (monitor_ready), sends rebalance_order to the calculator, takes
-// round_done from the calculator or publisher, and mirrors its state to the node
-// (group_state_update: Stable / Scaling / Rebalancing / Emergency).
-#include <caf/fwd.hpp>
-
+// emergency, manual, refresh; windows, cooldown, freeze). It learns the calculator after spawn
+// (peers), starts once the worker monitor reports who is live (monitor_ready), sends
+// rebalance_order to the calculator, takes round_done from the calculator or publisher, and
+// mirrors its state to the node (group_state_update).
+#include <map>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "actors/state_machine/rebalance_rules.hpp"
+#include "messages/interfaces.hpp"
 #include "runtime/metrics/metrics.hpp"
+#include "runtime/wakeup.hpp"
 
 namespace parti {
 
@@ -23,7 +26,20 @@ struct state_machine_settings {
   std::string worker;  // the leader's id, the `worker` label of its series
 };
 
-caf::behavior state_machine(caf::event_based_actor* self, state_machine_settings settings,
-                            caf::actor calculator, caf::actor node);
+struct state_machine_state {
+  state_machine_settings settings;
+  calculator_actor calculator;
+  group_phase_listener node;
+  std::optional<rebalance_rules> rules;  // from monitor_ready on
+  wakeup timer;
+  bool frozen = false;
+  std::optional<control_notice> early_control;
+  std::map<std::uint64_t, std::pair<rebalance_reason, time_point>> started;  // round -> ...
+  static inline const char* name = "parti.state_machine";
+};
+
+state_machine_actor::behavior_type state_machine(
+    state_machine_actor::stateful_pointer<state_machine_state> self,
+    state_machine_settings settings, group_phase_listener node);
 
 }  // namespace parti

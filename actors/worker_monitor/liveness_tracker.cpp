@@ -26,32 +26,6 @@ status liveness_options::validate() const {
   return done{};
 }
 
-const char* to_string(liveness_change change) {
-  switch (change) {
-    case liveness_change::joined:
-      return "joined";
-    case liveness_change::left:
-      return "left";
-    case liveness_change::expired:
-      return "expired";
-    case liveness_change::restarting:
-      return "restarting";
-    case liveness_change::restarted:
-      return "restarted";
-    case liveness_change::restart_expired:
-      return "restart_expired";
-    case liveness_change::store_suspected:
-      return "store_suspected";
-    case liveness_change::store_trusted:
-      return "store_trusted";
-    case liveness_change::heartbeats_silent:
-      return "heartbeats_silent";
-    case liveness_change::heartbeats_resumed:
-      return "heartbeats_resumed";
-  }
-  return "unknown";
-}
-
 namespace {
 
 liveness_event event(liveness_change change, const std::string& worker) {

@@ -39,6 +39,7 @@
 #include <string>
 #include <vector>
 
+#include "messages/leader_events.hpp"
 #include "messages/records.hpp"
 #include "messages/result.hpp"
 #include "runtime/clock.hpp"
@@ -73,21 +74,6 @@ struct liveness_options {
   /// Checks the options; the failure names the field and the rule.
   status validate() const;
 };
-
-enum class liveness_change {
-  joined,              // a worker started heartbeating (or came back after leaving or expiring)
-  left,                // graceful leave: key deleted, or heartbeat with `leaving`
-  expired,             // no heartbeat within the TTL
-  restarting,          // heartbeat with `restarting`: keep its partitions for the restart grace
-  restarted,           // back after `restarting`, or heartbeating with a new instance id
-  restart_expired,     // did not come back within the restart grace: treat as a graceful leave
-  store_suspected,     // the mass-disappearance guard tripped; `workers` are held, not expired
-  store_trusted,       // the suspicion is over (held workers came back, or their hold ran out)
-  heartbeats_silent,   // no heartbeat from anybody for the silence threshold: expiries held
-  heartbeats_resumed,  // a heartbeat ended the silence: the recovery grace runs from here
-};
-
-const char* to_string(liveness_change change);
 
 struct liveness_event {
   liveness_change change;

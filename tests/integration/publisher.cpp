@@ -5,10 +5,10 @@
 
 #include <atomic>
 
-#include "actors/leader/leader_messages.hpp"
 #include "actors/publisher/publisher_actor.hpp"
 #include "messages/codec.hpp"
 #include "messages/inspect.hpp"
+#include "messages/leader_events.hpp"
 #include "runtime/nats/kv_actor.hpp"
 #include "tests/support/actors.hpp"
 #include "tests/support/eventually.hpp"
@@ -40,10 +40,13 @@ BOOST_AUTO_TEST_CASE(a_restarted_leader_continues_the_versions_of_its_epoch) {
   ps.last_version = 7;
   caf::scoped_actor self{sys};
   auto me = caf::actor_cast<caf::actor>(self);
-  auto pub = sys.spawn(publisher, ps, spawn_kv_actor(sys, kv),
-                       spawn_kv_actor(sys, bucket("pub-heartbeats")), me, me);
-  self->send(pub,
-             target_ready{1, "planned_scale", {{"w1", parts({"a"})}, {"w2", parts({"b"})}}, 2});
+  auto pub = sys.spawn(
+      publisher, ps, spawn_kv_actor(sys, kv), spawn_kv_actor(sys, bucket("pub-heartbeats")),
+      caf::actor_cast<state_machine_actor>(me), caf::actor_cast<emergency_detector_actor>(me));
+  self->send(
+      pub,
+      target_ready{
+          1, rebalance_reason::planned_scale, {{"w1", parts({"a"})}, {"w2", parts({"b"})}}, 2});
   bool done = false;
   self->receive_while([&] { return !done; })(
       [&](const round_done& r) {
@@ -84,15 +87,16 @@ BOOST_AUTO_TEST_CASE(a_leader_past_its_lease_publishes_nothing) {
   ps.leading_until = until;
   caf::scoped_actor self{sys};
   auto me = caf::actor_cast<caf::actor>(self);
-  auto pub = sys.spawn(publisher, ps, spawn_kv_actor(sys, kv),
-                       spawn_kv_actor(sys, bucket("pub-expired-heartbeats")), me, me);
-  self->send(pub, target_ready{1, "cold_start", {{"w1", parts({"a", "b"})}}, 2});
-  self->send(pub, applied_snapshot{{{"w1", {0, 0}}}, 0, {}});
+  auto pub = sys.spawn(
+      publisher, ps, spawn_kv_actor(sys, kv), spawn_kv_actor(sys, bucket("pub-expired-heartbeats")),
+      caf::actor_cast<state_machine_actor>(me), caf::actor_cast<emergency_detector_actor>(me));
+  self->send(pub, target_ready{1, rebalance_reason::cold_start, {{"w1", parts({"a", "b"})}}, 2});
+  self->send(pub, applied_snapshot{{{"w1", version_stamp{}}}, 0, {}});
   BOOST_TEST(!test::eventually([&] { return kv->get("w1").ok(); }, 1s));
   BOOST_TEST(!kv->get("_manifest").ok());
   // Renewed: it publishes.
   until->store((std::chrono::steady_clock::now() + 1h).time_since_epoch().count());
-  self->send(pub, applied_snapshot{{{"w1", {0, 0}}}, 0, {}});
+  self->send(pub, applied_snapshot{{{"w1", version_stamp{}}}, 0, {}});
   BOOST_TEST(test::eventually([&] { return kv->get("w1").ok(); }, 5s));
   self->send_exit(pub, caf::exit_reason::user_shutdown);
 }

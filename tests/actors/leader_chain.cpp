@@ -1,0 +1,315 @@
+// The leader subtree's actor shells under CAF's deterministic test scheduler: virtual time, no
+// threads, no network. The KV buckets are scheduled fakes (a map behind the kv_actor
+// interface), the node is a fake that records the group phases it is told, and the heartbeat
+// watch is played by the test, which sends the worker monitor what the watch would.
+//
+// The chain: heartbeats seen -> monitor_ready -> cold-start window -> round 1 published; then one
+// worker stops heartbeating -> expiry after the TTL -> emergency after the grace -> round 2 ->
+// its holder fenced -> its partitions granted once its lease must have lapsed.
+#include <boost/test/unit_test.hpp>
+
+#include <caf/all.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "actors/calculator/calculator_actor.hpp"
+#include "actors/emergency_detector/emergency_detector_actor.hpp"
+#include "actors/publisher/publisher_actor.hpp"
+#include "actors/state_machine/state_machine_actor.hpp"
+#include "actors/worker_monitor/worker_monitor_actor.hpp"
+#include "messages/codec.hpp"
+#include "runtime/nats/kv_actor.hpp"
+#include "runtime/partition_source.hpp"
+#include "runtime/strategy/strategy.hpp"
+
+using namespace parti;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// One write as a fake bucket saw it: when (virtual ms since the test began), which key, and
+/// the decoded record's stamp and partition count (or "deleted").
+struct write_seen {
+  long long at_ms;
+  std::string key;
+  std::string what;
+};
+
+struct kv_log {
+  std::vector<write_seen> writes;
+};
+
+struct fake_kv_state {
+  std::map<std::string, kv_entry> keys;
+  std::uint64_t revision = 0;
+  std::shared_ptr<kv_log> log;
+  caf::actor_clock::time_point origin;
+  static inline const char* name = "test.fake_kv";
+};
+
+using fake_kv_ptr = kv_actor::stateful_pointer<fake_kv_state>;
+
+std::string describe_value(const std::string& key, const std::string& value) {
+  if (key == "_manifest") {
+    auto m = decode<manifest_record>(value);
+    return m ? "manifest e" + std::to_string(m->epoch) + " v" + std::to_string(m->version) : "?";
+  }
+  if (auto r = decode<assignment_record>(value); r && !r->worker.empty() && r->epoch != 0)
+    return "e" + std::to_string(r->epoch) + " v" + std::to_string(r->version) + " " +
+           std::to_string(r->partitions.size()) + " partitions (" + r->reason + ")";
+  if (auto h = decode<heartbeat_record>(value); h && !h->fenced_by.empty())
+    return "fenced by " + h->fenced_by;
+  return "bytes";
+}
+
+std::uint64_t put(fake_kv_ptr self, const std::string& key, const std::string& value) {
+  auto& st = self->state;
+  auto& e = st.keys[key];
+  e.key = key;
+  e.value = value;
+  e.revision = ++st.revision;
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(self->clock().now() - st.origin);
+  st.log->writes.push_back({ms.count(), key, describe_value(key, value)});
+  return e.revision;
+}
+
+caf::error kv_fail(kv_errc code, const std::string& key) {
+  return caf::make_error(code, key);
+}
+
+/// A bucket in memory behind the kv_actor interface, with compare-and-set like JetStream KV.
+kv_actor::behavior_type fake_kv(fake_kv_ptr self, std::shared_ptr<kv_log> log,
+                                caf::actor_clock::time_point origin) {
+  self->state.log = std::move(log);
+  self->state.origin = origin;
+  return {
+      [=](caf::get_atom, const std::string& key) -> caf::result<kv_entry> {
+        auto it = self->state.keys.find(key);
+        if (it == self->state.keys.end()) return kv_fail(kv_errc::not_found, key);
+        return it->second;
+      },
+      [=](caf::put_atom, const std::string& key, const std::string& value) {
+        return put(self, key, value);
+      },
+      [=](create_atom, const std::string& key,
+          const std::string& value) -> caf::result<std::uint64_t> {
+        if (self->state.keys.count(key)) return kv_fail(kv_errc::key_exists, key);
+        return put(self, key, value);
+      },
+      [=](caf::update_atom, const std::string& key, const std::string& value,
+          std::uint64_t last) -> caf::result<std::uint64_t> {
+        auto it = self->state.keys.find(key);
+        if (it == self->state.keys.end() || it->second.revision != last)
+          return kv_fail(kv_errc::wrong_revision, key);
+        return put(self, key, value);
+      },
+      [=](caf::delete_atom, const std::string& key) {
+        self->state.keys.erase(key);
+        return caf::ok_atom::value;
+      },
+      [=](purge_atom, const std::string& key) {
+        self->state.keys.erase(key);
+        return caf::ok_atom::value;
+      },
+      [=](keys_atom) {
+        std::vector<std::string> out;
+        for (const auto& [k, e] : self->state.keys) out.push_back(k);
+        return out;
+      },
+      [=](caf::get_atom, keys_atom) {
+        std::vector<kv_entry> out;
+        for (const auto& [k, e] : self->state.keys) out.push_back(e);
+        return out;
+      },
+      [=](write_atom, const std::vector<kv_write>& writes) {
+        std::vector<std::uint64_t> revisions;
+        for (const auto& w : writes) {
+          if (w.erase) {
+            self->state.keys.erase(w.key);
+            self->state.log->writes.push_back({-1, w.key, "deleted"});
+            revisions.push_back(0);
+          } else {
+            revisions.push_back(put(self, w.key, w.value));
+          }
+        }
+        return revisions;
+      },
+  };
+}
+
+/// The node as the state machine sees it: it records the phases.
+caf::behavior fake_node(caf::event_based_actor*, std::shared_ptr<std::vector<std::string>> phases) {
+  return {[=](const group_state_update& u) { phases->push_back(to_string(u.state)); }};
+}
+
+struct leader_chain_fixture {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  caf::scheduler::test_coordinator* sched = nullptr;
+  caf::actor_clock::time_point origin;
+  std::shared_ptr<kv_log> assignments_log = std::make_shared<kv_log>();
+  std::shared_ptr<kv_log> heartbeats_log = std::make_shared<kv_log>();
+  std::shared_ptr<std::vector<std::string>> phases = std::make_shared<std::vector<std::string>>();
+  worker_monitor_actor monitor;
+  std::vector<caf::actor> actors;  // every actor of the test, to end them
+  std::map<std::string, std::uint64_t> seq;
+
+  static constexpr caf::timespan ttl = 3s;
+  static constexpr caf::timespan grace = 1s;
+  static constexpr caf::timespan cold_start = 2s;
+
+  leader_chain_fixture() {
+    cfg.set("scheduler.policy", caf::atom("testing"));
+    cfg.set("logger.verbosity", caf::atom("quiet"));
+    sys = std::make_unique<caf::actor_system>(cfg);
+    sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
+    sched->advance_time(1h);  // no time point of the test is the clock's zero
+    origin = sched->clock().now();
+    spawn_subtree();
+  }
+
+  ~leader_chain_fixture() {
+    // The actors never stop on their own, and the system waits for every actor.
+    for (auto& a : actors) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    run_all();
+  }
+
+  void spawn_subtree() {
+    auto node = sys->spawn(fake_node, phases);
+    auto assignments = sys->spawn(fake_kv, assignments_log, origin);
+    auto heartbeats = sys->spawn(fake_kv, heartbeats_log, origin);
+    rebalance_options rules;
+    rules.cold_start_window = cold_start;
+    rules.cooldown = 0s;
+    auto sm = sys->spawn(state_machine, state_machine_settings{rules, {}, 60s, nullptr, "worker-a"},
+                         caf::actor_cast<group_phase_listener>(node));
+    auto detector =
+        sys->spawn(emergency_detector, emergency_options{grace}, std::vector<std::string>{}, sm);
+    publisher_settings ps;
+    ps.leader = "worker-a";
+    ps.epoch = 1;
+    ps.handoff = {handoff_mode::cooperative, 10s};
+    ps.request_timeout = 1s;
+    ps.heartbeat_ttl = ttl;
+    auto pub = sys->spawn(publisher, ps, assignments, heartbeats, sm, detector);
+    auto algorithm = strategy_registry().find("sticky");
+    BOOST_REQUIRE(algorithm);
+    auto calc = sys->spawn(
+        calculator, calculator_settings{count_source(6), *algorithm, {}, {}, nullptr, "worker-a"},
+        pub, sm);
+    caf::anon_send(sm, peers_atom::value, calc);
+    liveness_options lo;
+    lo.heartbeat_ttl = ttl;
+    lo.rebuild_grace = 1s;
+    lo.silence_threshold = ttl / 2;
+    lo.mass_expiry_share = 1.0;  // two workers: one expiring is no mass disappearance
+    monitor = sys->spawn(worker_monitor, lo, nullptr, std::vector<std::string>{},
+                         worker_monitor_peers{sm, detector, pub, nullptr, "worker-a"});
+    for (auto a : {caf::actor_cast<caf::actor>(node), caf::actor_cast<caf::actor>(assignments),
+                   caf::actor_cast<caf::actor>(heartbeats), caf::actor_cast<caf::actor>(sm),
+                   caf::actor_cast<caf::actor>(detector), caf::actor_cast<caf::actor>(pub),
+                   caf::actor_cast<caf::actor>(calc), caf::actor_cast<caf::actor>(monitor)})
+      actors.push_back(a);
+    run_all();
+  }
+
+  void run_all() { sched->run(); }
+
+  /// Lets virtual time pass in steps of 100 ms, running everything due at each step.
+  void advance(caf::timespan d) {
+    for (caf::timespan done{0}; done < d; done += 100ms) {
+      sched->advance_time(std::min<caf::timespan>(100ms, d - done));
+      run_all();
+    }
+  }
+
+  long long now_ms() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(sched->clock().now() - origin)
+        .count();
+  }
+
+  /// What the heartbeat watch would deliver for one heartbeat of `worker`.
+  void heartbeat(const std::string& worker, bool initial = false) {
+    heartbeat_record r;
+    r.worker = worker;
+    r.instance = "i-" + worker;
+    r.seq = ++seq[worker];
+    r.ttl_ms = 3000;
+    r.sent_at = 1'000'000'000'000 + static_cast<std::uint64_t>(now_ms());
+    kv_entry e;
+    e.key = worker;
+    e.value = encode(r);
+    e.revision = 100 + seq[worker] * 10 + (worker == "worker-a" ? 1 : 2);
+    caf::anon_send(monitor, watch_update{"heartbeats", e, initial});
+    run_all();
+  }
+
+  std::vector<std::string> assignment_writes() const {
+    std::vector<std::string> out;
+    for (const auto& w : assignments_log->writes)
+      out.push_back(std::to_string(w.at_ms) + " " + w.key + ": " + w.what);
+    return out;
+  }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(leader_chain, leader_chain_fixture)
+
+BOOST_AUTO_TEST_CASE(heartbeats_cold_start_expiry_emergency_fence_and_grant_in_virtual_time) {
+  // The watch replays two workers and is ready: the cold-start window opens.
+  heartbeat("worker-a", true);
+  heartbeat("worker-b", true);
+  caf::anon_send(monitor, watch_ready{"heartbeats", false, {}, 0});
+  run_all();
+  BOOST_TEST(*phases == std::vector<std::string>{"Scaling"}, boost::test_tools::per_element());
+  BOOST_TEST(assignments_log->writes.empty());
+
+  // Both heartbeat through the window; the round starts when it closes, not a tick earlier.
+  for (int i = 0; i < 3; ++i) {
+    advance(cold_start / 4);
+    heartbeat("worker-a");
+    heartbeat("worker-b");
+  }
+  BOOST_TEST(assignments_log->writes.empty(), "published before the window closed");
+  advance(cold_start / 4);
+  std::vector<std::string> round1{"2000 worker-a: e1 v1 3 partitions (cold_start)",
+                                  "2000 worker-b: e1 v1 3 partitions (cold_start)",
+                                  "2000 _manifest: manifest e1 v1"};
+  BOOST_TEST(assignment_writes() == round1, boost::test_tools::per_element());
+  BOOST_TEST(*phases == (std::vector<std::string>{"Scaling", "Rebalancing", "Stable"}),
+             boost::test_tools::per_element());
+
+  // worker-b falls silent; worker-a keeps heartbeating once a second.
+  const auto silent_from = now_ms();  // worker-b's last heartbeat was at this moment
+  for (int i = 0; i < 4; ++i) {
+    advance(1s);
+    heartbeat("worker-a");
+  }
+  // Expired at its last heartbeat + TTL, an emergency after the grace: 4 s after it fell silent.
+  // The holder is fenced at once (its lease lapsed at the expiry already), and its partitions
+  // go to worker-a in the same instant.
+  advance(1s);
+  const auto at = std::to_string(silent_from + 4000);
+  BOOST_TEST(heartbeats_log->writes.size() == 1u);
+  if (!heartbeats_log->writes.empty()) {
+    BOOST_TEST(heartbeats_log->writes[0].key == "worker-b");
+    BOOST_TEST(heartbeats_log->writes[0].what == "fenced by worker-a");
+    BOOST_TEST(heartbeats_log->writes[0].at_ms == silent_from + 4000);
+  }
+  auto expected = round1;
+  expected.push_back(at + " worker-b: e1 v2 0 partitions (emergency)");
+  expected.push_back(at + " _manifest: manifest e1 v2");
+  expected.push_back(at + " worker-a: e1 v3 6 partitions (emergency)");
+  expected.push_back("-1 worker-b: deleted");
+  expected.push_back(at + " _manifest: manifest e1 v3");
+  BOOST_TEST(assignment_writes() == expected, boost::test_tools::per_element());
+  BOOST_TEST(*phases == (std::vector<std::string>{"Scaling", "Rebalancing", "Stable", "Emergency",
+                                                  "Stable"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
