@@ -184,7 +184,12 @@ BOOST_AUTO_TEST_CASE(every_invalid_value_exits_2_with_one_message_naming_the_opt
       {{"--partitions=4", "--metrics-address=nowhere"}, "--metrics-address: expected host:port"},
       {{"--partitions=4", "--nats-password=x"}, "--nats-password: requires --nats-user"},
       {{"--partitions=4", "--nats-creds=/nonexistent.creds"}, "--nats-creds: cannot read"},
-      {{"--partitions=4", "--nats-tls-cert=/etc/hostname"}, "--nats-tls-cert / --nats-tls-key"},
+      {{"--partitions=4", "--nats-tls-cert=/etc/hostname"},
+       "--nats-tls-cert: requires --nats-tls-key"},
+      {{"--partitions=4", "--nats-tls-key=/etc/hostname"},
+       "--nats-tls-key: requires --nats-tls-cert"},
+      {{"--partitions=4", "--nats-token=t", "--nats-user=u"},
+       "--nats-token: cannot be combined with --nats-user"},
       {{"--partitions=4", "--log-level=loud"}, "--log-level: expected error|warning|info|debug"},
       {{"--partitions=4", "--run-for=-1s"}, "--run-for: invalid duration"},
       {{"--partitions=4", "--refresh-period=-1s"}, "--refresh-period: invalid duration \"-1s\""},
@@ -233,6 +238,14 @@ BOOST_AUTO_TEST_CASE(values_from_an_ini_file_are_checked_like_flags) {
   BOOST_TEST(bad.code == 2, bad.output());
   BOOST_TEST(bad.err.rfind("parti-node: --refresh-period: invalid duration \"-5m\"", 0) == 0u,
              bad.output());
+  // A syntax error is named by file, line and column, not as CAF renders it.
+  auto broken = dir.write("broken.ini", "[global\npartitions=4\n");
+  auto syntax = test::run_program(node_args({"--config-file=" + broken}), 20s);
+  BOOST_TEST(syntax.code == 2, syntax.output());
+  BOOST_TEST(
+      syntax.err.rfind(
+          "parti-node: config file " + broken + ": line 2, column 1: unexpected_newline", 0) == 0u,
+      syntax.output());
 }
 
 BOOST_AUTO_TEST_CASE(a_local_group_converges_serves_status_and_stops_on_sigterm) {
