@@ -109,16 +109,10 @@ void exit_on_second_signal() {
 // -- the nodes ----------------------------------------------------------------------------------
 
 leader_factory leader_for(const app_settings& s) {
-#ifndef PARTI_NO_LEADER  // defined only to build this program before the leader pipeline exists
   leader_settings ls;
   ls.partitions = s.partitions;
   ls.refresh_period = s.refresh_period;
   return make_leader_factory(std::move(ls));
-#else
-  (void)s;
-  log(log_level::warning, "parti-node: built without the leader pipeline; nothing is assigned");
-  return {};
-#endif
 }
 
 /// What one node tells the application: kept for /status, and logged where the node does not
