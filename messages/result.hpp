@@ -1,10 +1,14 @@
 #pragma once
 // result<T>: the value of an operation that can fail with a message meant for a human.
 // Used by decoders, configuration validation and strategies, none of which may depend on CAF.
+// violation: a setting that breaks a rule, as data, for programs that name settings their own way.
+#include <functional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
+#include <vector>
 
 namespace parti {
 
@@ -51,5 +55,48 @@ class result {
 /// For operations that return nothing but may fail.
 struct done {};
 using status = result<done>;
+
+/// How a program names the settings of an options struct in messages: its name for a field
+/// ("heartbeat_ttl" -> "--heartbeat-ttl"), or empty to keep the struct's own name.
+using field_namer = std::function<std::string(std::string_view field)>;
+
+/// A setting that breaks a rule, as data. `field` identifies the setting as its struct does
+/// ("heartbeat_ttl", "tls.cert_file"), `name` is what the message calls it, and `rule` says what
+/// it must be, naming other settings the same way ("must be at least 2 x --heartbeat-interval
+/// (2s), is 1s"). So a program shows its own names without rewriting the text.
+struct violation {
+  std::string field;
+  std::string name;
+  std::string rule;
+  std::string text() const { return name + ": " + rule; }
+};
+
+/// Collects the violations of one options struct, each setting named by the caller's namer or,
+/// where it has no name, by the struct's own (`own_name`; by default the field itself).
+class violation_collector {
+ public:
+  using own_name_fn = std::string_view (*)(std::string_view field);
+
+  explicit violation_collector(const field_namer& names, own_name_fn own_name = nullptr)
+      : names_(names), own_name_(own_name) {}
+
+  /// What the messages call `field` (in a rule, too).
+  std::string name(std::string_view field) const {
+    std::string given = names_ ? names_(field) : std::string();
+    if (!given.empty()) return given;
+    return std::string(own_name_ != nullptr ? own_name_(field) : field);
+  }
+
+  void add(std::string_view field, std::string rule) {
+    items_.push_back(violation{std::string(field), name(field), std::move(rule)});
+  }
+
+  std::vector<violation> take() { return std::move(items_); }
+
+ private:
+  const field_namer& names_;
+  own_name_fn own_name_;
+  std::vector<violation> items_;
+};
 
 }  // namespace parti

@@ -244,70 +244,68 @@ bool is_valid_kv_key(std::string_view key) {
 
 namespace {
 
-// Collects violations with uniform wording: "<field>: must <rule> (is <value>)".
-class violation_list {
+// The violations of a node_config, with uniform wording for its durations and shares:
+// "must <rule> (is <value>)".
+class violation_list : public violation_collector {
  public:
-  void add(std::string text) { items_.push_back(std::move(text)); }
+  using violation_collector::violation_collector;
 
   void positive(std::string_view field, duration value) {
     if (value <= duration::zero())
-      add(std::string(field) + ": must be greater than 0 (is " + format_duration(value) + ")");
+      add(field, "must be greater than 0 (is " + format_duration(value) + ")");
   }
 
   void share(std::string_view field, double value) {
     if (!(value > 0.0 && value <= 1.0))  // written so that NaN fails too
-      add(std::string(field) + ": must be within (0, 1] (is " + std::to_string(value) + ")");
+      add(field, "must be within (0, 1] (is " + std::to_string(value) + ")");
   }
 
   void at_least(std::string_view field, duration value, std::string_view bound_name,
                 duration bound) {
     if (value < bound)
-      add(std::string(field) + ": must be at least " + std::string(bound_name) + " (" +
-          format_duration(bound) + "), is " + format_duration(value));
+      add(field, "must be at least " + std::string(bound_name) + " (" + format_duration(bound) +
+                     "), is " + format_duration(value));
   }
 
   void at_most(std::string_view field, duration value, std::string_view bound_name,
                duration bound) {
     if (value > bound)
-      add(std::string(field) + ": must not exceed " + std::string(bound_name) + " (" +
-          format_duration(bound) + "), is " + format_duration(value));
+      add(field, "must not exceed " + std::string(bound_name) + " (" + format_duration(bound) +
+                     "), is " + format_duration(value));
   }
-
-  std::vector<std::string> take() { return std::move(items_); }
-
- private:
-  std::vector<std::string> items_;
 };
 
 void check_names(const node_config& c, violation_list& v) {
   if (c.group.empty())
-    v.add("group: must not be empty");
+    v.add("group", "must not be empty");
   else if (!is_valid_bucket_name(bucket_name(c.group, bucket_role::assignments)))
-    v.add(
-        "group: must be valid in a bucket name: only letters, digits, '-' and '_' (no '.', "
-        "no spaces), is \"" +
-        c.group + "\"");
+    v.add("group",
+          "must be valid in a bucket name: only letters, digits, '-' and '_' (no '.', no "
+          "spaces), is \"" +
+              c.group + "\"");
   if (c.id_prefix.empty()) {
-    v.add("id_prefix: must not be empty");
+    v.add("id_prefix", "must not be empty");
   } else if (!is_valid_kv_key(c.id_prefix + "-0") || c.id_prefix.front() == '_') {
     // '_' first is reserved: "_manifest" lives in the same bucket as the worker keys.
-    v.add(
-        "id_prefix: must use only [-/_=.a-zA-Z0-9], not start with '.' or '_', not end with "
-        "'.', and not contain \"..\" (is \"" +
-        c.id_prefix + "\")");
+    v.add("id_prefix",
+          "must use only [-/_=.a-zA-Z0-9], not start with '.' or '_', not end with '.', and not "
+          "contain \"..\" (is \"" +
+              c.id_prefix + "\")");
   }
-  if (c.strategy.empty()) v.add("strategy: must not be empty");
+  if (c.strategy.empty()) v.add("strategy", "must not be empty");
 }
 
 void check_ids(const node_config& c, violation_list& v) {
   if (c.id_min > c.id_max)
-    v.add("id_min: must not exceed id_max (" + std::to_string(c.id_max) + "), is " +
-          std::to_string(c.id_min));
+    v.add("id_min", "must not exceed " + v.name("id_max") + " (" + std::to_string(c.id_max) +
+                        "), is " + std::to_string(c.id_min));
   if (c.preferred_id && (*c.preferred_id < c.id_min || *c.preferred_id > c.id_max))
-    v.add("preferred_id: must be within [id_min, id_max] = [" + std::to_string(c.id_min) + ", " +
-          std::to_string(c.id_max) + "], is " + std::to_string(*c.preferred_id));
+    v.add("preferred_id", "must be within [" + v.name("id_min") + ", " + v.name("id_max") +
+                              "] = [" + std::to_string(c.id_min) + ", " + std::to_string(c.id_max) +
+                              "], is " + std::to_string(*c.preferred_id));
   if (c.bucket_replicas < 1 || c.bucket_replicas > 5)
-    v.add("bucket_replicas: must be within [1, 5] (is " + std::to_string(c.bucket_replicas) + ")");
+    v.add("bucket_replicas",
+          "must be within [1, 5] (is " + std::to_string(c.bucket_replicas) + ")");
 }
 
 void check_positive_durations(const node_config& c, violation_list& v) {
@@ -329,35 +327,39 @@ void check_positive_durations(const node_config& c, violation_list& v) {
 
 void check_timing_relations(const node_config& c, violation_list& v) {
   // A single late heartbeat must not make a worker look dead.
-  v.at_least("heartbeat_ttl", c.heartbeat_ttl, "2 x heartbeat_interval", 2 * c.heartbeat_interval);
+  v.at_least("heartbeat_ttl", c.heartbeat_ttl, "2 x " + v.name("heartbeat_interval"),
+             2 * c.heartbeat_interval);
   // Grace counts from expiry; longer than a TTL would hide a dead worker for too long.
-  v.at_most("emergency_grace", c.emergency_grace, "heartbeat_ttl", c.heartbeat_ttl);
+  v.at_most("emergency_grace", c.emergency_grace, v.name("heartbeat_ttl"), c.heartbeat_ttl);
   // The claim is renewed every id_ttl/3 and must outlive the heartbeats that use the id.
-  v.at_least("id_ttl", c.id_ttl, "3 x heartbeat_interval", 3 * c.heartbeat_interval);
-  v.at_least("id_ttl", c.id_ttl, "heartbeat_ttl", c.heartbeat_ttl);
-  v.at_least("cold_start_window", c.cold_start_window, "planned_scale_window",
+  v.at_least("id_ttl", c.id_ttl, "3 x " + v.name("heartbeat_interval"), 3 * c.heartbeat_interval);
+  v.at_least("id_ttl", c.id_ttl, v.name("heartbeat_ttl"), c.heartbeat_ttl);
+  v.at_least("cold_start_window", c.cold_start_window, v.name("planned_scale_window"),
              c.planned_scale_window);
-  v.at_most("cooldown", c.cooldown, "planned_scale_window", c.planned_scale_window);
+  v.at_most("cooldown", c.cooldown, v.name("planned_scale_window"), c.planned_scale_window);
   v.at_least("election_ttl", c.election_ttl, "1s", 1s);
   // See lease_rules.hpp: a renewal started on schedule must resolve before the renew deadline.
-  v.at_most("kv_operation_timeout", c.kv_operation_timeout, "election_ttl / 3", c.election_ttl / 3);
+  v.at_most("kv_operation_timeout", c.kv_operation_timeout, v.name("election_ttl") + " / 3",
+            c.election_ttl / 3);
   // A heartbeat that times out must leave time for the next one before the lease lapses, and
   // the lease must end (by the margin) before the leader could take the partitions away.
   if (c.lease_margin < duration::zero())
-    v.add("lease_margin: must not be negative, is " + format_duration(c.lease_margin));
+    v.add("lease_margin", "must not be negative, is " + format_duration(c.lease_margin));
   if (c.heartbeat_interval + c.kv_operation_timeout + c.lease_margin >= c.heartbeat_ttl)
-    v.add("heartbeat_ttl: must exceed heartbeat_interval + kv_operation_timeout + lease_margin (" +
-          format_duration(c.heartbeat_interval) + " + " + format_duration(c.kv_operation_timeout) +
-          " + " + format_duration(c.lease_margin) + "), is " + format_duration(c.heartbeat_ttl));
+    v.add("heartbeat_ttl",
+          "must exceed " + v.name("heartbeat_interval") + " + " + v.name("kv_operation_timeout") +
+              " + " + v.name("lease_margin") + " (" + format_duration(c.heartbeat_interval) +
+              " + " + format_duration(c.kv_operation_timeout) + " + " +
+              format_duration(c.lease_margin) + "), is " + format_duration(c.heartbeat_ttl));
   // A recovered leader needs one full TTL of heartbeats before it can tell who is gone.
-  v.at_least("degraded.recovery_grace", c.degraded.recovery_grace, "heartbeat_ttl",
+  v.at_least("degraded.recovery_grace", c.degraded.recovery_grace, v.name("heartbeat_ttl"),
              c.heartbeat_ttl);
 }
 
 }  // namespace
 
-std::vector<std::string> node_config::violations() const {
-  violation_list v;
+std::vector<violation> node_config::violations(const field_namer& names) const {
+  violation_list v(names);
   check_names(*this, v);
   check_ids(*this, v);
   check_positive_durations(*this, v);
@@ -388,7 +390,7 @@ status node_config::validate() const {
   std::string message = "invalid node configuration: ";
   for (std::size_t i = 0; i < all.size(); ++i) {
     if (i > 0) message += "; ";
-    message += all[i];
+    message += all[i].text();
   }
   return failure{std::move(message)};
 }

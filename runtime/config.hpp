@@ -108,8 +108,9 @@ struct node_config {
   int bucket_replicas = 1;  // JetStream replicas of every bucket, 1..5
   degraded_settings degraded = degraded_settings_for(degraded_preset::balanced);
 
-  /// Every rule this configuration breaks, one message each, naming the field and the rule.
-  std::vector<std::string> violations() const;
+  /// Every rule this configuration breaks, one violation each. Fields are named as in this
+  /// struct ("heartbeat_ttl", "degraded.threshold") unless `names` names them otherwise.
+  std::vector<violation> violations(const field_namer& names = {}) const;
 
   /// ok, or a failure listing every violation (joined by "; ").
   status validate() const;

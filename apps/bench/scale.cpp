@@ -15,6 +15,7 @@
 
 #include "apps/bench/bench_report.hpp"
 #include "apps/lib/fleet.hpp"
+#include "apps/lib/http_client.hpp"
 #include "runtime/config.hpp"
 #include "runtime/nats/local_server.hpp"
 
@@ -126,15 +127,17 @@ int main(int argc, char** argv) {
   // Steady state: let the rebalance settle, then measure over the window.
   std::this_thread::sleep_for(std::chrono::seconds(5));
   auto metrics_port = f.members().at(static_cast<std::size_t>(index)).metrics_port;
-  auto m0 = fleet::http_get(metrics_port, "/metrics", std::chrono::seconds(10));
+  auto m0 = http_get(metrics_port, "/metrics", std::chrono::seconds(10));
   auto p0 = usage_of(pid), n0 = usage_of(nats_pid);
   auto w0 = clock_type::now();
   std::this_thread::sleep_for(window);
   auto p1 = usage_of(pid), n1 = usage_of(nats_pid);
-  auto m1 = fleet::http_get(metrics_port, "/metrics", std::chrono::seconds(10));
+  auto m1 = http_get(metrics_port, "/metrics", std::chrono::seconds(10));
   double seconds = std::chrono::duration<double>(clock_type::now() - w0).count();
   const std::string puts = "parti_kv_operation_duration_seconds_count{operation=\"put\"";
-  double put_rate = (m0 && m1) ? (counter_sum(*m1, puts) - counter_sum(*m0, puts)) / seconds : -1;
+  double put_rate = (m0.ok() && m1.ok())
+                        ? (counter_sum(m1.body, puts) - counter_sum(m0.body, puts)) / seconds
+                        : -1;
   figures.push_back({"scale_parti_node_cpu", "%", {100.0 * (p1.cpu_seconds - p0.cpu_seconds) / seconds}, {}, ""});
   figures.push_back({"scale_parti_node_rss", "MB", {p1.rss_mb}, {}, std::to_string(p1.threads) + " threads"});
   figures.push_back({"scale_nats_server_cpu", "%", {100.0 * (n1.cpu_seconds - n0.cpu_seconds) / seconds}, {}, ""});

@@ -14,17 +14,10 @@
 #include <thread>
 #include <tuple>
 
-#include "runtime/metrics/http_client.hpp"
+#include "apps/lib/http_client.hpp"
 #include "runtime/nats/local_server.hpp"
 
 namespace parti::fleet {
-
-std::optional<std::string> http_get(int port, const std::string& path,
-                                    std::chrono::milliseconds timeout) {
-  auto reply = parti::http_get(port, path, timeout);
-  if (!reply.ok()) return std::nullopt;
-  return std::move(reply.body);
-}
 
 std::vector<node_view> parse_status(const std::string& text) {
   std::vector<node_view> out;
@@ -142,9 +135,9 @@ std::optional<std::vector<served_span>> fleet::served_spans(int index,
                                                             std::int64_t* now) {
   const auto& m = members_.at(static_cast<std::size_t>(index));
   if (!m.alive()) return std::nullopt;
-  auto body = http_get(m.metrics_port, "/debug/ownership", timeout);
-  if (!body) return std::nullopt;
-  auto j = nlohmann::json::parse(*body, nullptr, false);
+  auto reply = http_get(m.metrics_port, "/debug/ownership", timeout);
+  if (!reply.ok()) return std::nullopt;
+  auto j = nlohmann::json::parse(reply.body, nullptr, false);
   if (j.is_discarded() || !j.contains("intervals")) return std::nullopt;
   if (now) *now = j.value("now", std::int64_t{0});
   std::vector<served_span> out;
@@ -160,9 +153,9 @@ std::optional<std::vector<served_span>> fleet::served_spans(int index,
 std::optional<std::vector<node_view>> fleet::status(int index, std::chrono::milliseconds timeout) {
   const auto& m = members_.at(static_cast<std::size_t>(index));
   if (!m.alive()) return std::nullopt;
-  auto body = http_get(m.metrics_port, "/status", timeout);
-  if (!body) return std::nullopt;
-  return parse_status(*body);
+  auto reply = http_get(m.metrics_port, "/status", timeout);
+  if (!reply.ok()) return std::nullopt;
+  return parse_status(reply.body);
 }
 
 std::vector<int> fleet::alive() const {

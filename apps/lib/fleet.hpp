@@ -26,10 +26,6 @@ struct node_view {
   std::vector<std::string> suspended_partitions;
 };
 
-/// A blocking HTTP GET on 127.0.0.1:port; nothing on any failure or a non-200 answer.
-std::optional<std::string> http_get(int port, const std::string& path,
-                                    std::chrono::milliseconds timeout);
-
 /// Parses the /status JSON of parti-node (one object per node in the process).
 std::vector<node_view> parse_status(const std::string& json);
 

@@ -109,16 +109,10 @@ void exit_on_second_signal() {
 // -- the nodes ----------------------------------------------------------------------------------
 
 leader_factory leader_for(const app_settings& s) {
-#ifndef PARTI_NO_LEADER  // defined only to build this program before the leader pipeline exists
   leader_settings ls;
   ls.partitions = s.partitions;
   ls.refresh_period = s.refresh_period;
   return make_leader_factory(std::move(ls));
-#else
-  (void)s;
-  log(log_level::warning, "parti-node: built without the leader pipeline; nothing is assigned");
-  return {};
-#endif
 }
 
 /// What one node tells the application: kept for /status, and logged where the node does not
@@ -304,27 +298,30 @@ int run(caf::actor_system& sys, const app_settings& s, bool embedded) {
   return code;
 }
 
-/// The text between `marker` and the next '"' in `text` ("" when the marker is missing).
-std::string quoted_after(const std::string& text, const std::string& marker) {
-  auto at = text.find(marker);
-  if (at == std::string::npos) return "";
-  auto begin = at + marker.size();
-  return text.substr(begin, text.find('"', begin) - begin);
-}
-
-/// CAF renders a parser error as `parser_error(unexpected_character, ({"argument" =
-/// "--workers=abc"}))`: name the option plainly instead.
-std::string describe_parse_error(const caf::error& err) {
-  auto text = caf::actor_system_config::render(err);
-  auto file = quoted_after(text, "cannot_open_file, (\"");
-  if (!file.empty()) return "--config-file: cannot open \"" + file + "\"";
-  auto argument = quoted_after(text, "\"argument\" = \"");
-  if (argument.empty()) return text;
-  auto kind = text.substr(text.find('(') + 1);
-  kind = kind.substr(0, kind.find_first_of(",)"));
-  if (kind == "not_an_option") return argument + ": unknown option";
-  if (kind == "missing_argument") return argument + ": missing value";
-  return argument + ": invalid value (" + kind + ")";
+/// CAF's option errors carry their data: a file it cannot open its path (sec); a command-line
+/// parser error (pec) the argument, an INI syntax error its line and column. Named plainly, not
+/// as CAF renders them (`parser_error(unexpected_character, ({"argument" = "--workers=abc"}))`).
+std::string describe_parse_error(const caf::error& err, const std::string& config_file) {
+  const auto& context = err.context();
+  if (err.category() == caf::atom("system") &&
+      static_cast<caf::sec>(err.code()) == caf::sec::cannot_open_file &&
+      context.match_elements<std::string>())
+    return "--config-file: cannot open \"" + context.get_as<std::string>(0) + "\"";
+  if (err.category() != caf::atom("parser") || !context.match_elements<caf::settings>())
+    return caf::actor_system_config::render(err);
+  const auto code = static_cast<caf::pec>(err.code());
+  const auto& where = context.get_as<caf::settings>(0);
+  if (auto argument = caf::get_if<std::string>(&where, "argument")) {
+    if (code == caf::pec::not_an_option) return *argument + ": unknown option";
+    if (code == caf::pec::missing_argument) return *argument + ": missing value";
+    return *argument + ": invalid value (" + caf::to_string(code) + ")";
+  }
+  auto line = caf::get_if<int64_t>(&where, "line");
+  auto column = caf::get_if<int64_t>(&where, "column");
+  if (line && column)
+    return "config file " + config_file + ": line " + std::to_string(*line) + ", column " +
+           std::to_string(*column) + ": " + caf::to_string(code);
+  return caf::actor_system_config::render(err);
 }
 
 int usage_error(const std::string& message) {
@@ -349,7 +346,7 @@ std::unique_ptr<local_nats_server> start_local_server() {
 int main(int argc, char** argv) {
   app_config cfg;
   if (auto err = cfg.parse(argc, argv, "caf-application.ini"))
-    return usage_error(describe_parse_error(err));
+    return usage_error(describe_parse_error(err, cfg.config_file_path));
   if (cfg.cli_helptext_printed) return 0;
   if (!cfg.remainder.empty())
     return usage_error("unexpected argument \"" + cfg.remainder[0] + "\"");

@@ -3,6 +3,7 @@
 #include <caf/config_option_adder.hpp>
 
 #include <algorithm>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -29,9 +30,21 @@ std::string with_default(const std::string& text, int value) {
   return with_default(text, std::to_string(value));
 }
 
-/// The node_config field names that violations() uses, and the options that set them.
-const std::vector<std::pair<std::string, std::string>>& option_of_field() {
-  static const std::vector<std::pair<std::string, std::string>> all{
+using option_table = std::vector<std::pair<std::string_view, std::string_view>>;
+
+/// Names settings as the options that set them: the user knows the options, not our field
+/// names. A field without an option keeps the struct's name.
+field_namer as_options(const option_table& options) {
+  return [&options](std::string_view field) {
+    for (const auto& [f, option] : options)
+      if (f == field) return std::string(option);
+    return std::string();
+  };
+}
+
+/// The node_config fields that options set.
+const option_table& node_config_options() {
+  static const option_table all{
       {"group", "--group"},
       {"id_prefix", "--id-prefix"},
       {"id_min", "--id-min"},
@@ -51,29 +64,19 @@ const std::vector<std::pair<std::string, std::string>>& option_of_field() {
   return all;
 }
 
-bool is_word_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.';
-}
-
-/// "heartbeat_ttl: must be at least 2 x heartbeat_interval" -> "--heartbeat-ttl: must be at
-/// least 2 x --heartbeat-interval": the user knows the options, not our field names.
-std::string in_option_names(const std::string& message) {
-  std::string out;
-  std::size_t i = 0;
-  while (i < message.size()) {
-    if (!is_word_char(message[i])) {
-      out += message[i++];
-      continue;
-    }
-    auto end = i;
-    while (end < message.size() && is_word_char(message[end])) ++end;
-    auto word = message.substr(i, end - i);
-    auto it = std::find_if(option_of_field().begin(), option_of_field().end(),
-                           [&](const auto& p) { return p.first == word; });
-    out += it == option_of_field().end() ? word : it->second;
-    i = end;
-  }
-  return out;
+/// The connection_options fields that options set.
+const option_table& connection_options_options() {
+  static const option_table all{
+      {"urls", "--nats-url"},
+      {"user", "--nats-user"},
+      {"password", "--nats-password"},
+      {"token", "--nats-token"},
+      {"credentials_file", "--nats-creds"},
+      {"tls.ca_file", "--nats-tls-ca"},
+      {"tls.cert_file", "--nats-tls-cert"},
+      {"tls.key_file", "--nats-tls-key"},
+  };
+  return all;
 }
 
 result<duration> duration_option(const std::string& name, const std::string& text) {
@@ -175,8 +178,8 @@ result<node_config> read_node_config(const app_options& o) {
   for (auto step : {read_ids, read_modes, read_durations, read_lease_margin})
     if (auto ok = step(o, c); !ok) return failure{ok.error()};
   derive_timings(c);
-  auto violations = c.violations();
-  if (!violations.empty()) return failure{in_option_names(violations.front())};
+  auto violations = c.violations(as_options(node_config_options()));
+  if (!violations.empty()) return failure{violations.front().text()};
   return c;
 }
 
@@ -232,13 +235,8 @@ result<connection_options> read_connection(const app_options& o, const node_conf
   c.request_timeout = node.kv_operation_timeout;
   auto check = c;
   if (check.urls.empty()) check.urls = {"nats://127.0.0.1:4222"};  // validate the rest
-  if (auto ok = check.validate(); !ok) {
-    auto message = ok.error();  // names options without dashes: "nats-tls-cert / nats-tls-key"
-    for (auto at = message.find("nats-"); at != std::string::npos;
-         at = message.find("nats-", at + 7))
-      if (at == 0 || message[at - 1] == ' ') message.insert(at, "--");
-    return failure{message};
-  }
+  auto violations = check.violations(as_options(connection_options_options()));
+  if (!violations.empty()) return failure{violations.front().text()};
   return c;
 }
 

@@ -10,6 +10,7 @@
 #include <cctype>
 #include <chrono>
 #include <exception>
+#include <initializer_list>
 #include <mutex>
 #include <optional>
 #include <string_view>
@@ -53,28 +54,25 @@ std::optional<std::pair<std::string, std::string>> split_address(const std::stri
   return std::make_pair(std::move(host), std::move(port));
 }
 
-const char* reason_phrase(int code) {
-  switch (code) {
-    case 200:
-      return "OK";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    default:
-      return "Internal Server Error";
-  }
-}
+struct header_line {
+  const char* name;
+  const char* value;
+};
 
-/// Writes a whole response; the connection is closed after it (keep-alive is off: a scrape
-/// every few seconds does not need it, and it would let idle clients hold server threads).
+/// Writes a whole response through civetweb's response helpers, which write the status line
+/// (with its reason phrase), Date and Connection: close (keep-alive is off: a scrape every few
+/// seconds does not need it, and it would let idle clients hold server threads). Not
+/// mg_send_http_error: in civetweb 1.15 it sends no Content-Length, has no room for Allow, and
+/// writes its body even in answer to HEAD.
 int reply(mg_connection* conn, int code, const char* content_type, const std::string& body,
-          bool head_only, const std::string& extra_headers = {}) {
-  std::string header =
-      "HTTP/1.1 " + std::to_string(code) + " " + reason_phrase(code) +
-      "\r\nContent-Type: " + content_type + "\r\nContent-Length: " + std::to_string(body.size()) +
-      "\r\nCache-Control: no-store\r\nConnection: close\r\n" + extra_headers + "\r\n";
-  mg_write(conn, header.data(), header.size());
+          bool head_only, std::initializer_list<header_line> extra_headers = {}) {
+  const std::string length = std::to_string(body.size());
+  mg_response_header_start(conn, code);
+  mg_response_header_add(conn, "Content-Type", content_type, -1);
+  mg_response_header_add(conn, "Content-Length", length.c_str(), -1);
+  mg_response_header_add(conn, "Cache-Control", "no-store", -1);
+  for (const auto& h : extra_headers) mg_response_header_add(conn, h.name, h.value, -1);
+  mg_response_header_send(conn);
   if (!head_only) mg_write(conn, body.data(), body.size());
   return code;
 }
@@ -184,7 +182,7 @@ struct http_endpoint::impl {
     bool head_only = method == "HEAD";
     if (method != "GET" && !head_only)
       return reply(conn, 405, plain_content_type, "method not allowed: use GET\n", head_only,
-                   "Allow: GET, HEAD\r\n");
+                   {{"Allow", "GET, HEAD"}});
     if (uri == "/metrics") return reply(conn, 200, metrics_content_type, source->text(), head_only);
     if (uri == "/status" && status_json) return serve_json(conn, status_json, head_only);
     if (auto page = json_pages.find(uri); page != json_pages.end() && page->second)

@@ -95,28 +95,76 @@ std::vector<std::string> split_urls(const std::string& list) {
   return urls;
 }
 
-status connection_options::validate() const {
-  if (urls.empty()) return failure{"nats-url: at least one server URL is required"};
-  for (const auto& url : urls)
+namespace {
+
+/// What the messages call a setting unless the caller names it: the option of parti-node and
+/// parti-ctl that sets it, where there is one.
+std::string_view own_name(std::string_view field) {
+  static constexpr std::pair<std::string_view, std::string_view> names[] = {
+      {"urls", "nats-url"},
+      {"user", "nats-user"},
+      {"password", "nats-password"},
+      {"token", "nats-token"},
+      {"credentials_file", "nats-creds"},
+      {"tls.ca_file", "nats-tls-ca"},
+      {"tls.cert_file", "nats-tls-cert"},
+      {"tls.key_file", "nats-tls-key"},
+      {"connect_timeout", "connect timeout"},
+      {"request_timeout", "kv request timeout"},
+      {"reconnect_wait", "reconnect wait"},
+      {"reconnect_buffer_bytes", "reconnect buffer"},
+  };
+  for (const auto& [f, name] : names)
+    if (f == field) return name;
+  return field;
+}
+
+void check_servers(const connection_options& o, violation_collector& v) {
+  if (o.urls.empty()) v.add("urls", "at least one server URL is required");
+  for (const auto& url : o.urls)
     if (url.find("://") == std::string::npos && url.find(':') == std::string::npos)
-      return failure{"nats-url: '" + url + "' is not a URL like nats://host:4222"};
-  if (!token.empty() && !user.empty())
-    return failure{"nats-token: cannot be combined with nats-user"};
-  if (!password.empty() && user.empty()) return failure{"nats-password: requires nats-user"};
-  if (!tls.cert_file.empty() != !tls.key_file.empty())
-    return failure{"nats-tls-cert / nats-tls-key: give both or neither"};
+      v.add("urls", "'" + url + "' is not a URL like nats://host:4222");
+}
+
+void check_credentials(const connection_options& o, violation_collector& v) {
+  if (!o.token.empty() && !o.user.empty())
+    v.add("token", "cannot be combined with " + v.name("user"));
+  if (!o.password.empty() && o.user.empty()) v.add("password", "requires " + v.name("user"));
+  if (!o.tls.cert_file.empty() && o.tls.key_file.empty())
+    v.add("tls.cert_file", "requires " + v.name("tls.key_file"));
+  if (o.tls.cert_file.empty() && !o.tls.key_file.empty())
+    v.add("tls.key_file", "requires " + v.name("tls.cert_file"));
   // nats.c reads these files only while connecting; name a missing one now, clearly.
-  for (auto [option, file] :
-       {std::pair{"nats-creds", &credentials_file}, std::pair{"nats-tls-ca", &tls.ca_file},
-        std::pair{"nats-tls-cert", &tls.cert_file}, std::pair{"nats-tls-key", &tls.key_file}})
+  for (auto [field, file] :
+       {std::pair{"credentials_file", &o.credentials_file},
+        std::pair{"tls.ca_file", &o.tls.ca_file}, std::pair{"tls.cert_file", &o.tls.cert_file},
+        std::pair{"tls.key_file", &o.tls.key_file}})
     if (!file->empty() && ::access(file->c_str(), R_OK) != 0)
-      return failure{std::string(option) + ": cannot read '" + *file + "'"};
-  if (connect_timeout <= duration::zero()) return failure{"connect timeout: must be positive"};
-  if (request_timeout < std::chrono::milliseconds(10))
-    return failure{"kv request timeout: must be at least 10ms"};
-  if (reconnect_wait < duration::zero()) return failure{"reconnect wait: must not be negative"};
-  if (reconnect_buffer_bytes <= 0) return failure{"reconnect buffer: must be positive"};
-  return done{};
+      v.add(field, "cannot read '" + *file + "'");
+}
+
+void check_timings(const connection_options& o, violation_collector& v) {
+  if (o.connect_timeout <= duration::zero()) v.add("connect_timeout", "must be positive");
+  if (o.request_timeout < std::chrono::milliseconds(10))
+    v.add("request_timeout", "must be at least 10ms");
+  if (o.reconnect_wait < duration::zero()) v.add("reconnect_wait", "must not be negative");
+  if (o.reconnect_buffer_bytes <= 0) v.add("reconnect_buffer_bytes", "must be positive");
+}
+
+}  // namespace
+
+std::vector<violation> connection_options::violations(const field_namer& names) const {
+  violation_collector v(names, &own_name);
+  check_servers(*this, v);
+  check_credentials(*this, v);
+  check_timings(*this, v);
+  return v.take();
+}
+
+status connection_options::validate() const {
+  auto all = violations();
+  if (all.empty()) return done{};
+  return failure{all.front().text()};
 }
 
 connection::connection(connection_options options)

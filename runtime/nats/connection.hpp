@@ -52,7 +52,12 @@ struct connection_options {
   /// Keep trying in the background when the first connect fails (no startup deadline).
   bool retry_on_failed_connect = true;
 
-  /// Checks the options; the failure names the option and the rule.
+  /// Every rule these options break, one violation each. Settings are named as parti-node's
+  /// options are, without dashes ("nats-url"), unless `names` names them otherwise; `field` is
+  /// the member ("urls", "tls.cert_file").
+  std::vector<violation> violations(const field_namer& names = {}) const;
+
+  /// Checks the options; the failure is the first violation ("nats-url: ...").
   status validate() const;
 };
 

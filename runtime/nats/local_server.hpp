@@ -4,13 +4,12 @@
 // even when the parent crashes (the child gets SIGTERM when the parent dies, and its stdio never
 // holds the parent's pipes open). parti-node embeds one when no URL is given; tests use it too.
 //
-// local_nats_cluster runs N such servers as one JetStream cluster on loopback (for replicated
-// buckets and server-failure tests), with the same rules.
+// Readiness is a TCP connect to the client port: nats-server opens it once it takes clients, so
+// no HTTP client (monitoring port) is needed here. The pieces below the class are public for
+// harnesses that run servers of other shapes (tests/support/local_nats_cluster.hpp).
 #include <sys/types.h>
 
 #include <chrono>
-#include <cstddef>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,81 +43,25 @@ class local_nats_server {
   std::string dir_;
 };
 
-/// N nats-servers (3 by default) forming one JetStream cluster on 127.0.0.1: each member has
-/// free client, route and monitoring ports, its own store under one temporary directory, the
-/// server name "n<i>", and routes to every other member. The constructor returns once every
-/// member reports JetStream healthy (a meta leader is known and the member is current), so that
-/// replicated buckets can be created at once. Members can be killed and started again (same
-/// ports, same store, same name); the destructor kills all of them and removes the directory.
-///
-/// The children get SIGTERM when the thread that started them ends (PR_SET_PDEATHSIG): start
-/// members from a thread that outlives them (the test's main thread).
-class local_nats_cluster {
- public:
-  static constexpr std::size_t default_size = 3;
-
-  explicit local_nats_cluster(std::size_t size = default_size,
-                              std::chrono::milliseconds ready_timeout = std::chrono::seconds(30));
-  ~local_nats_cluster();
-  local_nats_cluster(const local_nats_cluster&) = delete;
-  local_nats_cluster& operator=(const local_nats_cluster&) = delete;
-
-  std::size_t size() const { return members_.size(); }
-  /// "nats://127.0.0.1:<p0>,nats://127.0.0.1:<p1>,..." (for split_urls / --nats-url).
-  std::string urls() const;
-  /// The same, one URL per entry (for connection_options::urls).
-  std::vector<std::string> url_list() const;
-  std::string url(std::size_t i) const;
-  int port(std::size_t i) const { return member(i).port; }
-  int cluster_port(std::size_t i) const { return member(i).cluster_port; }
-  int monitor_port(std::size_t i) const { return member(i).monitor_port; }
-  /// The member's server_name ("n0", "n1", ...).
-  std::string name(std::size_t i) const { return "n" + std::to_string(i); }
-  std::string store_dir(std::size_t i) const;
-  bool running(std::size_t i) const { return member(i).pid > 0; }
-  /// Which member listens on the client URL (or "host:port") `url`; nullopt when none.
-  std::optional<std::size_t> index_of(const std::string& url) const;
-
-  /// SIGKILL (no goodbye to the cluster) and wait; `stop(i)` sends SIGTERM (graceful: raft
-  /// leaders step down first).
-  void kill(std::size_t i);
-  void stop(std::size_t i);
-  /// Starts member i again on its ports and store; waits until it accepts clients and reports
-  /// JetStream healthy (caught up with the cluster). Throws on failure.
-  void start(std::size_t i, std::chrono::milliseconds timeout = std::chrono::seconds(30));
-
-  /// The JetStream meta leader's server name as member i's monitoring endpoint reports it
-  /// (empty while none is known or the member is down).
-  std::string meta_leader(std::size_t i) const;
-  /// True when member i's /healthz says JetStream is ok (meta leader known, assets current).
-  bool healthy(std::size_t i) const;
-  /// Waits until every running member is healthy and they agree on one meta leader.
-  bool wait_until_healthy(std::chrono::milliseconds timeout) const;
-  /// The body of GET <path> on member i's monitoring port (e.g. "/jsz?streams=true"); empty
-  /// when the member is down or does not answer.
-  std::string monitoring(std::size_t i, const std::string& path) const;
-
- private:
-  struct member_info {
-    int port = 0;
-    int cluster_port = 0;
-    int monitor_port = 0;
-    pid_t pid = -1;
-  };
-  const member_info& member(std::size_t i) const;
-  member_info& member(std::size_t i);
-  void spawn(std::size_t i);
-  void wait_accepting(std::size_t i, std::chrono::milliseconds timeout);
-  void reap(std::size_t i, int signal);
-
-  std::string dir_;
-  std::vector<member_info> members_;
-};
-
 /// A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0 and read it back).
 int free_loopback_port();
 
 /// The nats-server binary: $PARTI_NATS_SERVER, then PATH, then /usr/sbin/nats-server.
 std::string nats_server_binary();
+
+/// True when something accepts TCP connections on 127.0.0.1:<port>.
+bool accepts_connections(int port);
+
+/// A new, empty directory "<temporary directory>/parti-nats-XXXXXX" (throws on failure).
+std::string make_nats_store_dir();
+
+/// fork + exec of nats_server_binary() with `args` (argv[1..]); the pid of the child. The child
+/// dies with the thread that forked it (PR_SET_PDEATHSIG) and gets /dev/null as stdio, so it
+/// never holds the parent's pipes open. Throws when fork fails.
+pid_t spawn_nats_server(const std::vector<std::string>& args);
+
+/// Sends `signal` to the server `pid` (nothing when pid <= 0), reaps it and sets pid to -1, then
+/// waits (up to 5 s) until `port` no longer accepts connections, so that a restart can bind it.
+void reap_nats_server(pid_t& pid, int signal, int port);
 
 }  // namespace parti

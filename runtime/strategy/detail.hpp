@@ -39,9 +39,8 @@ bool score_kernel_supported(score_kernel k);
 const char* score_kernel_name(score_kernel k);
 /// The kernel best_score_index uses now.
 score_kernel active_score_kernel();
-/// For tests and benchmarks: use `k` (if supported; returns false otherwise) until reset.
+/// For benchmarks: use `k` from now on (if supported; returns false otherwise).
 bool set_score_kernel(score_kernel k);
-void reset_score_kernel();
 /// A given kernel (the portable one if `k` is not supported).
 std::size_t best_score_index_with(score_kernel k, std::uint64_t ph, const std::uint64_t* wh,
                                   std::size_t n);

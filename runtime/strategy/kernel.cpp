@@ -186,10 +186,6 @@ bool set_score_kernel(score_kernel k) {
   return true;
 }
 
-void reset_score_kernel() {
-  forced.store(-1, std::memory_order_relaxed);
-}
-
 const char* score_kernel_name(score_kernel k) {
   switch (k) {
     case score_kernel::avx2:

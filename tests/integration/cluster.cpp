@@ -30,6 +30,7 @@
 using namespace parti;
 using namespace std::chrono_literals;
 using test::cluster_group;
+using test::local_nats_cluster;
 using test::moved;
 using test::partition_count;
 

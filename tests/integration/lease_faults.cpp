@@ -33,6 +33,7 @@
 // The fleet driver is part of the parti_apps library, which the test programs do not link;
 // its one source file is compiled into this program instead.
 #include "apps/lib/fleet.hpp"
+#include "apps/lib/http_client.hpp"
 #include "apps/lib/tcp_relay.hpp"
 #include "runtime/nats/local_server.hpp"
 #include "tests/support/eventually.hpp"
@@ -246,8 +247,8 @@ class observer {
         pending.push_back(std::async(std::launch::async, [port] {
           answer a;
           a.started = clock_type::now();
-          if (auto body = fleet::http_get(port, "/status", ms(150)))
-            a.node = parse_first_node(*body);
+          if (auto reply = http_get(port, "/status", ms(150)); reply.ok())
+            a.node = parse_first_node(reply.body);
           a.answered = clock_type::now();
           return a;
         }));

@@ -31,7 +31,7 @@
 #include <vector>
 
 #include "actors/node/lifecycle.hpp"
-#include "runtime/metrics/http_client.hpp"
+#include "apps/lib/http_client.hpp"
 #include "runtime/metrics/http_endpoint.hpp"
 #include "runtime/metrics/metrics.hpp"
 
@@ -69,7 +69,7 @@ bool mentions(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-// ----- a tiny HTTP client over a plain socket ----------------------------------------------
+// ----- a plain socket, for requests that arrive slowly or never end ------------------------
 
 /// A TCP connection to 127.0.0.1:port, closed when it goes out of scope.
 class client_socket {
@@ -117,15 +117,8 @@ class client_socket {
   bool connected_ = false;
 };
 
-// Requests and response parsing are parti's own client (runtime/metrics/http_client.hpp).
-using http_response = parti::http_reply;
-
-http_response parse_response(const std::string& raw) { return parti::parse_http_reply(raw); }
-
-using parti::http_get;
-using parti::http_request;
-
-/// The bytes of a request, for the tests that send them slowly or not at all.
+/// The bytes of a request, for the tests that send them slowly or not at all. Well-formed requests
+/// go through parti's HTTP client (apps/lib/http_client.hpp).
 std::string request_text(const std::string& method, const std::string& path) {
   return method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
 }
@@ -677,9 +670,9 @@ BOOST_AUTO_TEST_CASE(a_request_arriving_in_pieces_is_served) {
   // Meanwhile another client is served at once by the other server thread.
   BOOST_TEST(http_get(ep->port(), "/metrics").code == 200);
   BOOST_REQUIRE(slow.send(request.substr(7)));
-  auto r = parse_response(slow.read_to_end());
-  BOOST_TEST(r.code == 200);
-  BOOST_TEST(r.body == "{\"ok\":true}");
+  auto raw = slow.read_to_end();
+  BOOST_TEST(raw.rfind("HTTP/1.1 200 ", 0) == 0u, raw);
+  BOOST_TEST(raw.substr(raw.find("\r\n\r\n") + 4) == "{\"ok\":true}", raw);
 }
 
 BOOST_AUTO_TEST_CASE(a_stalled_client_is_dropped_after_the_request_timeout) {
@@ -695,7 +688,7 @@ BOOST_AUTO_TEST_CASE(a_stalled_client_is_dropped_after_the_request_timeout) {
   auto started = std::chrono::steady_clock::now();
   BOOST_TEST(http_get(ep->port(), "/metrics").code == 200);
   BOOST_TEST(elapsed_ms(started) < 3000);
-  BOOST_TEST(parse_response(stalled.read_to_end()).code != 200);
+  BOOST_TEST(stalled.read_to_end().rfind("HTTP/1.1 200 ", 0) != 0u);
 }
 
 BOOST_AUTO_TEST_CASE(stopping_does_not_wait_for_a_stalled_client) {

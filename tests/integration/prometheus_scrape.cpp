@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "apps/lib/http_client.hpp"
 #include "runtime/nats/local_server.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/run_program.hpp"
@@ -30,9 +31,9 @@ struct temp_dir {
 
 /// The value of the first sample of an instant query, when there is one.
 std::optional<double> query(int port, const std::string& promql) {
-  auto reply = test::http_get(port, "/api/v1/query?query=" + promql);
-  if (!reply || reply->code != 200) return std::nullopt;
-  auto j = nlohmann::json::parse(reply->body, nullptr, false);
+  auto reply = http_get(port, "/api/v1/query?query=" + promql);
+  if (!reply.ok()) return std::nullopt;
+  auto j = nlohmann::json::parse(reply.body, nullptr, false);
   if (j.is_discarded() || j.value("status", "") != "success") return std::nullopt;
   const auto& result = j["data"]["result"];
   if (!result.is_array() || result.empty()) return std::nullopt;

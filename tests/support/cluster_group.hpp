@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "actors/leader/leader_actor.hpp"
-#include "runtime/nats/local_server.hpp"
 #include "tests/support/leader_group.hpp"
+#include "tests/support/local_nats_cluster.hpp"
 
 namespace parti::test {
 

@@ -1,14 +1,11 @@
 #pragma once
 // Running a built program from a test: its exit code and output, with deadlines (never a fixed
-// sleep), and a plain HTTP GET for its endpoints. Header-only, shared by the integration tests
-// of the applications (node_app, ctl, embed_example).
-#include <arpa/inet.h>
+// sleep). Header-only, shared by the integration tests of the applications (node_app, ctl,
+// embed_example); their endpoints are read with apps/lib/http_client.hpp.
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,8 +16,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include "runtime/metrics/http_client.hpp"
 
 namespace parti::test {
 
@@ -155,13 +150,6 @@ inline program_result run_program(const std::vector<std::string>& argv,
     child.wait(std::chrono::seconds(10));
   }
   return {code ? *code : -1, child.out(), child.err()};
-}
-
-/// GET http://127.0.0.1:<port><path>: the reply, or nothing when the connection fails.
-inline std::optional<parti::http_reply> http_get(int port, const std::string& path) {
-  auto reply = parti::http_get(port, path);
-  if (reply.code == 0) return std::nullopt;
-  return reply;
 }
 
 }  // namespace parti::test

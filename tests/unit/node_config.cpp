@@ -1,8 +1,10 @@
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "runtime/config.hpp"
@@ -15,9 +17,9 @@ namespace {
 // The single violation of `c`, or a description of what was found instead.
 std::string only_violation(const node_config& c) {
   auto all = c.violations();
-  if (all.size() == 1) return all.front();
+  if (all.size() == 1) return all.front().text();
   std::string text = std::to_string(all.size()) + " violations:";
-  for (auto& v : all) text += " [" + v + "]";
+  for (auto& v : all) text += " [" + v.text() + "]";
   return text;
 }
 
@@ -100,8 +102,9 @@ BOOST_AUTO_TEST_CASE(a_timed_out_heartbeat_leaves_room_for_the_next_before_the_l
   BOOST_TEST(c.violations().empty());
   c.lease_margin = 1s;  // 1s + 1s + 1s is not below 3s
   auto v = only_violation(c);
-  BOOST_TEST(starts_with(v, "heartbeat_ttl: must exceed heartbeat_interval + "
-                            "kv_operation_timeout + lease_margin (1s + 1s + 1s), is 3s"),
+  BOOST_TEST(starts_with(v,
+                         "heartbeat_ttl: must exceed heartbeat_interval + "
+                         "kv_operation_timeout + lease_margin (1s + 1s + 1s), is 3s"),
              v);
   c.lease_margin = 1s - 1ns;
   BOOST_TEST(c.violations().empty());
@@ -127,7 +130,7 @@ BOOST_AUTO_TEST_CASE(id_ttl_must_cover_three_heartbeat_intervals) {
   node_config c;  // interval 1 s, heartbeat TTL 3 s
   c.id_ttl = 3s;
   BOOST_TEST(c.violations().empty());
-  c.heartbeat_ttl = 2s;  // keep the TTL rule satisfied so only the interval rule breaks
+  c.heartbeat_ttl = 2s;            // keep the TTL rule satisfied so only the interval rule breaks
   c.kv_operation_timeout = 500ms;  // and the lease rule (1s + 500ms + 300ms < 2s)
   c.id_ttl = 3s - 1ns;
   auto v = only_violation(c);
@@ -217,7 +220,7 @@ BOOST_AUTO_TEST_CASE(every_duration_must_be_positive) {
       c.*f.member = bad;
       auto expected = std::string(f.name) + ": must be greater than 0";
       bool found = false;
-      for (const auto& v : c.violations()) found = found || starts_with(v, expected);
+      for (const auto& v : c.violations()) found = found || starts_with(v.text(), expected);
       BOOST_TEST(found, f.name << " = " << bad.count() << "ns was not rejected as non-positive");
     }
   }
@@ -342,6 +345,40 @@ BOOST_AUTO_TEST_CASE(validate_lists_every_violation) {
   BOOST_TEST(contains(s.error(), "group: must be valid in a bucket name"));
   BOOST_TEST(contains(s.error(),
                       "; heartbeat_ttl: must be at least 2 x heartbeat_interval (2s), is 1.5s"));
+}
+
+BOOST_AUTO_TEST_CASE(a_violation_is_its_field_and_rule_named_as_the_caller_names_fields) {
+  node_config c;
+  c.heartbeat_ttl = 1500ms;
+  c.kv_operation_timeout = 100ms;
+  auto plain = c.violations();
+  BOOST_REQUIRE(plain.size() == 1u);
+  BOOST_TEST(plain[0].field == "heartbeat_ttl");
+  BOOST_TEST(plain[0].name == "heartbeat_ttl");
+  BOOST_TEST(plain[0].rule == "must be at least 2 x heartbeat_interval (2s), is 1.5s");
+
+  // A program names the fields it has names for (the field, and those the rule mentions); the
+  // others keep the struct's names.
+  auto dashed = [](std::string_view field) -> std::string {
+    if (field == "kv_operation_timeout") return {};
+    std::string name = "--" + std::string(field);
+    std::replace(name.begin(), name.end(), '_', '-');
+    return name;
+  };
+  auto named = c.violations(dashed);
+  BOOST_REQUIRE(named.size() == 1u);
+  BOOST_TEST(named[0].field == "heartbeat_ttl");
+  BOOST_TEST(named[0].text() ==
+             "--heartbeat-ttl: must be at least 2 x --heartbeat-interval (2s), is 1.5s");
+
+  c.heartbeat_interval = 400ms;
+  c.heartbeat_ttl = 800ms;  // 2 x the interval, but not above 400ms + 100ms + 300ms
+  c.emergency_grace = 500ms;
+  auto lease = c.violations(dashed);
+  BOOST_REQUIRE_MESSAGE(lease.size() == 1u, only_violation(c));
+  BOOST_TEST(lease[0].text() ==
+             "--heartbeat-ttl: must exceed --heartbeat-interval + kv_operation_timeout + "
+             "--lease-margin (400ms + 100ms + 300ms), is 800ms");
 }
 
 BOOST_AUTO_TEST_CASE(bucket_names_join_group_and_role) {
