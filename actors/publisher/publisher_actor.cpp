@@ -8,6 +8,7 @@
 #include "actors/leader/leader_messages.hpp"
 #include "messages/codec.hpp"
 #include "runtime/clock.hpp"
+#include "runtime/config.hpp"
 #include "runtime/log.hpp"
 #include "runtime/nats/group_inspect.hpp"
 #include "runtime/nats/kv_actor.hpp"
@@ -119,7 +120,8 @@ void finish_round(self_ptr self, const pub_ptr& p, bool ok, const std::string& e
 /// After a failed write the outcome is unknown: start over from what KV holds now.
 void reread_and_fail(self_ptr self, const pub_ptr& p, const std::string& error) {
   log(log_level::warning, "publisher: ", error);
-  self->request(p->kv, p->settings.request_timeout * 5, caf::get_atom::value, keys_atom::value)
+  self->request(p->kv, bulk_timeout(p->settings.request_timeout), caf::get_atom::value,
+                keys_atom::value)
       .then(
           [=](const std::vector<kv_entry>& entries) {
             published_map current;
@@ -156,7 +158,7 @@ void write(self_ptr self, const pub_ptr& p, handoff_step s) {
   auto version = p->version + 1;
   auto writes = writes_for(*p, s, version);
   auto manifest = manifest_for(*p, s, version);
-  auto timeout = p->settings.request_timeout * 5;
+  auto timeout = bulk_timeout(p->settings.request_timeout);
   self->request(p->kv, timeout, write_atom::value, std::move(writes))
       .then(
           [=](const std::vector<std::uint64_t>&) {
