@@ -401,7 +401,6 @@ duration bulk_timeout(duration request_timeout) {
 derived_timings derive_timings(const node_config& c) {
   derived_timings t;
   t.release_step = c.kv_operation_timeout * timeout_multiple::release_step;
-  t.bulk = bulk_timeout(c.kv_operation_timeout);
   t.leader_read = c.kv_operation_timeout * timeout_multiple::leader_read;
   t.round = c.hand_off_timeout * timeout_multiple::round_hand_offs + t.leader_read;
   return t;

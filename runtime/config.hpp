@@ -152,7 +152,8 @@ inline constexpr int release_step = 3;
 inline constexpr int bulk = 5;
 /// A new leader's read of every published assignment, and a re-read of the partition source.
 inline constexpr int leader_read = 10;
-/// Hand-off timeouts one rebalance round may wait through (revocations, grants, fences).
+/// Hand-off timeouts a rebalance round may wait through (a cooperative hand-off waits for the
+/// old owner, and a round may take several steps) before it is given up.
 inline constexpr int round_hand_offs = 3;
 }  // namespace timeout_multiple
 
@@ -162,7 +163,6 @@ duration bulk_timeout(duration request_timeout);
 /// The timeouts that follow from a node's settings.
 struct derived_timings {
   duration release_step;  // each release step at shutdown: 3 x kv_operation_timeout
-  duration bulk;          // a listing or a batch of writes: 5 x kv_operation_timeout
   duration leader_read;   // 10 x kv_operation_timeout
   /// A rebalance round that never reports back (a stuck publisher) is given up after this:
   /// 3 x hand_off_timeout + leader_read.

@@ -54,6 +54,8 @@ void node_rules::leadership_changed(bool leads, const std::string& leader_id, ti
   if (was_leading && !leads) leave_group_state(now);
   if (state() == node_state::election && (leads || leader_known_)) {
     enter(node_state::waiting_assignment, now, "leader is " + leader_id);
+    // A restarted worker gets its kept assignment before it learns who leads: applied already,
+    // so it is Stable at once (found by parti-chaos: it stayed waiting).
     if (has_assignment_) enter(node_state::stable, now, "assignment applied");
   }
 }

@@ -21,8 +21,9 @@
 //    ClaimingID without an id, Election without a known leader, WaitingAssignment without an
 //    assignment, else Stable.
 //  - A failed child is restarted after a backoff, or the node goes Failed past the budget
-//    (child_supervision.hpp). A restart is carried out only if still wanted when it is due: not
-//    while stopping, member children only while an id is held, the leader only while leading.
+//    (child_supervision.hpp). A failed leader subtree too: leadership itself is unchanged. A
+//    restart is carried out only if still wanted when it is due: not while stopping, member
+//    children only while an id is held, the leader only while leading.
 //  - Stopping (shutdown_sequence.hpp): failures and the group's state are ignored; finished ->
 //    Shutdown.
 //
