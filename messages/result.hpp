@@ -3,6 +3,7 @@
 // Used by decoders, configuration validation and strategies, none of which may depend on CAF.
 // violation: a setting that breaks a rule, as data, for programs that name settings their own way.
 #include <functional>
+#include <ostream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -70,6 +71,12 @@ struct violation {
   std::string rule;
   std::string text() const { return name + ": " + rule; }
 };
+inline bool operator==(const violation& a, const violation& b) {
+  return a.field == b.field && a.name == b.name && a.rule == b.rule;
+}
+inline std::ostream& operator<<(std::ostream& os, const violation& v) {
+  return os << v.text();
+}
 
 /// Collects the violations of one options struct, each setting named by the caller's namer or,
 /// where it has no name, by the struct's own (`own_name`; by default the field itself).

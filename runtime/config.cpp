@@ -1,5 +1,6 @@
 #include "runtime/config.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <limits>
@@ -393,6 +394,28 @@ status node_config::validate() const {
     message += all[i].text();
   }
   return failure{std::move(message)};
+}
+
+duration bulk_timeout(duration request_timeout) {
+  return request_timeout * timeout_multiple::bulk;
+}
+
+derived_timings derive_timings(const node_config& c) {
+  derived_timings t;
+  t.release_step = c.kv_operation_timeout * timeout_multiple::release_step;
+  t.leader_read = c.kv_operation_timeout * timeout_multiple::leader_read;
+  t.round = c.hand_off_timeout * timeout_multiple::round_hand_offs + t.leader_read;
+  return t;
+}
+
+node_config with_fitted_timings(node_config c) {
+  constexpr auto spare = std::chrono::milliseconds(10);
+  constexpr auto shortest = std::chrono::milliseconds(1);
+  const duration heartbeat_room = c.heartbeat_ttl - c.heartbeat_interval - c.lease_margin - spare;
+  c.kv_operation_timeout = std::min<duration>(
+      {std::chrono::seconds(1), c.election_ttl / 3, std::max<duration>(heartbeat_room, shortest)});
+  c.degraded.recovery_grace = std::max(c.degraded.recovery_grace, c.heartbeat_ttl);
+  return c;
 }
 
 }  // namespace parti

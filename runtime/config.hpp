@@ -142,4 +142,44 @@ bool is_valid_bucket_name(std::string_view name);
 /// '.', and without an empty token ("..").
 bool is_valid_kv_key(std::string_view key);
 
+// -- timings derived from the settings --------------------------------------------------------
+
+/// Work that takes more than one KV request gets a multiple of the request timeout. Named once
+/// here, so that the node, the leader, the publisher and the KV store agree.
+namespace timeout_multiple {
+/// One step of a node's release at shutdown: a delete that may first wait for a write in flight.
+inline constexpr int release_step = 3;
+/// A whole bucket listed, or a batch of writes acknowledged together.
+inline constexpr int bulk = 5;
+/// A new leader's read of every published assignment, and a re-read of the partition source.
+inline constexpr int leader_read = 10;
+/// Hand-off timeouts a rebalance round may wait through (a cooperative hand-off waits for the
+/// old owner, and a round may take several steps) before it is given up.
+inline constexpr int round_hand_offs = 3;
+}  // namespace timeout_multiple
+
+/// The time a whole-bucket listing or a batch of writes may take: bulk x request_timeout.
+duration bulk_timeout(duration request_timeout);
+
+/// The timeouts that follow from a node's settings.
+struct derived_timings {
+  duration release_step;  // each release step at shutdown: 3 x kv_operation_timeout
+  duration leader_read;   // 10 x kv_operation_timeout
+  /// A rebalance round that never reports back (a stuck publisher) is given up after this:
+  /// 3 x hand_off_timeout + leader_read.
+  duration round;
+};
+
+derived_timings derive_timings(const node_config& c);
+
+/// `c` with the settings parti-node derives rather than reads, fitted to the others:
+///  - kv_operation_timeout: 1s, but at most election_ttl / 3 (a lease renewal is answered
+///    before its renew deadline) and at most heartbeat_ttl - heartbeat_interval - lease_margin
+///    - 10ms (a heartbeat that timed out leaves time for the next before the ownership lease
+///    lapses); at least 1ms;
+///  - degraded.recovery_grace: at least heartbeat_ttl (a recovered leader needs one full TTL of
+///    heartbeats before it can tell who is gone).
+/// An embedder that sets the intervals and TTLs gets the values parti-node would run with.
+node_config with_fitted_timings(node_config c);
+
 }  // namespace parti

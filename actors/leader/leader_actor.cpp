@@ -107,8 +107,7 @@ void start_pipeline(leader_ptr self, published_state published) {
   // calculator) is closed by telling the state machine its calculator before anything else
   // can reach it (the monitor, whose monitor_ready starts it, comes last).
   auto stats = group.metrics;
-  state_machine_settings sm{rules_of(c), published.assigned,
-                            c.hand_off_timeout * 3 + c.kv_operation_timeout * 10, stats,
+  state_machine_settings sm{rules_of(c), published.assigned, derive_timings(c).round, stats,
                             st.ctx.worker};
   st.state_machine = self->spawn<caf::linked>(state_machine, sm,
                                               caf::actor_cast<group_phase_listener>(st.ctx.node));
@@ -175,7 +174,7 @@ leader_actor::behavior_type leader(leader_ptr self, leader_context ctx, leader_s
   self->state.settings = std::move(settings);
   auto read = [=] {
     auto& st = self->state;
-    self->request(st.ctx.group->assignments_kv, st.ctx.config.kv_operation_timeout * 10,
+    self->request(st.ctx.group->assignments_kv, derive_timings(st.ctx.config).leader_read,
                   caf::get_atom::value, keys_atom::value)
         .then(
             [=](const std::vector<kv_entry>& entries) {
@@ -199,7 +198,7 @@ leader_actor::behavior_type leader(leader_ptr self, leader_context ctx, leader_s
         // Only a changed source is worth a round (an explicit refresh request always is: that
         // one comes through _control). The calculator holds the last load, so it decides.
         st.refresh_in_flight = true;
-        self->request(st.calculator, st.ctx.config.kv_operation_timeout * 10, refresh_atom::value)
+        self->request(st.calculator, derive_timings(st.ctx.config).leader_read, refresh_atom::value)
             .then(
                 [=](bool changed) {
                   auto& s = self->state;

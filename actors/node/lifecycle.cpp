@@ -90,7 +90,9 @@ bool is_valid_transition(node_state from, node_state to) {
   if (from == node_state::shutdown) return false;  // terminal
   if (from == node_state::failed) return to == node_state::shutdown;
   if (to == node_state::shutdown || to == node_state::failed) return true;
-  if (from == node_state::degraded) return is_running(to);  // the re-validated state
+  // Out of Degraded by a transition only when the id is lost; the re-validated running state is
+  // recover()'s alone (a leader's group state must not take the node out unchecked).
+  if (from == node_state::degraded) return to == node_state::claiming_id;
   if (to == node_state::degraded) return is_running(from);
   // Losing the id sends every running state back to claiming (ClaimingID itself retries in place).
   if (to == node_state::claiming_id && is_running(from)) return true;
@@ -100,10 +102,15 @@ bool is_valid_transition(node_state from, node_state to) {
 lifecycle::lifecycle(time_point now) : entered_at_(now) {}
 
 status lifecycle::transition(node_state to, time_point now, std::string reason) {
-  const node_state from = state_;
-  if (!is_valid_transition(from, to))
-    return failure{"invalid transition " + std::string(to_string(from)) + " -> " +
+  if (!is_valid_transition(state_, to))
+    return failure{"invalid transition " + std::string(to_string(state_)) + " -> " +
                    std::string(to_string(to))};
+  enter(to, now, std::move(reason));
+  return done{};
+}
+
+void lifecycle::enter(node_state to, time_point now, std::string reason) {
+  const node_state from = state_;
   if (to == node_state::degraded)
     before_degraded_ = from;
   else
@@ -111,7 +118,6 @@ status lifecycle::transition(node_state to, time_point now, std::string reason) 
   state_ = to;
   entered_at_ = now;
   notices_.push_back(state_change{++seq_, from, to, now, std::move(reason)});
-  return done{};
 }
 
 status lifecycle::recover(node_state revalidated, time_point now, std::string reason) {
@@ -121,7 +127,8 @@ status lifecycle::recover(node_state revalidated, time_point now, std::string re
   if (!is_running(revalidated))
     return failure{"cannot recover into " + std::string(to_string(revalidated)) +
                    ": not a running state"};
-  return transition(revalidated, now, std::move(reason));
+  enter(revalidated, now, std::move(reason));
+  return done{};
 }
 
 std::vector<state_change> lifecycle::take_notices() {

@@ -41,7 +41,10 @@ result<node_state> node_state_from_string(std::string_view text);
 ///  - Stable, Scaling, Rebalancing and Emergency move among themselves as the fleet changes
 ///    (Scaling -> Rebalancing -> Stable; an emergency pre-empts a window);
 ///  - every running state may fall back to ClaimingID (id lost), enter Degraded, Shutdown
-///    or Failed; Degraded returns to whichever running state re-validation finds true;
+///    or Failed;
+///  - Degraded moves on its own only to ClaimingID (id lost), Shutdown or Failed: it returns to
+///    a running state only through lifecycle::recover(), into whichever one re-validation finds
+///    true, so nothing else (a leader's group state, say) ends it unchecked;
 ///  - Failed can only be shut down; Shutdown is terminal.
 bool is_valid_transition(node_state from, node_state to);
 
@@ -71,7 +74,8 @@ class lifecycle {
   std::optional<node_state> state_before_degraded() const { return before_degraded_; }
 
   /// Leaves Degraded for `revalidated`, the state the caller found to be true after checking
-  /// the store again. Fails when not degraded or when the table does not allow it.
+  /// the store again: any running state. Fails when not degraded or `revalidated` is not a
+  /// running state. The only way from Degraded back to a running state besides ClaimingID.
   status recover(node_state revalidated, time_point now, std::string reason = {});
 
   /// The notices recorded since the last call, oldest first; clears them.
@@ -81,6 +85,9 @@ class lifecycle {
   std::uint64_t changes() const { return seq_; }
 
  private:
+  /// Records the move (no check).
+  void enter(node_state to, time_point now, std::string reason);
+
   node_state state_ = node_state::init;
   time_point entered_at_;
   std::optional<node_state> before_degraded_;

@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <deque>
 #include <iterator>
 #include <limits>
 #include <random>
@@ -16,13 +15,11 @@
 #include "actors/heartbeat/heartbeat_actor.hpp"
 #include "actors/heartbeat/ownership_lease.hpp"
 #include "actors/id_claimer/id_claimer_actor.hpp"
-#include "actors/node/degraded_monitor.hpp"
-#include "actors/node/lifecycle.hpp"
+#include "actors/node/node_rules.hpp"
 #include "messages/codec.hpp"
 #include "runtime/log.hpp"
 #include "runtime/nats/group_inspect.hpp"
 #include "runtime/nats/kv_actor.hpp"
-#include "runtime/resilience/backoff.hpp"
 #include "runtime/wakeup.hpp"
 
 namespace parti {
@@ -43,41 +40,20 @@ time_point now() {
 
 using version_stamp_pair = std::pair<std::uint64_t, std::uint64_t>;  // (epoch, version)
 
-enum class child_kind { id_claimer, heartbeat, election, assignment_watch, leader };
-
-const char* to_string(child_kind k) {
-  switch (k) {
-    case child_kind::id_claimer:
-      return "id_claimer";
-    case child_kind::heartbeat:
-      return "heartbeat";
-    case child_kind::election:
-      return "election";
-    case child_kind::assignment_watch:
-      return "assignment_watch";
-    case child_kind::leader:
-      return "leader";
-  }
-  return "child";
-}
-
 struct node_state {
   node_options options;
   std::string instance = random_instance_id();
   std::string host;
-  lifecycle life{now()};
+  std::unique_ptr<node_rules> rules;  // every decision about state, children and stopping
+  derived_timings timings;
   std::string worker;  // empty while no id is held
   std::map<child_kind, caf::actor> children;
-  std::deque<time_point> failures;  // recent child failures, for the restart budget
-  std::unique_ptr<backoff> restart_backoff;
   std::vector<caf::actor> subscribers;
   leadership_update leadership;
   std::vector<partition> owned;
   std::uint64_t applied_epoch = 0, applied_version = 0, ids_lost = 0;
-  bool stopping = false;
   std::optional<caf::response_promise> stop_promise;
-  std::unique_ptr<degraded_monitor> degraded;
-  wakeup timer;
+  wakeup timer;  // for the rules' next deadline
   // The ownership lease of the id held now (reset with each claim), and what waits for it.
   std::unique_ptr<ownership_lease> lease;
   std::optional<assignment_update> deferred;  // the newest assignment not applied yet
@@ -110,8 +86,8 @@ void update_gauges(node_ptr self) {
   if (st.worker.empty()) return;
   auto& m = stats(self);
   m.set_suspended_partitions(st.worker, st.suspended.size());
-  m.set_node_state(st.worker, to_string(st.life.state()));
-  m.set_degraded(st.worker, st.life.state() == parti::node_state::degraded);
+  m.set_node_state(st.worker, to_string(st.rules->state()));
+  m.set_degraded(st.worker, st.rules->state() == parti::node_state::degraded);
   m.set_leader(st.worker, st.leadership.leader);
   m.set_epoch(st.worker, st.leadership.leader ? st.leadership.epoch : 0);
   m.set_assignment_version(st.worker, st.applied_version);
@@ -123,26 +99,21 @@ void notify(node_ptr self, const Message& m) {
   for (auto& s : self->state.subscribers) self->send(s, m);
 }
 
-void enter(node_ptr self, parti::node_state to, const std::string& reason) {
+/// A state change, told everywhere: the log, the subscribers, the callback and the heartbeat's
+/// `state` field.
+void tell_state(node_ptr self, const state_change& change) {
   auto& st = self->state;
-  if (st.life.state() == to) return;
-  if (!st.life.transition(to, now(), reason)) {
-    log(log_level::debug, st.worker, ": ignored transition ", to_string(st.life.state()), " -> ",
-        to_string(to));
-    return;
-  }
-  for (auto& n : st.life.take_notices()) {
-    node_state_update u{st.worker, std::string(to_string(n.from)), std::string(to_string(n.to)),
-                        n.reason, n.seq};
-    log(log_level::info, st.worker.empty() ? "node" : st.worker, ": ", u.from, " -> ", u.to,
-        reason.empty() ? "" : " (" + reason + ")");
-    notify(self, u);
-    if (st.options.callbacks.on_state) st.options.callbacks.on_state(u);
-  }
+  node_state_update u{st.worker, std::string(to_string(change.from)),
+                      std::string(to_string(change.to)), change.reason, change.seq};
+  log(log_level::info, st.worker.empty() ? "node" : st.worker, ": ", u.from, " -> ", u.to,
+      change.reason.empty() ? "" : " (" + change.reason + ")");
+  notify(self, u);
+  if (st.options.callbacks.on_state) st.options.callbacks.on_state(u);
   if (auto hb = st.children.find(child_kind::heartbeat); hb != st.children.end())
-    self->send(hb->second, caf::put_atom::value, std::string(to_string(to)));
-  update_gauges(self);
+    self->send(hb->second, caf::put_atom::value, u.to);
 }
+
+void carry_out(node_ptr self);
 
 caf::actor spawn_child(node_ptr self, child_kind kind);
 
@@ -264,6 +235,7 @@ void apply(node_ptr self, assignment_update u) {
   st.applied_version = u.version;
   st.suspended =
       partitions_common(st.suspended, st.owned);  // a removed partition is no longer suspended
+  st.rules->assignment_applied(st.applied_version, !st.owned.empty());
   if (st.options.callbacks.on_assignment) st.options.callbacks.on_assignment(u);
   tell_subscribers(self, u);
   update_gauges(self);
@@ -280,8 +252,6 @@ void drop_assignment(node_ptr self, const std::string& reason) {
   u.reason = reason;
   apply(self, u);
 }
-
-void release_and_stop(node_ptr self, shutdown_intent intent);
 
 // -- the ownership lease ----------------------------------------------------------------------
 
@@ -385,11 +355,10 @@ void check_lease(node_ptr self) {
     auto u = std::move(*st.deferred);
     st.deferred.reset();
     apply(self, std::move(u));
-    if (st.life.state() == parti::node_state::waiting_assignment)
-      enter(self, parti::node_state::stable, "assignment applied");
+    st.rules->assignment_served(now());
   }
   arm_lease_timer(self);
-  update_gauges(self);
+  carry_out(self);
 }
 
 /// The stamp and partitions the node knows newest: the deferred change, else the applied one.
@@ -450,8 +419,6 @@ void start_readback(node_ptr self) {
           });
 }
 
-void check_degraded(node_ptr self);
-
 void on_heartbeat_outcome(node_ptr self, const heartbeat_outcome& o) {
   auto& st = self->state;
   if (!st.lease) return;
@@ -460,10 +427,8 @@ void on_heartbeat_outcome(node_ptr self, const heartbeat_outcome& o) {
   switch (o.result) {
     case heartbeat_result::acknowledged:
       st.lease->acknowledged(ticket, t);
-      // The surest sign that the store works: it ends an outage even when the write errors
-      // were reported by an earlier heartbeat actor (one per claimed id) that is gone now.
-      st.degraded->reachable();
-      check_degraded(self);
+      st.rules->heartbeat_acknowledged();
+      carry_out(self);
       break;
     case heartbeat_result::failed:
       st.lease->failed(ticket, t);
@@ -496,50 +461,8 @@ void on_assignment(node_ptr self, assignment_update u) {
   }
   st.deferred.reset();
   apply(self, std::move(u));
-  if (st.life.state() == parti::node_state::waiting_assignment ||
-      st.life.state() == parti::node_state::election)
-    enter(self, parti::node_state::stable, "assignment applied");
-  if (st.stopping && st.owned.empty()) release_and_stop(self, shutdown_intent::drain);
-}
-
-/// The state that is true after an outage: what the node holds now, not what it held before.
-parti::node_state revalidated_state(node_ptr self) {
-  auto& st = self->state;
-  if (st.worker.empty()) return parti::node_state::claiming_id;
-  if (st.leadership.leader_id.empty()) return parti::node_state::election;
-  if (st.applied_version == 0) return parti::node_state::waiting_assignment;
-  return parti::node_state::stable;
-}
-
-/// The node state that mirrors the group's while the node leads.
-parti::node_state mirrored(group_phase g) {
-  switch (g) {
-    case group_phase::scaling:
-      return parti::node_state::scaling;
-    case group_phase::rebalancing:
-      return parti::node_state::rebalancing;
-    case group_phase::emergency:
-      return parti::node_state::emergency;
-    case group_phase::stable:
-      break;
-  }
-  return parti::node_state::stable;
-}
-
-bool is_group_state(parti::node_state s) {
-  return s == parti::node_state::scaling || s == parti::node_state::rebalancing ||
-         s == parti::node_state::emergency;
-}
-
-/// A node mirrors the group's state only while it leads: one that steps down (its state machine
-/// stopped mid-round, say) goes back to what it holds, or it would show Emergency forever.
-void leave_group_state(node_ptr self) {
-  auto& st = self->state;
-  if (is_group_state(st.life.state()) && !st.stopping)
-    enter(
-        self,
-        st.applied_version > 0 ? parti::node_state::stable : parti::node_state::waiting_assignment,
-        "no longer leads");
+  st.rules->assignment_served(now());
+  carry_out(self);  // a drain ends once the node owns nothing
 }
 
 void on_leadership(node_ptr self, const leadership_update& u) {
@@ -554,14 +477,9 @@ void on_leadership(node_ptr self, const leadership_update& u) {
     if (leader) st.children[child_kind::leader] = leader;
   } else if (!u.leader && was_leader) {
     stop_child(self, child_kind::leader);  // stops all leader-only work at once
-    leave_group_state(self);
   }
-  if (st.life.state() == parti::node_state::election && (u.leader || !u.leader_id.empty())) {
-    enter(self, parti::node_state::waiting_assignment, "leader is " + u.leader_id);
-    // A restarted worker gets its (kept) assignment before it learns who leads: it is applied
-    // already, so the node is Stable at once (found by parti-chaos: it stayed waiting).
-    if (st.applied_version > 0) enter(self, parti::node_state::stable, "assignment applied");
-  }
+  st.rules->leadership_changed(u.leader, u.leader_id, now());
+  carry_out(self);
 }
 
 void on_id_claimed(node_ptr self, const id_claimed& c) {
@@ -571,7 +489,8 @@ void on_id_claimed(node_ptr self, const id_claimed& c) {
   st.readback_in_flight = false;
   st.revocation_lapsing = false;
   log(log_level::info, "node ", st.instance, ": claimed ", c.id);
-  enter(self, parti::node_state::election, "claimed " + c.id);
+  st.rules->id_claimed(c.id, now());
+  carry_out(self);
   start_member_children(self);
 }
 
@@ -592,49 +511,28 @@ void on_id_lost(node_ptr self, const id_lost& l) {
   st.suspended.clear();
   if (st.options.callbacks.on_lease) st.options.callbacks.on_lease(lease_update{l.id, "unheld", 0});
   st.told_lease = {};
-  enter(self, parti::node_state::claiming_id, "lost " + l.id + ": " + l.reason);
+  st.rules->id_lost(l.id, l.reason, now());
+  carry_out(self);
   st.worker.clear();
-}
-
-bool over_failure_budget(node_ptr self) {
-  auto& st = self->state;
-  auto t = now();
-  st.failures.push_back(t);
-  while (!st.failures.empty() && t - st.failures.front() > st.options.failure_window)
-    st.failures.pop_front();
-  return static_cast<int>(st.failures.size()) > st.options.max_child_failures;
 }
 
 void on_child_exit(node_ptr self, const caf::exit_msg& em) {
   auto& st = self->state;
-  for (auto it = st.children.begin(); it != st.children.end(); ++it) {
-    if (it->second.address() != em.source) continue;
-    auto kind = it->first;
-    st.children.erase(it);
-    if (st.stopping) return;
+  auto it = std::find_if(st.children.begin(), st.children.end(),
+                         [&](const auto& child) { return child.second.address() == em.source; });
+  // Not a child: our own shutdown (we trap exits, so we must quit ourselves).
+  if (it == st.children.end()) return self->quit(em.reason);
+  auto kind = it->first;
+  st.children.erase(it);
+  if (!st.rules->stopping())
     log(log_level::warning, st.worker, ": ", to_string(kind),
         " failed: ", caf::to_string(em.reason));
-    if (over_failure_budget(self)) {
-      enter(self, parti::node_state::failed, std::string(to_string(kind)) + " keeps failing");
-      return;
-    }
-    if (kind == child_kind::leader) {
-      // Leadership itself is unchanged: restart the leader work after a pause.
-      self->delayed_send(self, st.restart_backoff->next(), restart_atom::value,
-                         static_cast<int>(kind));
-      return;
-    }
-    self->delayed_send(self, st.restart_backoff->next(), restart_atom::value,
-                       static_cast<int>(kind));
-    return;
-  }
-  // Not a child: our own shutdown (we trap exits, so we must quit ourselves).
-  self->quit(em.reason);
+  st.rules->child_failed(kind, now());
+  carry_out(self);
 }
 
 void finish_stop(node_ptr self) {
   auto& st = self->state;
-  enter(self, parti::node_state::shutdown, "stopped");
   if (st.stop_promise) st.stop_promise->deliver(caf::ok_atom::value);
   for (auto& [kind, child] : st.children) {
     self->unlink_from(child);
@@ -644,47 +542,78 @@ void finish_stop(node_ptr self) {
   self->quit();
 }
 
-/// Releases what the node holds, in order: lease, heartbeat (deleted, or a last `restarting`
-/// one), id. Each step is a request to a child that answers when done (or gave up).
-void release_and_stop(node_ptr self, shutdown_intent intent) {
-  auto& st = self->state;
-  stop_child(self, child_kind::leader);
-  auto step3 = [=] {
-    auto claimer = self->state.children.find(child_kind::id_claimer);
-    if (claimer == self->state.children.end()) return finish_stop(self);
-    self->request(claimer->second, cfg(self).kv_operation_timeout * 3, caf::delete_atom::value)
-        .then([=](caf::ok_atom) { finish_stop(self); },
-              [=](const caf::error&) { finish_stop(self); });
-  };
-  auto step2 = [=] {
-    auto hb = self->state.children.find(child_kind::heartbeat);
-    if (hb == self->state.children.end()) return step3();
-    auto request = [&](auto atom) {
-      self->request(hb->second, cfg(self).kv_operation_timeout * 3, atom)
-          .then([=](caf::ok_atom) { step3(); }, [=](const caf::error&) { step3(); });
+/// One step of the release (node_rules.hpp): a request to the child that holds what is released,
+/// answered when done or given up. A child that is not running holds nothing.
+void release(node_ptr self, release_step step, shutdown_intent intent) {
+  auto ask = [=](child_kind holder, auto request) {
+    auto& s = self->state;
+    auto child = s.children.find(holder);
+    if (child == s.children.end()) return s.rules->released(step, now());  // the next poll goes on
+    auto done = [=] {
+      self->state.rules->released(step, now());
+      carry_out(self);
     };
-    if (intent == shutdown_intent::restart)
-      request(restart_atom::value);
-    else
-      request(caf::delete_atom::value);
+    self->request(child->second, s.timings.release_step, request)
+        .then([=](caf::ok_atom) { done(); }, [=](const caf::error&) { done(); });
   };
-  auto election_child = st.children.find(child_kind::election);
-  if (election_child == st.children.end()) return step2();
-  self->request(election_child->second, cfg(self).kv_operation_timeout * 3, caf::delete_atom::value)
-      .then([=](caf::ok_atom) { step2(); }, [=](const caf::error&) { step2(); });
+  switch (step) {
+    case release_step::leadership:
+      stop_child(self, child_kind::leader);
+      return ask(child_kind::election, caf::delete_atom::value);
+    case release_step::heartbeat:
+      if (intent == shutdown_intent::restart)
+        return ask(child_kind::heartbeat, restart_atom::value);
+      return ask(child_kind::heartbeat, caf::delete_atom::value);
+    case release_step::id:
+      return ask(child_kind::id_claimer, caf::delete_atom::value);
+  }
+}
+
+/// Drain: announce `leaving`; the leader hands our partitions to others at once. The rules end
+/// the drain when we own nothing, or at the drain timeout.
+void start_drain(node_ptr self) {
+  auto& st = self->state;
+  if (auto hb = st.children.find(child_kind::heartbeat); hb != st.children.end())
+    self->send(hb->second, leaving_atom::value, true);
+  self->delayed_send(self, cfg(self).drain_timeout, caf::timeout_atom::value);
+}
+
+/// Carries out what the rules decided, in order, until nothing more is due; sets the next
+/// wake-up. Stops at the end of the shutdown: the node has quit.
+void carry_out(node_ptr self) {
+  auto& st = self->state;
+  for (auto outputs = st.rules->poll(now()); !outputs.empty(); outputs = st.rules->poll(now())) {
+    for (auto& out : outputs) {
+      if (auto* change = std::get_if<state_change>(&out)) {
+        tell_state(self, *change);
+      } else if (auto* refused = std::get_if<state_refused>(&out)) {
+        log(log_level::debug, st.worker, ": ignored transition ", to_string(refused->from), " -> ",
+            to_string(refused->to));
+      } else if (std::holds_alternative<resync_assignment>(out)) {
+        if (auto w = st.children.find(child_kind::assignment_watch); w != st.children.end())
+          self->send(w->second, resync_atom::value);
+      } else if (auto* restart = std::get_if<restart_child>(&out)) {
+        self->delayed_send(self, restart->after, restart_atom::value,
+                           static_cast<int>(restart->kind));
+      } else if (std::holds_alternative<drain_partitions>(out)) {
+        start_drain(self);
+      } else if (auto* step = std::get_if<release_held>(&out)) {
+        release(self, step->step, step->intent);
+      } else if (std::holds_alternative<stop_finished>(out)) {
+        return finish_stop(self);
+      }
+    }
+  }
+  if (auto deadline = st.rules->next_deadline()) st.timer.arm(self, *deadline);
+  update_gauges(self);
 }
 
 void start_stop(node_ptr self, shutdown_intent intent) {
   auto& st = self->state;
-  st.stopping = true;
   log(log_level::info, st.worker.empty() ? "node" : st.worker, ": stopping (", to_string(intent),
       ")");
-  if (intent == shutdown_intent::restart || st.owned.empty()) return release_and_stop(self, intent);
-  // Drain: announce `leaving`; the leader hands our partitions to others at once. We leave when
-  // we own nothing, or after the drain timeout.
-  if (auto hb = st.children.find(child_kind::heartbeat); hb != st.children.end())
-    self->send(hb->second, leaving_atom::value, true);
-  self->delayed_send(self, cfg(self).drain_timeout, caf::timeout_atom::value);
+  st.rules->stop(intent, now());
+  carry_out(self);
 }
 
 /// Asks the leader, wherever it runs, for a rebalance or a refresh: a compare-and-swap update
@@ -705,60 +634,34 @@ caf::result<caf::ok_atom> request_from_leader(node_ptr self,
   return rp;
 }
 
-void check_degraded(node_ptr self) {
-  auto& st = self->state;
-  auto change = st.degraded->poll(now());
-  if (change == degraded_change::entered) {
-    // Keep serving the last assignment; say so, and escalate nothing.
-    enter(self, parti::node_state::degraded, "the store is unreachable");
-  } else if (change == degraded_change::recovered &&
-             st.life.state() == parti::node_state::degraded) {
-    // Re-validate: replay our assignment key (the claim keeper checks the id on its own).
-    if (auto w = st.children.find(child_kind::assignment_watch); w != st.children.end())
-      self->send(w->second, resync_atom::value);
-    auto to = revalidated_state(self);
-    if (st.life.recover(to, now(), "the store is reachable again")) {
-      for (auto& n : st.life.take_notices()) {
-        node_state_update u{st.worker, std::string(to_string(n.from)), std::string(to_string(n.to)),
-                            n.reason, n.seq};
-        log(log_level::info, st.worker, ": ", u.from, " -> ", u.to, " (", n.reason, ")");
-        notify(self, u);
-        if (st.options.callbacks.on_state) st.options.callbacks.on_state(u);
-      }
-      update_gauges(self);
-    }
-  }
-  if (auto deadline = st.degraded->next_deadline()) st.timer.arm(self, *deadline);
-}
-
 void on_connection(node_ptr self, const connection_event& e) {
-  auto& d = *self->state.degraded;
+  auto& rules = *self->state.rules;
   switch (e.state) {
     case connection_state::disconnected:
     case connection_state::closed:
-      d.unreachable(now());
+      rules.store_unreachable(now());
       break;
     case connection_state::connected:
     case connection_state::reconnected:
-      d.reachable();
+      rules.store_reachable();
       break;
     default:
       return;  // asynchronous errors say nothing about reachability
   }
-  check_degraded(self);
+  carry_out(self);
 }
 
 /// The store stopped (or resumed) taking our heartbeats: an outage even while connected.
 void on_store_writes(node_ptr self, const store_write_health& h) {
-  auto& d = *self->state.degraded;
+  auto& rules = *self->state.rules;
   if (h.ok) {
-    d.reachable();
+    rules.store_reachable();
   } else {
     log(log_level::warning, self->state.worker, ": the store does not take writes to ", h.bucket,
         " (", h.error, ")");
-    d.unreachable(now());
+    rules.store_unreachable(now());
   }
-  check_degraded(self);
+  carry_out(self);
 }
 
 node_status status_of(node_ptr self) {
@@ -766,7 +669,7 @@ node_status status_of(node_ptr self) {
   node_status s;
   s.worker = st.worker;
   s.instance = st.instance;
-  s.state = std::string(to_string(st.life.state()));
+  s.state = std::string(to_string(st.rules->state()));
   s.leader = st.leadership.leader;
   s.epoch = st.leadership.leader ? st.leadership.epoch : 0;
   s.leader_id = st.leadership.leader_id;
@@ -797,11 +700,14 @@ caf::behavior node(caf::stateful_actor<node_state>* self, node_options options) 
   char host[256] = {0};
   ::gethostname(host, sizeof host - 1);
   st.host = host;
-  st.restart_backoff = std::make_unique<backoff>(
-      backoff_policy{std::chrono::milliseconds(100), std::chrono::seconds(10), 2.0, 0.2},
-      seeded_random(std::hash<std::string>{}(st.instance)));
+  node_rules_options policy;
+  policy.supervision.max_failures = st.options.max_child_failures;
+  policy.supervision.failure_window = st.options.failure_window;
+  policy.degraded.threshold = cfg(self).degraded.threshold;
+  st.rules = std::make_unique<node_rules>(
+      policy, seeded_random(std::hash<std::string>{}(st.instance)), now());
+  st.timings = derive_timings(cfg(self));
   if (st.options.subscriber) st.subscribers.push_back(st.options.subscriber);
-  st.degraded = std::make_unique<degraded_monitor>(degraded_options{cfg(self).degraded.threshold});
   auto conn = st.options.group->conn;
   int token = conn->add_listener(caf::actor_cast<caf::actor>(self));
   self->attach_functor([conn, token] { conn->remove_listener(token); });
@@ -814,7 +720,7 @@ caf::behavior node(caf::stateful_actor<node_state>* self, node_options options) 
         ": ignored an error message (a subscriber that does not handle a notification?): ",
         caf::to_string(err));
   });
-  enter(self, parti::node_state::claiming_id, "starting");
+  carry_out(self);  // Init -> ClaimingID
   st.children[child_kind::id_claimer] = spawn_child(self, child_kind::id_claimer);
   return {
       [=](const id_claimed& c) { on_id_claimed(self, c); },
@@ -822,8 +728,8 @@ caf::behavior node(caf::stateful_actor<node_state>* self, node_options options) 
       [=](const leadership_update& u) { on_leadership(self, u); },
       [=](const group_state_update& g) {
         // The leader's view of the group, mirrored while this node leads.
-        if (self->state.leadership.leader && !self->state.stopping)
-          enter(self, mirrored(g.state), std::string("group is ") + to_string(g.state));
+        self->state.rules->group_state(g.state, now());
+        carry_out(self);
       },
       [=](assignment_update& u) -> caf::ok_atom {
         if (u.worker == self->state.worker)  // else from the watch of a lost id
@@ -844,17 +750,14 @@ caf::behavior node(caf::stateful_actor<node_state>* self, node_options options) 
       [=](restart_atom, int kind) {
         auto k = static_cast<child_kind>(kind);
         auto& s = self->state;
-        if (s.stopping || s.children.count(k)) return;
-        bool needs_id = k != child_kind::id_claimer;
-        if (needs_id && s.worker.empty()) return;  // it will start with the next claim
-        if (k == child_kind::leader && !s.leadership.leader) return;
+        if (s.children.count(k) || !s.rules->may_restart(k)) return;
         if (auto child = spawn_child(self, k)) s.children[k] = child;
       },
       [=](caf::get_atom) { return status_of(self); },
       [=](const connection_event& e) { on_connection(self, e); },
       [=](const store_write_health& h) { on_store_writes(self, h); },
       [=](caf::tick_atom, std::uint64_t tick) {
-        if (self->state.timer.fire(tick)) check_degraded(self);
+        if (self->state.timer.fire(tick)) carry_out(self);
       },
       [=](rebalance_atom) {
         return request_from_leader(self, [](control_record& c) { ++c.rebalance_seq; });
@@ -882,7 +785,7 @@ caf::behavior node(caf::stateful_actor<node_state>* self, node_options options) 
       [=](caf::leave_atom, shutdown_intent intent) -> caf::result<caf::ok_atom> {
         auto& s = self->state;
         auto rp = self->make_response_promise<caf::ok_atom>();
-        if (s.stopping) {
+        if (s.rules->stopping()) {
           rp.deliver(caf::ok_atom::value);
           return rp;
         }
@@ -891,10 +794,11 @@ caf::behavior node(caf::stateful_actor<node_state>* self, node_options options) 
         return rp;
       },
       [=](caf::timeout_atom) {  // the drain timeout
-        if (self->state.stopping) {
-          log(log_level::warning, self->state.worker, ": drain timeout; leaving anyway");
-          release_and_stop(self, shutdown_intent::drain);
-        }
+        auto& rules = *self->state.rules;
+        if (!rules.draining()) return;
+        log(log_level::warning, self->state.worker, ": drain timeout; leaving anyway");
+        rules.drain_timed_out(now());
+        carry_out(self);
       },
   };
 }

@@ -6,7 +6,8 @@
 //
 // Lifecycle: Init -> ClaimingID -> Election -> WaitingAssignment -> Stable (lifecycle.hpp);
 // a lost id drops the assignment at once and claims again. A failed child is restarted with
-// backoff; a child that keeps failing takes the node to Failed (never a silent hang).
+// backoff; a child that keeps failing takes the node to Failed (never a silent hang). These
+// decisions, re-validation after a store outage and the order of a stop are node_rules.hpp's.
 //
 // The node tells its subscriber (an actor) and its callbacks, in order:
 //   assignment_update, node_state_update, leadership_update, ownership_suspended,

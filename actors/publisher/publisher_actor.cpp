@@ -8,6 +8,7 @@
 #include "messages/codec.hpp"
 #include "messages/leader_events.hpp"
 #include "runtime/clock.hpp"
+#include "runtime/config.hpp"
 #include "runtime/log.hpp"
 #include "runtime/nats/group_inspect.hpp"
 #include "runtime/nats/kv_actor.hpp"
@@ -84,7 +85,8 @@ void finish_round(self_ptr self, bool ok, const std::string& error) {
 /// After a failed write the outcome is unknown: start over from what KV holds now.
 void reread_and_fail(self_ptr self, const std::string& error) {
   log(log_level::warning, "publisher: ", error);
-  self->request(self->state.kv, self->state.settings.request_timeout * 5, caf::get_atom::value,
+  self->request(self->state.kv, bulk_timeout(self->state.settings.request_timeout),
+                caf::get_atom::value,
                 keys_atom::value)
       .then(
           [=](const std::vector<kv_entry>& entries) {
@@ -124,7 +126,7 @@ void write(self_ptr self, handoff_step s) {
   auto version = self->state.version + 1;
   auto writes = writes_for(self->state, s, version);
   auto manifest = manifest_for(self->state, s, version);
-  auto timeout = self->state.settings.request_timeout * 5;
+  auto timeout = bulk_timeout(self->state.settings.request_timeout);
   self->request(self->state.kv, timeout, write_atom::value, std::move(writes))
       .then(
           [=](const std::vector<std::uint64_t>&) {

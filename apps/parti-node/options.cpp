@@ -159,25 +159,14 @@ status read_lease_margin(const app_options& o, node_config& c) {
   return done{};
 }
 
-/// Settings that are not options but must fit the ones that are (node_config::validate checks
-/// them): a KV request must end well within an election lease and leave a heartbeat that timed
-/// out time for the next one before the ownership lease lapses, and a recovered leader waits at
-/// least one heartbeat TTL.
-void derive_timings(node_config& c) {
-  auto heartbeat_room =
-      c.heartbeat_ttl - c.heartbeat_interval - c.lease_margin - std::chrono::milliseconds(10);
-  c.kv_operation_timeout =
-      std::min<duration>({std::chrono::seconds(1), c.election_ttl / 3,
-                          std::max<duration>(heartbeat_room, std::chrono::milliseconds(1))});
-  c.degraded.recovery_grace = std::max(c.degraded.recovery_grace, c.heartbeat_ttl);
-}
-
 result<node_config> read_node_config(const app_options& o) {
   node_config c;
   c.group = o.group;
   for (auto step : {read_ids, read_modes, read_durations, read_lease_margin})
     if (auto ok = step(o, c); !ok) return failure{ok.error()};
-  derive_timings(c);
+  // Settings that are not options but must fit the ones that are (node_config::validate
+  // checks them): the KV operation timeout and the recovery grace.
+  c = with_fitted_timings(c);
   auto violations = c.violations(as_options(node_config_options()));
   if (!violations.empty()) return failure{violations.front().text()};
   return c;

@@ -5,6 +5,8 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "runtime/config.hpp"
+
 namespace parti {
 
 const char* to_string(kv_errc code) {
@@ -233,12 +235,12 @@ kv_result<std::vector<std::string>> kv_store::keys() {
   // Without a timeout, kvStore_Keys can wait forever (seen once with a JetStream cluster). It
   // bounds the whole listing, one message per key, not one request: a bucket of hundreds of keys
   // on a loaded machine took more than one request timeout (integration.kv under a parallel
-  // ctest), so it gets five, as the callers that list whole buckets allow for.
+  // ctest), so it gets bulk_timeout(), as the callers that list whole buckets allow for.
   kvWatchOptions wo;
   kvWatchOptions_Init(&wo);
-  wo.Timeout =
-      std::chrono::duration_cast<std::chrono::milliseconds>(conn_->options().request_timeout * 5)
-          .count();
+  wo.Timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   bulk_timeout(conn_->options().request_timeout))
+                   .count();
   natsStatus s = kvStore_Keys(&list, kv_, &wo);
   if (s == NATS_NOT_FOUND) return std::vector<std::string>{};  // empty bucket
   if (s != NATS_OK) return kv_error_from(s, "keys " + bucket());

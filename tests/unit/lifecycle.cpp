@@ -1,6 +1,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <set>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -48,7 +49,8 @@ const std::set<std::pair<S, S>> allowed{
     {S::emergency, S::scaling},
     {S::emergency, S::rebalancing},
     {S::emergency, S::claiming_id},
-    // degraded: in from any running state, out to the re-validated running state
+    // degraded: in from any running state; out by transition only when the id is lost (the
+    // re-validated running state is recover()'s alone)
     {S::claiming_id, S::degraded},
     {S::election, S::degraded},
     {S::waiting_assignment, S::degraded},
@@ -57,12 +59,6 @@ const std::set<std::pair<S, S>> allowed{
     {S::rebalancing, S::degraded},
     {S::emergency, S::degraded},
     {S::degraded, S::claiming_id},
-    {S::degraded, S::election},
-    {S::degraded, S::waiting_assignment},
-    {S::degraded, S::stable},
-    {S::degraded, S::scaling},
-    {S::degraded, S::rebalancing},
-    {S::degraded, S::emergency},
     // stopping and failing
     {S::claiming_id, S::shutdown},
     {S::election, S::shutdown},
@@ -180,6 +176,26 @@ BOOST_AUTO_TEST_CASE(degraded_remembers_the_state_it_left_and_recovers_to_the_re
   BOOST_TEST((notices[1].from == S::scaling && notices[1].to == S::degraded));
   BOOST_TEST(notices[1].reason == "store unreachable");
   BOOST_TEST((notices[2].from == S::degraded && notices[2].to == S::stable));
+}
+
+// A leader's state machine keeps reporting the group's state during an outage. Mirrored by a
+// plain transition it would take the node out of Degraded unchecked, and recover() would then be
+// refused: the node would never re-validate.
+BOOST_AUTO_TEST_CASE(only_recover_leaves_degraded_for_a_running_state_other_than_claiming) {
+  auto l = started_and_stable(t0());
+  BOOST_REQUIRE(l.transition(S::degraded, t0() + 1s).ok());
+  l.take_notices();
+  for (S s :
+       {S::election, S::waiting_assignment, S::stable, S::scaling, S::rebalancing, S::emergency}) {
+    auto moved = l.transition(s, t0() + 2s, "group is " + std::string(to_string(s)));
+    BOOST_TEST(moved.error() == "invalid transition Degraded -> " + std::string(to_string(s)));
+    BOOST_TEST((l.state() == S::degraded));
+  }
+  BOOST_TEST(l.take_notices().empty());
+  for (S s : {S::stable, S::scaling, S::rebalancing, S::emergency})
+    BOOST_TEST((l.recover(s, t0() + 3s).ok() && l.transition(S::degraded, t0() + 3s).ok()),
+               to_string(s));
+  BOOST_TEST(l.transition(S::claiming_id, t0() + 4s, "lost w-1").ok());  // the id is gone
 }
 
 BOOST_AUTO_TEST_CASE(recovery_may_find_the_id_lost) {
