@@ -7,9 +7,9 @@
 
 #include "actors/leader/leader_messages.hpp"
 #include "messages/codec.hpp"
+#include "messages/wire.hpp"
 #include "runtime/clock.hpp"
 #include "runtime/log.hpp"
-#include "runtime/nats/group_inspect.hpp"
 #include "runtime/nats/kv_actor.hpp"
 #include "runtime/wakeup.hpp"
 
@@ -123,11 +123,9 @@ void reread_and_fail(self_ptr self, const pub_ptr& p, const std::string& error) 
       .then(
           [=](const std::vector<kv_entry>& entries) {
             published_map current;
-            for (const auto& e : entries) {
-              auto r = decode<assignment_record>(e.value);
-              if (e.key.empty() || e.key[0] == '_' || !r) continue;
-              current[e.key] = published_key_of(*r);
-              if (r->epoch == p->settings.epoch) p->version = std::max(p->version, r->version);
+            for (const auto& [worker, r] : decode_assignments(entries).workers) {
+              current[worker] = published_key_of(r);
+              if (r.epoch == p->settings.epoch) p->version = std::max(p->version, r.version);
             }
             p->planner.adopt(std::move(current), now());
             p->busy = false;
