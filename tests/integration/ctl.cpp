@@ -171,6 +171,15 @@ BOOST_AUTO_TEST_CASE(an_undecodable_value_is_skipped_and_reported) {
   BOOST_TEST(assess(state).healthy);  // a warning, not a problem
 }
 
+BOOST_AUTO_TEST_CASE(an_unknown_reserved_key_is_neither_a_worker_nor_skipped) {
+  healthy_group();
+  assignments->put("_future", "a record of a newer writer");
+  auto state = read();
+  BOOST_TEST(!state.workers.count("_future"));
+  BOOST_TEST(state.skipped.empty());
+  BOOST_TEST(assess(state).healthy);
+}
+
 BOOST_AUTO_TEST_CASE(a_group_that_does_not_exist_is_not_created) {
   auto stores = group_stores::open(conn, "nosuchgroup");
   BOOST_REQUIRE(!stores.ok());
