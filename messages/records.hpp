@@ -1,9 +1,11 @@
 #pragma once
 // The KV records of the wire contract (docs/WIRE.md), as plain structs.
 //
-// Each record lists its fields once, in `describe`, by their wire name. The msgpack codec
-// (codec.hpp) and the CAF inspectors (inspect.hpp) are both driven by these lists, so a field
-// is added in one place. Times are unix milliseconds. This header depends on nothing.
+// Each record lists its fields in `describe`, by their wire name, which drives the msgpack codec
+// (codec.hpp), and in `tie_fields`, which drives equality and the CAF inspectors (inspect.hpp).
+// A field is added to both; tests/unit/record_fields.cpp fails when the two lists disagree.
+// The bucket and key names are in wire.hpp. Times are unix milliseconds. This header depends on
+// nothing.
 #include <cstdint>
 #include <string>
 #include <tuple>

@@ -207,13 +207,6 @@ degraded_settings degraded_settings_for(degraded_preset preset) {
 
 // -- names ------------------------------------------------------------------------------------
 
-std::string bucket_name(std::string_view group, std::string_view role) {
-  std::string name(group);
-  name += '-';
-  name += role;
-  return name;
-}
-
 namespace {
 
 bool is_alnum(char c) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "messages/result.hpp"
+#include "messages/wire.hpp"
 #include "runtime/clock.hpp"
 
 namespace parti {
@@ -124,16 +125,7 @@ struct node_config {
 
 // -- names in the store -----------------------------------------------------------------------
 
-/// The bucket roles of the wire contract (docs/WIRE.md).
-namespace bucket_role {
-inline constexpr std::string_view ids = "ids";
-inline constexpr std::string_view election = "election";
-inline constexpr std::string_view heartbeats = "heartbeats";
-inline constexpr std::string_view assignments = "assignments";
-}  // namespace bucket_role
-
-/// "<group>-<role>", e.g. bucket_name("parti", "ids") == "parti-ids".
-std::string bucket_name(std::string_view group, std::string_view role);
+// The bucket roles and bucket_name() are part of the wire contract: messages/wire.hpp.
 
 /// True when `name` may be a JetStream bucket name: [-_a-zA-Z0-9]+ (no '.', no space).
 bool is_valid_bucket_name(std::string_view name);

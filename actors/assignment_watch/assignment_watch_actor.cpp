@@ -3,8 +3,9 @@
 #include <caf/all.hpp>
 
 #include "actors/assignment_watch/assignment_tracker.hpp"
-#include "messages/codec.hpp"
+#include "messages/wire.hpp"
 #include "runtime/log.hpp"
+#include "runtime/metrics/decode_errors.hpp"
 #include "runtime/nats/watch.hpp"
 
 namespace parti {
@@ -60,13 +61,10 @@ void on_update(caf::event_based_actor* self, const state_ptr& st, const watch_up
   if (u.entry.op != kv_op::put) {
     st->tracker.on_delete();
   } else {
-    auto record = decode<assignment_record>(u.entry.value);
-    if (!record) {
-      st->stats->count_decode_error(st->worker, "assignments");
-      if (st->undecodable++ == 0)
-        log(log_level::warning, st->worker, ": skipping assignment: ", record.error());
-      return;
-    }
+    auto record = decode_reported<assignment_record>(
+        u.entry, {st->stats.get(), st->worker, bucket_role::assignments, st->worker},
+        st->undecodable);
+    if (!record) return;
     auto outcome = st->tracker.on_put(*record);
     if (outcome == offer_outcome::stale || outcome == offer_outcome::other_worker)
       log(log_level::info, st->worker, ": ignored assignment e", record->epoch, " v",

@@ -6,7 +6,9 @@
 
 #include "actors/election/lease_rules.hpp"
 #include "messages/codec.hpp"
+#include "messages/wire.hpp"
 #include "runtime/log.hpp"
+#include "runtime/metrics/decode_errors.hpp"
 #include "runtime/nats/kv_actor.hpp"
 #include "runtime/nats/watch.hpp"
 #include "runtime/wakeup.hpp"
@@ -15,8 +17,6 @@ namespace parti {
 
 namespace {
 
-const std::string leader_key = "leader";
-
 struct campaign {
   election_settings settings;
   lease_timing timing;
@@ -24,9 +24,9 @@ struct campaign {
   caf::actor parent;
   lease_follower follower;
   std::optional<leader_term> term;
-  std::string leader_id;  // as last seen in the watch
+  std::string leader_id;          // as last seen in the watch
   std::uint64_t lease_epoch = 0;  // the newest lease epoch seen: older assignments are stale
-  bool busy = false;      // one store operation at a time
+  bool busy = false;              // one store operation at a time
   bool resigned = false;
   wakeup timer;
   std::uint64_t undecodable = 0;
@@ -227,12 +227,10 @@ void on_watch(self_ptr self, const campaign_ptr& c, const watch_update& u) {
     tell_parent(self, c);
     return on_tick(self, c);
   }
-  auto lease = decode<leader_lease>(u.entry.value);
-  if (!lease) {
-    c->stats->count_decode_error(c->settings.worker, "election");
-    if (c->undecodable++ == 0) log(log_level::warning, "election: skipping lease: ", lease.error());
-    return;
-  }
+  auto lease = decode_reported<leader_lease>(
+      u.entry, {c->stats.get(), c->settings.worker, bucket_role::election, "election"},
+      c->undecodable);
+  if (!lease) return;
   if (c->term && lease->instance != c->settings.instance) {
     step_down(self, c, "another instance holds the lease (" + lease->worker + ")");
   }

@@ -9,8 +9,9 @@
 #include "actors/worker_monitor/worker_monitor_actor.hpp"
 #include "messages/codec.hpp"
 #include "messages/leader_events.hpp"
+#include "messages/wire.hpp"
 #include "runtime/log.hpp"
-#include "runtime/nats/group_inspect.hpp"
+#include "runtime/metrics/decode_errors.hpp"
 #include "runtime/nats/kv_actor.hpp"
 #include "runtime/nats/watch.hpp"
 
@@ -29,26 +30,17 @@ struct published_state {
 };
 
 published_state read_published(const std::vector<kv_entry>& entries) {
+  auto bucket = decode_assignments(entries);
+  for (const auto& bad : bucket.undecodable)
+    log(log_level::warning, "leader: skipping ", bad.key, ": ", bad.error);
   published_state out;
-  for (const auto& e : entries) {
-    if (e.key == control_key) {
-      if (auto c = decode<control_record>(e.value)) out.control = *c;
-      continue;
-    }
-    if (e.key == manifest_key) {
-      if (auto m = decode<manifest_record>(e.value)) out.manifest = *m;
-      continue;
-    }
-    if (e.key.empty() || e.key[0] == '_') continue;  // _manifest and future records
-    auto r = decode<assignment_record>(e.value);
-    if (!r) {
-      log(log_level::warning, "leader: skipping ", e.key, ": ", r.error());
-      continue;
-    }
-    out.keys[e.key] = published_key_of(*r);
-    out.previous[e.key] = r->partitions;
-    out.assigned.push_back(e.key);
-    if (!r->partitions.empty()) out.owners.push_back(e.key);
+  out.control = std::move(bucket.control);
+  out.manifest = std::move(bucket.manifest);
+  for (const auto& [worker, r] : bucket.workers) {
+    out.keys[worker] = published_key_of(r);
+    out.previous[worker] = r.partitions;
+    out.assigned.push_back(worker);
+    if (!r.partitions.empty()) out.owners.push_back(worker);
   }
   return out;
 }
@@ -157,12 +149,10 @@ void start_pipeline(leader_ptr self, published_state published) {
 void on_control(leader_ptr self, const watch_update& u) {
   auto& st = self->state;
   if (u.entry.key != control_key || u.entry.op != kv_op::put || !st.state_machine) return;
-  auto c = decode<control_record>(u.entry.value);
-  if (!c) {
-    st.ctx.group->metrics->count_decode_error(st.ctx.worker, "assignments");
-    if (st.undecodable++ == 0) log(log_level::warning, "leader: skipping _control: ", c.error());
-    return;
-  }
+  auto c = decode_reported<control_record>(
+      u.entry, {st.ctx.group->metrics.get(), st.ctx.worker, bucket_role::assignments, "leader"},
+      st.undecodable);
+  if (!c) return;
   control_notice n{c->frozen, c->rebalance_seq > st.last_control.rebalance_seq,
                    c->refresh_seq > st.last_control.refresh_seq, c->drain};
   st.last_control = *c;

@@ -7,10 +7,10 @@
 
 #include "messages/codec.hpp"
 #include "messages/leader_events.hpp"
+#include "messages/wire.hpp"
 #include "runtime/clock.hpp"
 #include "runtime/config.hpp"
 #include "runtime/log.hpp"
-#include "runtime/nats/group_inspect.hpp"
 #include "runtime/nats/kv_actor.hpp"
 #include "runtime/wakeup.hpp"
 
@@ -91,12 +91,10 @@ void reread_and_fail(self_ptr self, const std::string& error) {
       .then(
           [=](const std::vector<kv_entry>& entries) {
             published_map current;
-            for (const auto& e : entries) {
-              auto r = decode<assignment_record>(e.value);
-              if (e.key.empty() || e.key[0] == '_' || !r) continue;
-              current[e.key] = published_key_of(*r);
-              if (r->epoch == self->state.settings.epoch)
-                self->state.version = std::max(self->state.version, r->version);
+            for (const auto& [worker, r] : decode_assignments(entries).workers) {
+              current[worker] = published_key_of(r);
+              if (r.epoch == self->state.settings.epoch)
+                self->state.version = std::max(self->state.version, r.version);
             }
             self->state.planner->adopt(std::move(current), self->clock().now());
             self->state.busy = false;

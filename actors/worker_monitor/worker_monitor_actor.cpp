@@ -4,7 +4,9 @@
 
 #include "messages/codec.hpp"
 #include "messages/leader_events.hpp"
+#include "messages/wire.hpp"
 #include "runtime/log.hpp"
+#include "runtime/metrics/decode_errors.hpp"
 #include "runtime/nats/watch.hpp"
 #include "runtime/wakeup.hpp"
 
@@ -62,13 +64,10 @@ void on_put(self_ptr self, const watch_update& u) {
   auto& m = self->state;
   auto& seen = m.seen[u.entry.key];
   seen.revision = u.entry.revision;  // whatever it holds: a fence is written on this revision
-  auto record = decode<heartbeat_record>(u.entry.value);
-  if (!record) {
-    if (m.peers.stats) m.peers.stats->count_decode_error(m.peers.worker, "heartbeats");
-    if (m.undecodable++ == 0)
-      log(log_level::warning, "monitor: skipping heartbeat ", u.entry.key, ": ", record.error());
-    return;
-  }
+  auto record = decode_reported<heartbeat_record>(
+      u.entry, {m.peers.stats.get(), m.peers.worker, bucket_role::heartbeats, "monitor"},
+      m.undecodable);
+  if (!record) return;
   if (!record->fenced_by.empty()) return;  // a leader's fence, not a heartbeat of the worker
   seen.seen_ns = self->clock().now().time_since_epoch().count();
   seen.ttl_ms = std::max(seen.ttl_ms, record->ttl_ms);

@@ -38,18 +38,24 @@ kv_result<std::shared_ptr<kv_store>> bind_existing(const std::shared_ptr<connect
   return kv_store::ensure(conn, *settings);
 }
 
+/// Notes a value that does not decode as "<bucket>/<key>: why".
+void note_skipped(const kv_store& store, const std::string& key, const std::string& why,
+                  std::vector<std::string>& skipped) {
+  skipped.push_back(store.bucket() + "/" + key + ": " + why);
+}
+
 /// Decodes one value; an undecodable one is noted in `skipped` and yields nothing.
 template <class Record>
 std::optional<Record> decode_or_note(const kv_store& store, const kv_entry& entry,
                                      std::vector<std::string>& skipped) {
   auto record = decode<Record>(entry.value);
   if (record) return std::move(*record);
-  skipped.push_back(store.bucket() + "/" + entry.key + ": " + record.error());
+  note_skipped(store, entry.key, record.error(), skipped);
   return std::nullopt;
 }
 
 kv_result<done> read_election(const group_stores& stores, group_state& out) {
-  auto entry = stores.election->get("leader");
+  auto entry = stores.election->get(leader_key);
   if (!entry) {
     if (entry.failure_value().code == kv_errc::not_found) return done{};
     return entry.failure_value();
@@ -62,18 +68,15 @@ kv_result<done> read_election(const group_stores& stores, group_state& out) {
 kv_result<done> read_assignments(const group_stores& stores, group_state& out) {
   auto entries = stores.assignments->get_all();
   if (!entries) return entries.failure_value();
-  auto& store = *stores.assignments;
-  for (const auto& e : *entries) {
-    if (e.op != kv_op::put) continue;
-    if (e.key == manifest_key) {
-      out.manifest = decode_or_note<manifest_record>(store, e, out.skipped);
-    } else if (e.key == control_key) {
-      out.control = decode_or_note<control_record>(store, e, out.skipped);
-    } else if (auto a = decode_or_note<assignment_record>(store, e, out.skipped)) {
-      auto& w = out.workers[e.key];
-      w.id = e.key;
-      w.assignment = std::move(*a);
-    }
+  auto bucket = decode_assignments(*entries);
+  for (const auto& bad : bucket.undecodable)
+    note_skipped(*stores.assignments, bad.key, bad.error, out.skipped);
+  out.manifest = std::move(bucket.manifest);
+  out.control = std::move(bucket.control);
+  for (auto& [id, record] : bucket.workers) {
+    auto& w = out.workers[id];
+    w.id = id;
+    w.assignment = std::move(record);
   }
   if (out.manifest)
     for (const auto& id : out.manifest->workers) {

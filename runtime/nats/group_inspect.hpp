@@ -12,13 +12,10 @@
 #include <vector>
 
 #include "messages/records.hpp"
+#include "messages/wire.hpp"
 #include "runtime/nats/kv_store.hpp"
 
 namespace parti {
-
-/// The reserved keys of the assignments bucket (records.hpp, docs/WIRE.md).
-inline constexpr const char* manifest_key = "_manifest";
-inline constexpr const char* control_key = "_control";
 
 /// The four buckets of an existing group, bound with the settings they already have (a tool
 /// must not create buckets, nor insist on TTLs it cannot know).

@@ -95,6 +95,12 @@ void on_ack(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* closure)
   natsMsg_Destroy(msg);
 }
 
+int byte_length(const std::string& value) {
+  return static_cast<int>(value.size());
+}
+
+}  // namespace
+
 kv_entry to_entry(kvEntry* e) {
   kv_entry out;
   out.key = kvEntry_Key(e);
@@ -116,12 +122,6 @@ kv_entry to_entry(kvEntry* e) {
   out.created_ms = created > 0 ? static_cast<std::uint64_t>(created / 1000000) : 0;
   return out;
 }
-
-int byte_length(const std::string& value) {
-  return static_cast<int>(value.size());
-}
-
-}  // namespace
 
 kv_store::kv_store(std::shared_ptr<connection> conn, bucket_settings settings, kvStore* kv)
     : conn_(std::move(conn)),

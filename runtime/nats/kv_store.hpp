@@ -110,4 +110,7 @@ class kv_store {
 /// sequence" means for this call (key_exists for create, wrong_revision for update).
 kv_error kv_error_from(natsStatus s, const std::string& what, kv_errc conflict = kv_errc::io_error);
 
+/// A nats.c entry (read or watched) as a kv_entry; `e` stays owned by the caller.
+kv_entry to_entry(kvEntry* e);
+
 }  // namespace parti

@@ -16,19 +16,6 @@ namespace parti {
 
 namespace {
 
-kv_entry to_entry(kvEntry* e) {
-  kv_entry out;
-  out.key = kvEntry_Key(e);
-  if (auto* v = static_cast<const char*>(kvEntry_Value(e)))
-    out.value.assign(v, static_cast<std::size_t>(kvEntry_ValueLen(e)));
-  out.revision = kvEntry_Revision(e);
-  auto op = kvEntry_Operation(e);
-  out.op = op == kvOp_Delete ? kv_op::del : op == kvOp_Purge ? kv_op::purge : kv_op::put;
-  auto created = kvEntry_Created(e);
-  out.created_ms = created > 0 ? static_cast<std::uint64_t>(created / 1000000) : 0;
-  return out;
-}
-
 /// The thread that blocks in kvWatcher_Next and turns what it gets into messages to `owner`.
 class watch_loop {
  public:

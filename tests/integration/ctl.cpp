@@ -11,8 +11,8 @@
 #include "runtime/config.hpp"
 #include "runtime/nats/group_buckets.hpp"
 #include "runtime/nats/group_inspect.hpp"
-#include "tests/support/run_program.hpp"
 #include "tests/support/actors.hpp"
+#include "tests/support/run_program.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;
@@ -48,7 +48,7 @@ struct ctl_fixture : test::nats_fixture {
   }
 
   void lease(const std::string& worker, std::uint64_t epoch) {
-    election->put("leader", encode(leader_lease{worker, "inst-" + worker, epoch, unix_millis()}));
+    election->put(leader_key, encode(leader_lease{worker, "inst-" + worker, epoch, unix_millis()}));
   }
 
   void heartbeat(const std::string& worker, std::uint64_t applied_version = 1) {
@@ -171,6 +171,15 @@ BOOST_AUTO_TEST_CASE(an_undecodable_value_is_skipped_and_reported) {
   BOOST_TEST(assess(state).healthy);  // a warning, not a problem
 }
 
+BOOST_AUTO_TEST_CASE(an_unknown_reserved_key_is_neither_a_worker_nor_skipped) {
+  healthy_group();
+  assignments->put("_future", "a record of a newer writer");
+  auto state = read();
+  BOOST_TEST(!state.workers.count("_future"));
+  BOOST_TEST(state.skipped.empty());
+  BOOST_TEST(assess(state).healthy);
+}
+
 BOOST_AUTO_TEST_CASE(a_group_that_does_not_exist_is_not_created) {
   auto stores = group_stores::open(conn, "nosuchgroup");
   BOOST_REQUIRE(!stores.ok());
@@ -264,7 +273,7 @@ BOOST_AUTO_TEST_CASE(status_json_counts_partitions_and_exits_3_when_some_are_una
 
 BOOST_AUTO_TEST_CASE(status_without_a_leader_exits_3_and_says_why) {
   healthy_group();
-  election->erase("leader");
+  election->erase(leader_key);
   auto r = ctl({"status"});
   BOOST_TEST(r.code == 3, r.output());
   BOOST_TEST(contains(r.out, "UNHEALTHY: no leader"), r.output());

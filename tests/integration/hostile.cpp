@@ -5,6 +5,7 @@
 #include <msgpack.hpp>
 
 #include "messages/codec.hpp"
+#include "messages/wire.hpp"
 #include "tests/support/leader_group.hpp"
 
 using namespace parti;
@@ -60,7 +61,7 @@ BOOST_AUTO_TEST_CASE(garbage_in_every_bucket_is_counted_skipped_and_harmless) {
     group->heartbeats->put("worker-77", value);
     group->assignments->put("worker-1", value);
     group->assignments->put("worker-77", value);
-    group->assignments->put("_control", value);
+    group->assignments->put(control_key, value);
     group->election->put("_unrelated", value);
   }
   // The heartbeat of worker-1 is rewritten within an interval; the assignment key is not
@@ -77,7 +78,9 @@ BOOST_AUTO_TEST_CASE(garbage_in_every_bucket_is_counted_skipped_and_harmless) {
   // A scale event still works afterwards.
   add_node();
   BOOST_TEST(test::eventually(
-      [&] { return fully_covered() && status(nodes.back()).owned.size() == test::partition_count / 4; },
+      [&] {
+        return fully_covered() && status(nodes.back()).owned.size() == test::partition_count / 4;
+      },
       15s));
 }
 

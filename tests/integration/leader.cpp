@@ -11,6 +11,7 @@
 
 #include "actors/leader/leader_actor.hpp"
 #include "messages/codec.hpp"
+#include "messages/wire.hpp"
 #include "runtime/nats/group_inspect.hpp"
 #include "tests/support/leader_group.hpp"
 
@@ -76,7 +77,7 @@ bool owned_exactly_once(const test::ownership& o, const std::set<std::string>& k
 
 /// How often anyone asked for a refresh through `_control` (0 when nobody ever wrote it).
 std::uint64_t refresh_requests(kv_store& assignments) {
-  auto entry = assignments.get("_control");
+  auto entry = assignments.get(control_key);
   if (!entry) {
     BOOST_REQUIRE_EQUAL(entry.failure_value().code, kv_errc::not_found);
     return 0;
@@ -398,7 +399,7 @@ BOOST_AUTO_TEST_CASE(a_refresh_period_with_an_unchanged_source_starts_no_round) 
   for (int i = 0; i < 3; ++i) add_node();
   // The manifest of the last published version, if any.
   auto manifest = [&]() -> std::optional<std::pair<kv_entry, manifest_record>> {
-    auto entry = group->assignments->get("_manifest");
+    auto entry = group->assignments->get(manifest_key);
     if (!entry) return std::nullopt;
     auto m = decode<manifest_record>(entry->value);
     if (!m) return std::nullopt;

@@ -32,6 +32,8 @@
 
 #include "actors/node/lifecycle.hpp"
 #include "apps/lib/http_client.hpp"
+#include "messages/wire.hpp"
+#include "runtime/metrics/decode_errors.hpp"
 #include "runtime/metrics/http_endpoint.hpp"
 #include "runtime/metrics/metrics.hpp"
 
@@ -390,6 +392,54 @@ BOOST_AUTO_TEST_CASE(gauges_and_counters_carry_their_labels_and_values) {
       2.0);
   // Nothing recorded, nothing exposed: no series is invented for another worker.
   BOOST_TEST(!has_series(text, R"(parti_ids_lost_total{worker="w-1"})"));
+}
+
+/// What `body` writes to stderr (where the log goes).
+template <class F>
+std::string stderr_of(F body) {
+  std::fflush(stderr);
+  char path[] = "/tmp/parti-stderr-XXXXXX";
+  int file = mkstemp(path);
+  BOOST_REQUIRE(file >= 0);
+  int saved = dup(STDERR_FILENO);
+  dup2(file, STDERR_FILENO);
+  body();
+  std::fflush(stderr);
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  close(file);
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::remove(path);
+  return text.str();
+}
+
+BOOST_AUTO_TEST_CASE(every_undecodable_value_is_counted_and_the_first_logged) {
+  metrics m;
+  std::uint64_t failures = 0;
+  decode_report where{&m, "w-1", bucket_role::heartbeats, "monitor"};
+  kv_entry bad{"w-9", "not msgpack", 4, kv_op::put, 0};
+  std::optional<heartbeat_record> decoded;
+  auto logged = stderr_of([&] {
+    for (int i = 0; i < 3; ++i) decoded = decode_reported<heartbeat_record>(bad, where, failures);
+  });
+  BOOST_TEST(!decoded.has_value());
+  BOOST_TEST(failures == 3u);
+  BOOST_TEST(value_of(m.text(), R"(parti_decode_errors_total{bucket="heartbeats",worker="w-1"})") ==
+             3.0);
+  std::size_t lines = 0;
+  for (auto at = logged.find("monitor: skipping heartbeats/w-9: heartbeat");
+       at != std::string::npos; at = logged.find("monitor: skipping", at + 1))
+    ++lines;
+  BOOST_TEST(lines == 1u, logged);
+
+  heartbeat_record good;
+  good.worker = "w-9";
+  auto ok =
+      decode_reported<heartbeat_record>({"w-9", encode(good), 5, kv_op::put, 0}, where, failures);
+  BOOST_TEST((ok.has_value() && *ok == good));
+  BOOST_TEST(failures == 3u);
 }
 
 BOOST_AUTO_TEST_CASE(histograms_expose_buckets_sum_and_count) {

@@ -9,6 +9,7 @@
 #include "messages/codec.hpp"
 #include "messages/inspect.hpp"
 #include "messages/leader_events.hpp"
+#include "messages/wire.hpp"
 #include "runtime/nats/kv_actor.hpp"
 #include "tests/support/actors.hpp"
 #include "tests/support/eventually.hpp"
@@ -68,7 +69,7 @@ BOOST_AUTO_TEST_CASE(a_restarted_leader_continues_the_versions_of_its_epoch) {
     // v8 re-stamps w1 under the (same) epoch, v9 is the round: both after v7.
     BOOST_TEST(r->version == 9u, key << " written at v" << r->version);
   }
-  auto m = decode<manifest_record>(kv->get("_manifest")->value);
+  auto m = decode<manifest_record>(kv->get(manifest_key)->value);
   BOOST_REQUIRE(m.ok());
   BOOST_TEST(m->version == 9u);
   self->send_exit(pub, caf::exit_reason::user_shutdown);
@@ -93,7 +94,7 @@ BOOST_AUTO_TEST_CASE(a_leader_past_its_lease_publishes_nothing) {
   self->send(pub, target_ready{1, rebalance_reason::cold_start, {{"w1", parts({"a", "b"})}}, 2});
   self->send(pub, applied_snapshot{{{"w1", version_stamp{}}}, 0, {}});
   BOOST_TEST(!test::eventually([&] { return kv->get("w1").ok(); }, 1s));
-  BOOST_TEST(!kv->get("_manifest").ok());
+  BOOST_TEST(!kv->get(manifest_key).ok());
   // Renewed: it publishes.
   until->store((std::chrono::steady_clock::now() + 1h).time_since_epoch().count());
   self->send(pub, applied_snapshot{{{"w1", version_stamp{}}}, 0, {}});

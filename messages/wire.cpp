@@ -1,0 +1,48 @@
+#include "messages/wire.hpp"
+
+#include "messages/codec.hpp"
+
+namespace parti {
+
+std::string bucket_name(std::string_view group, std::string_view role) {
+  std::string name(group);
+  name += '-';
+  name += role;
+  return name;
+}
+
+bool is_reserved_key(std::string_view key) {
+  return !key.empty() && key.front() == '_';
+}
+
+namespace {
+
+/// The record in `entry`, or nothing when it does not decode (then noted in `undecodable`).
+template <class Record>
+std::optional<Record> decode_noted(const kv_entry& entry,
+                                   std::vector<undecodable_value>& undecodable) {
+  auto record = decode<Record>(entry.value);
+  if (record) return std::move(*record);
+  undecodable.push_back({entry.key, record.error()});
+  return std::nullopt;
+}
+
+}  // namespace
+
+assignments_bucket decode_assignments(const std::vector<kv_entry>& entries) {
+  assignments_bucket out;
+  for (const auto& e : entries) {
+    if (e.op != kv_op::put) continue;
+    if (e.key == manifest_key) {
+      out.manifest = decode_noted<manifest_record>(e, out.undecodable);
+    } else if (e.key == control_key) {
+      out.control = decode_noted<control_record>(e, out.undecodable);
+    } else if (!e.key.empty() && !is_reserved_key(e.key)) {
+      if (auto record = decode_noted<assignment_record>(e, out.undecodable))
+        out.workers[e.key] = std::move(*record);
+    }
+  }
+  return out;
+}
+
+}  // namespace parti
