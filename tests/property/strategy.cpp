@@ -5,7 +5,9 @@
 // Every property runs at least 1000 random cases, mostly small, some medium, a few large, and
 // every 250th case at the full size of 200 workers x 5000 partitions. The cases are seeded and
 // reproducible: the base seed is fixed unless PARTI_PROPERTY_SEED is set (decimal or 0x-hex),
-// and every failure message names the base seed and the case.
+// and every failure message names the base seed and the case. PARTI_PROPERTY_CASES sets another
+// number of cases (the sanitizer build runs the first 250, one of them at the full size: the
+// same code paths, at a quarter of the cost).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -25,7 +27,14 @@ using namespace parti;
 
 namespace {
 
-constexpr int cases_per_property = 1000;
+int cases_per_property() {
+  static const int cases = [] {
+    const char* env = std::getenv("PARTI_PROPERTY_CASES");
+    int n = env != nullptr && *env != '\0' ? std::atoi(env) : 0;
+    return n > 0 ? n : 1000;
+  }();
+  return cases;
+}
 
 std::uint64_t base_seed() {
   static const std::uint64_t seed = [] {
@@ -272,7 +281,7 @@ std::vector<named> all_strategies() {
 // Loops over the cases of a property; stops at the first failing case (one clear report).
 template <class F>
 void for_cases(std::uint64_t property, F&& body) {
-  for (int i = 0; i < cases_per_property; ++i) {
+  for (int i = 0; i < cases_per_property(); ++i) {
     const scenario s = make_scenario(property, i);
     bool ok = true;
     body(s, ok);
@@ -565,7 +574,7 @@ BOOST_AUTO_TEST_CASE(ring_routing_matches_strategy) {
 // Every rendezvous kernel (portable, AVX2, AVX-512: those the CPU has) finds the first highest
 // score, ties included.
 BOOST_AUTO_TEST_CASE(rendezvous_kernel_matches_scalar) {
-  for (int i = 0; i < cases_per_property; ++i) {
+  for (int i = 0; i < cases_per_property(); ++i) {
     rng r(strategy_hash::mix64(base_seed() ^ (std::uint64_t{9} << 32) ^
                                static_cast<std::uint64_t>(i)));
     std::vector<std::uint64_t> hashes(1 + r.below(300));
