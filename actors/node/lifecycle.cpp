@@ -62,10 +62,12 @@ bool is_progress(node_state from, node_state to) {
       // emergency; a follower usually just receives its assignment.
       return is_assignment_state(to);
     case node_state::stable:
+      return is_assignment_state(to);
     case node_state::scaling:
     case node_state::rebalancing:
     case node_state::emergency:
-      return is_assignment_state(to);
+      // Back to waiting: a leader that stepped down before the group's first assignment.
+      return is_assignment_state(to) || to == node_state::waiting_assignment;
     default:
       return false;
   }

@@ -39,7 +39,9 @@ result<node_state> node_state_from_string(std::string_view text);
 /// transition. Summary:
 ///  - start-up runs Init -> ClaimingID -> Election -> WaitingAssignment -> Stable;
 ///  - Stable, Scaling, Rebalancing and Emergency move among themselves as the fleet changes
-///    (Scaling -> Rebalancing -> Stable; an emergency pre-empts a window);
+///    (Scaling -> Rebalancing -> Stable; an emergency pre-empts a window); Scaling,
+///    Rebalancing and Emergency go back to WaitingAssignment when a leader steps down before
+///    the group's first assignment;
 ///  - every running state may fall back to ClaimingID (id lost), enter Degraded, Shutdown
 ///    or Failed;
 ///  - Degraded moves on its own only to ClaimingID (id lost), Shutdown or Failed: it returns to

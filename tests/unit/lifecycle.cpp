@@ -49,6 +49,10 @@ const std::set<std::pair<S, S>> allowed{
     {S::emergency, S::scaling},
     {S::emergency, S::rebalancing},
     {S::emergency, S::claiming_id},
+    // a leader that steps down before its group's first assignment
+    {S::scaling, S::waiting_assignment},
+    {S::rebalancing, S::waiting_assignment},
+    {S::emergency, S::waiting_assignment},
     // degraded: in from any running state; out by transition only when the id is lost (the
     // re-validated running state is recover()'s alone)
     {S::claiming_id, S::degraded},

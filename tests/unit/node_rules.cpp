@@ -185,6 +185,25 @@ BOOST_AUTO_TEST_CASE(a_leader_that_steps_down_leaves_the_group_state_for_what_it
   BOOST_TEST(poll(s, clock).empty());
 }
 
+// A leader of a cold start (no assignment yet) that steps down while its window runs goes back to
+// waiting for one; it used to stay in Scaling for good (the table refused the move).
+BOOST_AUTO_TEST_CASE(a_leader_without_an_assignment_that_steps_down_waits_for_one) {
+  manual_clock clock;
+  auto r = make_rules(clock);
+  r.id_claimed("w-1", clock.now());
+  r.leadership_changed(true, "w-1", clock.now());
+  r.group_state(group_phase::scaling, clock.now());
+  r.poll(clock.now());
+  BOOST_REQUIRE((r.state() == node_state::scaling));
+  r.leadership_changed(false, "w-2", clock.now());
+  BOOST_TEST(poll(r, clock) == (outputs{"Scaling -> WaitingAssignment (no longer leads)"}),
+             boost::test_tools::per_element());
+  r.assignment_applied(1, true);
+  r.assignment_served(clock.now());
+  BOOST_TEST(poll(r, clock) == (outputs{"WaitingAssignment -> Stable (assignment applied)"}),
+             boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(a_short_outage_changes_nothing_a_long_one_degrades_at_the_threshold) {
   manual_clock clock;
   auto r = stable_node(clock);
