@@ -11,6 +11,20 @@ bool is_group_state(node_state s) {
   return s == node_state::scaling || s == node_state::rebalancing || s == node_state::emergency;
 }
 
+node_state mirrored(group_phase phase) {
+  switch (phase) {
+    case group_phase::scaling:
+      return node_state::scaling;
+    case group_phase::rebalancing:
+      return node_state::rebalancing;
+    case group_phase::emergency:
+      return node_state::emergency;
+    case group_phase::stable:
+      break;
+  }
+  return node_state::stable;
+}
+
 }  // namespace
 
 const char* to_string(child_kind x) {
@@ -61,8 +75,8 @@ void node_rules::leadership_changed(bool leads, const std::string& leader_id, ti
 }
 
 void node_rules::group_state(group_phase phase, time_point now) {
-  auto to = node_state_from_string(to_string(phase));  // the node state of the same name
-  if (to && leading_ && !stopping()) enter(*to, now, std::string("group is ") + to_string(phase));
+  if (leading_ && !stopping())
+    enter(mirrored(phase), now, std::string("group is ") + to_string(phase));
 }
 
 void node_rules::assignment_applied(std::uint64_t version, bool owns_partitions) {
