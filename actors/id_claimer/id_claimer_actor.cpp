@@ -24,7 +24,7 @@ struct claimer {
   std::string id;  // empty while no id is held
   std::string value;
   std::optional<claim_keeper> keeper;
-  bool busy = false;          // one store operation at a time
+  bool busy = false;  // one store operation at a time
   bool warned_exhausted = false;
   bool tried_preferred = false;  // the preferred id is tried once per claim, before any listing
   std::uint64_t generation = 0;  // a tick from an older claim is ignored
@@ -39,21 +39,21 @@ struct claimer {
 
 using claimer_ptr = std::shared_ptr<claimer>;
 
-time_point now() { return std::chrono::steady_clock::now(); }
+time_point now() {
+  return std::chrono::steady_clock::now();
+}
 
 void claim(caf::event_based_actor* self, claimer_ptr c);
 void on_tick(caf::event_based_actor* self, claimer_ptr c);
 
 void schedule(caf::event_based_actor* self, const claimer_ptr& c, duration after) {
-  self->delayed_send(self, std::max(after, duration::zero()), caf::tick_atom::value,
-                     c->generation);
+  self->delayed_send(self, std::max(after, duration::zero()), caf::tick_atom::value, c->generation);
 }
 
 /// Tells the node until when the claim is surely ours, on the boot clock of its lease.
 void tell_validity(caf::event_based_actor* self, const claimer_ptr& c) {
   auto left = c->keeper->safe_until() - now();
-  self->send(c->parent,
-             claim_validity{c->id, (boot_now() + left).time_since_epoch().count()});
+  self->send(c->parent, claim_validity{c->id, (boot_now() + left).time_since_epoch().count()});
 }
 
 void schedule_keeper(caf::event_based_actor* self, const claimer_ptr& c) {
@@ -66,6 +66,47 @@ void retry_claim_later(caf::event_based_actor* self, const claimer_ptr& c) {
 
 std::string encode_claim(const claimer& c) {
   return encode(id_claim{c.settings.instance, c.settings.host, c.settings.pid, unix_millis()});
+}
+
+/// `id` is ours from `revision` on (a write sent at `sent_at`).
+void hold(caf::event_based_actor* self, const claimer_ptr& c, const std::string& id,
+          const std::string& value, std::uint64_t revision, time_point sent_at) {
+  c->busy = false;
+  c->id = id;
+  c->value = value;
+  c->keeper.emplace(c->settings.ttl, revision, sent_at);
+  c->retry.reset();
+  c->warned_exhausted = false;
+  ++c->generation;
+  self->send(c->parent, id_claimed{c->id, revision});
+  tell_validity(self, c);
+  schedule_keeper(self, c);
+}
+
+/// Gives up the blind attempt: list the ids and take the best free one.
+void list_instead(caf::event_based_actor* self, const claimer_ptr& c) {
+  c->busy = false;
+  claim(self, c);
+}
+
+/// The preferred id is taken. It may be our own claim, given up because a renewal could not be
+/// confirmed before it could expire while the key is still there (an outage): take it over by
+/// compare-and-swap on the revision read, which fails if anyone wrote the key meanwhile.
+/// Anything else: list the ids and take another.
+void adopt_or_list(caf::event_based_actor* self, claimer_ptr c, std::string id) {
+  self->request(c->ids, c->settings.request_timeout, caf::get_atom::value, id)
+      .then(
+          [=](const kv_entry& entry) {
+            auto held = decode<id_claim>(entry.value);
+            if (!held || held->instance != c->settings.instance) return list_instead(self, c);
+            auto sent_at = now();
+            auto value = encode_claim(*c);
+            self->request(c->ids, c->settings.request_timeout, caf::update_atom::value, id, value,
+                          entry.revision)
+                .then([=](std::uint64_t revision) { hold(self, c, id, value, revision, sent_at); },
+                      [=](const caf::error&) { list_instead(self, c); });
+          },
+          [=](const caf::error&) { list_instead(self, c); });
 }
 
 /// Tries the next candidate given what is known to be taken. `listed`: `taken` comes from a
@@ -83,42 +124,26 @@ void try_candidate(caf::event_based_actor* self, claimer_ptr c, std::set<std::st
   auto sent_at = now();
   auto value = encode_claim(*c);
   self->request(c->ids, c->settings.request_timeout, create_atom::value, *candidate, value)
-      .then(
-          [=](std::uint64_t revision) mutable {
-            c->busy = false;
-            c->id = *candidate;
-            c->value = value;
-            c->keeper.emplace(c->settings.ttl, revision, sent_at);
-            c->retry.reset();
-            c->warned_exhausted = false;
-            ++c->generation;
-            self->send(c->parent, id_claimed{c->id, revision});
-            tell_validity(self, c);
-            schedule_keeper(self, c);
-          },
-          [=](const caf::error& err) mutable {
-            if (is_kv_error(err, kv_errc::key_exists)) {
-              if (!listed) {  // the preferred id is taken: now learn what else is
-                c->busy = false;
-                claim(self, c);
+      .then([=](std::uint64_t revision) { hold(self, c, *candidate, value, revision, sent_at); },
+            [=](const caf::error& err) mutable {
+              if (is_kv_error(err, kv_errc::key_exists)) {
+                if (!listed) return adopt_or_list(self, c, *candidate);
+                taken.insert(*candidate);  // lost a race: try the next one
+                try_candidate(self, c, std::move(taken), true);
                 return;
               }
-              taken.insert(*candidate);  // lost a race: try the next one
-              try_candidate(self, c, std::move(taken), true);
-              return;
-            }
-            // Unknown outcome or no store: our Create may have landed; the key then expires
-            // after the id TTL since we never renew it. Start over later.
-            log(log_level::warning, "id_claimer: claim ", *candidate, ": ", describe(err));
-            c->busy = false;
-            retry_claim_later(self, c);
-          });
+              // Unknown outcome or no store: our Create may have landed; the key then expires
+              // after the id TTL since we never renew it. Start over later.
+              log(log_level::warning, "id_claimer: claim ", *candidate, ": ", describe(err));
+              c->busy = false;
+              retry_claim_later(self, c);
+            });
 }
 
 void claim(caf::event_based_actor* self, claimer_ptr c) {
   if (c->busy) return;
   c->busy = true;
-  if (c->settings.preferred && !c->tried_preferred) {
+  if (c->pool.preferred() && !c->tried_preferred) {
     // Straight to the preferred id: no listing, which costs O(ids) for every claimer.
     c->tried_preferred = true;
     try_candidate(self, c, {}, false);
@@ -139,6 +164,7 @@ void claim(caf::event_based_actor* self, claimer_ptr c) {
 void lose(caf::event_based_actor* self, const claimer_ptr& c, const std::string& reason) {
   log(log_level::warning, "id_claimer: lost ", c->id, ": ", reason);
   self->send(c->parent, id_lost{c->id, reason});
+  c->pool.prefer(c->id);  // tried first, blind: free again once the lapsed claim expired
   c->id.clear();
   c->keeper.reset();
   ++c->generation;
@@ -152,8 +178,8 @@ renew_outcome renew_outcome_of(const caf::error& err) {
   return renew_outcome::unknown;
 }
 
-void after_keeper_update(caf::event_based_actor* self, const claimer_ptr& c,
-                         claim_health health, const std::string& reason) {
+void after_keeper_update(caf::event_based_actor* self, const claimer_ptr& c, claim_health health,
+                         const std::string& reason) {
   c->busy = false;
   if (health == claim_health::lost) return lose(self, c, reason);
   tell_validity(self, c);
@@ -200,10 +226,14 @@ void on_tick(caf::event_based_actor* self, claimer_ptr c) {
   if (c->busy) return;
   if (!c->keeper) return claim(self, c);
   switch (c->keeper->due(now())) {
-    case claim_action::wait: return schedule_keeper(self, c);
-    case claim_action::renew: return renew(self, c);
-    case claim_action::read_back: return read_back(self, c);
-    case claim_action::stop_using: return lose(self, c, "the claim could have expired");
+    case claim_action::wait:
+      return schedule_keeper(self, c);
+    case claim_action::renew:
+      return renew(self, c);
+    case claim_action::read_back:
+      return read_back(self, c);
+    case claim_action::stop_using:
+      return lose(self, c, "the claim could have expired");
   }
 }
 

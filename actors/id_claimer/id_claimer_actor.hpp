@@ -2,7 +2,9 @@
 // id_claimer: claims the lowest free <prefix>-<n> (the preferred id first) by Create, keeps it by
 // Update with the last revision every TTL/3 (claim_keeper decides), and tells its parent:
 //   id_claimed {id, revision}   when it holds an id
-//   id_lost    {id, reason}     when the id is lost; it then claims again on its own
+//   id_lost    {id, reason}     when the id is lost; it then claims again on its own, the
+//                               lost id first (taken over by compare-and-swap if the key
+//                               still holds this process's claim)
 // An exhausted pool is logged and retried with backoff, never a crash or a hang.
 // Ask it `delete_atom` to release the id (graceful stop); it answers ok_atom.
 #include <caf/fwd.hpp>

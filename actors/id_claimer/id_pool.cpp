@@ -41,6 +41,10 @@ std::optional<std::uint32_t> id_pool::parse(std::string_view key) const {
   return n;
 }
 
+void id_pool::prefer(std::string_view id) {
+  if (auto n = parse(id)) preferred_ = n;
+}
+
 result<std::string> id_pool::next_candidate(const std::set<std::string>& taken_keys) const {
   std::set<std::uint32_t> taken;
   for (const auto& key : taken_keys)

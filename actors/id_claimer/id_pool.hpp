@@ -34,6 +34,12 @@ class id_pool {
   /// message naming the range when every id is taken.
   result<std::string> next_candidate(const std::set<std::string>& taken_keys) const;
 
+  /// Prefers `id` from now on (the id a claimer held last, so that a process that lost its id
+  /// in an outage takes it back when it is still free, and its partitions stay where they
+  /// are). An id that is not of this pool changes nothing.
+  void prefer(std::string_view id);
+  std::optional<std::uint32_t> preferred() const { return preferred_; }
+
   std::string format(std::uint32_t n) const { return format_worker_id(prefix_, n); }
   std::optional<std::uint32_t> parse(std::string_view key) const;
 

@@ -52,13 +52,15 @@ node_rules::node_rules(node_rules_options options, random_source random, time_po
 
 void node_rules::id_claimed(const std::string& id, time_point now) {
   holds_id_ = true;
-  enter(node_state::election, now, "claimed " + id);
+  if (!degraded()) enter(node_state::election, now, "claimed " + id);
 }
 
 void node_rules::id_lost(const std::string& id, const std::string& reason, time_point now) {
   holds_id_ = false;
   leading_ = false;  // the leader's work ends with the id
-  enter(node_state::claiming_id, now, "lost " + id + ": " + reason);
+  // During an outage the id claim may lapse (it cannot be renewed): the node stays Degraded,
+  // which says why, and re-validation enters ClaimingID when the store is back.
+  if (!degraded()) enter(node_state::claiming_id, now, "lost " + id + ": " + reason);
 }
 
 void node_rules::leadership_changed(bool leads, const std::string& leader_id, time_point now) {

@@ -7,7 +7,7 @@
 //  - Start-up: ClaimingID; an id claimed -> Election; a known leader (or leading) ->
 //    WaitingAssignment, and Stable at once when an assignment was applied before (a restarted
 //    worker gets its kept assignment before it learns who leads); an assignment served ->
-//    Stable. A lost id -> ClaimingID from any running state.
+//    Stable. A lost id -> ClaimingID from any running state but Degraded.
 //  - While the node leads it mirrors the group's state from its state machine (Stable, Scaling,
 //    Rebalancing, Emergency). When it stops leading it goes back to what it holds (Stable, or
 //    WaitingAssignment without an assignment), or it would show Emergency forever.
@@ -16,7 +16,9 @@
 //    heartbeat (the surest sign, also when the errors came from an earlier heartbeat actor,
 //    one per claimed id). One lasting the threshold -> Degraded: the node keeps its assignment.
 //    Only re-validation leaves Degraded for a running state (the lifecycle refuses every other
-//    move out of it, the group's state included, except a lost id, a stop or a failure): when
+//    move out of it, the group's state included, except a stop or a failure). An id claimed or
+//    lost meanwhile is noted, not entered (an outage longer than the id TTL loses the id: the
+//    node still reports Degraded, the cause, rather than ClaimingID, the effect). When
 //    the outage ends the assignment key is replayed and the node enters what it holds now:
 //    ClaimingID without an id, Election without a known leader, WaitingAssignment without an
 //    assignment, else Stable.
@@ -131,6 +133,7 @@ class node_rules {
   node_state state() const { return life_.state(); }
   bool stopping() const { return stop_.stopping(); }
   bool draining() const { return stop_.draining(); }
+  bool degraded() const { return state() == node_state::degraded; }
 
  private:
   void enter(node_state to, time_point now, std::string reason);

@@ -63,6 +63,16 @@ BOOST_AUTO_TEST_CASE(the_preferred_id_is_tried_first_when_free_and_in_range) {
   BOOST_TEST(*below.next_candidate({}) == "worker-5");
 }
 
+BOOST_AUTO_TEST_CASE(the_id_held_last_becomes_the_preferred_one) {
+  id_pool pool("worker", 0, 9, 7u);
+  pool.prefer("worker-3");
+  BOOST_TEST(*pool.next_candidate({}) == "worker-3");
+  BOOST_TEST(*pool.next_candidate(taken({"worker-3"})) == "worker-0");
+  pool.prefer("other-4");    // not of this pool
+  pool.prefer("worker-12");  // out of range
+  BOOST_TEST(*pool.next_candidate({}) == "worker-3");
+}
+
 BOOST_AUTO_TEST_CASE(an_exhausted_pool_fails_clearly) {
   id_pool pool("worker", 0, 2);
   BOOST_TEST(*pool.next_candidate(taken({"worker-0", "worker-1"})) == "worker-2");
