@@ -9,13 +9,12 @@
 #include <limits>
 #include <random>
 
-#include "actors/assignment_watch/assignment_tracker.hpp"
 #include "actors/assignment_watch/assignment_watch_actor.hpp"
 #include "actors/election/election_actor.hpp"
 #include "actors/heartbeat/heartbeat_actor.hpp"
-#include "actors/heartbeat/ownership_lease.hpp"
 #include "actors/id_claimer/id_claimer_actor.hpp"
 #include "actors/node/node_rules.hpp"
+#include "actors/node/ownership_gate.hpp"
 #include "messages/codec.hpp"
 #include "runtime/log.hpp"
 #include "runtime/nats/group_inspect.hpp"
@@ -38,8 +37,6 @@ time_point now() {
   return std::chrono::steady_clock::now();
 }
 
-using version_stamp_pair = std::pair<std::uint64_t, std::uint64_t>;  // (epoch, version)
-
 struct node_state {
   node_options options;
   std::string instance = random_instance_id();
@@ -50,21 +47,13 @@ struct node_state {
   std::map<child_kind, caf::actor> children;
   std::vector<caf::actor> subscribers;
   leadership_update leadership;
-  std::vector<partition> owned;
-  std::uint64_t applied_epoch = 0, applied_version = 0, ids_lost = 0;
+  std::uint64_t ids_lost = 0;
   std::optional<caf::response_promise> stop_promise;
   wakeup timer;  // for the rules' next deadline
-  // The ownership lease of the id held now (reset with each claim), and what waits for it.
-  std::unique_ptr<ownership_lease> lease;
-  std::optional<assignment_update> deferred;  // the newest assignment not applied yet
-  std::vector<partition> suspended;           // what the application was told to suspend
-  time_point suspended_since{};
-  bool readback_in_flight = false;
+  // The assignment held against the ownership lease of the id held now.
+  std::unique_ptr<ownership_gate> gate;
   std::uint64_t lease_token = 0;  // of the pending lease wake-up
-  std::vector<partition_grant> grants;
-  std::size_t acks_pending = 0;     // revocations the application has not acknowledged yet
-  bool revocation_lapsing = false;  // heartbeats held after an unacknowledged revocation
-  lease_update told_lease;          // the last on_lease callback
+  lease_update told_lease;        // the last on_lease callback
   std::shared_ptr<std::atomic<std::int64_t>> leading_until =
       std::make_shared<std::atomic<std::int64_t>>(0);
   static inline const char* name = "parti.node";
@@ -85,13 +74,13 @@ void update_gauges(node_ptr self) {
   auto& st = self->state;
   if (st.worker.empty()) return;
   auto& m = stats(self);
-  m.set_suspended_partitions(st.worker, st.suspended.size());
+  m.set_suspended_partitions(st.worker, st.gate->suspended().size());
   m.set_node_state(st.worker, to_string(st.rules->state()));
   m.set_degraded(st.worker, st.rules->state() == parti::node_state::degraded);
   m.set_leader(st.worker, st.leadership.leader);
   m.set_epoch(st.worker, st.leadership.leader ? st.leadership.epoch : 0);
-  m.set_assignment_version(st.worker, st.applied_version);
-  m.set_owned_partitions(st.worker, st.owned.size());
+  m.set_assignment_version(st.worker, st.gate->applied().version);
+  m.set_owned_partitions(st.worker, st.gate->owned().size());
 }
 
 template <class Message>
@@ -175,92 +164,19 @@ caf::actor spawn_child(node_ptr self, child_kind kind) {
   return {};
 }
 
-/// Tells the heartbeat what is applied, once the application acknowledged every revocation.
-void report_applied(node_ptr self) {
-  auto& st = self->state;
-  if (st.acks_pending > 0) return;
-  if (auto hb = st.children.find(child_kind::heartbeat); hb != st.children.end())
-    self->send(hb->second, caf::update_atom::value, st.applied_epoch, st.applied_version);
-}
-
-/// The application did not acknowledge a revocation within the hand-off timeout: stop
-/// heartbeating, so that the lease lapses and the leader may give the partition to another
-/// worker once it must have (Kafka's "revoked before reassigned", bounded).
-void on_revocation_unacknowledged(node_ptr self) {
-  auto& st = self->state;
-  log(log_level::error, st.worker,
-      ": the application did not acknowledge a revocation within the hand-off timeout; "
-      "heartbeats stop until the lease lapses");
-  st.revocation_lapsing = true;
-  if (st.lease) st.lease->stop_extending("revocation not acknowledged");
-  if (auto hb = st.children.find(child_kind::heartbeat); hb != st.children.end())
-    self->send(hb->second, hold_atom::value, true);
-}
-
-/// Tells the subscribers. A change that revokes partitions is a request: each subscriber
-/// acknowledges it by replying (any reply; a handler returning void replies), and only then is
-/// the revocation reported applied in the heartbeat.
-void tell_subscribers(node_ptr self, const assignment_update& u) {
-  auto& st = self->state;
-  if (u.removed.empty()) {
-    notify(self, u);
-    return report_applied(self);
-  }
-  st.acks_pending += st.subscribers.size();
-  for (auto& s : st.subscribers)
-    self->request(s, cfg(self).hand_off_timeout, u)
-        .then(
-            [=](const caf::message&) {
-              --self->state.acks_pending;
-              report_applied(self);
-            },
-            [=](const caf::error& err) {
-              --self->state.acks_pending;
-              if (err == caf::sec::request_timeout) return on_revocation_unacknowledged(self);
-              report_applied(self);  // the subscriber is gone: it serves nothing any more
-            });
-  report_applied(self);
-}
-
-/// Applies a change of assignment: tells the application (the callback acknowledges by
-/// returning), then the heartbeat (applied_*) once every revocation is acknowledged. `added` and
-/// `removed` are taken against what the application owns now, so deferred changes coalesce.
-void apply(node_ptr self, assignment_update u) {
-  auto& st = self->state;
-  u.added = partitions_minus(u.owned, st.owned);
-  u.removed = partitions_minus(st.owned, u.owned);
-  st.owned = u.owned;
-  st.grants = u.grants;
-  st.applied_epoch = u.epoch;
-  st.applied_version = u.version;
-  st.suspended =
-      partitions_common(st.suspended, st.owned);  // a removed partition is no longer suspended
-  st.rules->assignment_applied(st.applied_version, !st.owned.empty());
-  if (st.options.callbacks.on_assignment) st.options.callbacks.on_assignment(u);
-  tell_subscribers(self, u);
-  update_gauges(self);
-}
-
-void drop_assignment(node_ptr self, const std::string& reason) {
-  auto& st = self->state;
-  st.deferred.reset();
-  if (st.owned.empty()) return;
-  assignment_update u;
-  u.worker = st.worker;
-  u.epoch = st.applied_epoch;
-  u.version = st.applied_version;
-  u.reason = reason;
-  apply(self, u);
-}
-
-// -- the ownership lease ----------------------------------------------------------------------
+// -- the ownership gate: what the application may serve ------------------------------------
 
 using lease_tick_atom = caf::atom_constant<caf::atom("leasetick")>;
 using readback_atom = caf::atom_constant<caf::atom("readback")>;
 
+void send_to_heartbeat_child(node_ptr self, const caf::message& msg) {
+  auto& children = self->state.children;
+  if (auto hb = children.find(child_kind::heartbeat); hb != children.end())
+    self->send(hb->second, msg);
+}
+
 bool lease_allows_serving(node_ptr self) {
-  auto& st = self->state;
-  return st.lease && st.lease->may_serve(boot_now());
+  return self->state.gate->may_serve(boot_now());
 }
 
 lease_options lease_options_of(const node_config& c) {
@@ -272,62 +188,86 @@ lease_options lease_options_of(const node_config& c) {
   return o;
 }
 
-void on_suspended(node_ptr self, const std::string& reason) {
+void carry_out_gate(node_ptr self);
+
+/// Tells the subscribers; returns how many acknowledgements are awaited. A change that revokes
+/// partitions is a request: each subscriber acknowledges it by replying (any reply; a handler
+/// returning void replies), and only then is the revocation reported applied in the heartbeat.
+std::size_t tell_subscribers(node_ptr self, const assignment_update& u) {
   auto& st = self->state;
-  st.suspended = st.owned;
-  st.suspended_since = now();
-  stats(self).count_lease_suspension(st.worker);
-  log(log_level::warning, st.worker, ": ownership suspended (", reason, "), ", st.owned.size(),
-      " partitions");
-  ownership_suspended s{st.worker, st.owned, reason};
-  notify(self, s);
-  if (st.options.callbacks.on_suspended) st.options.callbacks.on_suspended(s);
-  // A held heartbeat (an unacknowledged revocation) has done its job: the lease is gone, and
-  // only a new write followed by a read-back of the assignment can bring it back.
-  if (auto hb = st.children.find(child_kind::heartbeat); hb != st.children.end())
-    self->send(hb->second, hold_atom::value, false);
-  // The revoked partitions are served by nobody here now (the lease lapsed on our clock, and a
-  // revocation is never resumed): report the revocation applied. Otherwise the leader waits for
-  // a fence that cannot land (the node heartbeats again from here on) and never grants them.
-  if (st.revocation_lapsing) {
-    st.revocation_lapsing = false;
-    report_applied(self);
+  if (u.removed.empty()) {
+    notify(self, u);
+    return 0;
   }
+  for (auto& s : st.subscribers)
+    self->request(s, cfg(self).hand_off_timeout, u)
+        .then(
+            [=](const caf::message&) {
+              self->state.gate->revocation_acknowledged();
+              carry_out_gate(self);
+            },
+            [=](const caf::error& err) {
+              if (err == caf::sec::request_timeout) {
+                log(log_level::error, self->state.worker,
+                    ": the application did not acknowledge a revocation within the hand-off "
+                    "timeout; heartbeats stop until the lease lapses");
+                self->state.gate->revocation_unacknowledged();
+              } else {
+                self->state.gate->revocation_acknowledged();  // gone: it serves nothing now
+              }
+              carry_out_gate(self);
+            });
+  return st.subscribers.size();
 }
 
-void on_resumed(node_ptr self) {
+/// Tells the application a change (the callback acknowledges by returning), then its
+/// subscribers.
+void apply(node_ptr self, apply_assignment a) {
   auto& st = self->state;
-  if (st.deferred) {  // what changed meanwhile first: removals are never resumed
-    auto u = std::move(*st.deferred);
-    st.deferred.reset();
-    apply(self, std::move(u));
-  }
-  ownership_resumed r{st.worker, partitions_common(st.suspended, st.owned)};
-  st.suspended.clear();
-  stats(self).observe_lease_suspension(st.worker, now() - st.suspended_since);
-  log(log_level::info, st.worker, ": ownership resumed, ", r.partitions.size(), " partitions");
-  notify(self, r);
-  if (st.options.callbacks.on_resumed) st.options.callbacks.on_resumed(r);
+  a.update.worker = st.worker;
+  st.rules->assignment_applied(a.update.version, !a.update.owned.empty());
+  if (st.options.callbacks.on_assignment) st.options.callbacks.on_assignment(a.update);
+  st.gate->applied_told(tell_subscribers(self, a.update));
+  if (a.served) st.rules->assignment_served(now());
 }
+
+void on_suspended(node_ptr self, const suspend_ownership& s) {
+  auto& st = self->state;
+  stats(self).count_lease_suspension(st.worker);
+  log(log_level::warning, st.worker, ": ownership suspended (", s.reason, "), ",
+      s.partitions.size(), " partitions");
+  ownership_suspended m{st.worker, s.partitions, s.reason};
+  notify(self, m);
+  if (st.options.callbacks.on_suspended) st.options.callbacks.on_suspended(m);
+}
+
+void on_resumed(node_ptr self, const resume_ownership& r) {
+  auto& st = self->state;
+  stats(self).observe_lease_suspension(st.worker, r.suspended_for);
+  log(log_level::info, st.worker, ": ownership resumed, ", r.partitions.size(), " partitions");
+  ownership_resumed m{st.worker, r.partitions};
+  notify(self, m);
+  if (st.options.callbacks.on_resumed) st.options.callbacks.on_resumed(m);
+}
+
+void read_assignment(node_ptr self, std::uint64_t token);
 
 void arm_lease_timer(node_ptr self) {
   auto& st = self->state;
-  auto deadline = st.lease ? st.lease->next_deadline() : std::nullopt;
+  auto deadline = st.gate->next_deadline();
   if (!deadline) return;
   auto delay = std::max(*deadline - boot_now(), duration::zero());
   self->delayed_send(self, delay, lease_tick_atom::value, ++st.lease_token);
 }
 
-void start_readback(node_ptr self);
-
 /// The lease for readers on other threads, when it changed.
 void tell_lease(node_ptr self) {
   auto& st = self->state;
-  if (!st.options.callbacks.on_lease || !st.lease) return;
-  lease_update u{st.worker, to_string(st.lease->state()), 0};
-  auto t = boot_now();
-  if (st.lease->may_serve(t)) {
-    auto h = st.lease->horizon();
+  const auto* lease = st.gate->lease();
+  if (!st.options.callbacks.on_lease || !lease) return;
+  lease_update u{st.worker, to_string(lease->state()), 0};
+  if (lease->may_serve(boot_now())) {
+    auto h = lease->horizon();
     u.serving_until_ns = cfg(self).on_lease_loss == lease_loss_policy::keep || !h
                              ? std::numeric_limits<std::int64_t>::max()
                              : h->time_since_epoch().count();
@@ -339,130 +279,91 @@ void tell_lease(node_ptr self) {
   st.options.callbacks.on_lease(u);
 }
 
-/// Runs the lease rule: events to the application, the read-back it needs, deferred changes.
-void check_lease(node_ptr self) {
+/// Carries out what the gate decided, in order, until nothing more is due; then the lease
+/// wake-up, the lease readers and the node's own rules (an applied change may end a drain or
+/// a wait for the first assignment).
+void carry_out_gate(node_ptr self) {
   auto& st = self->state;
-  if (!st.lease) return;
-  for (auto& e : st.lease->poll(boot_now())) {
-    if (e.what == lease_event::kind::suspended)
-      on_suspended(self, e.reason);
-    else
-      on_resumed(self);
-  }
-  if (st.lease->needs_readback()) start_readback(self);
-  tell_lease(self);
-  if (st.deferred && lease_allows_serving(self)) {  // e.g. the first heartbeat of a claim
-    auto u = std::move(*st.deferred);
-    st.deferred.reset();
-    apply(self, std::move(u));
-    st.rules->assignment_served(now());
+  for (auto outputs = st.gate->poll(boot_now()); !outputs.empty();
+       outputs = st.gate->poll(boot_now())) {
+    for (auto& out : outputs) {
+      if (auto* a = std::get_if<apply_assignment>(&out))
+        apply(self, std::move(*a));
+      else if (auto* s = std::get_if<suspend_ownership>(&out))
+        on_suspended(self, *s);
+      else if (auto* r = std::get_if<resume_ownership>(&out))
+        on_resumed(self, *r);
+      else if (auto* h = std::get_if<hold_heartbeats>(&out))
+        send_to_heartbeat_child(self, caf::make_message(hold_atom::value, h->hold));
+      else if (auto* applied = std::get_if<report_applied>(&out))
+        send_to_heartbeat_child(self,
+                                caf::make_message(caf::update_atom::value, applied->applied.epoch,
+                                                  applied->applied.version));
+      else if (auto* read = std::get_if<read_assignment_key>(&out))
+        read->after > duration::zero()
+            ? self->delayed_send(self, read->after, readback_atom::value, read->token)
+            : read_assignment(self, read->token);
+      else if (auto* stale = std::get_if<stale_assignment>(&out))
+        log(log_level::warning, st.worker, ": ignored assignment e", stale->stamp.epoch, " v",
+            stale->stamp.version, ": older than the newest leader epoch ", stale->lease_epoch);
+    }
   }
   arm_lease_timer(self);
+  tell_lease(self);
   carry_out(self);
 }
 
-/// The stamp and partitions the node knows newest: the deferred change, else the applied one.
-std::pair<version_stamp_pair, std::vector<partition>> newest_known(node_ptr self) {
-  auto& st = self->state;
-  if (st.deferred) return {{st.deferred->epoch, st.deferred->version}, st.deferred->owned};
-  return {{st.applied_epoch, st.applied_version}, st.owned};
-}
-
 /// After a heartbeat was acknowledged while suspended: is the assignment key still what we
-/// hold? Then the partitions resume; if not, the newer record is applied first.
-void start_readback(node_ptr self) {
+/// hold? The gate decides from what the read shows.
+void read_assignment(node_ptr self, std::uint64_t token) {
   auto& st = self->state;
-  if (st.readback_in_flight || st.worker.empty()) return;
-  st.readback_in_flight = true;
-  const std::optional<assignment_update> nothing;
-  auto deleted = [=](version_stamp_pair at) {  // a deleted key: own nothing, fence unchanged
-    return std::optional<assignment_update>{
-        assignment_update{self->state.worker, {}, {}, {}, at.first, at.second, "deleted", {}}};
-  };
-  auto retry = [=] {
-    self->state.readback_in_flight = false;
-    self->delayed_send(self, cfg(self).heartbeat_interval, readback_atom::value);
-  };
-  // The key as read is at least as new as what the node knows: it becomes the change to apply
-  // at the resume (before it), so a revocation is applied and never resumed. The watch may lag
-  // (a stalled consumer): it delivers the same record later, which then changes nothing.
-  auto decide = [=](std::optional<assignment_update> newer) {
-    auto& s = self->state;
-    s.readback_in_flight = false;
-    if (!s.lease) return;
-    if (newer) s.deferred = std::move(*newer);
-    s.lease->read_back(false, boot_now());
-    check_lease(self);
-  };
+  if (st.worker.empty()) return;
   self->request(st.options.group->assignments_kv, cfg(self).kv_operation_timeout,
                 caf::get_atom::value, st.worker)
       .then(
           [=](const kv_entry& e) {
-            auto [known, owned] = newest_known(self);
-            if (e.op != kv_op::put) return decide(owned.empty() ? nothing : deleted(known));
-            auto r = decode<assignment_record>(e.value);
-            // Skipped, as the watch skips it: only a decodable record can revoke anything.
-            if (!r || !(known < version_stamp_pair{r->epoch, r->version})) return decide(nothing);
-            decide(assignment_update{self->state.worker,
-                                     r->partitions,
-                                     {},
-                                     {},
-                                     r->epoch,
-                                     r->version,
-                                     r->reason,
-                                     r->grants});
+            auto& gate = *self->state.gate;
+            auto t = boot_now();
+            if (e.op != kv_op::put) {
+              gate.read_back_absent(token, t);
+            } else if (auto r = decode<assignment_record>(e.value)) {
+              gate.read_back_found(token,
+                                   assignment_update{self->state.worker,
+                                                     r->partitions,
+                                                     {},
+                                                     {},
+                                                     r->epoch,
+                                                     r->version,
+                                                     r->reason,
+                                                     r->grants},
+                                   t);
+            } else {
+              gate.read_back_undecodable(token, t);
+            }
+            carry_out_gate(self);
           },
           [=](const caf::error& err) {
-            if (!is_kv_error(err, kv_errc::not_found)) return retry();
-            auto [known, owned] = newest_known(self);
-            decide(owned.empty() ? nothing : deleted(known));
+            auto& gate = *self->state.gate;
+            if (is_kv_error(err, kv_errc::not_found))
+              gate.read_back_absent(token, boot_now());
+            else
+              gate.read_back_failed(token);
+            carry_out_gate(self);
           });
 }
 
 void on_heartbeat_outcome(node_ptr self, const heartbeat_outcome& o) {
   auto& st = self->state;
-  if (!st.lease) return;
-  auto ticket = st.lease->sending(time_point{duration{o.sent_at_ns}});
-  auto t = boot_now();
-  switch (o.result) {
-    case heartbeat_result::acknowledged:
-      st.lease->acknowledged(ticket, t);
-      st.rules->heartbeat_acknowledged();
-      carry_out(self);
-      break;
-    case heartbeat_result::failed:
-      st.lease->failed(ticket, t);
-      break;
-    case heartbeat_result::fenced:
-      st.lease->failed(ticket, t);
-      st.lease->fenced(t);
-      break;
-  }
-  check_lease(self);
+  st.gate->heartbeat(o, boot_now());
+  if (o.result == heartbeat_result::acknowledged) st.rules->heartbeat_acknowledged();
+  carry_out_gate(self);
 }
 
-/// An assignment change from the watch: applied at once while the lease allows serving, else
-/// kept (the newest wins) until it does.
+/// An assignment change from the watch (the gate applies it or keeps it for later).
 void on_assignment(node_ptr self, assignment_update u) {
   auto& st = self->state;
-  if (u.epoch != 0 && u.epoch < st.leadership.lease_epoch) {
-    log(log_level::warning, st.worker, ": ignored assignment e", u.epoch, " v", u.version,
-        ": older than the newest leader epoch ", st.leadership.lease_epoch);
-    return;
-  }
-  // A read-back may have taken a newer record than the watch delivered so far. (A delete is
-  // obeyed whatever its stamp: owning nothing never gives a partition two owners.)
-  if (u.reason != "deleted" && version_stamp_pair{u.epoch, u.version} < newest_known(self).first)
-    return;
-  if (!lease_allows_serving(self)) {
-    st.deferred = std::move(u);
-    if (st.lease && st.lease->needs_readback()) start_readback(self);
-    return;
-  }
-  st.deferred.reset();
-  apply(self, std::move(u));
-  st.rules->assignment_served(now());
-  carry_out(self);  // a drain ends once the node owns nothing
+  st.gate->assignment(std::move(u), st.leadership.lease_epoch, boot_now());
+  carry_out_gate(self);
 }
 
 void on_leadership(node_ptr self, const leadership_update& u) {
@@ -485,9 +386,7 @@ void on_leadership(node_ptr self, const leadership_update& u) {
 void on_id_claimed(node_ptr self, const id_claimed& c) {
   auto& st = self->state;
   st.worker = c.id;
-  st.lease = std::make_unique<ownership_lease>(lease_options_of(cfg(self)));
-  st.readback_in_flight = false;
-  st.revocation_lapsing = false;
+  st.gate->id_claimed();
   log(log_level::info, "node ", st.instance, ": claimed ", c.id);
   st.rules->id_claimed(c.id, now());
   carry_out(self);
@@ -506,9 +405,8 @@ void on_id_lost(node_ptr self, const id_lost& l) {
     st.leadership.leader = false;
     notify(self, st.leadership);
   }
-  drop_assignment(self, "id_lost");
-  st.lease.reset();
-  st.suspended.clear();
+  st.gate->id_lost(boot_now());
+  carry_out_gate(self);
   if (st.options.callbacks.on_lease) st.options.callbacks.on_lease(lease_update{l.id, "unheld", 0});
   st.told_lease = {};
   st.rules->id_lost(l.id, l.reason, now());
@@ -673,23 +571,23 @@ node_status status_of(node_ptr self) {
   s.leader = st.leadership.leader;
   s.epoch = st.leadership.leader ? st.leadership.epoch : 0;
   s.leader_id = st.leadership.leader_id;
-  s.applied_epoch = st.applied_epoch;
-  s.applied_version = st.applied_version;
+  s.applied_epoch = st.gate->applied().epoch;
+  s.applied_version = st.gate->applied().version;
   s.ids_lost = st.ids_lost;
   s.lease_enforced = cfg(self).on_lease_loss == lease_loss_policy::suspend;
   auto t = boot_now();
-  if (st.lease) {
-    s.lease = to_string(st.lease->state());
+  if (const auto* lease = st.gate->lease()) {
+    s.lease = to_string(lease->state());
     s.lease_remaining_ms = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(st.lease->remaining(t)).count());
-    if (auto h = st.lease->horizon()) s.lease_horizon_ns = h->time_since_epoch().count();
+        std::chrono::duration_cast<std::chrono::milliseconds>(lease->remaining(t)).count());
+    if (auto h = lease->horizon()) s.lease_horizon_ns = h->time_since_epoch().count();
   }
   // Only what may be served at this moment, whatever the last poll said.
   if (lease_allows_serving(self)) {
-    s.owned = st.owned;
-    s.grants = st.grants;
+    s.owned = st.gate->owned();
+    s.grants = st.gate->grants();
   } else {
-    s.suspended = st.owned;
+    s.suspended = st.gate->owned();
   }
   return s;
 }
@@ -706,6 +604,9 @@ caf::behavior node(caf::stateful_actor<node_state>* self, node_options options) 
   policy.degraded.threshold = cfg(self).degraded.threshold;
   st.rules = std::make_unique<node_rules>(
       policy, seeded_random(std::hash<std::string>{}(st.instance)), now());
+  // A failed read-back is tried again after one heartbeat interval.
+  st.gate =
+      std::make_unique<ownership_gate>(lease_options_of(cfg(self)), cfg(self).heartbeat_interval);
   st.timings = derive_timings(cfg(self));
   if (st.options.subscriber) st.subscribers.push_back(st.options.subscriber);
   auto conn = st.options.group->conn;
@@ -739,14 +640,14 @@ caf::behavior node(caf::stateful_actor<node_state>* self, node_options options) 
       [=](const heartbeat_outcome& o) { on_heartbeat_outcome(self, o); },
       [=](const claim_validity& v) {
         auto& s = self->state;
-        if (!s.lease || v.id != s.worker) return;
-        s.lease->claim_safe_until(time_point{duration{v.safe_until_ns}});
-        check_lease(self);
+        if (v.id != s.worker) return;
+        s.gate->claim_safe_until(time_point{duration{v.safe_until_ns}});
+        carry_out_gate(self);
       },
       [=](lease_tick_atom, std::uint64_t tick) {
-        if (tick == self->state.lease_token) check_lease(self);
+        if (tick == self->state.lease_token) carry_out_gate(self);
       },
-      [=](readback_atom) { check_lease(self); },
+      [=](readback_atom, std::uint64_t series) { read_assignment(self, series); },
       [=](restart_atom, int kind) {
         auto k = static_cast<child_kind>(kind);
         auto& s = self->state;
@@ -770,17 +671,18 @@ caf::behavior node(caf::stateful_actor<node_state>* self, node_options options) 
         auto& s = self->state;
         s.subscribers.push_back(subscriber);
         self->send(subscriber, s.leadership);
-        if (s.applied_version > 0 || !s.owned.empty())
+        const auto& gate = *s.gate;
+        if (gate.has_applied())
           self->send(subscriber, assignment_update{s.worker,
-                                                   s.owned,
-                                                   s.owned,
+                                                   gate.owned(),
+                                                   gate.owned(),
                                                    {},
-                                                   s.applied_epoch,
-                                                   s.applied_version,
+                                                   gate.applied().epoch,
+                                                   gate.applied().version,
                                                    "snapshot",
-                                                   s.grants});
-        if (!s.suspended.empty() || (!s.owned.empty() && !lease_allows_serving(self)))
-          self->send(subscriber, ownership_suspended{s.worker, s.owned, "lease not valid"});
+                                                   gate.grants()});
+        if (!gate.suspended().empty() || (!gate.owned().empty() && !lease_allows_serving(self)))
+          self->send(subscriber, ownership_suspended{s.worker, gate.owned(), "lease not valid"});
       },
       [=](caf::leave_atom, shutdown_intent intent) -> caf::result<caf::ok_atom> {
         auto& s = self->state;

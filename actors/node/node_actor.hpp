@@ -17,11 +17,11 @@
 // the heartbeat report it applied. No reply within the hand-off timeout: the node stops
 // heartbeating, so its lease lapses and the leader may move the partitions.
 //
-// Ownership is a lease (actors/heartbeat/ownership_lease.hpp): when heartbeats go
-// unacknowledged for the TTL (minus a margin) or the leader fences the node, it tells
-// ownership_suspended and serves nothing; it resumes (ownership_resumed) only after a heartbeat
-// is acknowledged and its assignment key is read back unchanged. Changes that arrive meanwhile
-// are applied at the resume, before it.
+// Ownership is a lease (ownership_lease.hpp; what is served when is ownership_gate.hpp's): when
+// heartbeats go unacknowledged for the TTL (minus a margin) or the leader fences the node, it
+// tells ownership_suspended and serves nothing; it resumes (ownership_resumed) only after a
+// heartbeat is acknowledged and its assignment key is read back unchanged. Changes that arrive
+// meanwhile are applied at the resume, before it.
 // It answers:
 //   (caf::get_atom)                   -> node_status
 //   (caf::leave_atom, shutdown_intent) graceful stop: drain or restart; -> ok_atom, then it quits

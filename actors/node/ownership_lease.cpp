@@ -1,4 +1,4 @@
-#include "actors/heartbeat/ownership_lease.hpp"
+#include "actors/node/ownership_lease.hpp"
 
 #include <algorithm>
 #include <utility>
