@@ -33,8 +33,9 @@ std::string random_instance_id() {
 
 namespace {
 
-time_point now() {
-  return std::chrono::steady_clock::now();
+/// The node's clock for its lifecycle rules: the actor clock (virtual under a test scheduler).
+time_point now(caf::local_actor* self) {
+  return self->clock().now();
 }
 
 struct node_state {
@@ -228,7 +229,7 @@ void apply(node_ptr self, apply_assignment a) {
   st.rules->assignment_applied(a.update.version, !a.update.owned.empty());
   if (st.options.callbacks.on_assignment) st.options.callbacks.on_assignment(a.update);
   st.gate->applied_told(tell_subscribers(self, a.update));
-  if (a.served) st.rules->assignment_served(now());
+  if (a.served) st.rules->assignment_served(now(self));
 }
 
 void on_suspended(node_ptr self, const suspend_ownership& s) {
@@ -379,7 +380,7 @@ void on_leadership(node_ptr self, const leadership_update& u) {
   } else if (!u.leader && was_leader) {
     stop_child(self, child_kind::leader);  // stops all leader-only work at once
   }
-  st.rules->leadership_changed(u.leader, u.leader_id, now());
+  st.rules->leadership_changed(u.leader, u.leader_id, now(self));
   carry_out(self);
 }
 
@@ -388,7 +389,7 @@ void on_id_claimed(node_ptr self, const id_claimed& c) {
   st.worker = c.id;
   st.gate->id_claimed();
   log(log_level::info, "node ", st.instance, ": claimed ", c.id);
-  st.rules->id_claimed(c.id, now());
+  st.rules->id_claimed(c.id, now(self));
   carry_out(self);
   start_member_children(self);
 }
@@ -409,7 +410,7 @@ void on_id_lost(node_ptr self, const id_lost& l) {
   carry_out_gate(self);
   if (st.options.callbacks.on_lease) st.options.callbacks.on_lease(lease_update{l.id, "unheld", 0});
   st.told_lease = {};
-  st.rules->id_lost(l.id, l.reason, now());
+  st.rules->id_lost(l.id, l.reason, now(self));
   carry_out(self);
   st.worker.clear();
 }
@@ -425,7 +426,7 @@ void on_child_exit(node_ptr self, const caf::exit_msg& em) {
   if (!st.rules->stopping())
     log(log_level::warning, st.worker, ": ", to_string(kind),
         " failed: ", caf::to_string(em.reason));
-  st.rules->child_failed(kind, now());
+  st.rules->child_failed(kind, now(self));
   carry_out(self);
 }
 
@@ -446,9 +447,9 @@ void release(node_ptr self, release_step step, shutdown_intent intent) {
   auto ask = [=](child_kind holder, auto request) {
     auto& s = self->state;
     auto child = s.children.find(holder);
-    if (child == s.children.end()) return s.rules->released(step, now());  // the next poll goes on
+    if (child == s.children.end()) return s.rules->released(step, now(self));  // the next poll goes on
     auto done = [=] {
-      self->state.rules->released(step, now());
+      self->state.rules->released(step, now(self));
       carry_out(self);
     };
     self->request(child->second, s.timings.release_step, request)
@@ -480,7 +481,7 @@ void start_drain(node_ptr self) {
 /// wake-up. Stops at the end of the shutdown: the node has quit.
 void carry_out(node_ptr self) {
   auto& st = self->state;
-  for (auto outputs = st.rules->poll(now()); !outputs.empty(); outputs = st.rules->poll(now())) {
+  for (auto outputs = st.rules->poll(now(self)); !outputs.empty(); outputs = st.rules->poll(now(self))) {
     for (auto& out : outputs) {
       if (auto* change = std::get_if<state_change>(&out)) {
         tell_state(self, *change);
@@ -510,7 +511,7 @@ void start_stop(node_ptr self, shutdown_intent intent) {
   auto& st = self->state;
   log(log_level::info, st.worker.empty() ? "node" : st.worker, ": stopping (", to_string(intent),
       ")");
-  st.rules->stop(intent, now());
+  st.rules->stop(intent, now(self));
   carry_out(self);
 }
 
@@ -537,7 +538,7 @@ void on_connection(node_ptr self, const connection_event& e) {
   switch (e.state) {
     case connection_state::disconnected:
     case connection_state::closed:
-      rules.store_unreachable(now());
+      rules.store_unreachable(now(self));
       break;
     case connection_state::connected:
     case connection_state::reconnected:
@@ -557,7 +558,7 @@ void on_store_writes(node_ptr self, const store_write_health& h) {
   } else {
     log(log_level::warning, self->state.worker, ": the store does not take writes to ", h.bucket,
         " (", h.error, ")");
-    rules.store_unreachable(now());
+    rules.store_unreachable(now(self));
   }
   carry_out(self);
 }
@@ -603,15 +604,18 @@ caf::behavior node(caf::stateful_actor<node_state>* self, node_options options) 
   policy.supervision.failure_window = st.options.failure_window;
   policy.degraded.threshold = cfg(self).degraded.threshold;
   st.rules = std::make_unique<node_rules>(
-      policy, seeded_random(std::hash<std::string>{}(st.instance)), now());
+      policy, seeded_random(std::hash<std::string>{}(st.instance)), now(self));
   // A failed read-back is tried again after one heartbeat interval.
   st.gate =
       std::make_unique<ownership_gate>(lease_options_of(cfg(self)), cfg(self).heartbeat_interval);
   st.timings = derive_timings(cfg(self));
   if (st.options.subscriber) st.subscribers.push_back(st.options.subscriber);
-  auto conn = st.options.group->conn;
-  int token = conn->add_listener(caf::actor_cast<caf::actor>(self));
-  self->attach_functor([conn, token] { conn->remove_listener(token); });
+  // Without a connection (buckets played by scheduled fakes in actor tests) the connection's
+  // events are sent to the node directly.
+  if (auto conn = st.options.group->conn) {
+    int token = conn->add_listener(caf::actor_cast<caf::actor>(self));
+    self->attach_functor([conn, token] { conn->remove_listener(token); });
+  }
   self->set_exit_handler([=](caf::exit_msg& em) { on_child_exit(self, em); });
   // A subscriber without a handler for one of our notifications answers it with an error
   // (CAF's default handlers reply sec::unexpected_message, also to a plain send). CAF's default
@@ -629,7 +633,7 @@ caf::behavior node(caf::stateful_actor<node_state>* self, node_options options) 
       [=](const leadership_update& u) { on_leadership(self, u); },
       [=](const group_state_update& g) {
         // The leader's view of the group, mirrored while this node leads.
-        self->state.rules->group_state(g.state, now());
+        self->state.rules->group_state(g.state, now(self));
         carry_out(self);
       },
       [=](assignment_update& u) -> caf::ok_atom {
@@ -699,7 +703,7 @@ caf::behavior node(caf::stateful_actor<node_state>* self, node_options options) 
         auto& rules = *self->state.rules;
         if (!rules.draining()) return;
         log(log_level::warning, self->state.worker, ": drain timeout; leaving anyway");
-        rules.drain_timed_out(now());
+        rules.drain_timed_out(now(self));
         carry_out(self);
       },
   };

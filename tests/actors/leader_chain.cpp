@@ -24,121 +24,14 @@
 #include "runtime/nats/kv_actor.hpp"
 #include "runtime/partition_source.hpp"
 #include "runtime/strategy/strategy.hpp"
+#include "tests/support/fake_kv.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;
+using test::fake_kv;
+using test::kv_log;
 
 namespace {
-
-/// One write as a fake bucket saw it: when (virtual ms since the test began), which key, and
-/// the decoded record's stamp and partition count (or "deleted").
-struct write_seen {
-  long long at_ms;
-  std::string key;
-  std::string what;
-};
-
-struct kv_log {
-  std::vector<write_seen> writes;
-};
-
-struct fake_kv_state {
-  std::map<std::string, kv_entry> keys;
-  std::uint64_t revision = 0;
-  std::shared_ptr<kv_log> log;
-  caf::actor_clock::time_point origin;
-  static inline const char* name = "test.fake_kv";
-};
-
-using fake_kv_ptr = kv_actor::stateful_pointer<fake_kv_state>;
-
-std::string describe_value(const std::string& key, const std::string& value) {
-  if (key == "_manifest") {
-    auto m = decode<manifest_record>(value);
-    return m ? "manifest e" + std::to_string(m->epoch) + " v" + std::to_string(m->version) : "?";
-  }
-  if (auto r = decode<assignment_record>(value); r && !r->worker.empty() && r->epoch != 0)
-    return "e" + std::to_string(r->epoch) + " v" + std::to_string(r->version) + " " +
-           std::to_string(r->partitions.size()) + " partitions (" + r->reason + ")";
-  if (auto h = decode<heartbeat_record>(value); h && !h->fenced_by.empty())
-    return "fenced by " + h->fenced_by;
-  return "bytes";
-}
-
-std::uint64_t put(fake_kv_ptr self, const std::string& key, const std::string& value) {
-  auto& st = self->state;
-  auto& e = st.keys[key];
-  e.key = key;
-  e.value = value;
-  e.revision = ++st.revision;
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(self->clock().now() - st.origin);
-  st.log->writes.push_back({ms.count(), key, describe_value(key, value)});
-  return e.revision;
-}
-
-caf::error kv_fail(kv_errc code, const std::string& key) {
-  return caf::make_error(code, key);
-}
-
-/// A bucket in memory behind the kv_actor interface, with compare-and-set like JetStream KV.
-kv_actor::behavior_type fake_kv(fake_kv_ptr self, std::shared_ptr<kv_log> log,
-                                caf::actor_clock::time_point origin) {
-  self->state.log = std::move(log);
-  self->state.origin = origin;
-  return {
-      [=](caf::get_atom, const std::string& key) -> caf::result<kv_entry> {
-        auto it = self->state.keys.find(key);
-        if (it == self->state.keys.end()) return kv_fail(kv_errc::not_found, key);
-        return it->second;
-      },
-      [=](caf::put_atom, const std::string& key, const std::string& value) {
-        return put(self, key, value);
-      },
-      [=](create_atom, const std::string& key,
-          const std::string& value) -> caf::result<std::uint64_t> {
-        if (self->state.keys.count(key)) return kv_fail(kv_errc::key_exists, key);
-        return put(self, key, value);
-      },
-      [=](caf::update_atom, const std::string& key, const std::string& value,
-          std::uint64_t last) -> caf::result<std::uint64_t> {
-        auto it = self->state.keys.find(key);
-        if (it == self->state.keys.end() || it->second.revision != last)
-          return kv_fail(kv_errc::wrong_revision, key);
-        return put(self, key, value);
-      },
-      [=](caf::delete_atom, const std::string& key) {
-        self->state.keys.erase(key);
-        return caf::ok_atom::value;
-      },
-      [=](purge_atom, const std::string& key) {
-        self->state.keys.erase(key);
-        return caf::ok_atom::value;
-      },
-      [=](keys_atom) {
-        std::vector<std::string> out;
-        for (const auto& [k, e] : self->state.keys) out.push_back(k);
-        return out;
-      },
-      [=](caf::get_atom, keys_atom) {
-        std::vector<kv_entry> out;
-        for (const auto& [k, e] : self->state.keys) out.push_back(e);
-        return out;
-      },
-      [=](write_atom, const std::vector<kv_write>& writes) {
-        std::vector<std::uint64_t> revisions;
-        for (const auto& w : writes) {
-          if (w.erase) {
-            self->state.keys.erase(w.key);
-            self->state.log->writes.push_back({-1, w.key, "deleted"});
-            revisions.push_back(0);
-          } else {
-            revisions.push_back(put(self, w.key, w.value));
-          }
-        }
-        return revisions;
-      },
-  };
-}
 
 /// The node as the state machine sees it: it records the phases.
 caf::behavior fake_node(caf::event_based_actor*, std::shared_ptr<std::vector<std::string>> phases) {
