@@ -33,6 +33,9 @@ std::string random_instance_id() {
 
 namespace {
 
+/// The clock of the ownership lease (node_options::lease_clock).
+time_point lease_now(caf::local_actor* self);
+
 /// The node's clock for its lifecycle rules: the actor clock (virtual under a test scheduler).
 time_point now(caf::local_actor* self) {
   return self->clock().now();
@@ -61,6 +64,11 @@ struct node_state {
 };
 
 using node_ptr = caf::stateful_actor<node_state>*;
+
+time_point lease_now(caf::local_actor* self) {
+  const auto& clock = static_cast<node_ptr>(self)->state.options.lease_clock;
+  return clock ? clock->now() : boot_now();
+}
 
 const node_config& cfg(node_ptr self) {
   return self->state.options.config;
@@ -177,7 +185,7 @@ void send_to_heartbeat_child(node_ptr self, const caf::message& msg) {
 }
 
 bool lease_allows_serving(node_ptr self) {
-  return self->state.gate->may_serve(boot_now());
+  return self->state.gate->may_serve(lease_now(self));
 }
 
 lease_options lease_options_of(const node_config& c) {
@@ -257,7 +265,7 @@ void arm_lease_timer(node_ptr self) {
   auto& st = self->state;
   auto deadline = st.gate->next_deadline();
   if (!deadline) return;
-  auto delay = std::max(*deadline - boot_now(), duration::zero());
+  auto delay = std::max(*deadline - lease_now(self), duration::zero());
   self->delayed_send(self, delay, lease_tick_atom::value, ++st.lease_token);
 }
 
@@ -267,7 +275,7 @@ void tell_lease(node_ptr self) {
   const auto* lease = st.gate->lease();
   if (!st.options.callbacks.on_lease || !lease) return;
   lease_update u{st.worker, to_string(lease->state()), 0};
-  if (lease->may_serve(boot_now())) {
+  if (lease->may_serve(lease_now(self))) {
     auto h = lease->horizon();
     u.serving_until_ns = cfg(self).on_lease_loss == lease_loss_policy::keep || !h
                              ? std::numeric_limits<std::int64_t>::max()
@@ -285,8 +293,8 @@ void tell_lease(node_ptr self) {
 /// a wait for the first assignment).
 void carry_out_gate(node_ptr self) {
   auto& st = self->state;
-  for (auto outputs = st.gate->poll(boot_now()); !outputs.empty();
-       outputs = st.gate->poll(boot_now())) {
+  for (auto outputs = st.gate->poll(lease_now(self)); !outputs.empty();
+       outputs = st.gate->poll(lease_now(self))) {
     for (auto& out : outputs) {
       if (auto* a = std::get_if<apply_assignment>(&out))
         apply(self, std::move(*a));
@@ -324,7 +332,7 @@ void read_assignment(node_ptr self, std::uint64_t token) {
       .then(
           [=](const kv_entry& e) {
             auto& gate = *self->state.gate;
-            auto t = boot_now();
+            auto t = lease_now(self);
             if (e.op != kv_op::put) {
               gate.read_back_absent(token, t);
             } else if (auto r = decode<assignment_record>(e.value)) {
@@ -346,7 +354,7 @@ void read_assignment(node_ptr self, std::uint64_t token) {
           [=](const caf::error& err) {
             auto& gate = *self->state.gate;
             if (is_kv_error(err, kv_errc::not_found))
-              gate.read_back_absent(token, boot_now());
+              gate.read_back_absent(token, lease_now(self));
             else
               gate.read_back_failed(token);
             carry_out_gate(self);
@@ -355,7 +363,7 @@ void read_assignment(node_ptr self, std::uint64_t token) {
 
 void on_heartbeat_outcome(node_ptr self, const heartbeat_outcome& o) {
   auto& st = self->state;
-  st.gate->heartbeat(o, boot_now());
+  st.gate->heartbeat(o, lease_now(self));
   if (o.result == heartbeat_result::acknowledged) st.rules->heartbeat_acknowledged();
   carry_out_gate(self);
 }
@@ -363,7 +371,7 @@ void on_heartbeat_outcome(node_ptr self, const heartbeat_outcome& o) {
 /// An assignment change from the watch (the gate applies it or keeps it for later).
 void on_assignment(node_ptr self, assignment_update u) {
   auto& st = self->state;
-  st.gate->assignment(std::move(u), st.leadership.lease_epoch, boot_now());
+  st.gate->assignment(std::move(u), st.leadership.lease_epoch, lease_now(self));
   carry_out_gate(self);
 }
 
@@ -406,7 +414,7 @@ void on_id_lost(node_ptr self, const id_lost& l) {
     st.leadership.leader = false;
     notify(self, st.leadership);
   }
-  st.gate->id_lost(boot_now());
+  st.gate->id_lost(lease_now(self));
   carry_out_gate(self);
   if (st.options.callbacks.on_lease) st.options.callbacks.on_lease(lease_update{l.id, "unheld", 0});
   st.told_lease = {};
@@ -576,7 +584,7 @@ node_status status_of(node_ptr self) {
   s.applied_version = st.gate->applied().version;
   s.ids_lost = st.ids_lost;
   s.lease_enforced = cfg(self).on_lease_loss == lease_loss_policy::suspend;
-  auto t = boot_now();
+  auto t = lease_now(self);
   if (const auto* lease = st.gate->lease()) {
     s.lease = to_string(lease->state());
     s.lease_remaining_ms = static_cast<std::uint64_t>(

@@ -37,6 +37,7 @@
 #include <memory>
 
 #include "messages/node_events.hpp"
+#include "runtime/clock.hpp"
 #include "runtime/config.hpp"
 #include "runtime/nats/group_buckets.hpp"
 
@@ -79,6 +80,10 @@ struct node_options {
   /// A failed child is restarted; more failures than this within `failure_window` -> Failed.
   int max_child_failures = 5;
   duration failure_window = std::chrono::seconds(60);
+  /// The clock of the ownership lease, here and in the heartbeat and id claimer; null: the boot
+  /// clock (boot_now()), which keeps counting while the host is suspended. Actor tests give one
+  /// that reads the test scheduler's virtual time.
+  std::shared_ptr<const clock> lease_clock;
 };
 
 /// Validates the configuration (the failure names the field and rule) and spawns the node.
