@@ -110,7 +110,7 @@ void tell_state(node_ptr self, const state_change& change) {
   notify(self, u);
   if (st.options.callbacks.on_state) st.options.callbacks.on_state(u);
   if (auto hb = st.children.find(child_kind::heartbeat); hb != st.children.end())
-    self->send(hb->second, caf::put_atom::value, u.to);
+    self->send(caf::actor_cast<heartbeat_actor>(hb->second), node_state_changed{u.to});
 }
 
 void carry_out(node_ptr self);
@@ -148,14 +148,15 @@ caf::actor spawn_child(node_ptr self, child_kind kind) {
       s.instance = st.instance;
       s.host = st.host;
       s.pid = ::getpid();
-      return self->spawn<caf::linked>(id_claimer, s, group.ids_kv, me);
+      return caf::actor_cast<caf::actor>(self->spawn<caf::linked>(
+          id_claimer, s, group.ids_kv, caf::actor_cast<id_claim_listener>(self)));
     }
     case child_kind::heartbeat:
-      return self->spawn<caf::linked>(
-          heartbeat,
-          heartbeat_settings{st.worker, st.instance, c.heartbeat_interval, c.kv_operation_timeout,
-                             c.heartbeat_ttl},
-          group.heartbeats_kv, me);
+      return caf::actor_cast<caf::actor>(
+          self->spawn<caf::linked>(heartbeat,
+                                   heartbeat_settings{st.worker, st.instance, c.heartbeat_interval,
+                                                      c.kv_operation_timeout, c.heartbeat_ttl},
+                                   group.heartbeats_kv, caf::actor_cast<heartbeat_observer>(self)));
     case child_kind::election:
       return self->spawn<caf::linked>(election,
                                       election_settings{st.worker, st.instance, c.election_ttl,
@@ -180,7 +181,8 @@ void report_applied(node_ptr self) {
   auto& st = self->state;
   if (st.acks_pending > 0) return;
   if (auto hb = st.children.find(child_kind::heartbeat); hb != st.children.end())
-    self->send(hb->second, caf::update_atom::value, st.applied_epoch, st.applied_version);
+    self->send(caf::actor_cast<heartbeat_actor>(hb->second), caf::update_atom::value,
+               st.applied_epoch, st.applied_version);
 }
 
 /// The application did not acknowledge a revocation within the hand-off timeout: stop
@@ -194,7 +196,7 @@ void on_revocation_unacknowledged(node_ptr self) {
   st.revocation_lapsing = true;
   if (st.lease) st.lease->stop_extending("revocation not acknowledged");
   if (auto hb = st.children.find(child_kind::heartbeat); hb != st.children.end())
-    self->send(hb->second, hold_atom::value, true);
+    self->send(caf::actor_cast<heartbeat_actor>(hb->second), hold_atom::value, true);
 }
 
 /// Tells the subscribers. A change that revokes partitions is a request: each subscriber
@@ -285,7 +287,7 @@ void on_suspended(node_ptr self, const std::string& reason) {
   // A held heartbeat (an unacknowledged revocation) has done its job: the lease is gone, and
   // only a new write followed by a read-back of the assignment can bring it back.
   if (auto hb = st.children.find(child_kind::heartbeat); hb != st.children.end())
-    self->send(hb->second, hold_atom::value, false);
+    self->send(caf::actor_cast<heartbeat_actor>(hb->second), hold_atom::value, false);
   // The revoked partitions are served by nobody here now (the lease lapsed on our clock, and a
   // revocation is never resumed): report the revocation applied. Otherwise the leader waits for
   // a fence that cannot land (the node heartbeats again from here on) and never grants them.
@@ -562,7 +564,7 @@ void release(node_ptr self, release_step step, shutdown_intent intent) {
       return ask(child_kind::election, caf::delete_atom::value);
     case release_step::heartbeat:
       if (intent == shutdown_intent::restart)
-        return ask(child_kind::heartbeat, restart_atom::value);
+        return ask(child_kind::heartbeat, farewell_atom::value);
       return ask(child_kind::heartbeat, caf::delete_atom::value);
     case release_step::id:
       return ask(child_kind::id_claimer, caf::delete_atom::value);
@@ -574,7 +576,7 @@ void release(node_ptr self, release_step step, shutdown_intent intent) {
 void start_drain(node_ptr self) {
   auto& st = self->state;
   if (auto hb = st.children.find(child_kind::heartbeat); hb != st.children.end())
-    self->send(hb->second, leaving_atom::value, true);
+    self->send(caf::actor_cast<heartbeat_actor>(hb->second), leaving_atom::value, true);
   self->delayed_send(self, cfg(self).drain_timeout, caf::timeout_atom::value);
 }
 
