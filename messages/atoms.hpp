@@ -15,6 +15,11 @@ using resync_atom = caf::atom_constant<caf::atom("resync")>;
 using rebalance_atom = caf::atom_constant<caf::atom("rebalance")>;
 using refresh_atom = caf::atom_constant<caf::atom("refresh")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
+/// node -> heartbeat (heartbeat_actor): draining, put with `leaving`; stop or resume writing;
+/// a last heartbeat marked `restarting` before a restart.
+using leaving_atom = caf::atom_constant<caf::atom("leaving")>;
+using hold_atom = caf::atom_constant<caf::atom("hold")>;
+using farewell_atom = caf::atom_constant<caf::atom("farewell")>;
 /// The handles of the actors it sends to, given after spawn to one that was spawned first.
 using peers_atom = caf::atom_constant<caf::atom("peers")>;
 /// A fence of this worker failed; plan it again (the publisher's own delayed retry).

@@ -126,6 +126,10 @@ typename Inspector::result_type inspect(Inspector& f, heartbeat_outcome& x) {
   return f(caf::meta::type_name("parti.heartbeat_outcome"), x.sent_at_ns, x.result, x.detail);
 }
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_state_changed& x) {
+  return f(caf::meta::type_name("parti.node_state_changed"), x.state);
+}
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_status& x) {
   return f(caf::meta::type_name("parti.node_status"), x.worker, x.instance, x.state, x.leader,
            x.epoch, x.leader_id, x.applied_epoch, x.applied_version, x.owned, x.ids_lost,

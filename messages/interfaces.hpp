@@ -31,6 +31,39 @@ using kv_actor = caf::typed_actor<
 /// The wake-up of an actor whose rules ask for one (runtime/wakeup.hpp): (tick, token).
 using wakeup_tick = caf::reacts_to<caf::tick_atom, std::uint64_t>;
 
+// -- a node's members --------------------------------------------------------------------------
+//
+//   id_claimer --id_claimed, id_lost, claim_validity--> node
+//   heartbeat  --heartbeat_outcome, store_write_health--> node
+//   node --node_state_changed, update, leaving, hold--> heartbeat
+//   node --farewell?, delete?--> heartbeat;  node --delete?--> id_claimer
+
+/// The node, as far as its id claimer addresses it: the id held or lost, and until when the
+/// claim is surely still this process's.
+using id_claim_listener = caf::typed_actor<caf::reacts_to<id_claimed>, caf::reacts_to<id_lost>,
+                                           caf::reacts_to<claim_validity>>;
+
+/// Claims the lowest free <prefix>-<n> (the preferred id first) and keeps it by renewal; claims
+/// again on its own after a loss. `delete` releases the id (while it is still this process's)
+/// and answers once done or given up. (tick, claim generation) is its own timer.
+using id_claimer_actor =
+    caf::typed_actor<wakeup_tick, caf::replies_to<caf::delete_atom>::with<caf::ok_atom>>;
+
+/// The node, as far as its heartbeat addresses it: how each write ended, and whether the store
+/// takes writes.
+using heartbeat_observer =
+    caf::typed_actor<caf::reacts_to<heartbeat_outcome>, caf::reacts_to<store_write_health>>;
+
+/// Writes this worker's heartbeat record every interval (its own tick) and at once on a change:
+/// (update, applied epoch, applied version), the node's state, (leaving, bool) while draining;
+/// (hold, bool) stops or resumes writing. `farewell` writes a last record marked restarting,
+/// `delete` deletes the key; both stop the writing and answer once done or given up.
+using heartbeat_actor = caf::typed_actor<
+    caf::reacts_to<caf::tick_atom>, caf::reacts_to<caf::update_atom, std::uint64_t, std::uint64_t>,
+    caf::reacts_to<node_state_changed>, caf::reacts_to<leaving_atom, bool>,
+    caf::reacts_to<hold_atom, bool>, caf::replies_to<farewell_atom>::with<caf::ok_atom>,
+    caf::replies_to<caf::delete_atom>::with<caf::ok_atom>>;
+
 // -- the leader subtree ------------------------------------------------------------------------
 //
 //   worker_monitor --liveness_notice--> state_machine, emergency_detector

@@ -128,6 +128,12 @@ struct heartbeat_outcome {
   std::string detail;
 };
 
+/// node -> heartbeat: the node's lifecycle state changed. `state` is the name written in the
+/// heartbeat record's `state` field, as lifecycle.hpp names it ("Stable", "Degraded", ...).
+struct node_state_changed {
+  std::string state;
+};
+
 /// A node's view of itself, for /status, parti-ctl and tests.
 struct node_status {
   std::string worker;  // empty while no id is held

@@ -46,6 +46,12 @@ class boot_clock_source final : public clock {
   time_point now() const override { return boot_now(); }
 };
 
+/// Now on the clock of ownership leases: `lease_clock` when given (actor tests run leases in
+/// virtual time), else the boot clock.
+inline time_point lease_now(const clock* lease_clock) {
+  return lease_clock ? lease_clock->now() : boot_now();
+}
+
 /// A clock that moves only when told to: for unit tests.
 class manual_clock final : public clock {
  public:

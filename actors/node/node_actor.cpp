@@ -66,8 +66,7 @@ struct node_state {
 using node_ptr = caf::stateful_actor<node_state>*;
 
 time_point lease_now(caf::local_actor* self) {
-  const auto& clock = static_cast<node_ptr>(self)->state.options.lease_clock;
-  return clock ? clock->now() : boot_now();
+  return lease_now(static_cast<node_ptr>(self)->state.options.lease_clock.get());
 }
 
 const node_config& cfg(node_ptr self) {
@@ -97,6 +96,14 @@ void notify(node_ptr self, const Message& m) {
   for (auto& s : self->state.subscribers) self->send(s, m);
 }
 
+/// Sends the heartbeat child, when it runs, a message of its protocol.
+template <class... Ts>
+void tell_heartbeat(node_ptr self, Ts&&... xs) {
+  auto& children = self->state.children;
+  if (auto hb = children.find(child_kind::heartbeat); hb != children.end())
+    self->send(caf::actor_cast<heartbeat_actor>(hb->second), std::forward<Ts>(xs)...);
+}
+
 /// A state change, told everywhere: the log, the subscribers, the callback and the heartbeat's
 /// `state` field.
 void tell_state(node_ptr self, const state_change& change) {
@@ -107,8 +114,7 @@ void tell_state(node_ptr self, const state_change& change) {
       change.reason.empty() ? "" : " (" + change.reason + ")");
   notify(self, u);
   if (st.options.callbacks.on_state) st.options.callbacks.on_state(u);
-  if (auto hb = st.children.find(child_kind::heartbeat); hb != st.children.end())
-    self->send(hb->second, caf::put_atom::value, u.to);
+  tell_heartbeat(self, node_state_changed{u.to});
 }
 
 void carry_out(node_ptr self);
@@ -146,14 +152,17 @@ caf::actor spawn_child(node_ptr self, child_kind kind) {
       s.instance = st.instance;
       s.host = st.host;
       s.pid = ::getpid();
-      return self->spawn<caf::linked>(id_claimer, s, group.ids_kv, me);
+      s.lease_clock = st.options.lease_clock;
+      return caf::actor_cast<caf::actor>(self->spawn<caf::linked>(
+          id_claimer, s, group.ids_kv, caf::actor_cast<id_claim_listener>(self)));
     }
-    case child_kind::heartbeat:
-      return self->spawn<caf::linked>(
-          heartbeat,
-          heartbeat_settings{st.worker, st.instance, c.heartbeat_interval, c.kv_operation_timeout,
-                             c.heartbeat_ttl},
-          group.heartbeats_kv, me);
+    case child_kind::heartbeat: {
+      heartbeat_settings s{
+          st.worker,       st.instance,           c.heartbeat_interval, c.kv_operation_timeout,
+          c.heartbeat_ttl, st.options.lease_clock};
+      return caf::actor_cast<caf::actor>(self->spawn<caf::linked>(
+          heartbeat, s, group.heartbeats_kv, caf::actor_cast<heartbeat_observer>(self)));
+    }
     case child_kind::election:
       return self->spawn<caf::linked>(election,
                                       election_settings{st.worker, st.instance, c.election_ttl,
@@ -177,12 +186,6 @@ caf::actor spawn_child(node_ptr self, child_kind kind) {
 
 using lease_tick_atom = caf::atom_constant<caf::atom("leasetick")>;
 using readback_atom = caf::atom_constant<caf::atom("readback")>;
-
-void send_to_heartbeat_child(node_ptr self, const caf::message& msg) {
-  auto& children = self->state.children;
-  if (auto hb = children.find(child_kind::heartbeat); hb != children.end())
-    self->send(hb->second, msg);
-}
 
 bool lease_allows_serving(node_ptr self) {
   return self->state.gate->may_serve(lease_now(self));
@@ -303,11 +306,10 @@ void carry_out_gate(node_ptr self) {
       else if (auto* r = std::get_if<resume_ownership>(&out))
         on_resumed(self, *r);
       else if (auto* h = std::get_if<hold_heartbeats>(&out))
-        send_to_heartbeat_child(self, caf::make_message(hold_atom::value, h->hold));
+        tell_heartbeat(self, hold_atom::value, h->hold);
       else if (auto* applied = std::get_if<report_applied>(&out))
-        send_to_heartbeat_child(self,
-                                caf::make_message(caf::update_atom::value, applied->applied.epoch,
-                                                  applied->applied.version));
+        tell_heartbeat(self, caf::update_atom::value, applied->applied.epoch,
+                       applied->applied.version);
       else if (auto* read = std::get_if<read_assignment_key>(&out))
         read->after > duration::zero()
             ? self->delayed_send(self, read->after, readback_atom::value, read->token)
@@ -455,7 +457,8 @@ void release(node_ptr self, release_step step, shutdown_intent intent) {
   auto ask = [=](child_kind holder, auto request) {
     auto& s = self->state;
     auto child = s.children.find(holder);
-    if (child == s.children.end()) return s.rules->released(step, now(self));  // the next poll goes on
+    if (child == s.children.end())
+      return s.rules->released(step, now(self));  // the next poll goes on
     auto done = [=] {
       self->state.rules->released(step, now(self));
       carry_out(self);
@@ -469,7 +472,7 @@ void release(node_ptr self, release_step step, shutdown_intent intent) {
       return ask(child_kind::election, caf::delete_atom::value);
     case release_step::heartbeat:
       if (intent == shutdown_intent::restart)
-        return ask(child_kind::heartbeat, restart_atom::value);
+        return ask(child_kind::heartbeat, farewell_atom::value);
       return ask(child_kind::heartbeat, caf::delete_atom::value);
     case release_step::id:
       return ask(child_kind::id_claimer, caf::delete_atom::value);
@@ -479,9 +482,7 @@ void release(node_ptr self, release_step step, shutdown_intent intent) {
 /// Drain: announce `leaving`; the leader hands our partitions to others at once. The rules end
 /// the drain when we own nothing, or at the drain timeout.
 void start_drain(node_ptr self) {
-  auto& st = self->state;
-  if (auto hb = st.children.find(child_kind::heartbeat); hb != st.children.end())
-    self->send(hb->second, leaving_atom::value, true);
+  tell_heartbeat(self, leaving_atom::value, true);
   self->delayed_send(self, cfg(self).drain_timeout, caf::timeout_atom::value);
 }
 
@@ -489,7 +490,8 @@ void start_drain(node_ptr self) {
 /// wake-up. Stops at the end of the shutdown: the node has quit.
 void carry_out(node_ptr self) {
   auto& st = self->state;
-  for (auto outputs = st.rules->poll(now(self)); !outputs.empty(); outputs = st.rules->poll(now(self))) {
+  for (auto outputs = st.rules->poll(now(self)); !outputs.empty();
+       outputs = st.rules->poll(now(self))) {
     for (auto& out : outputs) {
       if (auto* change = std::get_if<state_change>(&out)) {
         tell_state(self, *change);
