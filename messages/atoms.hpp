@@ -12,6 +12,8 @@ using write_atom = caf::atom_constant<caf::atom("write")>;
 using restart_atom = caf::atom_constant<caf::atom("restart")>;
 using failed_atom = caf::atom_constant<caf::atom("failed")>;
 using resync_atom = caf::atom_constant<caf::atom("resync")>;
+/// A watch supervisor's own timer: start a new watcher once the restart backoff has passed.
+using rewatch_atom = caf::atom_constant<caf::atom("rewatch")>;
 using rebalance_atom = caf::atom_constant<caf::atom("rebalance")>;
 using refresh_atom = caf::atom_constant<caf::atom("refresh")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;

@@ -55,6 +55,14 @@ struct watch_ready {
   std::uint32_t restarts = 0;
 };
 
+/// Counters of one supervised watch (runtime/nats/watch.hpp); its answer to `stats_atom`.
+struct watch_stats {
+  std::uint64_t delivered = 0;
+  std::uint64_t duplicates_dropped = 0;
+  std::uint32_t failures = 0;
+  std::uint32_t restarts = 0;
+};
+
 enum class connection_state : std::uint8_t {
   connected = 0,
   disconnected = 1,

@@ -69,6 +69,11 @@ typename Inspector::result_type inspect(Inspector& f, watch_ready& x) {
   return f(caf::meta::type_name("parti.watch_ready"), x.bucket, x.resumed, x.present, x.restarts);
 }
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, watch_stats& x) {
+  return f(caf::meta::type_name("parti.watch_stats"), x.delivered, x.duplicates_dropped, x.failures,
+           x.restarts);
+}
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, connection_event& x) {
   return f(caf::meta::type_name("parti.connection_event"), x.state, x.url, x.detail);
 }

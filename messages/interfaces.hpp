@@ -28,6 +28,62 @@ using kv_actor = caf::typed_actor<
     caf::replies_to<caf::get_atom, keys_atom>::with<std::vector<kv_entry>>,
     caf::replies_to<write_atom, std::vector<kv_write>>::with<std::vector<std::uint64_t>>>;
 
+// -- watches -----------------------------------------------------------------------------------
+//
+//   watch (supervisor) --watch_update, watch_ready--> worker_monitor, leader, watch_hub
+//   watch_hub --watch_update, watch_ready (one key)--> election, assignment_watch
+//   election --leadership_update--> node
+//   assignment_watch --assignment_update?--> node (one at a time: the next once answered)
+
+/// The consumer of a supervised watch (runtime/nats/watch.hpp): gets every current value
+/// (`initial`), one watch_ready when they are replayed, then every change; answers nothing.
+using watch_consumer = caf::typed_actor<caf::reacts_to<watch_update>, caf::reacts_to<watch_ready>>;
+
+/// The detached child of a watch, which owns the thread blocked in kvWatcher_Next: gets that
+/// thread's entries and its failure (failed, reason), forwards the entries to its supervisor and
+/// dies with the failure (the supervisor traps the exit). Internal to runtime/nats/watch.cpp.
+using watcher_actor = caf::typed_actor<caf::reacts_to<watch_update>, caf::reacts_to<watch_ready>,
+                                       caf::reacts_to<failed_atom, std::string>>;
+
+/// A supervised KV watch: entries from its current watcher go to its consumer, minus the
+/// revisions already delivered; a failed watcher is replaced after a backoff (rewatch: its own
+/// timer). `resync` replays the current values through a new watcher; `stats` answers counters.
+using watch_actor = caf::typed_actor<caf::reacts_to<watch_update>, caf::reacts_to<watch_ready>,
+                                     caf::reacts_to<resync_atom>, caf::reacts_to<rewatch_atom>,
+                                     caf::replies_to<stats_atom>::with<watch_stats>>;
+
+/// The subscriber of one key of a watch hub: the key's current value (`initial`, if any), a
+/// watch_ready, then every change of that key; answers nothing.
+using key_consumer = caf::typed_actor<caf::reacts_to<watch_update>, caf::reacts_to<watch_ready>>;
+
+/// One watch of a whole bucket shared by per-key consumers (runtime/nats/watch_hub.hpp):
+/// (subscribe, key, consumer) adds one, (resync, key, consumer) replays the key's current value
+/// to it; as its watch's consumer it gets the bucket's entries. Answers nothing.
+using watch_hub_actor =
+    caf::typed_actor<caf::reacts_to<caf::subscribe_atom, std::string, key_consumer>,
+                     caf::reacts_to<resync_atom, std::string, key_consumer>,
+                     caf::reacts_to<watch_update>, caf::reacts_to<watch_ready>>;
+
+/// The node, as its election addresses it: every change of the leadership.
+using leadership_listener = caf::typed_actor<caf::reacts_to<leadership_update>>;
+
+/// The node, as its assignment watch addresses it: one change at a time, answered (ok) once
+/// applied.
+using assignment_listener =
+    caf::typed_actor<caf::replies_to<assignment_update>::with<caf::ok_atom>>;
+
+/// Campaigns for, renews and watches the `leader` key (lease_rules); `delete` resigns (deletes
+/// the lease if held) and answers ok. (tick, token) is its wake-up (wakeup_tick, below).
+using election_actor = caf::typed_actor<caf::reacts_to<watch_update>, caf::reacts_to<watch_ready>,
+                                        caf::replies_to<caf::delete_atom>::with<caf::ok_atom>,
+                                        caf::reacts_to<caf::tick_atom, std::uint64_t>>;
+
+/// Hands this worker's assignment key's changes to the node, in order, latest wins
+/// (assignment_tracker); `resync` asks its hub to replay the key's current value.
+using assignment_watch_actor =
+    caf::typed_actor<caf::reacts_to<watch_update>, caf::reacts_to<watch_ready>,
+                     caf::reacts_to<resync_atom>>;
+
 /// The wake-up of an actor whose rules ask for one (runtime/wakeup.hpp): (tick, token).
 using wakeup_tick = caf::reacts_to<caf::tick_atom, std::uint64_t>;
 

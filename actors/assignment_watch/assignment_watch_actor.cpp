@@ -6,24 +6,12 @@
 #include "messages/wire.hpp"
 #include "runtime/log.hpp"
 #include "runtime/metrics/decode_errors.hpp"
-#include "runtime/nats/watch.hpp"
 
 namespace parti {
 
 namespace {
 
-struct watcher_state {
-  std::string worker;
-  caf::actor parent;
-  assignment_tracker tracker;
-  std::uint64_t undecodable = 0;
-  std::shared_ptr<metrics> stats;
-
-  watcher_state(std::string w, caf::actor p)
-      : worker(w), parent(std::move(p)), tracker(std::move(w)) {}
-};
-
-using state_ptr = std::shared_ptr<watcher_state>;
+using self_ptr = assignment_watch_actor::stateful_pointer<assignment_watch_state>;
 
 assignment_update to_update(const std::string& worker, assignment_change&& change) {
   assignment_update u;
@@ -39,16 +27,17 @@ assignment_update to_update(const std::string& worker, assignment_change&& chang
 }
 
 /// Sends the next pending change unless one is still waiting for the parent's answer.
-void pump(caf::event_based_actor* self, const state_ptr& st) {
-  if (st->tracker.awaiting_ack()) return;
-  auto change = st->tracker.deliver();
+void pump(self_ptr self) {
+  auto& st = self->state;
+  if (st.tracker->awaiting_ack()) return;
+  auto change = st.tracker->deliver();
   if (!change) return;
-  log(log_level::info, st->worker, ": ", format_change(*change));
-  self->request(st->parent, caf::infinite, to_update(st->worker, std::move(*change)))
+  log(log_level::info, st.worker, ": ", format_change(*change));
+  self->request(st.parent, caf::infinite, to_update(st.worker, std::move(*change)))
       .then(
           [=](caf::ok_atom) {
-            st->tracker.ack();
-            pump(self, st);
+            self->state.tracker->ack();
+            pump(self);
           },
           [=](const caf::error& err) {
             // The parent is gone or failed: we end with it (we are linked).
@@ -56,37 +45,44 @@ void pump(caf::event_based_actor* self, const state_ptr& st) {
           });
 }
 
-void on_update(caf::event_based_actor* self, const state_ptr& st, const watch_update& u) {
-  if (u.entry.key != st->worker) return;
+void on_update(self_ptr self, const watch_update& u) {
+  auto& st = self->state;
+  if (u.entry.key != st.worker) return;
   if (u.entry.op != kv_op::put) {
-    st->tracker.on_delete();
+    st.tracker->on_delete();
   } else {
     auto record = decode_reported<assignment_record>(
-        u.entry, {st->stats.get(), st->worker, bucket_role::assignments, st->worker},
-        st->undecodable);
+        u.entry, {st.stats.get(), st.worker, bucket_role::assignments, st.worker}, st.undecodable);
     if (!record) return;
-    auto outcome = st->tracker.on_put(*record);
+    auto outcome = st.tracker->on_put(*record);
     if (outcome == offer_outcome::stale || outcome == offer_outcome::other_worker)
-      log(log_level::info, st->worker, ": ignored assignment e", record->epoch, " v",
+      log(log_level::info, st.worker, ": ignored assignment e", record->epoch, " v",
           record->version, " (", to_string(outcome), ")");
   }
-  pump(self, st);
+  pump(self);
 }
 
 }  // namespace
 
-caf::behavior assignment_watch(caf::event_based_actor* self, std::string worker,
-                               caf::actor assignments_hub, caf::actor parent,
-                               std::shared_ptr<metrics> stats) {
-  auto st = std::make_shared<watcher_state>(worker, std::move(parent));
-  st->stats = stats;
+assignment_watch_actor::behavior_type assignment_watch(self_ptr self, std::string worker,
+                                                       watch_hub_actor assignments_hub,
+                                                       assignment_listener parent,
+                                                       std::shared_ptr<metrics> stats) {
+  auto& st = self->state;
+  st.worker = worker;
+  st.hub = std::move(assignments_hub);
+  st.parent = std::move(parent);
+  st.tracker.emplace(std::move(worker));
+  st.stats = std::move(stats);
   // The process's shared watch of the assignments bucket sends us our key's changes.
-  auto me = caf::actor_cast<caf::actor>(self);
-  self->send(assignments_hub, caf::subscribe_atom::value, worker, me);
+  self->send(st.hub, caf::subscribe_atom::value, st.worker, key_consumer{self});
   return {
-      [=](const watch_update& u) { on_update(self, st, u); },
+      [=](const watch_update& u) { on_update(self, u); },
       [=](const watch_ready&) {},
-      [=](resync_atom) { self->send(assignments_hub, resync_atom::value, worker, me); },
+      [=](resync_atom) {
+        auto& s = self->state;
+        self->send(s.hub, resync_atom::value, s.worker, key_consumer{self});
+      },
   };
 }
 

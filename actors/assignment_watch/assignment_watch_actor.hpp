@@ -5,19 +5,31 @@
 // (applied it). A record whose (epoch, version) is not greater than the one held is ignored
 // (fencing), a deleted key means "own nothing", a value that does not decode is counted, logged
 // once and skipped.
-#include <caf/fwd.hpp>
-
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "actors/assignment_watch/assignment_tracker.hpp"
 #include "messages/interfaces.hpp"
 #include "runtime/metrics/metrics.hpp"
 #include "runtime/nats/kv_store.hpp"
 
 namespace parti {
 
-caf::behavior assignment_watch(caf::event_based_actor* self, std::string worker,
-                               caf::actor assignments_hub, caf::actor parent,
-                               std::shared_ptr<metrics> stats);
+struct assignment_watch_state {
+  std::string worker;
+  watch_hub_actor hub;
+  assignment_listener parent;
+  std::optional<assignment_tracker> tracker;  // from the start on
+  std::uint64_t undecodable = 0;
+  std::shared_ptr<metrics> stats;
+  static inline const char* name = "parti.assignment_watch";
+};
+
+/// Subscribes to `worker`'s key at `assignments_hub` (the process's shared watch of the
+/// assignments bucket).
+assignment_watch_actor::behavior_type assignment_watch(
+    assignment_watch_actor::stateful_pointer<assignment_watch_state> self, std::string worker,
+    watch_hub_actor assignments_hub, assignment_listener parent, std::shared_ptr<metrics> stats);
 
 }  // namespace parti

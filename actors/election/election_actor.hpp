@@ -8,17 +8,17 @@
 // Tells its parent a leadership_update on every change (this node leads or not, who leads).
 // Ask it `delete_atom` to resign (graceful stop): it deletes the lease if it holds it, so a
 // follower campaigns at once; it answers ok_atom.
-#include <caf/fwd.hpp>
-
 #include <atomic>
 #include <memory>
-
+#include <optional>
 #include <string>
 
+#include "actors/election/lease_rules.hpp"
 #include "messages/interfaces.hpp"
 #include "runtime/clock.hpp"
 #include "runtime/metrics/metrics.hpp"
 #include "runtime/nats/kv_store.hpp"
+#include "runtime/wakeup.hpp"
 
 namespace parti {
 
@@ -33,8 +33,28 @@ struct election_settings {
   std::shared_ptr<std::atomic<std::int64_t>> leading_until;
 };
 
-caf::behavior election(caf::event_based_actor* self, election_settings settings,
-                       kv_actor election_kv, caf::actor election_hub, caf::actor parent,
-                       std::shared_ptr<metrics> stats);
+struct election_state {
+  election_settings settings;
+  lease_timing timing;
+  kv_actor kv;
+  leadership_listener parent;
+  std::optional<lease_follower> follower;  // from the start on
+  std::optional<leader_term> term;
+  std::string leader_id;          // as last seen in the watch
+  std::uint64_t lease_epoch = 0;  // the newest lease epoch seen: older assignments are stale
+  bool busy = false;              // one store operation at a time
+  bool resigned = false;
+  wakeup timer;
+  std::uint64_t undecodable = 0;
+  std::shared_ptr<metrics> stats;
+  static inline const char* name = "parti.election";
+};
+
+/// Subscribes to the `leader` key at `election_hub` (the process's shared watch of the
+/// election bucket).
+election_actor::behavior_type election(election_actor::stateful_pointer<election_state> self,
+                                       election_settings settings, kv_actor election_kv,
+                                       watch_hub_actor election_hub, leadership_listener parent,
+                                       std::shared_ptr<metrics> stats);
 
 }  // namespace parti

@@ -137,7 +137,7 @@ void start_pipeline(leader_ptr self, published_state published) {
   watch_options opts;
   opts.key_filter = std::string(control_key);
   self->link_to(
-      spawn_watch(self->system(), group.assignments, caf::actor_cast<caf::actor>(self), opts,
+      spawn_watch(self->system(), group.assignments, self, opts,
                   count_watch_failures(stats, st.ctx.worker, group.assignments->bucket())));
   if (st.settings.refresh_period > duration::zero())
     self->delayed_send(self, st.settings.refresh_period, refresh_atom::value);

@@ -164,13 +164,16 @@ caf::actor spawn_child(node_ptr self, child_kind kind) {
           heartbeat, s, group.heartbeats_kv, caf::actor_cast<heartbeat_observer>(self)));
     }
     case child_kind::election:
-      return self->spawn<caf::linked>(election,
-                                      election_settings{st.worker, st.instance, c.election_ttl,
-                                                        c.kv_operation_timeout, st.leading_until},
-                                      group.election_kv, group.election_hub, me, group.metrics);
+      return caf::actor_cast<caf::actor>(
+          self->spawn<caf::linked>(election,
+                                   election_settings{st.worker, st.instance, c.election_ttl,
+                                                     c.kv_operation_timeout, st.leading_until},
+                                   group.election_kv, group.election_hub,
+                                   caf::actor_cast<leadership_listener>(self), group.metrics));
     case child_kind::assignment_watch:
-      return self->spawn<caf::linked>(assignment_watch, st.worker, group.assignments_hub, me,
-                                      group.metrics);
+      return caf::actor_cast<caf::actor>(
+          self->spawn<caf::linked>(assignment_watch, st.worker, group.assignments_hub,
+                                   caf::actor_cast<assignment_listener>(self), group.metrics));
     case child_kind::leader: {
       if (!st.options.leader) return {};
       leader_context ctx{c, st.options.group, st.worker, st.leadership.epoch, me, st.leading_until};
@@ -500,7 +503,7 @@ void carry_out(node_ptr self) {
             to_string(refused->to));
       } else if (std::holds_alternative<resync_assignment>(out)) {
         if (auto w = st.children.find(child_kind::assignment_watch); w != st.children.end())
-          self->send(w->second, resync_atom::value);
+          self->send(caf::actor_cast<assignment_watch_actor>(w->second), resync_atom::value);
       } else if (auto* restart = std::get_if<restart_child>(&out)) {
         self->delayed_send(self, restart->after, restart_atom::value,
                            static_cast<int>(restart->kind));

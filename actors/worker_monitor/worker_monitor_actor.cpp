@@ -125,8 +125,8 @@ void watch_store(self_ptr self, std::shared_ptr<kv_store> heartbeats) {
   if (!conn->connected()) m.tracker->store_outage_began(self->clock().now());
   auto bucket = heartbeats->bucket();
   auto failures = count_watch_failures(m.peers.stats, m.peers.worker, bucket);
-  self->link_to(spawn_watch(self->system(), std::move(heartbeats),
-                            caf::actor_cast<caf::actor>(self), watch_options{}, failures));
+  self->link_to(
+      spawn_watch(self->system(), std::move(heartbeats), self, watch_options{}, failures));
 }
 
 }  // namespace

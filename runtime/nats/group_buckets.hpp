@@ -18,7 +18,7 @@ struct group_buckets {
   kv_actor ids_kv, election_kv, heartbeats_kv, assignments_kv;
   std::shared_ptr<parti::metrics> metrics;  // shared by the nodes of this process; never null
   /// One watch per bucket for the per-key watches of every node (watch_hub.hpp).
-  caf::actor election_hub, assignments_hub;
+  watch_hub_actor election_hub, assignments_hub;
 
   /// Ends the KV actors (call before the actor system goes away).
   void close();

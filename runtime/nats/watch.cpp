@@ -14,13 +14,11 @@
 
 namespace parti {
 
-namespace {
-
 /// The thread that blocks in kvWatcher_Next and turns what it gets into messages to `owner`.
 class watch_loop {
  public:
   watch_loop(std::shared_ptr<kv_store> store, std::string filter, duration poll,
-             stall_options stall, caf::actor owner)
+             stall_options stall, watcher_actor owner)
       : store_(std::move(store)), filter_(std::move(filter)), poll_(poll), stall_(stall) {
     thread_ = std::thread([this, owner] { run(owner); });
   }
@@ -38,7 +36,7 @@ class watch_loop {
   }
 
  private:
-  void run(caf::actor owner) {
+  void run(const watcher_actor& owner) {
     kvWatcher* w = nullptr;
     natsStatus s = filter_ == ">" ? kvStore_WatchAll(&w, store_->raw(), nullptr)
                                   : kvStore_Watch(&w, store_->raw(), filter_.c_str(), nullptr);
@@ -78,7 +76,7 @@ class watch_loop {
 
   static time_point steady_now() { return std::chrono::steady_clock::now(); }
 
-  void fail(const caf::actor& owner, const std::string& reason) {
+  void fail(const watcher_actor& owner, const std::string& reason) {
     std::lock_guard<std::mutex> guard(mutex_);
     if (!stopping_) caf::anon_send(owner, failed_atom::value, reason);
   }
@@ -115,18 +113,19 @@ class watch_loop {
   std::thread thread_;
 };
 
-struct watcher_state {
-  std::unique_ptr<watch_loop> loop;  // destroyed with the state: stops and joins the thread
-  static inline const char* name = "parti.watcher";
-};
+watcher_state::~watcher_state() = default;
+
+namespace {
+
+using watcher_ptr = watcher_actor::stateful_pointer<watcher_state>;
+using self_ptr = watch_actor::stateful_pointer<watch_state>;
 
 /// Owns one watch_loop and forwards its messages to the supervisor. Fails (and dies with an
 /// error) when the watch fails.
-caf::behavior watcher(caf::stateful_actor<watcher_state>* self, std::shared_ptr<kv_store> store,
-                      watch_options options, caf::actor parent) {
-  self->state.loop =
-      std::make_unique<watch_loop>(std::move(store), options.key_filter, options.poll,
-                                   options.stall, caf::actor_cast<caf::actor>(self));
+watcher_actor::behavior_type watcher(watcher_ptr self, std::shared_ptr<kv_store> store,
+                                     watch_options options, watch_actor parent) {
+  self->state.loop = std::make_unique<watch_loop>(std::move(store), options.key_filter,
+                                                  options.poll, options.stall, self);
   return {
       [=](watch_update& u) { self->send(parent, std::move(u)); },
       [=](watch_ready& r) { self->send(parent, std::move(r)); },
@@ -136,42 +135,21 @@ caf::behavior watcher(caf::stateful_actor<watcher_state>* self, std::shared_ptr<
   };
 }
 
-struct supervisor_state {
-  std::shared_ptr<kv_store> store;
-  caf::actor consumer;
-  watch_options options;
-  std::function<void(const std::string&)> on_failure;
-  std::unique_ptr<backoff> retry;
-  caf::actor child;
-  revision_filter delivered;
-  std::set<std::string> replayed;  // keys seen in the current replay
-  bool replaying = true;
-  watch_stats stats;
-  /// Consumers usually keep no handle of their watch (only a link, which is weak), and a dead
-  /// watcher no longer refers to us: without this, a supervisor waiting to restart its watcher
-  /// would be destroyed as unreachable (and take its linked consumer with it). Released when
-  /// the supervisor quits, which it does when the consumer goes down.
-  caf::actor keep_alive;
-  static inline const char* name = "parti.watch_supervisor";
-};
-
-using supervisor_actor = caf::stateful_actor<supervisor_state>*;
-
-void start_child(supervisor_actor self) {
+void start_child(self_ptr self) {
   auto& st = self->state;
   st.replaying = true;
   st.replayed.clear();
-  st.child = self->spawn<caf::detached + caf::linked>(watcher, st.store, st.options,
-                                                      caf::actor_cast<caf::actor>(self));
+  st.child =
+      self->spawn<caf::detached + caf::linked>(watcher, st.store, st.options, watch_actor{self});
 }
 
 /// Messages of a watcher that was replaced (resync) may still be in the mailbox: their entries
 /// are real data (the revision filter sorts them out) but they say nothing about the replay.
-bool from_current_child(supervisor_actor self) {
+bool from_current_child(self_ptr self) {
   return self->state.child && self->current_sender() == self->state.child.address();
 }
 
-void on_update(supervisor_actor self, watch_update& u) {
+void on_update(self_ptr self, watch_update& u) {
   auto& st = self->state;
   if (st.replaying && from_current_child(self)) st.replayed.insert(u.entry.key);
   if (!st.delivered.accept(u.entry.key, u.entry.revision)) {
@@ -182,7 +160,7 @@ void on_update(supervisor_actor self, watch_update& u) {
   self->send(st.consumer, std::move(u));
 }
 
-void on_ready(supervisor_actor self, watch_ready& r) {
+void on_ready(self_ptr self, watch_ready& r) {
   auto& st = self->state;
   if (!from_current_child(self)) return;
   st.replaying = false;
@@ -194,21 +172,32 @@ void on_ready(supervisor_actor self, watch_ready& r) {
   self->send(st.consumer, std::move(r));
 }
 
-void on_child_exit(supervisor_actor self, const caf::exit_msg& em) {
+void on_child_exit(self_ptr self, const caf::exit_msg& em) {
   auto& st = self->state;
   ++st.stats.failures;
   std::string reason = caf::to_string(em.reason);
   if (st.on_failure) st.on_failure(reason);
   st.child = nullptr;
-  self->delayed_send(self, st.retry->next(), restart_atom::value);
+  self->delayed_send(self, st.retry->next(), rewatch_atom::value);
 }
 
-caf::behavior watch_supervisor(caf::stateful_actor<supervisor_state>* self,
-                               std::shared_ptr<kv_store> store, caf::actor consumer,
-                               watch_options options,
-                               std::function<void(const std::string&)> on_failure) {
+/// Replays current values now (e.g. after an outage, to re-validate what we hold): a new watch
+/// replaces the old one; what the consumer already has is not delivered again.
+void resync(self_ptr self) {
   auto& st = self->state;
-  st.keep_alive = caf::actor_cast<caf::actor>(self);
+  if (st.child) {
+    self->unlink_from(st.child);
+    self->send_exit(st.child, caf::exit_reason::user_shutdown);
+  }
+  ++st.stats.restarts;
+  start_child(self);
+}
+
+watch_actor::behavior_type watch_supervisor(self_ptr self, std::shared_ptr<kv_store> store,
+                                            watch_consumer consumer, watch_options options,
+                                            std::function<void(const std::string&)> on_failure) {
+  auto& st = self->state;
+  st.keep_alive = self;
   st.store = std::move(store);
   st.consumer = consumer;
   st.options = std::move(options);
@@ -235,32 +224,20 @@ caf::behavior watch_supervisor(caf::stateful_actor<supervisor_state>* self,
   return {
       [=](watch_update& u) { on_update(self, u); },
       [=](watch_ready& r) { on_ready(self, r); },
-      [=](restart_atom) {
+      [=](rewatch_atom) {
         ++self->state.stats.restarts;
         start_child(self);
       },
-      [=](resync_atom) {
-        // Replay current values now (e.g. after an outage, to re-validate what we hold): a new
-        // watch replaces the old one; what the consumer already has is not delivered again.
-        auto& state = self->state;
-        if (state.child) {
-          self->unlink_from(state.child);
-          self->send_exit(state.child, caf::exit_reason::user_shutdown);
-        }
-        ++state.stats.restarts;
-        start_child(self);
-      },
-      [=](stats_atom) {
-        const auto& s = self->state.stats;
-        return caf::make_message(s.delivered, s.duplicates_dropped, s.failures, s.restarts);
-      },
+      [=](resync_atom) { resync(self); },
+      [=](stats_atom) { return self->state.stats; },
   };
 }
 
 }  // namespace
 
-caf::actor spawn_watch(caf::actor_system& sys, std::shared_ptr<kv_store> store, caf::actor consumer,
-                       watch_options options, std::function<void(const std::string&)> on_failure) {
+watch_actor spawn_watch(caf::actor_system& sys, std::shared_ptr<kv_store> store,
+                        watch_consumer consumer, watch_options options,
+                        std::function<void(const std::string&)> on_failure) {
   return sys.spawn(watch_supervisor, std::move(store), std::move(consumer), std::move(options),
                    std::move(on_failure));
 }

@@ -10,15 +10,18 @@
 // consumer already has (revision_filter), so nothing is delivered twice. A watch that stops
 // delivering without failing (its consumer's server died) is detected by asking the store for
 // its newest revision after a silence, and fails as "stalled" (watch_stall.hpp).
-#include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
+#include <functional>
 #include <memory>
+#include <set>
 #include <string>
 
+#include "messages/interfaces.hpp"
 #include "runtime/metrics/metrics.hpp"
 #include "runtime/nats/kv_store.hpp"
 #include "runtime/resilience/backoff.hpp"
+#include "runtime/revision_filter.hpp"
 #include "runtime/watch_stall.hpp"
 
 namespace parti {
@@ -35,21 +38,43 @@ struct watch_options {
   stall_options stall;
 };
 
-/// Counters of one supervised watch; reply to `stats_atom`.
-struct watch_stats {
-  std::uint64_t delivered = 0;
-  std::uint64_t duplicates_dropped = 0;
-  std::uint32_t failures = 0;
-  std::uint32_t restarts = 0;
+class watch_loop;  // the thread that blocks in kvWatcher_Next (watch.cpp)
+
+/// The watcher: the supervisor's detached child, which owns one watch_loop.
+struct watcher_state {
+  std::unique_ptr<watch_loop> loop;  // destroyed with the state: stops and joins the thread
+  ~watcher_state();
+  static inline const char* name = "parti.watcher";
+};
+
+/// The watch supervisor.
+struct watch_state {
+  std::shared_ptr<kv_store> store;
+  watch_consumer consumer;
+  watch_options options;
+  std::function<void(const std::string&)> on_failure;
+  std::unique_ptr<backoff> retry;
+  watcher_actor child;
+  revision_filter delivered;
+  std::set<std::string> replayed;  // keys seen in the current replay
+  bool replaying = true;
+  watch_stats stats;
+  /// Consumers usually keep no handle of their watch (only a link, which is weak), and a dead
+  /// watcher no longer refers to us: without this, a supervisor waiting to restart its watcher
+  /// would be destroyed as unreachable (and take its linked consumer with it). Released when
+  /// the supervisor quits, which it does when the consumer goes down.
+  watch_actor keep_alive;
+  static inline const char* name = "parti.watch_supervisor";
 };
 
 /// Starts a supervised watch. Send it `resync_atom` to replay current values through a new
-/// watch (nothing already delivered is delivered again; watch_ready says `resumed`). It stops when
-/// the consumer terminates, or on exit sent to it. `on_failure`, when set, is called (on an actor
-/// thread) with the reason each time the watch fails; metrics hook in here.
-caf::actor spawn_watch(caf::actor_system& sys, std::shared_ptr<kv_store> store, caf::actor consumer,
-                       watch_options options = {},
-                       std::function<void(const std::string&)> on_failure = {});
+/// watch (nothing already delivered is delivered again; watch_ready says `resumed`); ask it
+/// `stats_atom` for its watch_stats (messages/events.hpp). It stops when the consumer
+/// terminates, or on exit sent to it. `on_failure`, when set, is called (on an actor thread)
+/// with the reason each time the watch fails; metrics hook in here.
+watch_actor spawn_watch(caf::actor_system& sys, std::shared_ptr<kv_store> store,
+                        watch_consumer consumer, watch_options options = {},
+                        std::function<void(const std::string&)> on_failure = {});
 
 /// An on_failure hook that counts the failure and the restart that follows it.
 std::function<void(const std::string&)> count_watch_failures(std::shared_ptr<metrics> m,

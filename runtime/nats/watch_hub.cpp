@@ -2,9 +2,6 @@
 
 #include <caf/all.hpp>
 
-#include <map>
-#include <unordered_map>
-
 #include "messages/atoms.hpp"
 #include "messages/inspect.hpp"
 #include "runtime/nats/watch.hpp"
@@ -13,25 +10,17 @@ namespace parti {
 
 namespace {
 
-struct hub_state {
-  std::string bucket;
-  std::unordered_map<std::string, kv_entry> current;  // the latest entry of every key seen
-  std::multimap<std::string, caf::actor> consumers;   // key -> consumer
-  bool ready = false;                                 // the first replay is complete
-  static inline const char* name = "parti.watch_hub";
-};
-
-using hub_ptr = caf::stateful_actor<hub_state>*;
+using self_ptr = watch_hub_actor::stateful_pointer<watch_hub_state>;
 
 /// What a new (or resyncing) consumer of `key` needs: the current value, then ready.
-void replay(hub_ptr self, const std::string& key, const caf::actor& consumer) {
+void replay(self_ptr self, const std::string& key, const key_consumer& consumer) {
   auto& st = self->state;
   if (auto it = st.current.find(key); it != st.current.end())
     self->send(consumer, watch_update{st.bucket, it->second, true});
   self->send(consumer, watch_ready{st.bucket, false, {}, 0});
 }
 
-void on_update(hub_ptr self, watch_update& u) {
+void on_update(self_ptr self, watch_update& u) {
   auto& st = self->state;
   st.current[u.entry.key] = u.entry;
   if (!st.ready) return;  // consumers get the replay when it is complete
@@ -40,7 +29,7 @@ void on_update(hub_ptr self, watch_update& u) {
     self->send(it->second, watch_update{st.bucket, u.entry, false});
 }
 
-void on_ready(hub_ptr self, const watch_ready& r) {
+void on_ready(self_ptr self, const watch_ready& r) {
   auto& st = self->state;
   if (!st.ready) {
     st.ready = true;
@@ -57,27 +46,33 @@ void on_ready(hub_ptr self, const watch_ready& r) {
   }
 }
 
-caf::behavior watch_hub(hub_ptr self, std::shared_ptr<kv_store> store,
-                        std::shared_ptr<metrics> stats) {
+void on_subscribe(self_ptr self, const std::string& key, const key_consumer& consumer) {
+  self->monitor(consumer);
+  self->state.consumers.emplace(key, consumer);
+  if (self->state.ready) replay(self, key, consumer);
+}
+
+void on_down(self_ptr self, const caf::down_msg& dm) {
+  auto& consumers = self->state.consumers;
+  for (auto it = consumers.begin(); it != consumers.end();)
+    it = it->second.address() == dm.source ? consumers.erase(it) : std::next(it);
+}
+
+watch_hub_actor::behavior_type watch_hub(self_ptr self, std::shared_ptr<kv_store> store,
+                                         std::shared_ptr<metrics> stats) {
   self->state.bucket = store->bucket();
   auto bucket = store->bucket();
-  auto watch = spawn_watch(self->system(), std::move(store), caf::actor_cast<caf::actor>(self),
-                           watch_options{}, count_watch_failures(stats, "", bucket));
+  auto watch = spawn_watch(self->system(), std::move(store), self, watch_options{},
+                           count_watch_failures(stats, "", bucket));
   self->link_to(watch);
-  self->set_down_handler([=](caf::down_msg& dm) {
-    auto& consumers = self->state.consumers;
-    for (auto it = consumers.begin(); it != consumers.end();)
-      it = it->second.address() == dm.source ? consumers.erase(it) : std::next(it);
-  });
+  self->set_down_handler([=](caf::down_msg& dm) { on_down(self, dm); });
   return {
       [=](watch_update& u) { on_update(self, u); },
       [=](const watch_ready& r) { on_ready(self, r); },
-      [=](caf::subscribe_atom, const std::string& key, const caf::actor& consumer) {
-        self->monitor(consumer);
-        self->state.consumers.emplace(key, consumer);
-        if (self->state.ready) replay(self, key, consumer);
+      [=](caf::subscribe_atom, const std::string& key, const key_consumer& consumer) {
+        on_subscribe(self, key, consumer);
       },
-      [=](resync_atom, const std::string& key, const caf::actor& consumer) {
+      [=](resync_atom, const std::string& key, const key_consumer& consumer) {
         if (self->state.ready) replay(self, key, consumer);
       },
   };
@@ -85,8 +80,8 @@ caf::behavior watch_hub(hub_ptr self, std::shared_ptr<kv_store> store,
 
 }  // namespace
 
-caf::actor spawn_watch_hub(caf::actor_system& sys, std::shared_ptr<kv_store> store,
-                           std::shared_ptr<metrics> stats) {
+watch_hub_actor spawn_watch_hub(caf::actor_system& sys, std::shared_ptr<kv_store> store,
+                                std::shared_ptr<metrics> stats) {
   return sys.spawn(watch_hub, std::move(store), std::move(stats));
 }
 

@@ -4,21 +4,32 @@
 // N nodes holds 2N watches (2N consumers on the server, 2N threads polling); with it, one per
 // bucket.
 //
-// A consumer sends (caf::subscribe_atom, key, actor). It gets the key's current value (if any)
-// as a watch_update marked `initial`, then a watch_ready, then every change of that key, in
-// order. (resync_atom, key, actor) replays the current value again. A consumer that terminates
-// is dropped.
-#include <caf/actor.hpp>
+// A consumer sends (caf::subscribe_atom, key, key_consumer). It gets the key's current value (if
+// any) as a watch_update marked `initial`, then a watch_ready, then every change of that key, in
+// order. (resync_atom, key, key_consumer) replays the current value again. A consumer that
+// terminates is dropped.
 #include <caf/actor_system.hpp>
 
+#include <map>
 #include <memory>
+#include <string>
+#include <unordered_map>
 
+#include "messages/interfaces.hpp"
 #include "runtime/metrics/metrics.hpp"
 #include "runtime/nats/kv_store.hpp"
 
 namespace parti {
 
-caf::actor spawn_watch_hub(caf::actor_system& sys, std::shared_ptr<kv_store> store,
-                           std::shared_ptr<metrics> stats = nullptr);
+struct watch_hub_state {
+  std::string bucket;
+  std::unordered_map<std::string, kv_entry> current;   // the latest entry of every key seen
+  std::multimap<std::string, key_consumer> consumers;  // key -> consumer
+  bool ready = false;                                  // the first replay is complete
+  static inline const char* name = "parti.watch_hub";
+};
+
+watch_hub_actor spawn_watch_hub(caf::actor_system& sys, std::shared_ptr<kv_store> store,
+                                std::shared_ptr<metrics> stats = nullptr);
 
 }  // namespace parti

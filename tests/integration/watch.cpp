@@ -62,7 +62,7 @@ BOOST_AUTO_TEST_CASE(delivers_current_values_then_puts_and_deletes_in_order) {
   kv->put("a", "1");
   kv->put("b", "1");
   caf::scoped_actor self{sys};
-  auto watch = spawn_watch(sys, kv, caf::actor_cast<caf::actor>(self));
+  auto watch = spawn_watch(sys, kv, caf::actor_cast<watch_consumer>(self));
   collector c;
   BOOST_REQUIRE(c.receive_until(
       self, [&] { return !c.readies.empty(); }, 5s));
@@ -93,7 +93,7 @@ BOOST_AUTO_TEST_CASE(key_filter_limits_the_watch) {
   caf::scoped_actor self{sys};
   watch_options opts;
   opts.key_filter = "worker-1";
-  auto watch = spawn_watch(sys, kv, caf::actor_cast<caf::actor>(self), opts);
+  auto watch = spawn_watch(sys, kv, caf::actor_cast<watch_consumer>(self), opts);
   collector c;
   BOOST_REQUIRE(c.receive_until(
       self, [&] { return !c.readies.empty(); }, 5s));
@@ -109,7 +109,7 @@ BOOST_AUTO_TEST_CASE(survives_a_server_restart_and_delivers_later_puts_once) {
   auto kv = bucket("w3");
   kv->put("a", "before");
   caf::scoped_actor self{sys};
-  auto watch = spawn_watch(sys, kv, caf::actor_cast<caf::actor>(self));
+  auto watch = spawn_watch(sys, kv, caf::actor_cast<watch_consumer>(self));
   collector c;
   BOOST_REQUIRE(c.receive_until(
       self, [&] { return !c.readies.empty(); }, 5s));
@@ -132,7 +132,7 @@ BOOST_AUTO_TEST_CASE(a_failed_watch_is_restarted_with_backoff_and_resumes) {
   std::atomic<int> failures{0};
   watch_options opts;
   opts.restart_backoff = {50ms, 500ms, 2.0, 0.1};
-  auto watch = spawn_watch(sys, kv, caf::actor_cast<caf::actor>(self), opts,
+  auto watch = spawn_watch(sys, kv, caf::actor_cast<watch_consumer>(self), opts,
                            [&](const std::string&) { ++failures; });
   BOOST_REQUIRE(test::eventually([&] { return failures.load() >= 2; }, 20s));
   server.start();
@@ -149,7 +149,7 @@ BOOST_AUTO_TEST_CASE(a_failed_watch_is_restarted_with_backoff_and_resumes) {
   c.check_no_redelivery();
   std::uint32_t restarts = 0;
   self->request(watch, 5s, stats_atom::value)
-      .receive([&](std::uint64_t, std::uint64_t, std::uint32_t, std::uint32_t r) { restarts = r; },
+      .receive([&](const watch_stats& s) { restarts = s.restarts; },
                [&](const caf::error& e) { BOOST_FAIL(caf::to_string(e)); });
   BOOST_TEST(restarts >= 2u);
   self->send_exit(watch, caf::exit_reason::user_shutdown);
@@ -180,7 +180,7 @@ BOOST_AUTO_TEST_CASE(a_watch_that_stops_delivering_is_detected_and_replaced) {
   watch_options opts;
   opts.stall = {500ms, 300ms};
   opts.restart_backoff = {50ms, 500ms, 2.0, 0.1};
-  auto watch = spawn_watch(sys, kv, caf::actor_cast<caf::actor>(self), opts,
+  auto watch = spawn_watch(sys, kv, caf::actor_cast<watch_consumer>(self), opts,
                            [reasons, mutex](const std::string& reason) {
                              std::lock_guard<std::mutex> guard(*mutex);
                              reasons->push_back(reason);
@@ -226,7 +226,7 @@ BOOST_AUTO_TEST_CASE(a_linked_consumer_survives_the_replacement_of_a_stalled_wat
     watch_options opts;
     opts.stall = {500ms, 300ms};
     opts.restart_backoff = {50ms, 500ms, 2.0, 0.1};
-    c->link_to(spawn_watch(c->system(), kv, caf::actor_cast<caf::actor>(c), opts));
+    c->link_to(spawn_watch(c->system(), kv, caf::actor_cast<watch_consumer>(c), opts));
     return {
         [received](const watch_update&) { ++*received; },
         [](const watch_ready&) {},
@@ -253,7 +253,7 @@ BOOST_AUTO_TEST_CASE(a_resync_replays_without_redelivering) {
   kv->put("a", "1");
   kv->put("b", "1");
   caf::scoped_actor self{sys};
-  auto watch = spawn_watch(sys, kv, caf::actor_cast<caf::actor>(self));
+  auto watch = spawn_watch(sys, kv, caf::actor_cast<watch_consumer>(self));
   collector c;
   BOOST_REQUIRE(c.receive_until(
       self, [&] { return c.readies.size() == 1; }, 5s));
@@ -272,7 +272,7 @@ BOOST_AUTO_TEST_CASE(a_resync_replays_without_redelivering) {
   c.check_no_redelivery();
   std::uint64_t dropped = 0;
   self->request(watch, 5s, stats_atom::value)
-      .receive([&](std::uint64_t, std::uint64_t d, std::uint32_t, std::uint32_t) { dropped = d; },
+      .receive([&](const watch_stats& s) { dropped = s.duplicates_dropped; },
                [&](const caf::error& e) { BOOST_FAIL(caf::to_string(e)); });
   BOOST_TEST(dropped >= 1u);  // the replay of a=1 at least
   self->send_exit(watch, caf::exit_reason::user_shutdown);
