@@ -9,7 +9,12 @@ using create_atom = caf::atom_constant<caf::atom("create")>;
 using purge_atom = caf::atom_constant<caf::atom("purge")>;
 using keys_atom = caf::atom_constant<caf::atom("keys")>;
 using write_atom = caf::atom_constant<caf::atom("write")>;
-using restart_atom = caf::atom_constant<caf::atom("restart")>;
+/// Restart a failed child of this kind now (the node's own timer, after the backoff).
+using respawn_atom = caf::atom_constant<caf::atom("respawn")>;
+/// The node's ownership lease may have changed state (its own timer, with a token).
+using lease_tick_atom = caf::atom_constant<caf::atom("leasetick")>;
+/// Read the assignment key back now (the node's own timer after a failed read, with a token).
+using readback_atom = caf::atom_constant<caf::atom("readback")>;
 using failed_atom = caf::atom_constant<caf::atom("failed")>;
 using resync_atom = caf::atom_constant<caf::atom("resync")>;
 /// A watch supervisor's own timer: start a new watcher once the restart backoff has passed.

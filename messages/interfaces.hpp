@@ -169,4 +169,28 @@ using worker_monitor_actor =
 using leader_actor = caf::typed_actor<caf::reacts_to<watch_update>, caf::reacts_to<watch_ready>,
                                       caf::reacts_to<refresh_atom>>;
 
+// -- the node ---------------------------------------------------------------------------------
+
+/// The root of one worker (actors/node/node_actor.hpp): what its children and its connection
+/// tell it (each child sees it through one of the views above), what the application asks, and
+/// its own timers. spawn_node() hands out a dynamically typed handle, for CAF applications that
+/// talk to it untyped; caf::actor_cast<node_actor> gives the checked one.
+using node_actor = caf::typed_actor<
+    // from its children and its connection
+    caf::reacts_to<id_claimed>, caf::reacts_to<id_lost>, caf::reacts_to<claim_validity>,
+    caf::reacts_to<leadership_update>, caf::reacts_to<group_state_update>,
+    caf::replies_to<assignment_update>::with<caf::ok_atom>, caf::reacts_to<heartbeat_outcome>,
+    caf::reacts_to<store_write_health>, caf::reacts_to<connection_event>,
+    // from the application
+    caf::replies_to<caf::get_atom>::with<node_status>,
+    caf::replies_to<rebalance_atom>::with<caf::ok_atom>,
+    caf::replies_to<refresh_atom>::with<caf::ok_atom>,
+    caf::reacts_to<caf::subscribe_atom, caf::actor>,
+    caf::replies_to<caf::leave_atom, shutdown_intent>::with<caf::ok_atom>,
+    // its own timers: the rules' wake-up, the lease's, a read-back retry, a child's restart,
+    // the drain timeout
+    wakeup_tick, caf::reacts_to<lease_tick_atom, std::uint64_t>,
+    caf::reacts_to<readback_atom, std::uint64_t>, caf::reacts_to<respawn_atom, int>,
+    caf::reacts_to<caf::timeout_atom>>;
+
 }  // namespace parti

@@ -72,6 +72,12 @@ struct leadership_update {
   std::uint64_t lease_epoch = 0;
 };
 
+/// What a stopping node asks of the fleet (the request `(leave, intent)` to a node).
+enum class shutdown_intent {
+  drain,    // hand my partitions to others now, then leave
+  restart,  // keep my partitions for the restart grace: I will be back under the same id
+};
+
 /// The group's rebalance state as the leader's state machine sees it.
 enum class group_phase : std::uint8_t { stable, scaling, rebalancing, emergency };
 

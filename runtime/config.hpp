@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "messages/node_events.hpp"
 #include "messages/result.hpp"
 #include "messages/wire.hpp"
 #include "runtime/clock.hpp"
@@ -29,12 +30,6 @@ std::string format_duration(duration d);
 enum class hand_off_mode {
   cooperative,  // revoke from the old owner first, grant to the new one once it let go
   eager,        // publish the new owner in one step: faster, but two owners for a moment
-};
-
-/// What a stopping node asks of the fleet.
-enum class shutdown_intent {
-  drain,    // hand my partitions to others now, then leave
-  restart,  // keep my partitions for the restart grace: I will be back under the same id
 };
 
 /// What a node does when its ownership lease lapses (its heartbeats go unacknowledged for the

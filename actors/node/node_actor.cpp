@@ -63,7 +63,7 @@ struct node_state {
   static inline const char* name = "parti.node";
 };
 
-using node_ptr = caf::stateful_actor<node_state>*;
+using node_ptr = node_actor::stateful_pointer<node_state>;
 
 time_point lease_now(caf::local_actor* self) {
   return lease_now(static_cast<node_ptr>(self)->state.options.lease_clock.get());
@@ -93,7 +93,9 @@ void update_gauges(node_ptr self) {
 
 template <class Message>
 void notify(node_ptr self, const Message& m) {
-  for (auto& s : self->state.subscribers) self->send(s, m);
+  // Subscribers are the application's actors, dynamically typed (CAF lets a typed actor reach
+  // those only by anon_send; the node still goes as the sender, for their error replies).
+  for (auto& s : self->state.subscribers) self->anon_send(s, m);
 }
 
 /// Sends the heartbeat child, when it runs, a message of its protocol.
@@ -186,9 +188,6 @@ caf::actor spawn_child(node_ptr self, child_kind kind) {
 }
 
 // -- the ownership gate: what the application may serve ------------------------------------
-
-using lease_tick_atom = caf::atom_constant<caf::atom("leasetick")>;
-using readback_atom = caf::atom_constant<caf::atom("readback")>;
 
 bool lease_allows_serving(node_ptr self) {
   return self->state.gate->may_serve(lease_now(self));
@@ -505,7 +504,7 @@ void carry_out(node_ptr self) {
         if (auto w = st.children.find(child_kind::assignment_watch); w != st.children.end())
           self->send(caf::actor_cast<assignment_watch_actor>(w->second), resync_atom::value);
       } else if (auto* restart = std::get_if<restart_child>(&out)) {
-        self->delayed_send(self, restart->after, restart_atom::value,
+        self->delayed_send(self, restart->after, respawn_atom::value,
                            static_cast<int>(restart->kind));
       } else if (std::holds_alternative<drain_partitions>(out)) {
         start_drain(self);
@@ -606,7 +605,7 @@ node_status status_of(node_ptr self) {
   return s;
 }
 
-caf::behavior node(caf::stateful_actor<node_state>* self, node_options options) {
+node_actor::behavior_type node(node_ptr self, node_options options) {
   auto& st = self->state;
   st.options = std::move(options);
   char host[256] = {0};
@@ -665,7 +664,7 @@ caf::behavior node(caf::stateful_actor<node_state>* self, node_options options) 
         if (tick == self->state.lease_token) carry_out_gate(self);
       },
       [=](readback_atom, std::uint64_t series) { read_assignment(self, series); },
-      [=](restart_atom, int kind) {
+      [=](respawn_atom, int kind) {
         auto k = static_cast<child_kind>(kind);
         auto& s = self->state;
         if (s.children.count(k) || !s.rules->may_restart(k)) return;
@@ -687,19 +686,20 @@ caf::behavior node(caf::stateful_actor<node_state>* self, node_options options) 
         // A late subscriber first gets where things stand, then every change.
         auto& s = self->state;
         s.subscribers.push_back(subscriber);
-        self->send(subscriber, s.leadership);
+        self->anon_send(subscriber, s.leadership);
         const auto& gate = *s.gate;
         if (gate.has_applied())
-          self->send(subscriber, assignment_update{s.worker,
-                                                   gate.owned(),
-                                                   gate.owned(),
-                                                   {},
-                                                   gate.applied().epoch,
-                                                   gate.applied().version,
-                                                   "snapshot",
-                                                   gate.grants()});
+          self->anon_send(subscriber, assignment_update{s.worker,
+                                                        gate.owned(),
+                                                        gate.owned(),
+                                                        {},
+                                                        gate.applied().epoch,
+                                                        gate.applied().version,
+                                                        "snapshot",
+                                                        gate.grants()});
         if (!gate.suspended().empty() || (!gate.owned().empty() && !lease_allows_serving(self)))
-          self->send(subscriber, ownership_suspended{s.worker, gate.owned(), "lease not valid"});
+          self->anon_send(subscriber,
+                          ownership_suspended{s.worker, gate.owned(), "lease not valid"});
       },
       [=](caf::leave_atom, shutdown_intent intent) -> caf::result<caf::ok_atom> {
         auto& s = self->state;
@@ -727,7 +727,7 @@ caf::behavior node(caf::stateful_actor<node_state>* self, node_options options) 
 result<caf::actor> spawn_node(caf::actor_system& sys, node_options options) {
   if (auto ok = options.config.validate(); !ok) return failure{ok.error()};
   if (!options.group) return failure{"spawn_node: no group buckets given"};
-  return sys.spawn(node, std::move(options));
+  return caf::actor_cast<caf::actor>(sys.spawn(node, std::move(options)));
 }
 
 }  // namespace parti
