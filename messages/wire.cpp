@@ -15,20 +15,6 @@ bool is_reserved_key(std::string_view key) {
   return !key.empty() && key.front() == '_';
 }
 
-namespace {
-
-/// The record in `entry`, or nothing when it does not decode (then noted in `undecodable`).
-template <class Record>
-std::optional<Record> decode_noted(const kv_entry& entry,
-                                   std::vector<undecodable_value>& undecodable) {
-  auto record = decode<Record>(entry.value);
-  if (record) return std::move(*record);
-  undecodable.push_back({entry.key, record.error()});
-  return std::nullopt;
-}
-
-}  // namespace
-
 assignments_bucket decode_assignments(const std::vector<kv_entry>& entries) {
   assignments_bucket out;
   for (const auto& e : entries) {

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "messages/codec.hpp"
 #include "messages/events.hpp"
 #include "messages/records.hpp"
 
@@ -49,6 +50,18 @@ struct undecodable_value {
   std::string key;
   std::string error;
 };
+
+/// The record in `entry`, or nothing when it does not decode (then noted in `undecodable`): the
+/// one way every reader of a whole bucket decodes and notes (actors that watch count and log
+/// instead: runtime/metrics/decode_errors.hpp).
+template <class Record>
+std::optional<Record> decode_noted(const kv_entry& entry,
+                                   std::vector<undecodable_value>& undecodable) {
+  auto record = decode<Record>(entry.value);
+  if (record) return std::move(*record);
+  undecodable.push_back({entry.key, record.error()});
+  return std::nullopt;
+}
 
 /// What `<group>-assignments` holds, as its readers see it.
 struct assignments_bucket {

@@ -29,10 +29,12 @@ struct published_state {
   std::optional<manifest_record> manifest;
 };
 
-published_state read_published(const std::vector<kv_entry>& entries) {
+/// `entries` decoded; an undecodable value is counted and logged as the leader's watch would.
+published_state read_published(const std::vector<kv_entry>& entries, const decode_report& where,
+                               std::uint64_t& failures) {
   auto bucket = decode_assignments(entries);
   for (const auto& bad : bucket.undecodable)
-    log(log_level::warning, "leader: skipping ", bad.key, ": ", bad.error);
+    report_decode_failure(where, bad.key, bad.error, failures);
   published_state out;
   out.control = std::move(bucket.control);
   out.manifest = std::move(bucket.manifest);
@@ -168,7 +170,10 @@ leader_actor::behavior_type leader(leader_ptr self, leader_context ctx, leader_s
                   caf::get_atom::value, keys_atom::value)
         .then(
             [=](const std::vector<kv_entry>& entries) {
-              start_pipeline(self, read_published(entries));
+              auto& s = self->state;
+              decode_report where{s.ctx.group->metrics.get(), s.ctx.worker,
+                                  bucket_role::assignments, "leader"};
+              start_pipeline(self, read_published(entries, where, s.undecodable));
             },
             [=](const caf::error& err) {
               // Without the published state a leader would undo its predecessors' work:

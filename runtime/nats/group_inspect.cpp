@@ -48,10 +48,10 @@ void note_skipped(const kv_store& store, const std::string& key, const std::stri
 template <class Record>
 std::optional<Record> decode_or_note(const kv_store& store, const kv_entry& entry,
                                      std::vector<std::string>& skipped) {
-  auto record = decode<Record>(entry.value);
-  if (record) return std::move(*record);
-  note_skipped(store, entry.key, record.error(), skipped);
-  return std::nullopt;
+  std::vector<undecodable_value> bad;
+  auto record = decode_noted<Record>(entry, bad);
+  for (const auto& b : bad) note_skipped(store, b.key, b.error, skipped);
+  return record;
 }
 
 kv_result<done> read_election(const group_stores& stores, group_state& out) {
