@@ -43,7 +43,8 @@ struct example_config : caf::actor_system_config {
   }
 };
 
-/// Short timings, so that the example gets its first assignment about a second after start.
+/// Short timings, so that the example gets its first assignment about a second after start. The
+/// KV timeout and the recovery grace follow from them as parti-node derives them.
 node_config example_node_config(const std::string& group) {
   node_config c;
   c.group = group;
@@ -51,14 +52,12 @@ node_config example_node_config(const std::string& group) {
   c.heartbeat_ttl = 600ms;
   c.emergency_grace = 200ms;
   c.election_ttl = 1500ms;
-  c.kv_operation_timeout = 300ms;  // interval + this + lease margin < heartbeat TTL
   c.lease_margin = 60ms;
   c.cold_start_window = 1s;
   c.planned_scale_window = 500ms;
   c.cooldown = 500ms;
   c.drain_timeout = 2s;  // alone in its group, nobody can take our partitions over
-  c.degraded.recovery_grace = c.heartbeat_ttl;
-  return c;
+  return with_fitted_timings(c);
 }
 
 std::string keys_of(const std::vector<partition>& partitions) {
