@@ -33,9 +33,6 @@ std::string random_instance_id() {
 
 namespace {
 
-/// The clock of the ownership lease (node_options::lease_clock).
-time_point lease_now(caf::local_actor* self);
-
 /// The node's clock for its lifecycle rules: the actor clock (virtual under a test scheduler).
 time_point now(caf::local_actor* self) {
   return self->clock().now();
@@ -65,8 +62,9 @@ struct node_state {
 
 using node_ptr = node_actor::stateful_pointer<node_state>;
 
-time_point lease_now(caf::local_actor* self) {
-  return lease_now(static_cast<node_ptr>(self)->state.options.lease_clock.get());
+/// The clock of the ownership lease (node_options::lease_clock).
+time_point lease_now(node_ptr self) {
+  return lease_now(self->state.options.lease_clock.get());
 }
 
 const node_config& cfg(node_ptr self) {

@@ -25,6 +25,7 @@
 #include "runtime/partition_source.hpp"
 #include "runtime/strategy/strategy.hpp"
 #include "tests/support/fake_kv.hpp"
+#include "tests/support/test_scheduler.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;
@@ -38,11 +39,7 @@ caf::behavior fake_node(caf::event_based_actor*, std::shared_ptr<std::vector<std
   return {[=](const group_state_update& u) { phases->push_back(to_string(u.state)); }};
 }
 
-struct leader_chain_fixture {
-  caf::actor_system_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-  caf::scheduler::test_coordinator* sched = nullptr;
-  caf::actor_clock::time_point origin;
+struct leader_chain_fixture : test::scheduled_system {
   std::shared_ptr<kv_log> assignments_log = std::make_shared<kv_log>();
   std::shared_ptr<kv_log> heartbeats_log = std::make_shared<kv_log>();
   std::shared_ptr<std::vector<std::string>> phases = std::make_shared<std::vector<std::string>>();
@@ -54,15 +51,7 @@ struct leader_chain_fixture {
   static constexpr caf::timespan grace = 1s;
   static constexpr caf::timespan cold_start = 2s;
 
-  leader_chain_fixture() {
-    cfg.set("scheduler.policy", caf::atom("testing"));
-    cfg.set("logger.verbosity", caf::atom("quiet"));
-    sys = std::make_unique<caf::actor_system>(cfg);
-    sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
-    sched->advance_time(1h);  // no time point of the test is the clock's zero
-    origin = sched->clock().now();
-    spawn_subtree();
-  }
+  leader_chain_fixture() { spawn_subtree(); }
 
   ~leader_chain_fixture() {
     // The actors never stop on their own, and the system waits for every actor.
@@ -109,20 +98,8 @@ struct leader_chain_fixture {
     run_all();
   }
 
-  void run_all() { sched->run(); }
-
-  /// Lets virtual time pass in steps of 100 ms, running everything due at each step.
-  void advance(caf::timespan d) {
-    for (caf::timespan done{0}; done < d; done += 100ms) {
-      sched->advance_time(std::min<caf::timespan>(100ms, d - done));
-      run_all();
-    }
-  }
-
-  long long now_ms() const {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(sched->clock().now() - origin)
-        .count();
-  }
+  /// Lets virtual time pass in steps of 100 ms.
+  void advance(caf::timespan d) { scheduled_system::advance(d, 100ms); }
 
   /// What the heartbeat watch would deliver for one heartbeat of `worker`.
   void heartbeat(const std::string& worker, bool initial = false) {

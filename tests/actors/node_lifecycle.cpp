@@ -26,6 +26,7 @@
 #include "runtime/metrics/metrics.hpp"
 #include "runtime/nats/group_buckets.hpp"
 #include "tests/support/fake_kv.hpp"
+#include "tests/support/test_scheduler.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;
@@ -73,21 +74,7 @@ watch_hub_actor::behavior_type fake_hub(fake_hub_ptr self, std::string bucket) {
   };
 }
 
-/// The lease's clock: the scheduler's virtual time.
-class scheduler_clock final : public clock {
- public:
-  explicit scheduler_clock(caf::actor_clock& c) : clock_(c) {}
-  time_point now() const override { return clock_.now(); }
-
- private:
-  caf::actor_clock& clock_;
-};
-
-struct node_fixture {
-  caf::actor_system_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-  caf::scheduler::test_coordinator* sched = nullptr;
-  caf::actor_clock::time_point origin;
+struct node_fixture : test::scheduled_system {
   std::map<std::string, std::shared_ptr<kv_log>> logs;  // bucket role -> its fake's log
   std::shared_ptr<group_buckets> group = std::make_shared<group_buckets>();
   std::vector<caf::actor> actors;  // every actor of the test, to end them
@@ -98,12 +85,6 @@ struct node_fixture {
   std::uint64_t assignment_version = 0;  // of the record published last
 
   node_fixture() {
-    cfg.set("scheduler.policy", caf::atom("testing"));
-    cfg.set("logger.verbosity", caf::atom("quiet"));
-    sys = std::make_unique<caf::actor_system>(cfg);
-    sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
-    sched->advance_time(1h);  // no time point of the test is the clock's zero
-    origin = sched->clock().now();
     config.group = "g";
     open_buckets();
     spawn_the_node();
@@ -144,7 +125,7 @@ struct node_fixture {
     node_options o;
     o.config = config;
     o.group = group;
-    o.lease_clock = std::make_shared<scheduler_clock>(sched->clock());
+    o.lease_clock = std::make_shared<test::scheduler_clock>(sched->clock());
     o.callbacks.on_state = [this](const node_state_update& u) {
       timeline.push_back(at(u.from + " -> " + u.to + " (" + u.reason + ")"));
     };
@@ -167,18 +148,8 @@ struct node_fixture {
     sched->run();
   }
 
-  /// Lets virtual time pass in steps of 10 ms, running everything due at each step.
-  void advance(caf::timespan d) {
-    for (caf::timespan done{0}; done < d; done += 10ms) {
-      sched->advance_time(std::min<caf::timespan>(10ms, d - done));
-      sched->run();
-    }
-  }
-
-  long long now_ms() const {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(sched->clock().now() - origin)
-        .count();
-  }
+  /// Lets virtual time pass in steps of 10 ms.
+  void advance(caf::timespan d) { scheduled_system::advance(d, 10ms); }
 
   node_status status() {
     node_status out;
