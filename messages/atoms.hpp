@@ -31,5 +31,7 @@ using farewell_atom = caf::atom_constant<caf::atom("farewell")>;
 using peers_atom = caf::atom_constant<caf::atom("peers")>;
 /// A fence of this worker failed; plan it again (the publisher's own delayed retry).
 using fence_retry_atom = caf::atom_constant<caf::atom("fenceretr")>;
+/// (subscribe, actor, lease): a subscriber that also wants every lease_update.
+using lease_atom = caf::atom_constant<caf::atom("lease")>;
 
 }  // namespace parti

@@ -186,6 +186,7 @@ using node_actor = caf::typed_actor<
     caf::replies_to<rebalance_atom>::with<caf::ok_atom>,
     caf::replies_to<refresh_atom>::with<caf::ok_atom>,
     caf::reacts_to<caf::subscribe_atom, caf::actor>,
+    caf::reacts_to<caf::subscribe_atom, caf::actor, lease_atom>,
     caf::replies_to<caf::leave_atom, shutdown_intent>::with<caf::ok_atom>,
     // its own timers: the rules' wake-up, the lease's, a read-back retry, a child's restart,
     // the drain timeout

@@ -47,6 +47,7 @@ struct node_state {
   std::string worker;  // empty while no id is held
   std::map<child_kind, caf::actor> children;
   std::vector<caf::actor> subscribers;
+  std::vector<caf::actor> lease_subscribers;  // also told every lease_update
   leadership_update leadership;
   std::uint64_t ids_lost = 0;
   std::optional<caf::response_promise> stop_promise;
@@ -276,7 +277,7 @@ void arm_lease_timer(node_ptr self) {
 void tell_lease(node_ptr self) {
   auto& st = self->state;
   const auto* lease = st.gate->lease();
-  if (!st.options.callbacks.on_lease || !lease) return;
+  if ((!st.options.callbacks.on_lease && st.lease_subscribers.empty()) || !lease) return;
   lease_update u{st.worker, to_string(lease->state()), 0};
   if (lease->may_serve(lease_now(self))) {
     auto h = lease->horizon();
@@ -288,7 +289,8 @@ void tell_lease(node_ptr self) {
       u.worker == st.told_lease.worker)
     return;
   st.told_lease = u;
-  st.options.callbacks.on_lease(u);
+  for (auto& s : st.lease_subscribers) self->anon_send(s, u);
+  if (st.options.callbacks.on_lease) st.options.callbacks.on_lease(u);
 }
 
 /// Carries out what the gate decided, in order, until nothing more is due; then the lease
@@ -418,7 +420,9 @@ void on_id_lost(node_ptr self, const id_lost& l) {
   }
   st.gate->id_lost(lease_now(self));
   carry_out_gate(self);
-  if (st.options.callbacks.on_lease) st.options.callbacks.on_lease(lease_update{l.id, "unheld", 0});
+  lease_update unheld{l.id, "unheld", 0};
+  for (auto& s : st.lease_subscribers) self->anon_send(s, unheld);
+  if (st.options.callbacks.on_lease) st.options.callbacks.on_lease(unheld);
   st.told_lease = {};
   st.rules->id_lost(l.id, l.reason, now(self));
   carry_out(self);
@@ -603,6 +607,25 @@ node_status status_of(node_ptr self) {
   return s;
 }
 
+/// A late subscriber first gets where things stand, then every change.
+void subscribe(node_ptr self, const caf::actor& subscriber) {
+  auto& s = self->state;
+  s.subscribers.push_back(subscriber);
+  self->anon_send(subscriber, s.leadership);
+  const auto& gate = *s.gate;
+  if (gate.has_applied())
+    self->anon_send(subscriber, assignment_update{s.worker,
+                                                  gate.owned(),
+                                                  gate.owned(),
+                                                  {},
+                                                  gate.applied().epoch,
+                                                  gate.applied().version,
+                                                  "snapshot",
+                                                  gate.grants()});
+  if (!gate.suspended().empty() || (!gate.owned().empty() && !lease_allows_serving(self)))
+    self->anon_send(subscriber, ownership_suspended{s.worker, gate.owned(), "lease not valid"});
+}
+
 node_actor::behavior_type node(node_ptr self, node_options options) {
   auto& st = self->state;
   st.options = std::move(options);
@@ -680,24 +703,12 @@ node_actor::behavior_type node(node_ptr self, node_options options) {
       [=](refresh_atom) {
         return request_from_leader(self, [](control_record& c) { ++c.refresh_seq; });
       },
-      [=](caf::subscribe_atom, const caf::actor& subscriber) {
-        // A late subscriber first gets where things stand, then every change.
+      [=](caf::subscribe_atom, const caf::actor& subscriber) { subscribe(self, subscriber); },
+      [=](caf::subscribe_atom, const caf::actor& subscriber, lease_atom) {
         auto& s = self->state;
-        s.subscribers.push_back(subscriber);
-        self->anon_send(subscriber, s.leadership);
-        const auto& gate = *s.gate;
-        if (gate.has_applied())
-          self->anon_send(subscriber, assignment_update{s.worker,
-                                                        gate.owned(),
-                                                        gate.owned(),
-                                                        {},
-                                                        gate.applied().epoch,
-                                                        gate.applied().version,
-                                                        "snapshot",
-                                                        gate.grants()});
-        if (!gate.suspended().empty() || (!gate.owned().empty() && !lease_allows_serving(self)))
-          self->anon_send(subscriber,
-                          ownership_suspended{s.worker, gate.owned(), "lease not valid"});
+        s.lease_subscribers.push_back(subscriber);
+        if (!s.told_lease.worker.empty()) self->anon_send(subscriber, s.told_lease);
+        subscribe(self, subscriber);
       },
       [=](caf::leave_atom, shutdown_intent intent) -> caf::result<caf::ok_atom> {
         auto& s = self->state;

@@ -27,6 +27,9 @@
 //   (caf::leave_atom, shutdown_intent) graceful stop: drain or restart; -> ok_atom, then it quits
 //   (caf::subscribe_atom, caf::actor) adds a subscriber; it gets the current leadership and
 //                                     assignment (reason "snapshot") at once, then changes
+//   (caf::subscribe_atom, caf::actor, lease_atom)
+//                                     the same, and also every lease_update (the current one
+//                                     first): for readers that must stop when the lease ends
 //   (rebalance_atom) / (refresh_atom)  asks the leader (on any node) for a rebalance or a
 //                                      re-read of the partitions, through `_control`; -> ok
 #include <caf/actor.hpp>

@@ -1,0 +1,52 @@
+#pragma once
+// The JetStream administration the partition consumer needs: per-partition durable pull
+// consumers (created if missing, compared if present), their pending counts, their pruning, and
+// the acknowledged publish of a dead letter. Blocking calls (up to the connection's request
+// timeout): callers run them off the actor scheduler's threads.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "messages/result.hpp"
+#include "runtime/clock.hpp"
+#include "runtime/consume/consume_config.hpp"
+
+namespace parti {
+
+class connection;
+
+struct consumer_attach {
+  bool created = false;  // false: it existed with the expected settings
+  std::uint64_t num_pending = 0;
+  std::uint64_t num_ack_pending = 0;
+};
+
+/// Makes sure the durable pull consumer `name` on `stream` exists with `filter_subject` and the
+/// settings. A missing one is created; an existing one with another filter, ack policy,
+/// ack wait, max deliver, max ack pending or replica count fails with a message naming every
+/// difference ("consumer orders_p-3_1a2b3c4d exists with ack_wait 10s, configured 30s"). A missing
+/// stream fails naming it. (The start position is only used at creation.)
+result<consumer_attach> ensure_consumer(connection& conn, const std::string& stream,
+                                        const std::string& name, const std::string& filter_subject,
+                                        const consumer_settings& settings);
+
+/// The consumer's pending message count (its lag), from consumer info.
+result<std::uint64_t> consumer_pending(connection& conn, const std::string& stream,
+                                       const std::string& name);
+
+/// Every consumer name on `stream` that starts with `prefix` + "_".
+result<std::vector<std::string>> list_consumers(connection& conn, const std::string& stream,
+                                                const std::string& prefix);
+
+/// Deletes the consumers on `stream` starting with `prefix` + "_" that are not in `keep`;
+/// returns the names deleted. (For partitions that no longer exist: see docs/CONSUMING.md.)
+result<std::vector<std::string>> prune_consumers(connection& conn, const std::string& stream,
+                                                 const std::string& prefix,
+                                                 const std::vector<std::string>& keep);
+
+/// Publishes `data` with `headers` to `subject` through JetStream and waits for a stream's
+/// acknowledgement (fails when no stream captures the subject).
+status publish_acknowledged(connection& conn, const std::string& subject, const std::string& data,
+                            const std::vector<std::pair<std::string, std::string>>& headers);
+
+}  // namespace parti
