@@ -1,4 +1,4 @@
-#include "apps/parti-node/status_cache.hpp"
+#include "apps/lib/status_cache.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -24,6 +24,7 @@ void status_cache::on_state(int node, const node_state_update& u) {
   auto& e = at(node);
   // Claiming (again) means no id is held: the update still names the id that was lost.
   e.worker = u.to == "ClaimingID" ? std::string() : u.worker;
+  if (!e.worker.empty()) e.last_worker = e.worker;
   e.state = u.to;
   if (e.worker.empty()) {
     e.leader = false;
@@ -121,6 +122,11 @@ std::string status_cache::ownership_json() const {
 std::string status_cache::worker(int node) const {
   std::lock_guard<std::mutex> guard(mutex_);
   return nodes_.at(static_cast<std::size_t>(node)).worker;
+}
+
+std::string status_cache::last_worker(int node) const {
+  std::lock_guard<std::mutex> guard(mutex_);
+  return nodes_.at(static_cast<std::size_t>(node)).last_worker;
 }
 
 std::string status_cache::json() const {

@@ -1,5 +1,6 @@
 #pragma once
-// parti-node's options: what the command line and the INI file give (`app_options`, values as
+// parti-node's options, which every program running nodes takes (parti-consume too; see
+// node_process.hpp): what the command line and the INI file give (`app_options`, values as
 // typed, registered with CAF's option system), and what the program runs with
 // (`app_settings`, checked and converted). The conversion is the one place that validates, so
 // every mistake ends in one message naming the option and the rule (and exit code 2).

@@ -1,4 +1,4 @@
-#include "apps/parti-node/options.hpp"
+#include "apps/lib/node_options.hpp"
 
 #include <caf/config_option_adder.hpp>
 

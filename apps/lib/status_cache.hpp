@@ -39,6 +39,9 @@ class status_cache {
 
   /// The worker id node `node` holds now (empty while it holds none).
   std::string worker(int node) const;
+  /// The last worker id node `node` held (kept when it is lost, empty before the first): what
+  /// the node's partitions were served under, also in the moment its id is being lost.
+  std::string last_worker(int node) const;
 
   /// {"group":..., "pid":..., "nats":..., "nodes":[{"index", "worker", "state", "leader",
   ///  "epoch", "leader_id", "applied_epoch", "applied_version", "partition_count",
@@ -51,6 +54,7 @@ class status_cache {
  private:
   struct entry {
     std::string worker;
+    std::string last_worker;
     std::string state = "Init";
     bool leader = false;
     std::uint64_t epoch = 0;
@@ -61,7 +65,7 @@ class status_cache {
     std::vector<partition_grant> grants;
     std::string lease = "unheld";
     std::int64_t serving_until_ns = 0;  // boot clock: compared at the moment of answering
-    std::map<std::string, std::int64_t> assigned_since;  // first key -> when it was applied
+    std::map<std::string, std::int64_t> assigned_since;          // first key -> when it was applied
     std::vector<std::pair<std::int64_t, std::int64_t>> serving;  // lease spans [from, until)
   };
   struct span {

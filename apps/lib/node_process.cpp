@@ -1,0 +1,416 @@
+#include "apps/lib/node_process.hpp"
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <iostream>
+#include <thread>
+
+#include "actors/leader/leader_actor.hpp"
+#include "actors/node/node_actor.hpp"
+#include "messages/announce.hpp"
+#include "runtime/log.hpp"
+#include "runtime/metrics/http_endpoint.hpp"
+#include "runtime/metrics/metrics.hpp"
+#include "runtime/nats/connection.hpp"
+#include "runtime/nats/group_buckets.hpp"
+#include "runtime/nats/local_server.hpp"
+
+namespace parti::node_app {
+
+node_app_config::node_app_config() {
+  add_options(custom_options_, options);
+  load<caf::io::middleman>();  // only used with --publish-port
+  announce_message_types(*this);
+  set("scheduler.max-threads", 2);
+  // Work sharing (one queue, threads sleep on a condition variable) instead of CAF's default
+  // work stealing, whose idle threads poll every few milliseconds: an idle node used 2.8% of
+  // a core with stealing and 0.1% with sharing (docs/BENCHMARKS.md). Nodes exchange few
+  // messages, so the shared queue costs nothing measurable.
+  set("scheduler.policy", caf::atom("sharing"));
+}
+
+namespace {
+
+// -- signals: blocked in every thread, taken synchronously by the main thread -----------------
+
+sigset_t stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR1);  // stop with restart intent, whatever --shutdown says
+  return set;
+}
+
+/// Called before any thread starts, so that every thread inherits the blocked mask and only
+/// sigtimedwait in the main thread ever sees these signals (no async handler at all).
+void block_stop_signals() {
+  auto set = stop_signals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+/// Waits for SIGINT/SIGTERM for at most `limit` (zero: without limit). Returns the signal, or 0
+/// when the time is up.
+int wait_for_signal(duration limit) {
+  auto set = stop_signals();
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (true) {
+    auto slice = std::chrono::seconds(1);  // re-checks the deadline; EINTR-safe
+    timespec ts{static_cast<std::time_t>(slice.count()), 0};
+    if (limit > duration::zero()) {
+      auto left = deadline - std::chrono::steady_clock::now();
+      if (left <= duration::zero()) return 0;
+      if (left < slice) ts = {0, static_cast<long>(left.count() % 1'000'000'000)};
+    }
+    int sig = sigtimedwait(&set, nullptr, &ts);
+    if (sig > 0) return sig;
+  }
+}
+
+/// After the first signal a graceful stop may take up to the drain timeout; a second signal
+/// means "now".
+void exit_on_second_signal(const std::string& program) {
+  std::thread([program] {
+    auto set = stop_signals();
+    int sig = 0;
+    sigwait(&set, &sig);
+    log(log_level::warning, program, ": second signal (", strsignal(sig), "): exiting at once");
+    std::_Exit(exit_runtime_error);
+  }).detach();
+}
+
+// -- the nodes ----------------------------------------------------------------------------------
+
+leader_factory leader_for(const app_settings& s) {
+  leader_settings ls;
+  ls.partitions = s.partitions;
+  ls.refresh_period = s.refresh_period;
+  return make_leader_factory(std::move(ls));
+}
+
+/// What one node tells the application: kept for /status, and logged where the node does not
+/// log it already (the node logs its id, its state changes and its own leadership, its
+/// assignment watch every change it receives; the node also keeps its own metrics).
+node_callbacks observe_node(int index, std::shared_ptr<status_cache> cache) {
+  auto last_leader = std::make_shared<std::string>();  // per node; used on its actor thread only
+  node_callbacks cb;
+  cb.on_state = [=](const node_state_update& u) { cache->on_state(index, u); };
+  cb.on_leadership = [=](const leadership_update& u) {
+    cache->on_leadership(index, u);
+    if (!u.leader && u.leader_id != *last_leader)
+      log(log_level::info, u.worker, ": ",
+          u.leader_id.empty() ? "no leader known" : "leader is " + u.leader_id);
+    *last_leader = u.leader_id;
+  };
+  cb.on_assignment = [=](const assignment_update& u) {
+    cache->on_assignment(index, u);
+    if (u.reason == "id_lost")  // dropped by the node itself, not received from the leader
+      log(log_level::warning, u.worker, ": owns nothing now (its id was lost); ", u.removed.size(),
+          " partitions released");
+  };
+  cb.on_lease = [=](const lease_update& u) { cache->on_lease(index, u); };
+  return cb;
+}
+
+/// What runs: the nodes, and the actors the program's hook started beside them.
+struct running {
+  std::vector<caf::actor> nodes;
+  std::vector<caf::actor> companions;
+};
+
+/// Spawns every node, and after each one the program's actors beside it. On a failure `out`
+/// holds what did start, for the caller to stop.
+status spawn_nodes(caf::actor_system& sys, const app_settings& s, const node_program& program,
+                   const std::shared_ptr<connection>& conn,
+                   const std::shared_ptr<group_buckets>& group, const std::shared_ptr<metrics>& m,
+                   const std::shared_ptr<status_cache>& cache, running& out) {
+  auto leader = leader_for(s);
+  for (int i = 0; i < s.workers; ++i) {
+    node_options o;
+    o.config = config_for_worker(s, i);
+    o.group = group;
+    o.callbacks = observe_node(i, cache);
+    o.leader = leader;
+    auto config = o.config;
+    auto node = spawn_node(sys, std::move(o));
+    if (!node) return failure{node.error()};
+    out.nodes.push_back(*node);
+    if (!program.on_node) continue;
+    auto started = program.on_node(sys, node_context{i, *node, config, conn, m, cache});
+    if (!started) return failure{started.error()};
+    out.companions.insert(out.companions.end(), started->begin(), started->end());
+  }
+  return done{};
+}
+
+/// Waits (on `self`) for `count` down messages until `deadline`; returns how many are missing.
+std::size_t await_down(caf::scoped_actor& self, std::size_t count,
+                       std::chrono::steady_clock::time_point deadline) {
+  bool late = false;
+  while (count > 0 && !late) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    self->receive([&](const caf::down_msg&) { --count; }, [](caf::ok_atom) {},
+                  caf::after(std::max(left, std::chrono::milliseconds(0))) >> [&] { late = true; });
+  }
+  return count;
+}
+
+/// Asks every node to leave with `intent`, all at once, and waits until all have ended; then
+/// asks the program's actors that still run to stop. What has not ended after `limit` is
+/// killed (a node has its own drain timeout, this is the backstop). The program's actors stay
+/// up while the nodes drain: a consumer must release its partitions before its node hands them
+/// over.
+void stop_all(caf::actor_system& sys, const std::string& program, const running& r,
+              shutdown_intent intent, duration limit) {
+  caf::scoped_actor self{sys};
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  for (const auto& n : r.nodes) {
+    self->monitor(n);
+    self->send(n, caf::leave_atom::value, intent);
+  }
+  auto nodes_left = await_down(self, r.nodes.size(), deadline);
+  if (nodes_left > 0) {
+    log(log_level::warning, program, ": ", nodes_left,
+        " node(s) did not stop in time; killing them");
+    for (const auto& n : r.nodes) caf::anon_send_exit(n, caf::exit_reason::kill);
+  }
+  for (const auto& c : r.companions) {
+    self->monitor(c);  // a down message at once for one that already ended
+    self->send_exit(c, caf::exit_reason::user_shutdown);
+  }
+  auto others_left = await_down(self, r.companions.size(), deadline);
+  if (others_left == 0) return;
+  log(log_level::warning, program, ": ", others_left,
+      " actor(s) did not stop in time; killing them");
+  for (const auto& c : r.companions) caf::anon_send_exit(c, caf::exit_reason::kill);
+}
+
+// -- the process --------------------------------------------------------------------------------
+
+/// Opens (creates or binds) the group's buckets; while NATS is not reachable yet it keeps
+/// trying, with a growing pause, until it works or a signal asks us to stop.
+std::shared_ptr<group_buckets> open_group_until_stopped(caf::actor_system& sys,
+                                                        const std::string& program,
+                                                        const std::shared_ptr<connection>& conn,
+                                                        const node_config& cfg,
+                                                        const std::shared_ptr<metrics>& m) {
+  duration pause = std::chrono::milliseconds(250);
+  while (true) {
+    auto group = open_group(sys, conn, cfg, m);
+    if (group) return *group;
+    if (group.failure_value().code == kv_errc::bucket_mismatch ||
+        group.failure_value().code == kv_errc::invalid_argument) {
+      log(log_level::error, program, ": ", group.error());
+      return nullptr;  // waiting will not help
+    }
+    log(log_level::warning, program, ": cannot open group ", cfg.group, " yet: ", group.error(),
+        "; retrying in ", format_duration(pause));
+    if (wait_for_signal(pause) != 0) return nullptr;
+    pause = std::min<duration>(pause * 2, std::chrono::seconds(5));
+  }
+}
+
+std::unique_ptr<http_endpoint> start_endpoint(const std::string& program, const app_settings& s,
+                                              const std::shared_ptr<metrics>& m,
+                                              const std::shared_ptr<status_cache>& cache) {
+  if (s.metrics_address.empty()) return nullptr;
+  http_endpoint_options options;
+  options.address = s.metrics_address;
+  options.json_pages["/debug/ownership"] = [cache] { return cache->ownership_json(); };
+  auto endpoint = http_endpoint::start(
+      m, [cache] { return cache->json(); }, options);
+  if (!endpoint) {
+    log(log_level::error, program, ": --metrics-address: ", endpoint.error());
+    return nullptr;
+  }
+  log(log_level::info, program, ": /metrics and /status on http://", (*endpoint)->host(), ":",
+      (*endpoint)->port());
+  return std::move(*endpoint);
+}
+
+/// With --publish-port, each node's handle is reachable by other CAF applications, which send it
+/// (caf::subscribe_atom, their actor) to receive its assignment, state and leadership messages.
+bool publish_nodes(caf::actor_system& sys, const std::string& program, const app_settings& s,
+                   const std::vector<caf::actor>& nodes) {
+  if (s.publish_port == 0) return true;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    auto port = static_cast<std::uint16_t>(s.publish_port + static_cast<int>(i));
+    auto published = sys.middleman().publish(nodes[i], port, s.publish_address.c_str(), true);
+    if (!published) {
+      log(log_level::error, program, ": --publish-port: cannot publish node ", i, " on ",
+          s.publish_address, ":", port, ": ", sys.render(published.error()));
+      return false;
+    }
+    log(log_level::info, program, ": node ", i, " published on ", s.publish_address, ":",
+        *published);
+  }
+  return true;
+}
+
+std::string urls_text(const std::vector<std::string>& urls) {
+  std::string text;
+  for (const auto& u : urls) text += (text.empty() ? "" : ",") + u;
+  return text;
+}
+
+void log_started(const std::string& program, const app_settings& s, bool embedded) {
+  log(log_level::info, program, ": group ", s.node.group, ", ", s.workers, " node(s), ",
+      s.partitions_text,
+      s.refresh_period > duration::zero()
+          ? " (re-read every " + format_duration(s.refresh_period) + ")"
+          : std::string(),
+      ", strategy ", s.node.strategy, ", hand-off ", to_string(s.node.hand_off), ", NATS ",
+      urls_text(s.connection.urls), embedded ? " (embedded)" : "");
+}
+
+/// Starts the nodes (and the program's actors), waits for a signal or --run-for, stops them.
+int run_nodes(caf::actor_system& sys, const node_program& program, const app_settings& s,
+              bool embedded, const std::shared_ptr<connection>& conn,
+              const std::shared_ptr<group_buckets>& group, const std::shared_ptr<metrics>& m) {
+  const auto& name = program.name;
+  const auto stop_limit = s.node.drain_timeout + std::chrono::seconds(15);
+  if (program.prepare) {
+    if (auto ok = program.prepare(conn); !ok) {
+      log(log_level::error, name, ": ", ok.error());
+      return exit_runtime_error;
+    }
+  }
+  auto cache = std::make_shared<status_cache>(
+      status_cache::process_info{s.node.group, urls_text(s.connection.urls), embedded,
+                                 s.partitions_text},
+      s.workers);
+  auto endpoint = start_endpoint(name, s, m, cache);
+  if (!s.metrics_address.empty() && !endpoint) return exit_runtime_error;
+  running r;
+  if (auto spawned = spawn_nodes(sys, s, program, conn, group, m, cache, r); !spawned) {
+    log(log_level::error, name, ": ", spawned.error());
+    stop_all(sys, name, r, shutdown_intent::restart, stop_limit);
+    return exit_runtime_error;
+  }
+  if (!publish_nodes(sys, name, s, r.nodes)) {
+    stop_all(sys, name, r, shutdown_intent::restart, stop_limit);
+    return exit_runtime_error;
+  }
+  log_started(name, s, embedded);
+  int sig = wait_for_signal(s.run_for);
+  auto intent = sig == SIGUSR1 ? shutdown_intent::restart : s.node.shutdown;
+  log(log_level::info, name, ": ", sig ? strsignal(sig) : "--run-for elapsed", "; stopping ",
+      s.workers, " node(s) (", to_string(intent), ")");
+  exit_on_second_signal(name);
+  stop_all(sys, name, r, intent, stop_limit);
+  return 0;  // the endpoint closes here: no more /status reads of the cache
+}
+
+int run(caf::actor_system& sys, const node_program& program, const app_settings& s, bool embedded) {
+  auto conn = connection::open(s.connection);
+  if (!conn) {
+    log(log_level::error, program.name, ": ", conn.error());
+    return exit_runtime_error;
+  }
+  auto listener = (*conn)->add_listener([](const connection_event& e) {
+    auto level = e.state == connection_state::error || e.state == connection_state::disconnected
+                     ? log_level::warning
+                     : log_level::info;
+    log(level, "nats: ", to_string(e.state), " ", e.url, e.detail.empty() ? "" : " ", e.detail);
+  });
+  auto m = std::make_shared<metrics>();  // one registry for every node of this process
+  auto group = open_group_until_stopped(sys, program.name, *conn, s.node, m);
+  if (!group) return exit_runtime_error;
+  int code = run_nodes(sys, program, s, embedded, *conn, group, m);
+  group->close();
+  sys.await_all_actors_done();         // before the connection (and the server) go away
+  (*conn)->remove_listener(listener);  // its closing is no news
+  return code;
+}
+
+/// CAF's option errors carry their data: a file it cannot open its path (sec); a command-line
+/// parser error (pec) the argument, an INI syntax error its line and column. Named plainly, not
+/// as CAF renders them (`parser_error(unexpected_character, ({"argument" = "--workers=abc"}))`).
+std::string describe_parse_error(const caf::error& err, const std::string& config_file) {
+  const auto& context = err.context();
+  if (err.category() == caf::atom("system") &&
+      static_cast<caf::sec>(err.code()) == caf::sec::cannot_open_file &&
+      context.match_elements<std::string>())
+    return "--config-file: cannot open \"" + context.get_as<std::string>(0) + "\"";
+  if (err.category() != caf::atom("parser") || !context.match_elements<caf::settings>())
+    return caf::actor_system_config::render(err);
+  const auto code = static_cast<caf::pec>(err.code());
+  const auto& where = context.get_as<caf::settings>(0);
+  if (auto argument = caf::get_if<std::string>(&where, "argument")) {
+    if (code == caf::pec::not_an_option) return *argument + ": unknown option";
+    if (code == caf::pec::missing_argument) return *argument + ": missing value";
+    return *argument + ": invalid value (" + caf::to_string(code) + ")";
+  }
+  auto line = caf::get_if<int64_t>(&where, "line");
+  auto column = caf::get_if<int64_t>(&where, "column");
+  if (line && column)
+    return "config file " + config_file + ": line " + std::to_string(*line) + ", column " +
+           std::to_string(*column) + ": " + caf::to_string(code);
+  return caf::actor_system_config::render(err);
+}
+
+int usage_error(const std::string& program, const std::string& message) {
+  std::cerr << program << ": " << message << " (see " << program << " --help)\n";
+  return exit_usage;
+}
+
+std::unique_ptr<local_nats_server> start_local_server(const std::string& program) {
+  try {
+    auto server = std::make_unique<local_nats_server>();
+    log(log_level::info, program, ": started a local nats-server at ", server->url(), " (store ",
+        server->store_dir(), ")");
+    return server;
+  } catch (const std::exception& e) {
+    log(log_level::error, program, ": cannot start a local nats-server: ", e.what());
+    return nullptr;
+  }
+}
+
+}  // namespace
+
+int run_node_program(node_app_config& cfg, int argc, char** argv, const node_program& program) {
+  const auto& name = program.name;
+  if (auto err = cfg.parse(argc, argv, "caf-application.ini"))
+    return usage_error(name, describe_parse_error(err, cfg.config_file_path));
+  if (cfg.cli_helptext_printed) return 0;
+  if (!cfg.remainder.empty())
+    return usage_error(name, "unexpected argument \"" + cfg.remainder[0] + "\"");
+  auto settings = to_settings(cfg.options);
+  if (!settings) return usage_error(name, settings.error());
+  settings->connection.name = name;
+  if (program.check) {
+    if (auto ok = program.check(*settings); !ok) return usage_error(name, ok.error());
+  }
+  set_log_level(settings->log_level);
+  for (const auto& caution : settings->node.cautions())
+    log(log_level::warning, name, ": ", caution);
+  if (settings->refresh_period > duration::zero() && cfg.options.partitions_file.empty())
+    log(log_level::warning, name, ": --refresh-period has no effect with --partitions (a ",
+        "count never changes); it re-reads --partitions-file");
+  // The server is a child process: start it before the signals are blocked, or it would
+  // inherit the blocked mask and not stop on SIGTERM.
+  std::unique_ptr<local_nats_server> server;
+  bool embedded = settings->connection.urls.empty();
+  if (embedded) {
+    if (!(server = start_local_server(name))) return exit_runtime_error;
+    settings->connection.urls = {server->url()};
+  }
+  block_stop_signals();
+  int code = 0;
+  {
+    caf::actor_system sys{cfg};
+    code = run(sys, program, *settings, embedded);
+  }
+  server.reset();
+  return code;
+}
+
+}  // namespace parti::node_app
