@@ -1,0 +1,121 @@
+#pragma once
+// parti-consume's record of the messages it handled (one JSON line per message), and the check
+// of a run's records against what was published. Pure: no NATS, no CAF (the unit tests link
+// it as parti_consume_records).
+//
+// What the check finds, over every record of every process of a run:
+//  - missing: a published message (partition, stream sequence) that no record shows handled.
+//    Their count is the gap count.
+//  - unexpected: a record of a message that was not published on its partition (a message
+//    handled under the wrong partition, or a record that does not belong to the run).
+//  - overlaps: two records of one partition by two different workers whose handling intervals
+//    [started_ms, finished_ms] intersect: two owners at once. Intervals that only touch (one
+//    ends in the millisecond the other starts) do not count: the millisecond clock cannot order
+//    them, and a hand-off takes several store round trips anyway. Records of one worker may
+//    overlap each other (--in-flight > 1).
+//  - order violations: the records of one worker for one partition, in the order they started
+//    (started_ms, ties in the order the records were read), must not go back: a record whose
+//    stream sequence is lower than the highest this worker handled on this partition before is
+//    a violation, unless its sequence was handled before (by any worker): that is a redelivery
+//    (an acknowledgement lost to a crash, a timeout or a server restart), counted as a
+//    duplicate. Meaningful with --in-flight=1, where the consumer delivers a partition in order.
+//  - duplicates: a message handled more than once (at-least-once delivery after a crash or a
+//    lost acknowledgement); reported with their count, not a violation.
+#include <cstdint>
+#include <istream>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "messages/result.hpp"
+
+namespace parti::consume_check {
+
+/// One handled message: one line of parti-consume's --record file.
+struct record {
+  std::string partition;  // its keys joined by "-" ("p-3")
+  std::uint64_t stream_seq = 0;
+  std::string worker;            // the worker id that handled it
+  std::int64_t started_ms = 0;   // wall clock, ms since the Unix epoch
+  std::int64_t finished_ms = 0;  // when the handler returned
+};
+
+/// {"partition":"p-3","stream_seq":17,"worker":"worker-2","started_ms":..,"finished_ms":..}
+/// (without a newline).
+std::string to_line(const record& r);
+
+/// The record a line holds; the failure says what is wrong with it.
+result<record> parse_line(std::string_view line);
+
+/// A line that is no record (a process killed in the middle of a write leaves one).
+struct bad_line {
+  std::string source;  // the file
+  std::size_t line = 0;
+  std::string reason;
+};
+
+struct record_set {
+  std::vector<record> records;  // in the order read
+  std::vector<bad_line> bad;
+};
+
+/// Appends every record of `in` to `out` (blank lines are skipped, bad ones noted).
+void read_records(const std::string& source, std::istream& in, record_set& out);
+
+/// Partition -> the stream sequences published on it (in any order).
+using published_set = std::map<std::string, std::vector<std::uint64_t>>;
+
+struct message_id {
+  std::string partition;
+  std::uint64_t stream_seq = 0;
+  bool operator<(const message_id& o) const {
+    return partition != o.partition ? partition < o.partition : stream_seq < o.stream_seq;
+  }
+  bool operator==(const message_id& o) const {
+    return partition == o.partition && stream_seq == o.stream_seq;
+  }
+};
+
+struct overlap {
+  record first;  // started no later than `second`
+  record second;
+};
+
+struct order_violation {
+  record before;  // the highest sequence the worker had handled on the partition
+  record late;    // handled after it, with a lower sequence never handled before
+};
+
+struct report {
+  std::size_t published = 0;        // messages
+  std::size_t partitions = 0;       // with messages published
+  std::size_t records = 0;          // handlings
+  std::size_t handled = 0;          // published messages handled at least once
+  std::size_t duplicates = 0;       // messages handled more than once
+  std::size_t extra_handlings = 0;  // handlings beyond each message's first
+  std::vector<message_id> missing;  // ordered by partition and sequence
+  std::vector<record> unexpected;
+  std::size_t overlap_count = 0;
+  std::vector<overlap> overlaps;  // the first few (max_examples)
+  std::size_t order_violation_count = 0;
+  std::vector<order_violation> order_violations;  // the first few (max_examples)
+
+  /// No gap, no overlap: nothing missing, unexpected, overlapping or out of order.
+  bool passed() const {
+    return missing.empty() && unexpected.empty() && overlap_count == 0 &&
+           order_violation_count == 0;
+  }
+};
+
+/// Examples kept of overlaps and order violations (they are all counted).
+constexpr std::size_t max_examples = 20;
+
+/// Checks `records` (in the order read) against `published`.
+report check(const published_set& published, const std::vector<record>& records);
+
+/// The report for people: counts, bad lines, up to `examples` of each violation, and a last line
+/// "no gap, no overlap" when it passed, else "FAILED: ..." with the counts.
+std::string render(const report& r, const std::vector<bad_line>& bad, std::size_t examples = 10);
+
+}  // namespace parti::consume_check
