@@ -360,6 +360,10 @@ result<app_settings> to_settings(const app_options& o) {
   return s;
 }
 
+field_namer node_option_names() {
+  return as_options(node_config_options());
+}
+
 node_config config_for_worker(const app_settings& s, int index) {
   auto c = s.node;
   if (c.preferred_id) {

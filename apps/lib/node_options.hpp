@@ -78,6 +78,10 @@ struct app_settings {
 /// Checks and converts; the failure is one line naming the option ("--heartbeat-ttl: ...").
 result<app_settings> to_settings(const app_options& o);
 
+/// Names node_config fields as the options that set them ("heartbeat_ttl" -> "--heartbeat-ttl");
+/// empty for a field no option sets. For the violations of settings checked against the node's.
+field_namer node_option_names();
+
 /// The node configuration of the i-th node of this process: a preferred id moves up by i, so
 /// the nodes of one process keep their ids across restarts too.
 node_config config_for_worker(const app_settings& s, int index);

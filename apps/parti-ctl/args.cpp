@@ -13,13 +13,23 @@ namespace {
 struct command_spec {
   bool needs_operand;
   const char* operand_name;
+  bool many_operands = false;  // FILE...
+  bool needs_stream = false;   // --stream, --subject-template, --partitions
 };
 
 const std::map<std::string, command_spec>& commands() {
   static const std::map<std::string, command_spec> all{
-      {"status", {false, ""}},       {"assignments", {false, ""}}, {"explain", {true, "KEY"}},
-      {"rebalance", {false, ""}},    {"refresh", {false, ""}},     {"drain", {true, "WORKER"}},
-      {"undrain", {true, "WORKER"}}, {"freeze", {false, ""}},      {"unfreeze", {false, ""}},
+      {"status", {false, ""}},
+      {"assignments", {false, ""}},
+      {"explain", {true, "KEY"}},
+      {"rebalance", {false, ""}},
+      {"refresh", {false, ""}},
+      {"drain", {true, "WORKER"}},
+      {"undrain", {true, "WORKER"}},
+      {"freeze", {false, ""}},
+      {"unfreeze", {false, ""}},
+      {"produce", {false, "", false, true}},
+      {"consume-check", {true, "FILE", true, true}},
   };
   return all;
 }
@@ -34,9 +44,59 @@ status set_duration(duration& target, const std::string& option, const std::stri
   return done{};
 }
 
+status set_text(std::string& target, const std::string& option, const std::string& text) {
+  if (text.empty()) return failure{"--" + option + ": must not be empty"};
+  target = text;
+  return done{};
+}
+
 /// Options that take a value, by name.
 const std::map<std::string, setter>& value_options() {
   static const std::map<std::string, setter> all{
+      {"stream",
+       [](arguments& a, const std::string& v) { return set_text(a.stream, "stream", v); }},
+      {"subject-template",
+       [](arguments& a, const std::string& v) {
+         return set_text(a.subject_template, "subject-template", v);
+       }},
+      {"partitions",
+       [](arguments& a, const std::string& v) -> status {
+         std::size_t used = 0;
+         long long n = -1;
+         try {
+           n = std::stoll(v, &used);
+         } catch (const std::exception&) {
+         }
+         if (used != v.size() || n < 1 || n > 1'000'000)
+           return failure{"--partitions: expected a count within 1..1000000, got \"" + v + "\""};
+         a.partitions = static_cast<std::uint32_t>(n);
+         return done{};
+       }},
+      {"rate",
+       [](arguments& a, const std::string& v) -> status {
+         std::size_t used = 0;
+         double r = 0;
+         try {
+           r = std::stod(v, &used);
+         } catch (const std::exception&) {
+         }
+         if (used != v.size() || !(r > 0) || r > 1'000'000)
+           return failure{"--rate: expected messages per second, more than 0, got \"" + v + "\""};
+         a.rate = r;
+         return done{};
+       }},
+      {"duration",
+       [](arguments& a, const std::string& v) -> status {
+         if (v == "0") {
+           a.run_for = duration::zero();
+           return done{};
+         }
+         auto d = parse_duration(v);
+         if (!d) return failure{"--duration: " + d.error()};
+         if (*d < duration::zero()) return failure{"--duration: must not be negative"};
+         a.run_for = *d;
+         return done{};
+       }},
       {"nats-url",
        [](arguments& a, const std::string& v) -> status {
          a.connection.urls = split_urls(v);
@@ -113,7 +173,12 @@ status take_positional(arguments& a, const std::string& arg) {
     a.command = arg;
     return done{};
   }
-  if (!commands().at(a.command).needs_operand || !a.operand.empty())
+  const auto& spec = commands().at(a.command);
+  if (spec.many_operands) {
+    a.files.push_back(arg);
+    return done{};
+  }
+  if (!spec.needs_operand || !a.operand.empty())
     return failure{"unexpected argument \"" + arg + "\" after " + a.command +
                    (a.operand.empty() ? "" : " " + a.operand)};
   a.operand = arg;
@@ -133,6 +198,10 @@ result<arguments> parse_arguments(const std::vector<std::string>& args) {
     }
     if (arg == "--json") {
       a.json = true;
+      continue;
+    }
+    if (arg == "--create-stream") {
+      a.create_stream = true;
       continue;
     }
     if (arg.rfind("--", 0) != 0) {
@@ -155,8 +224,15 @@ result<arguments> parse_arguments(const std::vector<std::string>& args) {
   }
   if (a.command.empty()) return failure{"missing command"};
   const auto& spec = commands().at(a.command);
-  if (spec.needs_operand && a.operand.empty())
+  if (spec.needs_operand && a.operand.empty() && a.files.empty())
     return failure{a.command + ": missing " + spec.operand_name};
+  if (spec.needs_stream) {
+    if (a.stream.empty()) return failure{a.command + ": missing --stream"};
+    if (a.subject_template.empty()) return failure{a.command + ": missing --subject-template"};
+    if (a.partitions == 0) return failure{a.command + ": missing --partitions"};
+  }
+  // The producer keeps going through a server restart: it reconnects without end.
+  if (a.command == "produce") a.connection.max_reconnect = -1;
   if (auto ok = a.connection.validate(); !ok) return failure{ok.error()};
   return a;
 }
@@ -177,6 +253,15 @@ commands:
   undrain WORKER  take WORKER off the drain list
   freeze          the leader publishes no new assignment until unfreeze
   unfreeze
+  produce         publish sequence-numbered messages ("<n>") to the partitions' subjects in
+                  turn, at --rate for --duration, each acknowledged by the stream (retried
+                  through a server restart); prints what the stream acknowledged. SIGINT or
+                  SIGTERM end it early
+  consume-check FILE...
+                  check parti-consume's record files against every message the stream holds
+                  on the partitions' subjects: no gap (every message handled), no overlap (no
+                  two workers on a partition at once), per worker no step back in a partition;
+                  counts duplicates. Prints "no gap, no overlap" or the violations
 
 options (--name=value or --name value, anywhere on the line):
   --nats-url=URLS     comma-separated NATS URLs (default nats://127.0.0.1:4222)
@@ -186,10 +271,18 @@ options (--name=value or --name value, anywhere on the line):
   --nats-user=U --nats-password=P --nats-token=T --nats-creds=FILE
   --nats-tls-ca=FILE --nats-tls-cert=FILE --nats-tls-key=FILE
   --help
+produce and consume-check:
+  --stream=NAME            the JetStream stream
+  --subject-template=T     the partitions' subjects, keys as {0}, {1}: e.g. orders.{0}
+  --partitions=N           the partitions p-0 .. p-N-1
+  --rate=R                 produce: messages per second (default 100)
+  --duration=D             produce: how long, e.g. 30s; 0: until SIGINT/SIGTERM (default 10s)
+  --create-stream          produce: create the stream if it is missing (subject: the template
+                           with each token holding a {i} replaced by *)
 
 exit codes: 0 ok (status: healthy); 1 NATS unreachable or a store error; 2 bad arguments;
 3 status: unhealthy (no leader, nothing published, unassigned or doubly-assigned partitions),
-  explain: no worker owns the key
+  explain: no worker owns the key; consume-check: 1 also when the check fails
 )";
 }
 

@@ -1,10 +1,12 @@
 #pragma once
 // parti-ctl's command line: options anywhere (--name=value or --name value), then a command and
 // at most one operand. Not CAF: parti-ctl runs no actors.
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "messages/result.hpp"
+#include "runtime/clock.hpp"
 #include "runtime/nats/connection.hpp"
 
 namespace parti::ctl {
@@ -12,9 +14,10 @@ namespace parti::ctl {
 /// Exit codes, documented in the usage text.
 enum exit_code : int {
   exit_ok = 0,
-  exit_store_error = 1,  // NATS unreachable, bucket missing, a KV request failed
-  exit_usage = 2,        // bad arguments
-  exit_unhealthy = 3,    // status: no leader or unassigned partitions; explain: no owner
+  exit_store_error = 1,   // NATS unreachable, bucket missing, a KV request failed
+  exit_usage = 2,         // bad arguments
+  exit_unhealthy = 3,     // status: no leader or unassigned partitions; explain: no owner
+  exit_check_failed = 1,  // consume-check: a gap, an overlap or an order violation
 };
 
 struct arguments {
@@ -23,7 +26,16 @@ struct arguments {
   bool json = false;
   bool help = false;
   std::string command;
-  std::string operand;  // KEY for explain, WORKER for drain / undrain
+  std::string operand;             // KEY for explain, WORKER for drain / undrain
+  std::vector<std::string> files;  // consume-check: parti-consume's record files
+
+  // produce and consume-check: the partitioned stream
+  std::string stream;
+  std::string subject_template;
+  std::uint32_t partitions = 0;                 // p-0 .. p-<partitions-1>
+  double rate = 100;                            // produce: messages per second
+  duration run_for = std::chrono::seconds(10);  // produce --duration; zero: until a signal
+  bool create_stream = false;                   // produce: create the stream if missing
 };
 
 /// Parses argv (without the program name). The failure names the argument and the rule.

@@ -3,6 +3,8 @@
 //   parti-ctl status                    the group at a glance; exit 3 when unhealthy
 //   parti-ctl --json status | jq ...    the same for scripts
 //   parti-ctl drain worker-3            ask the leader to hand worker-3's partitions off
+//   parti-ctl produce --stream=S --subject-template=s.{0} --partitions=6 --rate=50 --duration=1m
+//   parti-ctl consume-check --stream=S --subject-template=s.{0} --partitions=6 records-*.jsonl
 //
 // Requests to the leader go through the `_control` record of the assignments bucket, updated
 // by compare-and-swap so that concurrent operators never lose each other's requests.
@@ -10,6 +12,7 @@
 #include <iostream>
 
 #include "apps/parti-ctl/args.hpp"
+#include "apps/parti-ctl/consume_commands.hpp"
 #include "apps/parti-ctl/render.hpp"
 #include "runtime/config.hpp"
 #include "runtime/nats/group_inspect.hpp"
@@ -84,6 +87,8 @@ int update(const arguments& a, const group_stores& stores) {
 }
 
 int run(const arguments& a) {
+  if (a.command == "produce") return produce(a);
+  if (a.command == "consume-check") return consume_check(a);
   auto conn = connection::open(a.connection);
   if (!conn) return fail(exit_store_error, "cannot reach NATS: " + conn.error());
   auto stores = group_stores::open(*conn, a.group);
