@@ -20,29 +20,13 @@
 #include <utility>
 #include <vector>
 
+#include "messages/consume_events.hpp"
 #include "messages/result.hpp"
 #include "runtime/clock.hpp"
 
 namespace parti {
 
 class connection;
-
-/// A JetStream message as a reader gets it (copied out of the natsMsg).
-struct pulled_message {
-  std::uint64_t pull_id = 0;
-  std::string subject;
-  std::string reply;  // the $JS.ACK subject: acks go there
-  std::string data;
-  std::vector<std::pair<std::string, std::string>> headers;
-};
-
-/// How a pull request ended, or a status on its way (the server's status message).
-struct pull_status {
-  std::uint64_t pull_id = 0;
-  int code = 0;  // 404 no messages, 408 request expired, 409 conflict (consumer deleted, ...),
-                 // 503 no responders (no such consumer or stream), 100 idle heartbeat
-  std::string description;
-};
 
 class pull_inbox {
  public:
