@@ -78,7 +78,7 @@ void check_handling(const consume_config& c, const node_config& node, violation_
     // Without in-progress acks a message's deadline must outlast its handler.
     v.below("handler_timeout", c.handler_timeout,
             v.quoted("consumer.ack_wait", c.consumer.ack_wait) + " - " +
-                v.quoted("ack_margin", c.ack_margin) + " (no progress_interval)",
+                v.quoted("ack_margin", c.ack_margin) + " without " + v.name("progress_interval"),
             c.consumer.ack_wait - c.ack_margin);
   } else if (c.progress_interval > duration::zero()) {
     v.below("progress_interval", c.progress_interval,
