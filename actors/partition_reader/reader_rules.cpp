@@ -51,8 +51,8 @@ std::optional<time_point> reader_rules::message_deadline(std::uint64_t id) const
 
 void reader_rules::arrived(std::uint64_t pull_id, std::uint64_t id, std::uint64_t delivery_count,
                            time_point now) {
-  if (finished_) return;
-  lost_pulls_ = 0;  // the connection works
+  if (finished_ || messages_.count(id) != 0) return;  // ids are new for every message
+  lost_pulls_ = 0;                                    // the connection works
   if (delivery_count > 1) out_.push_back(reader_note{reader_note::kind::redelivered, id});
   std::optional<time_point> deadline;
   if (pull_ && pull_->id == pull_id) {
@@ -124,6 +124,11 @@ void reader_rules::handler_done(std::uint64_t id, bool ok, consume_reply reply, 
       give_up(m, non_negative_ns(reply.delay_ns));
       return;
     case consume_verdict::in_progress:
+      if (!serving(now)) {
+        // It cannot run again here now: the next owner (or this one, later) gets it at once.
+        settle(id, consume_verdict::nak, duration::zero());
+        return;
+      }
       m.at = message::phase::waiting;
       m.retry_at = now + non_negative_ns(reply.delay_ns);
       // An automatic one still outstanding serves as well: one at a time per message.

@@ -21,7 +21,8 @@
 //    (a failed publish naks it instead).
 //  - A handler that answers in_progress gets an in-progress ack sent for it; once the server
 //    confirmed it, the message's deadline moves and the handler runs again (same message) after
-//    the reply's delay. A failed confirmation is a nak.
+//    the reply's delay. A failed confirmation is a nak, and so is an in_progress answer while
+//    not serving (it could not run again here).
 //  - With progress_interval, a handler running that long since it started (or since the last
 //    confirmed in-progress ack) gets one sent for it, one at a time per message; the
 //    confirmation moves the message's deadline (not the valid_until the handler was given); a

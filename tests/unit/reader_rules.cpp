@@ -620,15 +620,37 @@ BOOST_AUTO_TEST_CASE(a_release_waits_for_a_dead_letter_and_a_confirmation) {
   waiting.arrive(1, 1);
   waiting.rules.pull_ended(1, 408, "");
   waiting.poll();
-  waiting.poll();
   waiting.rules.pull_ended(2, 408, "");
   waiting.answer(1, consume_reply{consume_verdict::in_progress, 0});
+  BOOST_TEST(waiting.poll() == "note handled 1; progress 1; pull 3 x10 20s");
   waiting.rules.release(waiting.now);
-  BOOST_TEST(waiting.poll() == "note handled 1; progress 1");
+  waiting.rules.pull_ended(3, 408, "");
   waiting.advance(10s);
   BOOST_TEST(waiting.poll() == "");  // the confirmation is awaited
   waiting.rules.progress_confirmed(1, waiting.now);
   BOOST_TEST(waiting.poll() == "nak 1; released");
+}
+
+BOOST_AUTO_TEST_CASE(in_progress_while_not_serving_is_a_nak_at_once) {
+  reader r;
+  r.start();
+  r.arrive(1, 1);
+  r.poll();
+  r.rules.pull_ended(1, 408, "");
+  r.poll();
+  r.rules.pull_ended(2, 408, "");
+  r.rules.release(r.now);
+  r.answer(1, consume_reply{consume_verdict::in_progress, 1'000'000'000});
+  BOOST_TEST(r.poll() == "note handled 1; nak 1; released");
+}
+
+BOOST_AUTO_TEST_CASE(a_repeated_message_id_is_ignored) {
+  reader r;
+  r.start();
+  r.arrive(1, 1);
+  r.arrive(1, 1);
+  BOOST_TEST(r.poll() == "run 1");
+  BOOST_TEST(r.rules.queued() == 0u);
 }
 
 // -- lost pulls and failures ------------------------------------------------------------------
@@ -717,6 +739,7 @@ BOOST_AUTO_TEST_CASE(a_deleted_consumer_or_a_missing_jetstream_fails_the_reader)
 // until a time ahead, no message is settled twice or run after it was settled, a release or a
 // failure is the last output, and a pull is cut to the lease.
 BOOST_AUTO_TEST_CASE(invariants_hold_under_random_events) {
+  std::vector<int> seen(std::variant_size_v<reader_output>, 0);  // outputs of each kind
   for (std::uint32_t seed = 1; seed <= 200; ++seed) {
     std::mt19937 rng(seed);
     auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<std::uint32_t>(n)); };
@@ -797,6 +820,7 @@ BOOST_AUTO_TEST_CASE(invariants_hold_under_random_events) {
       const auto out = r.rules.poll(r.now);
       for (std::size_t i = 0; i < out.size(); ++i) {
         const auto& o = out[i];
+        ++seen[o.index()];
         BOOST_TEST_CONTEXT("seed " << seed << " step " << step << ": " << show(out)) {
           if (const auto* p = std::get_if<send_pull>(&o)) {
             BOOST_TEST(r.rules.serving(r.now));
@@ -833,4 +857,10 @@ BOOST_AUTO_TEST_CASE(invariants_hold_under_random_events) {
       }
     }
   }
+  // The events reach every rule: each kind of output came at least once.
+  for (std::size_t kind = 0; kind < seen.size(); ++kind)
+    BOOST_TEST(seen[kind] > 0, "output kind " << kind << " never came");
+  BOOST_TEST_MESSAGE("outputs by kind: " << seen[0] << " " << seen[1] << " " << seen[2] << " "
+                                         << seen[3] << " " << seen[4] << " " << seen[5] << " "
+                                         << seen[6] << " " << seen[7]);
 }
