@@ -194,15 +194,8 @@ typename Inspector::result_type inspect(Inspector& f, control_notice& x) {
   return f(caf::meta::type_name("parti.control_notice"), x.frozen, x.rebalance, x.refresh, x.drain);
 }
 
-// -- partition consumption (consume_events.hpp) -------------------------------------------------
+// -- partition consumption (consume_events.hpp); CAF serializes its enums itself ---------------
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, consume_verdict& x) {
-  auto v = static_cast<std::uint8_t>(x);
-  auto r = f(caf::meta::type_name("parti.consume_verdict"), v);
-  x = static_cast<consume_verdict>(v);
-  return r;
-}
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, consume_reply& x) {
   return f(caf::meta::type_name("parti.consume_reply"), x.verdict, x.delay_ns);
@@ -228,13 +221,6 @@ typename Inspector::result_type inspect(Inspector& f, reader_lease& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, handler_result& x) {
   return f(caf::meta::type_name("parti.handler_result"), x.id, x.ok, x.reply);
-}
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, reader_call& x) {
-  auto v = static_cast<std::uint8_t>(x);
-  auto r = f(caf::meta::type_name("parti.reader_call"), v);
-  x = static_cast<reader_call>(v);
-  return r;
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, reader_call_result& x) {
