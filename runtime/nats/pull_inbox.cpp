@@ -2,10 +2,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <optional>
 
+#include "runtime/consume/ack_metadata.hpp"
 #include "runtime/log.hpp"
 #include "runtime/nats/connection.hpp"
 
@@ -75,6 +77,11 @@ std::vector<std::pair<std::string, std::string>> copy_headers(natsMsg* msg) {
   std::free(static_cast<void*>(keys));
   return out;
 }
+
+/// How long a removed route's last pull is remembered after its end.
+constexpr auto retired_memory = std::chrono::minutes(1);
+/// Added to the remaining life of a removed route's pull when its late messages are nak'ed.
+constexpr auto orphan_nak_margin = std::chrono::seconds(1);
 
 bool valid_name(const std::string& name) {
   if (name.empty()) return false;
@@ -150,8 +157,17 @@ void pull_inbox::remove(std::uint64_t token) {
     if (it == routes_.end()) return;
     r = std::move(it->second);
     routes_.erase(it);
-    for (auto b = bindings_.begin(); b != bindings_.end();)
-      b = b->second.token == token ? bindings_.erase(b) : std::next(b);
+    const auto now = std::chrono::steady_clock::now();
+    for (auto old = retired_.begin(); old != retired_.end();)  // long over: nothing comes late
+      old = old->second + retired_memory < now ? retired_.erase(old) : std::next(old);
+    for (auto b = bindings_.begin(); b != bindings_.end();) {
+      if (b->second.token != token) {
+        ++b;
+        continue;
+      }
+      retired_[b->first] = b->second.expires_at;
+      b = bindings_.erase(b);
+    }
   }
   if (delivering_.load() == std::this_thread::get_id()) {
     // Called from a route: the delivery thread is right here, so no other call runs; the route
@@ -170,9 +186,9 @@ std::shared_ptr<pull_inbox::route> pull_inbox::find(std::uint64_t token) {
 }
 
 template <class Fn>
-void pull_inbox::call(const std::shared_ptr<route>& r, Fn&& fn) {
+bool pull_inbox::call(const std::shared_ptr<route>& r, Fn&& fn) {
   std::lock_guard<std::mutex> guard(r->calling);
-  if (r->removed) return;
+  if (r->removed) return false;
   try {
     fn(*r);
   } catch (const std::exception& e) {
@@ -181,6 +197,7 @@ void pull_inbox::call(const std::shared_ptr<route>& r, Fn&& fn) {
   } catch (...) {
     log(log_level::error, "pull inbox ", prefix_, ": a route threw");
   }
+  return true;
 }
 
 status pull_inbox::pull(std::uint64_t token, std::uint64_t pull_id, const std::string& stream,
@@ -198,7 +215,11 @@ status pull_inbox::pull(std::uint64_t token, std::uint64_t pull_id, const std::s
     // Bound before the request leaves, so its first message cannot come before the binding.
     auto it = bindings_.find(key);
     if (it != bindings_.end()) previous = it->second;
-    bindings_[key] = binding{token, pull_id};
+    auto expires_at = std::chrono::steady_clock::now() + expires;
+    // A route's earlier pull may outlast this one (a shorter expiry): remember the last end.
+    if (previous && previous->token == token)
+      expires_at = std::max(expires_at, previous->expires_at);
+    bindings_[key] = binding{token, pull_id, expires_at};
   }
   const std::string subject = "$JS.API.CONSUMER.MSG.NEXT." + stream + "." + consumer;
   const std::string reply = prefix_ + "." + std::to_string(token) + "." + std::to_string(pull_id);
@@ -261,20 +282,41 @@ void pull_inbox::deliver_data(natsMsg* msg) {
   {
     std::lock_guard<std::mutex> guard(mutex_);
     auto b = bindings_.find(key);
-    if (b == bindings_.end()) return;  // its route is gone: the server redelivers after ack_wait
-    auto it = routes_.find(b->second.token);
-    if (it == routes_.end()) return;
-    r = it->second;
-    pull_id = b->second.pull_id;
+    if (b != bindings_.end()) {
+      auto it = routes_.find(b->second.token);
+      if (it != routes_.end()) r = it->second;
+      pull_id = b->second.pull_id;
+    }
   }
+  const char* reply = natsMsg_GetReply(msg);
+  // A message whose reader is gone (a pull it gave up as lost came after all, or it was removed
+  // meanwhile) goes back: the partition's next reader gets it soon, not after the ack wait.
+  auto nak = [&] { nak_orphan(key, reply); };
+  if (!r) return nak();
   pulled_message m;
   m.pull_id = pull_id;
   m.subject = natsMsg_GetSubject(msg);
-  m.reply = natsMsg_GetReply(msg);
+  m.reply = reply;
   if (const char* data = natsMsg_GetData(msg))
     m.data.assign(data, static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
   m.headers = copy_headers(msg);
-  call(r, [&](route& x) { x.on_message(std::move(m)); });
+  if (!call(r, [&](route& x) { x.on_message(std::move(m)); })) nak();
+}
+
+void pull_inbox::nak_orphan(const std::string& key, const char* reply) {
+  duration delay = duration::zero();
+  {
+    std::lock_guard<std::mutex> guard(mutex_);
+    auto it = retired_.find(key);
+    if (it != retired_.end()) {
+      // The server's expiry runs from its receipt of the pull, a little after the send.
+      auto left = it->second - std::chrono::steady_clock::now();
+      if (left > duration::zero()) delay = left + orphan_nak_margin;
+    }
+  }
+  std::string body(ack_body::nak);
+  if (delay > duration::zero()) body += " " + nlohmann::json{{"delay", delay.count()}}.dump();
+  natsConnection_Publish(conn_->raw(), reply, body.data(), static_cast<int>(body.size()));
 }
 
 // -- settling a message ---------------------------------------------------------------------------

@@ -19,7 +19,11 @@
 // the consumer to the pulling route, and a data message goes to the route that last pulled its
 // consumer, with that pull's id. So one route reads one consumer at a time, and a reader keeps
 // one pull outstanding: a message of an older pull still on its way is reported with the newer
-// pull's id. A pull of the same consumer from another route takes the consumer over.
+// pull's id. A pull of the same consumer from another route takes the consumer over. A message
+// whose route is gone is nak'ed, so the partition's next reader gets it without waiting for the
+// ack wait; the nak is delayed until that route's last pull has ended on the server (plus a
+// margin), since the server would otherwise deliver it to that pull again, and the loop would
+// use up the message's deliveries.
 //
 // A pull of a consumer or stream that does not exist is not answered at all by nats-server
 // 2.9.10 (the JetStream API takes the request and drops it: no 503); it shows as a pull that
@@ -107,13 +111,15 @@ class pull_inbox {
   struct binding {
     std::uint64_t token = 0;
     std::uint64_t pull_id = 0;
+    time_point expires_at{};  // the pull's end (steady clock), as far as this side can tell
   };
 
   void deliver_status(natsMsg* msg);
   void deliver_data(natsMsg* msg);
-  /// Calls `fn` with the route under its `calling` lock, unless it was removed.
+  void nak_orphan(const std::string& key, const char* reply);
+  /// Calls `fn` with the route under its `calling` lock, unless it was removed (false).
   template <class Fn>
-  void call(const std::shared_ptr<route>& r, Fn&& fn);
+  bool call(const std::shared_ptr<route>& r, Fn&& fn);
   std::shared_ptr<route> find(std::uint64_t token);
 
   std::shared_ptr<connection> conn_;
@@ -122,6 +128,9 @@ class pull_inbox {
   std::mutex mutex_;  // routes_, bindings_, next_token_: pull() and add() come from actor threads
   std::unordered_map<std::uint64_t, std::shared_ptr<route>> routes_;
   std::unordered_map<std::string, binding> bindings_;  // by "<stream> <consumer>"
+  /// When the last pull of a consumer whose route was removed ends: its late messages are
+  /// nak'ed with a delay past it, so the server does not hand them to that pull again.
+  std::unordered_map<std::string, time_point> retired_;
   std::uint64_t next_token_ = 1;
   /// The thread in deliver(), so a route that removes a route (itself) does not wait on itself.
   std::atomic<std::thread::id> delivering_{};

@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -227,6 +228,23 @@ BOOST_AUTO_TEST_CASE(ensure_consumer_creates_finds_and_reports_differences) {
   BOOST_TEST(!consumer_pending(*conn, stream, "grp_p-5").ok());  // nothing was created
 }
 
+BOOST_AUTO_TEST_CASE(processes_creating_one_consumer_at_once_both_attach) {
+  add_stream(*conn);
+  auto other = connection::open(options());
+  BOOST_REQUIRE_MESSAGE(other.ok(), other.error());
+  BOOST_REQUIRE(test::eventually([&] { return (*other)->connected(); }, 5s));
+  for (int round = 0; round < 5; ++round) {
+    const std::string name = "grp_race-" + std::to_string(round);
+    std::optional<result<consumer_attach>> mine, theirs;
+    std::thread racer(
+        [&] { theirs.emplace(ensure_consumer(**other, stream, name, "orders.race", settings())); });
+    mine.emplace(ensure_consumer(*conn, stream, name, "orders.race", settings()));
+    racer.join();
+    BOOST_TEST(mine->ok(), mine->error());
+    BOOST_TEST(theirs->ok(), theirs->error());
+  }
+}
+
 BOOST_AUTO_TEST_CASE(start_positions_apply_at_creation) {
   add_stream(*conn);
   for (int i = 0; i < 3; ++i) publish(*conn, "orders.p-1", "m" + std::to_string(i));
@@ -290,11 +308,11 @@ BOOST_AUTO_TEST_CASE(a_pull_brings_its_messages_then_expires_with_408) {
   BOOST_TEST(tokens[5] == "1");  // stream sequence
   BOOST_TEST(split(got[1].reply, '.')[5] == "2");
 
-  // A batch delivered in full ends without a status; the next pull finds nothing (408).
+  // Both messages wait for their acks: the next pull finds nothing and expires.
   pull(*inbox, token, 8, "grp_p-1", 1, 300ms);
   auto next = c.wait_status(8);
   BOOST_REQUIRE(next.has_value());
-  BOOST_TEST(next->code == 408);  // both messages are pending acks: nothing to deliver
+  BOOST_TEST(next->code == 408);
   BOOST_TEST(c.message_count() == 2u);
 }
 
@@ -530,6 +548,16 @@ BOOST_AUTO_TEST_CASE(a_removed_route_is_not_called_again) {
   BOOST_TEST(removed.calls.load() == 0);
   BOOST_TEST(!inbox->pull(token, 2, stream, "grp_a", 1, 1s).ok());  // no such route now
   inbox->remove(token);                                             // twice is harmless
+
+  // The message that found no route was nak'ed, delayed past the removed route's pull (which
+  // the server still held): the next reader gets it as its second delivery, long before the
+  // 30s ack wait, and not with its deliveries used up by that pull.
+  collector next;
+  pull(*inbox, next.add_to(*inbox), 1, "grp_a", 1, 10s);
+  BOOST_REQUIRE(next.wait_messages(1, 10s));
+  auto again = next.messages_copy().front();
+  BOOST_TEST(again.data == "for nobody");
+  BOOST_TEST(delivery_count(again.reply) == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(remove_waits_for_a_running_call) {
