@@ -50,7 +50,7 @@ inline consume_reply nak_reply(std::int64_t delay_ns = 0) {
 /// A JetStream message as a reader gets it (copied out of the natsMsg by
 /// runtime/nats/pull_inbox.hpp).
 struct pulled_message {
-  std::uint64_t pull_id = 0;
+  std::uint64_t pull_id = 0;  // the latest pull of the message's consumer (pull_inbox.hpp)
   std::string subject;
   std::string reply;  // the $JS.ACK subject: acks go there
   std::string data;
@@ -61,7 +61,8 @@ struct pulled_message {
 struct pull_status {
   std::uint64_t pull_id = 0;
   int code = 0;  // 404 no messages, 408 request expired, 409 conflict (consumer deleted, ...),
-                 // 503 no responders (no such consumer or stream), 100 idle heartbeat
+                 // 503 no responders (not sent by nats-server 2.9.10 for a missing consumer:
+                 // such a pull gets no answer at all), 100 idle heartbeat
   std::string description;
 };
 
