@@ -19,6 +19,10 @@ inline void announce_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<node_state_update>("parti.node_state_update");
   cfg.add_message_type<leadership_update>("parti.leadership_update");
   cfg.add_message_type<node_status>("parti.node_status");
+  // a handler actor of the partition consumer may live in another process
+  cfg.add_message_type<consumed_message>("parti.consumed_message");
+  cfg.add_message_type<consume_reply>("parti.consume_reply");
+  cfg.add_message_type<consumer_stats>("parti.consumer_stats");
 }
 
 }  // namespace parti

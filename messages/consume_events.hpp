@@ -14,7 +14,7 @@ namespace parti {
 struct consumed_message {
   std::vector<std::string> partition;  // the partition's keys
   std::string subject;
-  std::string data;  // the payload, as bytes
+  std::string data;                                          // the payload, as bytes
   std::vector<std::pair<std::string, std::string>> headers;  // in message order, repeats kept
   std::uint64_t stream_seq = 0;
   std::uint64_t delivery_count = 1;  // 1 on the first delivery
@@ -40,10 +40,78 @@ struct consume_reply {
   std::int64_t delay_ns = 0;  // for nak and in_progress
 };
 
-inline consume_reply ack_reply() { return {consume_verdict::ack, 0}; }
+inline consume_reply ack_reply() {
+  return {consume_verdict::ack, 0};
+}
 inline consume_reply nak_reply(std::int64_t delay_ns = 0) {
   return {consume_verdict::nak, delay_ns};
 }
+
+/// A JetStream message as a reader gets it (copied out of the natsMsg by
+/// runtime/nats/pull_inbox.hpp).
+struct pulled_message {
+  std::uint64_t pull_id = 0;  // the latest pull of the message's consumer (pull_inbox.hpp)
+  std::string subject;
+  std::string reply;  // the $JS.ACK subject: acks go there
+  std::string data;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+/// How a pull request ended, or a status on its way (the server's status message).
+struct pull_status {
+  std::uint64_t pull_id = 0;
+  int code = 0;  // 404 no messages, 408 request expired, 409 conflict (consumer deleted, ...),
+                 // 503 no responders (not sent by nats-server 2.9.10 for a missing consumer:
+                 // such a pull gets no answer at all), 100 idle heartbeat
+  std::string description;
+};
+
+// -- inside the consumer subtree (actors/consumer, actors/partition_reader) -------------------
+
+/// consumer -> reader: the node's lease (boot clock, ns): serving allowed before `until_ns`;
+/// 0: not serving (suspended, no id).
+struct reader_lease {
+  std::int64_t until_ns = 0;
+};
+
+/// What settled one handler call: the handler's answer (`ok`) or a failure (threw, timed out,
+/// the handler actor is gone), for message `id` of a reader.
+struct handler_result {
+  std::uint64_t id = 0;
+  bool ok = false;
+  consume_reply reply;
+};
+
+/// How a blocking call made for a reader ended (in-progress confirmation, dead-letter publish):
+/// `what` names it, `ok` its success.
+enum class reader_call : std::uint8_t { attach, progress, dead_letter, lag };
+struct reader_call_result {
+  reader_call what = reader_call::attach;
+  std::uint64_t id = 0;  // the message, for progress and dead_letter
+  bool ok = false;
+  std::string error;
+  std::uint64_t value = 0;  // lag: the consumer's pending count; progress: sent_at (ns)
+};
+
+/// reader -> consumer: the partition's lag (pending messages), read from consumer info.
+struct partition_lag {
+  std::vector<std::string> partition;
+  std::uint64_t pending = 0;
+};
+
+/// A consumer's counters, for tests and /status.
+struct consumer_stats {
+  std::uint64_t readers = 0;   // running now
+  std::uint64_t attached = 0;  // consumers attached now
+  std::uint64_t handled = 0;
+  std::uint64_t acked = 0;
+  std::uint64_t naked = 0;
+  std::uint64_t termed = 0;
+  std::uint64_t redelivered = 0;
+  std::uint64_t dead_lettered = 0;
+  std::uint64_t reader_restarts = 0;
+  std::uint64_t releases = 0;  // readers that reported a release
+};
 
 inline const char* to_string(consume_verdict v) {
   switch (v) {

@@ -4,6 +4,7 @@
 
 #include <tuple>
 
+#include "messages/consume_events.hpp"
 #include "messages/events.hpp"
 #include "messages/leader_events.hpp"
 #include "messages/node_events.hpp"
@@ -191,6 +192,48 @@ typename Inspector::result_type inspect(Inspector& f, owners_notice& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, control_notice& x) {
   return f(caf::meta::type_name("parti.control_notice"), x.frozen, x.rebalance, x.refresh, x.drain);
+}
+
+// -- partition consumption (consume_events.hpp); CAF serializes its enums itself ---------------
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, consume_reply& x) {
+  return f(caf::meta::type_name("parti.consume_reply"), x.verdict, x.delay_ns);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, consumed_message& x) {
+  return f(caf::meta::type_name("parti.consumed_message"), x.partition, x.subject, x.data,
+           x.headers, x.stream_seq, x.delivery_count, x.grant, x.valid_until_ns);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pulled_message& x) {
+  return f(caf::meta::type_name("parti.pulled_message"), x.pull_id, x.subject, x.reply, x.data,
+           x.headers);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pull_status& x) {
+  return f(caf::meta::type_name("parti.pull_status"), x.pull_id, x.code, x.description);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, reader_lease& x) {
+  return f(caf::meta::type_name("parti.reader_lease"), x.until_ns);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, handler_result& x) {
+  return f(caf::meta::type_name("parti.handler_result"), x.id, x.ok, x.reply);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, reader_call_result& x) {
+  return f(caf::meta::type_name("parti.reader_call_result"), x.what, x.id, x.ok, x.error, x.value);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, partition_lag& x) {
+  return f(caf::meta::type_name("parti.partition_lag"), x.partition, x.pending);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, consumer_stats& x) {
+  return f(caf::meta::type_name("parti.consumer_stats"), x.readers, x.attached, x.handled, x.acked,
+           x.naked, x.termed, x.redelivered, x.dead_lettered, x.reader_restarts, x.releases);
 }
 
 }  // namespace parti

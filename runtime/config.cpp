@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <limits>
 
+#include "runtime/violation_list.hpp"
+
 namespace parti {
 
 namespace {
@@ -238,37 +240,6 @@ bool is_valid_kv_key(std::string_view key) {
 
 namespace {
 
-// The violations of a node_config, with uniform wording for its durations and shares:
-// "must <rule> (is <value>)".
-class violation_list : public violation_collector {
- public:
-  using violation_collector::violation_collector;
-
-  void positive(std::string_view field, duration value) {
-    if (value <= duration::zero())
-      add(field, "must be greater than 0 (is " + format_duration(value) + ")");
-  }
-
-  void share(std::string_view field, double value) {
-    if (!(value > 0.0 && value <= 1.0))  // written so that NaN fails too
-      add(field, "must be within (0, 1] (is " + std::to_string(value) + ")");
-  }
-
-  void at_least(std::string_view field, duration value, std::string_view bound_name,
-                duration bound) {
-    if (value < bound)
-      add(field, "must be at least " + std::string(bound_name) + " (" + format_duration(bound) +
-                     "), is " + format_duration(value));
-  }
-
-  void at_most(std::string_view field, duration value, std::string_view bound_name,
-               duration bound) {
-    if (value > bound)
-      add(field, "must not exceed " + std::string(bound_name) + " (" + format_duration(bound) +
-                     "), is " + format_duration(value));
-  }
-};
-
 void check_names(const node_config& c, violation_list& v) {
   if (c.group.empty())
     v.add("group", "must not be empty");
@@ -297,9 +268,7 @@ void check_ids(const node_config& c, violation_list& v) {
     v.add("preferred_id", "must be within [" + v.name("id_min") + ", " + v.name("id_max") +
                               "] = [" + std::to_string(c.id_min) + ", " + std::to_string(c.id_max) +
                               "], is " + std::to_string(*c.preferred_id));
-  if (c.bucket_replicas < 1 || c.bucket_replicas > 5)
-    v.add("bucket_replicas",
-          "must be within [1, 5] (is " + std::to_string(c.bucket_replicas) + ")");
+  v.within("bucket_replicas", c.bucket_replicas, 1, 5);
 }
 
 void check_positive_durations(const node_config& c, violation_list& v) {
@@ -337,8 +306,7 @@ void check_timing_relations(const node_config& c, violation_list& v) {
             c.election_ttl / 3);
   // A heartbeat that times out must leave time for the next one before the lease lapses, and
   // the lease must end (by the margin) before the leader could take the partitions away.
-  if (c.lease_margin < duration::zero())
-    v.add("lease_margin", "must not be negative, is " + format_duration(c.lease_margin));
+  v.non_negative("lease_margin", c.lease_margin);
   if (c.heartbeat_interval + c.kv_operation_timeout + c.lease_margin >= c.heartbeat_ttl)
     v.add("heartbeat_ttl",
           "must exceed " + v.name("heartbeat_interval") + " + " + v.name("kv_operation_timeout") +
@@ -379,14 +347,7 @@ std::vector<std::string> node_config::cautions() const {
 }
 
 status node_config::validate() const {
-  auto all = violations();
-  if (all.empty()) return done{};
-  std::string message = "invalid node configuration: ";
-  for (std::size_t i = 0; i < all.size(); ++i) {
-    if (i > 0) message += "; ";
-    message += all[i].text();
-  }
-  return failure{std::move(message)};
+  return violations_status("invalid node configuration", violations());
 }
 
 duration bulk_timeout(duration request_timeout) {

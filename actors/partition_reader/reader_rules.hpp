@@ -10,22 +10,39 @@
 //  - A message may be handed to the handler only while both hold: the lease is valid, and the
 //    message's deadline (its pull's send time + ack_wait - ack_margin, moved by in-progress acks
 //    the server confirmed) has not passed. The handler gets the earlier of the two.
-//  - Messages are handled in arrival order, at most `in_flight` at once.
+//  - Messages are handled in arrival order, at most `in_flight` at once. A message holds its
+//    slot until it is settled (also while it waits to be re-run or is being dead-lettered), so
+//    nothing overtakes it with in_flight 1.
 //  - A message that arrives while not serving (released, suspended) or past its deadline is
 //    nak'ed with delay 0, so the next owner (or this one, later) gets it at once.
 //  - A handler that fails, throws or runs past handler_timeout counts as a nak (its late answer
 //    is ignored). A nak on the last allowed delivery (delivery_count >= max_deliver) with a
 //    dead-letter subject dead-letters the message, then terms it once the publish is confirmed
 //    (a failed publish naks it instead).
+//  - A handler that answers in_progress gets an in-progress ack sent for it; once the server
+//    confirmed it, the message's deadline moves and the handler runs again (same message) after
+//    the reply's delay. A failed confirmation is a nak, and so is an in_progress answer while
+//    not serving (it could not run again here).
+//  - With progress_interval, a handler running that long since it started (or since the last
+//    confirmed in-progress ack) gets one sent for it, one at a time per message; the
+//    confirmation moves the message's deadline (not the valid_until the handler was given); a
+//    failed one is tried again an interval later. The handler keeps its own timeout.
 //  - Release (a hand-off, a drain, a lost id): pulling stops and the queue is nak'ed at once;
 //    running handlers get until release_timeout (then count as naks); the release is reported
 //    once no handler or dead letter is running and the outstanding pull has ended (its status
 //    came) or expired (its expiry + pull_grace passed). After a release the rules do nothing.
+//    A handler given up at the release deadline is dead-lettered on its last delivery like any
+//    other failure: the release then also waits for that publish (bounded by the actor's publish
+//    timeout), because a plain nak would leave the message to a server that will not deliver it
+//    again.
 //  - A lease that lapses is a suspension: the same as a release, but not reported and not final
 //    (serving resumes when the lease is valid again).
 //  - A pull that neither ends nor expires within expiry + pull_grace was lost (server restart,
-//    cut connection): the next pull goes out; after max_lost_pulls in a row, fail. A pull
-//    status that says the consumer or stream is gone (409 consumer deleted, 503) fails at once.
+//    cut connection): the next pull goes out; after max_lost_pulls in a row, fail (a pull that
+//    could not be sent counts as lost at once; any arrival or normal end resets the count). A
+//    pull status that says the consumer or stream is gone (409 consumer deleted, 503), or one
+//    these rules do not know, fails at once; 404, 408 and 0 end a pull normally, 100 is ignored.
+//  - After a failure (reader_failed) the rules do nothing either.
 //
 // Use from the actor: feed events, then call poll(now) and carry out the outputs in order; arm
 // a timer for next_deadline().
@@ -44,7 +61,7 @@ namespace parti {
 
 struct reader_settings {
   int pull_batch = 64;
-  duration pull_expiry = std::chrono::seconds(5);
+  duration pull_expiry = std::chrono::seconds(2);
   duration pull_grace = std::chrono::seconds(1);
   duration min_pull_expiry = std::chrono::milliseconds(100);
   /// A pull ends at least this long before the lease does.
@@ -101,7 +118,7 @@ struct reader_note {
     handled,         // a handler returned (any verdict)
     handler_failed,  // threw, failed or timed out
     late_arrival,    // arrived while not serving or past its deadline: nak'ed
-    lost_pull,       // a pull neither ended nor expired in time
+    lost_pull,       // a pull neither ended nor expired in time (id: the pull's)
     redelivered,     // a message with delivery_count > 1 arrived
   } what = kind::handled;
   std::uint64_t id = 0;
@@ -116,9 +133,9 @@ struct reader_failed {
   std::string reason;
 };
 
-using reader_output = std::variant<send_pull, run_handler, settle_message, confirm_progress,
-                                   dead_letter_message, reader_note, reader_released,
-                                   reader_failed>;
+using reader_output =
+    std::variant<send_pull, run_handler, settle_message, confirm_progress, dead_letter_message,
+                 reader_note, reader_released, reader_failed>;
 
 // -- the rules --------------------------------------------------------------------------------
 
@@ -167,16 +184,17 @@ class reader_rules {
     std::uint64_t delivery_count = 1;
     time_point deadline{};
     enum class phase : std::uint8_t {
-      queued,         // waiting for a handler slot
-      waiting,        // in_progress answered: re-run after `retry_at`
-      running,        // handler running since started_at
-      progress,       // confirm_progress outstanding (handler running or waiting)
-      dead_lettering  // publish outstanding
+      queued,         // in queue_, waiting for a handler slot
+      running,        // the handler has it since started_at (its answer is awaited)
+      waiting,        // answered in_progress: re-run at retry_at once the progress is confirmed
+      dead_lettering  // its dead-letter publish is outstanding
     } at = phase::queued;
     time_point started_at{};
     time_point retry_at{};
+    /// The newest in-progress ack confirmed (or tried): automatic progress counts from here.
     time_point last_progress{};
-    bool handler_running = false;
+    /// A confirm_progress is outstanding (at most one per message), sent at this time.
+    std::optional<time_point> progress_sent;
   };
   struct pull {
     std::uint64_t id = 0;
@@ -186,7 +204,30 @@ class reader_rules {
     int received = 0;
   };
 
-  // Implementation is the helper's choice; these are the suggested members.
+  // Settling and giving up.
+  void settle(std::uint64_t id, consume_verdict verdict, duration delay);
+  void nak_late(std::uint64_t id);
+  void give_up(message& m, duration delay);
+  void handler_failed(message& m);
+  void pull_lost(std::uint64_t pull_id, const std::string& why);
+  void fail(std::string reason);
+
+  // The steps of poll(), in order.
+  void expire_pull(time_point now);
+  void time_out_handlers(time_point now);
+  void send_progress(time_point now);
+  void drop_unserved(time_point now);
+  void rerun_waiting(time_point now);
+  void dispatch(time_point now);
+  void send_pull_if_due(time_point now);
+  void finish_release_if_done();
+
+  time_point handler_limit(const message& m) const;
+  time_point progress_due(const message& m) const;
+  time_point pull_given_up_at(const pull& p) const;
+  time_point valid_until(const message& m) const;
+  std::vector<std::uint64_t> ids_in(message::phase at) const;
+
   reader_settings settings_;
   std::optional<time_point> lease_until_;
   bool started_ = false;
@@ -196,10 +237,11 @@ class reader_rules {
   std::optional<pull> pull_;
   std::uint64_t next_pull_id_ = 1;
   int lost_pulls_ = 0;
-  std::deque<std::uint64_t> queue_;
-  std::map<std::uint64_t, message> messages_;
+  std::deque<std::uint64_t> queue_;            // queued messages, in arrival order
+  std::map<std::uint64_t, message> messages_;  // every message not settled yet
   std::vector<reader_output> out_;
   std::optional<std::string> failure_;
+  time_point last_poll_{};  // next_deadline() offers only what the last poll left due later
 };
 
 }  // namespace parti

@@ -54,8 +54,9 @@ struct consume_config {
   /// Messages asked for by one pull request (the server still sends at most max_ack_pending
   /// unacknowledged ones).
   int pull_batch = 64;
-  /// A pull request's expiry. It is also cut to end before the owner's lease does.
-  duration pull_expiry = std::chrono::seconds(5);
+  /// A pull request's expiry. It is also cut to end before the owner's lease does, and must be
+  /// below heartbeat_ttl - lease_margin (the longest a lease reaches ahead).
+  duration pull_expiry = std::chrono::seconds(2);
   /// How long after its expiry an unanswered pull request is taken as lost (server restart,
   /// cut connection) and asked again.
   duration pull_grace = std::chrono::seconds(1);

@@ -42,7 +42,7 @@ class subject_template {
  private:
   struct piece {
     bool key = false;
-    std::string literal;  // when !key
+    std::string literal;    // when !key
     std::size_t index = 0;  // when key
   };
   std::string text_;
@@ -63,6 +63,15 @@ struct partition_consumer {
 result<std::vector<partition_consumer>> check_partition_consumers(
     std::string_view prefix, const subject_template& subjects,
     const std::vector<partition>& partitions);
+
+/// True when `name` may name a JetStream stream or consumer: not empty, and no '.', '*', '>',
+/// '/', '\\', whitespace or control character (the server refuses them, or they would split
+/// the API subjects the name appears in).
+bool is_valid_stream_name(std::string_view name);
+
+/// True when `subject` is one literal subject: non-empty tokens separated by '.', no wildcard
+/// ('*', '>'), no whitespace or control character.
+bool is_literal_subject(std::string_view subject);
 
 /// The keys joined with "-" ("p-3"): how parti-consume's records and logs name a partition.
 std::string partition_label(const std::vector<std::string>& keys);

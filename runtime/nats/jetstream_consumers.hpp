@@ -25,7 +25,15 @@ struct consumer_attach {
 /// settings. A missing one is created; an existing one with another filter, ack policy,
 /// ack wait, max deliver, max ack pending or replica count fails with a message naming every
 /// difference ("consumer orders_p-3_1a2b3c4d exists with ack_wait 10s, configured 30s"). A missing
-/// stream fails naming it. (The start position is only used at creation.)
+/// stream fails naming it. (The start position is only used at creation.) Settings the server
+/// would replace by its defaults (ack_wait 0, max_deliver 0, ...) fail before anything is created.
+///
+/// Two processes creating the same consumer at once: nats-server 2.9.10 treats the create of an
+/// existing durable as an update of its editable settings (ack wait, max deliver, max ack
+/// pending, filter subject), so with equal settings both succeed, and with different ones the
+/// later creation wins silently; the next ensure_consumer of the other then reports the
+/// difference. Only a creation that the server refuses (a different start position) is read
+/// again and compared.
 result<consumer_attach> ensure_consumer(connection& conn, const std::string& stream,
                                         const std::string& name, const std::string& filter_subject,
                                         const consumer_settings& settings);
