@@ -2,6 +2,7 @@
 
 #include <caf/config_option_adder.hpp>
 
+#include <algorithm>
 #include <string_view>
 #include <utility>
 
@@ -62,13 +63,24 @@ status read_durations(const consume_options& o, consume_settings& s) {
       {"ack-wait", {&o.ack_wait, &s.config.consumer.ack_wait}},
       {"handler-timeout", {&o.handler_timeout, &s.config.handler_timeout}},
       {"release-timeout", {&o.release_timeout, &s.config.release_timeout}},
-      {"pull-expiry", {&o.pull_expiry, &s.config.pull_expiry}},
   };
   for (auto& [name, slot] : all) {
     auto d = duration_option(name, *slot.first);
     if (!d) return failure{d.error()};
     *slot.second = *d;
   }
+  return done{};
+}
+
+status read_pull_expiry(const consume_options& o, const node_config& node, consume_settings& s) {
+  if (o.pull_expiry == "auto") {
+    s.config.pull_expiry =
+        std::min(consume_config{}.pull_expiry, (node.heartbeat_ttl - node.lease_margin) / 2);
+    return done{};
+  }
+  auto d = duration_option("pull-expiry", o.pull_expiry);
+  if (!d) return failure{d.error()};
+  s.config.pull_expiry = *d;
   return done{};
 }
 
@@ -134,7 +146,11 @@ void add_consume_options(caf::config_option_set& set, consume_options& o) {
       .add(o.release_timeout, "release-timeout",
            with_default("at a hand-off, how long running handlers are waited for",
                         d.release_timeout))
-      .add(o.pull_expiry, "pull-expiry", with_default("a pull request's expiry", d.pull_expiry))
+      .add(o.pull_expiry, "pull-expiry",
+           with_default(
+               "a pull request's expiry; auto: " + format_duration(consume_config{}.pull_expiry) +
+                   ", or (heartbeat-ttl - lease-margin) / 2 if shorter",
+               d.pull_expiry))
       .add(o.dead_letter_subject, "dead-letter-subject",
            "a message failed on its last delivery is published here (default: none)")
       .add(o.create_stream, "create-stream",
@@ -157,6 +173,7 @@ result<consume_settings> to_consume_settings(const consume_options& o,
   s.config.dead_letter_subject = o.dead_letter_subject;
   for (auto step : {read_durations, read_start})
     if (auto ok = step(o, s); !ok) return failure{ok.error()};
+  if (auto ok = read_pull_expiry(o, node.node, s); !ok) return failure{ok.error()};
   auto violations = s.config.violations(node.node, option_names());
   if (!violations.empty()) return failure{violations.front().text()};
   if (s.handler_delay >= s.config.handler_timeout)

@@ -32,7 +32,9 @@ struct consume_options {
   int in_flight = consume_config{}.in_flight;
   std::string handler_timeout = format_duration(consume_config{}.handler_timeout);
   std::string release_timeout = format_duration(consume_config{}.release_timeout);
-  std::string pull_expiry = format_duration(consume_config{}.pull_expiry);
+  /// "auto": the library's default, or half of what the node's lease reaches ahead
+  /// (heartbeat TTL - lease margin) when that is shorter (scaled-down timings).
+  std::string pull_expiry = "auto";
   std::string dead_letter_subject;
   bool create_stream = false;
 };
