@@ -3,6 +3,7 @@
 // flushed line by line, so that a process killed at any moment leaves at most its last line
 // cut short. Handlers of every partition and node write to one record_file from their threads.
 #include <cstdio>
+#include <memory>
 #include <mutex>
 #include <string>
 
