@@ -45,6 +45,9 @@ struct consumer_options {
   caf::actor handler;
   message_callback callback;
   std::shared_ptr<metrics> stats;  // may be null
+  /// The clock of the node's ownership lease (node_options::lease_clock; null: the boot clock):
+  /// the readers compare the lease and the messages' deadlines with it.
+  std::shared_ptr<const clock> lease_clock;
 };
 
 /// Validates the configuration (also against the node's), and spawns the consumer. It stops
