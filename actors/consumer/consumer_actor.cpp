@@ -236,20 +236,23 @@ void finish(self_ptr self, const caf::error& reason) {
 caf::result<caf::ok_atom> on_assignment(self_ptr self, const assignment_update& u) {
   auto& st = self->state;
   if (!u.worker.empty()) st.worker = u.worker;
+  // The node sends a change that takes partitions away as a request, answered once their
+  // readers are gone (so the next owner starts after this one finished), and every other one as
+  // a plain message with itself as the sender: that one gets no answer (CAF would send it as a
+  // message the node does not expect), so its promise is never delivered.
+  auto rp = self->make_response_promise<caf::ok_atom>();
+  const bool request = self->current_mailbox_element()->mid.is_request();
   std::optional<std::uint64_t> ticket;
-  caf::typed_response_promise<caf::ok_atom> rp;
-  // A change that takes partitions away is the node's request: answered once their readers are
-  // gone, so the next owner starts after this one finished.
-  if (!u.removed.empty() && !st.stopping) {
-    rp = self->make_response_promise<caf::ok_atom>();
+  if (request && !u.removed.empty() && !st.stopping) {
     ticket = st.next_revocation++;
     st.revocations.emplace(*ticket, rp);
+  } else if (request) {
+    rp.deliver(caf::ok_atom::value);
   }
   st.supervision->assignment(u, ticket, now(self));
   carry_out(self);
   update_gauges(self);
-  if (ticket) return rp;
-  return caf::ok_atom::value;
+  return rp;
 }
 
 /// The lease every reader serves under (0: none).

@@ -491,6 +491,8 @@ void on_attached(self_ptr self, const reader_call_result& r) {
     self->quit(caf::make_error(caf::sec::runtime_error, "attach: " + r.error));
     return;
   }
+  log(log_level::debug, name_of(self), ": attached to ", st.options.consumer, " (", r.value,
+      " pending)");
   st.attached->store(true);
   ++st.options.counters->attached;
   add_route(self);
