@@ -1,8 +1,9 @@
 // The partition consumer against a real nats-server, with real nodes and leaders: every message
 // of every partition handled once and in order by one node; partitions moving to a joining node
 // and away from a draining one without a gap or an overlap; the actor form of the handler; naks,
-// throwing and slow handlers; dead letters; a deleted consumer recreated by a restarted reader;
-// callbacks on the handler pool only, and a thread count that does not grow with the partitions.
+// throwing and slow handlers; in-progress answers confirmed by the server; dead letters; a
+// deleted consumer recreated by a restarted reader; callbacks on the handler pool only, and a
+// thread count that does not grow with the partitions.
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
@@ -463,6 +464,30 @@ BOOST_FIXTURE_TEST_CASE(a_throwing_or_slow_handler_is_nakked_and_the_message_com
   for (const auto& h : calls) (h.partition == "p-1" ? p1 : p2).push_back(h.data);
   BOOST_TEST((p1 == std::vector<std::string>{"throw", "throw", "after-throw"}));
   BOOST_TEST((p2 == std::vector<std::string>{"slow", "slow", "after-slow"}));
+}
+
+BOOST_FIXTURE_TEST_CASE(in_progress_is_confirmed_by_the_server_and_the_handler_runs_again,
+                        consumer_group) {
+  auto j = std::make_shared<journal>();
+  auto node = add_node();
+  publish(4, "later");
+  publish(4, "next");
+  auto calls_of_later = std::make_shared<std::atomic<int>>(0);
+  auto consumer =
+      add_consumer(node, recording(j, "n1", [calls_of_later](const consumed_message& m) {
+                     if (m.data == "later" && (*calls_of_later)++ == 0)
+                       return consume_reply{consume_verdict::in_progress, 100'000'000};
+                     return ack_reply();
+                   }));
+  BOOST_REQUIRE(test::eventually([&] { return stats_of(consumer).acked == 2u; }, 20s));
+  std::vector<std::string> order;
+  for (const auto& h : j->all()) order.push_back(h.data + "#" + std::to_string(h.delivery));
+  // The same delivery again (not a redelivery), before the next message.
+  BOOST_TEST((order == std::vector<std::string>{"later#1", "later#1", "next#1"}));
+  auto s = stats_of(consumer);
+  BOOST_TEST(s.handled == 3u);
+  BOOST_TEST(s.naked == 0u);
+  BOOST_TEST(s.redelivered == 0u);
 }
 
 BOOST_FIXTURE_TEST_CASE(the_last_delivery_is_dead_lettered_with_its_headers_then_terminated,
