@@ -286,10 +286,6 @@ void on_exit(self_ptr self, const caf::exit_msg& em) {
   finish(self, em.reason);
 }
 
-}  // namespace
-
-namespace {
-
 consumer_actor::behavior_type consumer(self_ptr self, consumer_options options,
                                        std::shared_ptr<pull_inbox> inbox) {
   auto& st = self->state;
