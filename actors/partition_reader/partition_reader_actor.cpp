@@ -349,8 +349,15 @@ void on_note(self_ptr self, const reader_note& n) {
     case reader_note::kind::handled:
       return count(self, &reader_counters::handled, consume_result::handled);
     case reader_note::kind::handler_failed:
-      // A callback still queued must not start: its message goes back to the server.
-      if (auto c = st.calls.find(n.id); c != st.calls.end()) c->second.cancelled->store(true);
+      // Still out: timed out (or given up at the release deadline). A callback still queued
+      // must not start: its message goes back to the server.
+      if (auto c = st.calls.find(n.id); c != st.calls.end()) {
+        c->second.cancelled->store(true);
+        auto held = st.messages.find(n.id);
+        log(log_level::warning, name_of(self), ": the handler of stream seq ",
+            held == st.messages.end() ? 0 : held->second.meta.stream_seq,
+            " did not answer in time; the message goes back to the server");
+      }
       return;
     case reader_note::kind::late_arrival:
       return;
