@@ -33,5 +33,8 @@ using peers_atom = caf::atom_constant<caf::atom("peers")>;
 using fence_retry_atom = caf::atom_constant<caf::atom("fenceretr")>;
 /// (subscribe, actor, lease): a subscriber that also wants every lease_update.
 using lease_atom = caf::atom_constant<caf::atom("lease")>;
+/// The partition consumer's lag timers: a reader reads its consumer's pending count, the consumer
+/// shows the lags in metrics.
+using lag_atom = caf::atom_constant<caf::atom("lag")>;
 
 }  // namespace parti

@@ -93,6 +93,21 @@ struct reader_call_result {
   std::uint64_t value = 0;  // lag: the consumer's pending count; progress: sent_at (ns)
 };
 
+/// reader -> its consumer's blocking runner: one blocking NATS call (they wait up to the
+/// connection's request timeout, so they run on a thread of their own), answered with a
+/// reader_call_result.
+struct reader_call_request {
+  reader_call what = reader_call::attach;
+  std::uint64_t id = 0;  // progress, dead_letter: the message
+  std::string consumer;  // attach, lag: the durable consumer's name
+  /// attach: the consumer's filter subject; progress: the message's ack (reply) subject;
+  /// dead_letter: the dead-letter subject.
+  std::string subject;
+  std::string data;                                          // dead_letter: the payload
+  std::vector<std::pair<std::string, std::string>> headers;  // dead_letter
+  std::uint64_t sent_at = 0;  // progress: handed back in reader_call_result::value
+};
+
 /// reader -> consumer: the partition's lag (pending messages), read from consumer info.
 struct partition_lag {
   std::vector<std::string> partition;
@@ -111,6 +126,9 @@ struct consumer_stats {
   std::uint64_t dead_lettered = 0;
   std::uint64_t reader_restarts = 0;
   std::uint64_t releases = 0;  // readers that reported a release
+  /// Nak'ed on their last allowed delivery without a dead-letter subject: the server gives them
+  /// up (reader_rules.hpp).
+  std::uint64_t exhausted = 0;
 };
 
 inline const char* to_string(consume_verdict v) {

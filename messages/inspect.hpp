@@ -227,13 +227,19 @@ typename Inspector::result_type inspect(Inspector& f, reader_call_result& x) {
   return f(caf::meta::type_name("parti.reader_call_result"), x.what, x.id, x.ok, x.error, x.value);
 }
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, reader_call_request& x) {
+  return f(caf::meta::type_name("parti.reader_call_request"), x.what, x.id, x.consumer, x.subject,
+           x.data, x.headers, x.sent_at);
+}
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, partition_lag& x) {
   return f(caf::meta::type_name("parti.partition_lag"), x.partition, x.pending);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, consumer_stats& x) {
   return f(caf::meta::type_name("parti.consumer_stats"), x.readers, x.attached, x.handled, x.acked,
-           x.naked, x.termed, x.redelivered, x.dead_lettered, x.reader_restarts, x.releases);
+           x.naked, x.termed, x.redelivered, x.dead_lettered, x.reader_restarts, x.releases,
+           x.exhausted);
 }
 
 }  // namespace parti

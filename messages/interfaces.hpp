@@ -197,38 +197,48 @@ using node_actor = caf::typed_actor<
 // -- partition consumption -----------------------------------------------------------------------
 //
 //   node --assignment_update?, ownership_*, lease_update--> consumer
-//   consumer --reader_lease, (leave)?--> partition_reader (one per owned partition)
+//   consumer --reader_lease, partition_grant, (leave)?--> partition_reader (one per owned
+//            partition)
 //   pull inbox (nats.c thread) --pulled_message, pull_status--> partition_reader
+//   partition_reader --reader_call_request?--> blocking runner (the consumer's NATS calls)
 //   partition_reader --consumed_message?--> the application's handler (actor form)
+//   partition_reader --partition_lag--> consumer
 
 /// The application's handler in the actor form: answers each message with how to settle it. A
 /// reply later than the handler timeout, or an error, counts as a nak.
 using message_handler_actor =
     caf::typed_actor<caf::replies_to<consumed_message>::with<consume_reply>>;
 
+/// The blocking NATS calls of a consumer's readers (attach, confirmed in-progress acks, dead
+/// letters, lag), run one at a time on a thread of its own, each answered when done.
+using blocking_runner_actor =
+    caf::typed_actor<caf::replies_to<reader_call_request>::with<reader_call_result>>;
+
 /// One owned partition's reader (actors/partition_reader): attaches to the partition's durable
 /// consumer, pulls, hands messages to the handler and settles them. (leave) releases the
-/// partition and is answered once nothing runs and no pull is outstanding; then it quits. Its
-/// own timer is the wake-up of its rules.
+/// partition and is answered once nothing runs and no pull is outstanding; then it quits. A
+/// partition_grant is a new fencing token of its partition (the same owner granted it again).
+/// Its own timers are the wake-up of its rules and the lag reading (lag).
 using partition_reader_actor =
     caf::typed_actor<caf::reacts_to<pulled_message>, caf::reacts_to<pull_status>,
                      caf::reacts_to<reader_lease>, caf::reacts_to<handler_result>,
-                     caf::reacts_to<reader_call_result>,
-                     caf::replies_to<caf::leave_atom>::with<caf::ok_atom>, wakeup_tick>;
+                     caf::reacts_to<reader_call_result>, caf::reacts_to<partition_grant>,
+                     caf::replies_to<caf::leave_atom>::with<caf::ok_atom>, wakeup_tick,
+                     caf::reacts_to<lag_atom>>;
 
 /// What a reader tells its consumer.
 using reader_listener = caf::typed_actor<caf::reacts_to<partition_lag>>;
 
 /// The consumer (actors/consumer): a subscriber of its node (with the lease) and the supervisor
 /// of the readers. It answers a revoking assignment_update once the revoked partitions' readers
-/// are released. Its timers: a reader's restart after backoff (respawn, the partition's index in
-/// its table) and the lag report.
+/// are released. Its timers: a reader's restart after backoff (respawn, the restart's ticket)
+/// and the lag report to metrics (lag).
 using consumer_actor =
     caf::typed_actor<caf::replies_to<assignment_update>::with<caf::ok_atom>,
                      caf::reacts_to<ownership_suspended>, caf::reacts_to<ownership_resumed>,
                      caf::reacts_to<lease_update>, caf::reacts_to<leadership_update>,
                      caf::reacts_to<node_state_update>, caf::reacts_to<partition_lag>,
-                     caf::reacts_to<respawn_atom, std::uint64_t>,
+                     caf::reacts_to<respawn_atom, std::uint64_t>, caf::reacts_to<lag_atom>,
                      caf::replies_to<caf::get_atom>::with<consumer_stats>>;
 
 }  // namespace parti

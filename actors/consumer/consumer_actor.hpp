@@ -12,9 +12,15 @@
 // the next owner starts after this one finished. A reader that fails (stream or consumer gone,
 // server restart, stall) is restarted with backoff and jitter.
 //
-// Pull requests of all readers share one subscription (pull_inbox.hpp): the thread count does
-// not grow with the partitions. Handlers are the application's: an actor (request/reply) or a
-// callback run on the consumer's own fixed pool of threads, never on an actor's thread.
+// Pull requests of all readers share one subscription (pull_inbox.hpp), and their blocking NATS
+// calls (attach, confirmed in-progress acks, dead letters, lag) run on two threads of the
+// consumer's (blocking_runner_actor.hpp): the thread count does not grow with the partitions.
+// Handlers are the application's: an actor (request/reply) or a callback run on the consumer's
+// own fixed pool of threads (handler_pool.hpp), never on an actor's thread.
+//
+// The consumer answers only the node's revocation requests; its other notifications are plain
+// messages. When the node ends, every reader is released (each within the hand-off timeout, or
+// killed) and the consumer quits; an exit message ends it and its readers at once.
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
@@ -45,6 +51,9 @@ struct consumer_options {
   caf::actor handler;
   message_callback callback;
   std::shared_ptr<metrics> stats;  // may be null
+  /// The clock of the node's ownership lease (node_options::lease_clock; null: the boot clock):
+  /// the readers compare the lease and the messages' deadlines with it.
+  std::shared_ptr<const clock> lease_clock;
 };
 
 /// Validates the configuration (also against the node's), and spawns the consumer. It stops

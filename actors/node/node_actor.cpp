@@ -203,6 +203,17 @@ lease_options lease_options_of(const node_config& c) {
 
 void carry_out_gate(node_ptr self);
 
+/// What the rules count as held: the partitions owned, and revoked ones the application may
+/// still serve (their revocation is not acknowledged, or went unacknowledged and the lease has
+/// not lapsed yet). A drain ends only when nothing is held, so the heartbeat is deleted (and the
+/// leader hands the partitions on) only after the application let them go.
+void tell_rules_holdings(node_ptr self) {
+  auto& st = self->state;
+  st.rules->assignment_applied(st.gate->applied().version,
+                               !st.gate->owned().empty() || st.gate->revocations_unacknowledged() ||
+                                   st.gate->revocation_lapsing());
+}
+
 /// Tells the subscribers; returns how many acknowledgements are awaited. A change that revokes
 /// partitions is a request: each subscriber acknowledges it by replying (any reply; a handler
 /// returning void replies), and only then is the revocation reported applied in the heartbeat.
@@ -241,6 +252,7 @@ void apply(node_ptr self, apply_assignment a) {
   st.rules->assignment_applied(a.update.version, !a.update.owned.empty());
   if (st.options.callbacks.on_assignment) st.options.callbacks.on_assignment(a.update);
   st.gate->applied_told(tell_subscribers(self, a.update));
+  tell_rules_holdings(self);
   if (a.served) st.rules->assignment_served(now(self));
 }
 
@@ -323,6 +335,7 @@ void carry_out_gate(node_ptr self) {
   }
   arm_lease_timer(self);
   tell_lease(self);
+  tell_rules_holdings(self);
   carry_out(self);
 }
 

@@ -133,6 +133,11 @@ class ownership_gate {
   const std::vector<partition>& owned() const { return owned_; }
   const std::vector<partition_grant>& grants() const { return grants_; }
   const std::vector<partition>& suspended() const { return suspended_; }
+  /// Revocations told to the application and not acknowledged yet: it may still serve them.
+  bool revocations_unacknowledged() const { return acks_pending_ > 0; }
+  /// A revocation went unacknowledged and the lease has not lapsed yet: the application may
+  /// still serve it until then.
+  bool revocation_lapsing() const { return revocation_lapsing_; }
   version_stamp applied() const { return applied_; }
   /// Something is owned or was applied (for a late subscriber's snapshot).
   bool has_applied() const { return applied_.version > 0 || !owned_.empty(); }

@@ -36,9 +36,11 @@ bool reader_rules::serving(time_point now) const {
 }
 
 std::size_t reader_rules::running() const {
-  // Every message past the queue holds a handler slot until it is settled: a message waiting
-  // to be re-run or being dead-lettered is not done, and the next one must not overtake it.
-  return messages_.size() - queue_.size();
+  // A dispatched message holds its handler slot until it is settled: a message waiting to be
+  // re-run or being dead-lettered is not done, and the next one must not overtake it.
+  return static_cast<std::size_t>(
+      std::count_if(messages_.begin(), messages_.end(),
+                    [](const auto& entry) { return entry.second.holds_slot; }));
 }
 
 std::optional<time_point> reader_rules::message_deadline(std::uint64_t id) const {
@@ -62,7 +64,7 @@ void reader_rules::arrived(std::uint64_t pull_id, std::uint64_t id, std::uint64_
     if (++pull_->received >= pull_->batch) pull_.reset();  // the batch is complete
   }
   if (!deadline || !serving(now) || now >= *deadline) {
-    nak_late(id);
+    nak_late(id, delivery_count);
     return;
   }
   message m;
@@ -121,12 +123,12 @@ void reader_rules::handler_done(std::uint64_t id, bool ok, consume_reply reply, 
       settle(id, consume_verdict::term, duration::zero());
       return;
     case consume_verdict::nak:
-      give_up(m, non_negative_ns(reply.delay_ns));
+      give_up(m, non_negative_ns(reply.delay_ns), "the handler answered nak");
       return;
     case consume_verdict::in_progress:
       if (!serving(now)) {
         // It cannot run again here now: the next owner (or this one, later) gets it at once.
-        settle(id, consume_verdict::nak, duration::zero());
+        hand_back(id, m.delivery_count, "in progress when the partition stopped being served");
         return;
       }
       m.at = message::phase::waiting;
@@ -159,7 +161,8 @@ void reader_rules::progress_failed(std::uint64_t id) {
   const time_point tried_at = *m.progress_sent;
   m.progress_sent.reset();
   if (m.at == message::phase::waiting) {
-    give_up(m, duration::zero());  // the handler asked for more time and did not get it
+    // The handler asked for more time and did not get it.
+    give_up(m, duration::zero(), "its in-progress acknowledgement was not confirmed");
   } else {
     // Automatic progress for a running handler: try again one interval later. The handler keeps
     // its own timeout either way.
@@ -171,7 +174,13 @@ void reader_rules::dead_lettered(std::uint64_t id, bool ok) {
   if (finished_) return;
   auto it = messages_.find(id);
   if (it == messages_.end() || it->second.at != message::phase::dead_lettering) return;
-  settle(id, ok ? consume_verdict::term : consume_verdict::nak, duration::zero());
+  if (!ok) {
+    // Its last delivery: the server will not deliver it again after this nak.
+    out_.push_back(reader_note{reader_note::kind::exhausted, id});
+    settle(id, consume_verdict::nak, duration::zero());
+    return;
+  }
+  settle(id, consume_verdict::term, duration::zero());
 }
 
 // -- settling ---------------------------------------------------------------------------------
@@ -181,25 +190,53 @@ void reader_rules::settle(std::uint64_t id, consume_verdict verdict, duration de
   messages_.erase(id);
 }
 
-void reader_rules::nak_late(std::uint64_t id) {
-  out_.push_back(reader_note{reader_note::kind::late_arrival, id});
+bool reader_rules::last_delivery(std::uint64_t delivery_count) const {
+  return settings_.max_deliver > 0 &&
+         delivery_count >= static_cast<std::uint64_t>(settings_.max_deliver);
+}
+
+void reader_rules::dead_letter(message& m, std::string reason) {
+  // The server will not deliver it again: keep it, on the dead-letter subject.
+  m.at = message::phase::dead_lettering;
+  out_.push_back(dead_letter_message{m.id, std::move(reason)});
+}
+
+void reader_rules::hand_back(std::uint64_t id, std::uint64_t delivery_count, const char* why) {
+  if (!last_delivery(delivery_count)) {
+    // The next owner (or this one, later) gets it at once.
+    settle(id, consume_verdict::nak, duration::zero());
+    return;
+  }
+  // Its last delivery, used up without a handler: a nak would lose it.
+  if (settings_.dead_letter) {
+    auto [it, inserted] = messages_.try_emplace(id);
+    if (inserted) {  // it arrived unhandled: it never took a handler slot
+      it->second.id = id;
+      it->second.delivery_count = delivery_count;
+    }
+    dead_letter(it->second, std::string("not handled on its last delivery: ") + why);
+    return;
+  }
+  out_.push_back(reader_note{reader_note::kind::exhausted, id});
   settle(id, consume_verdict::nak, duration::zero());
 }
 
-void reader_rules::give_up(message& m, duration delay) {
-  if (settings_.dead_letter &&
-      m.delivery_count >= static_cast<std::uint64_t>(std::max(settings_.max_deliver, 1))) {
-    // The server will not deliver it again: keep it, on the dead-letter subject.
-    m.at = message::phase::dead_lettering;
-    out_.push_back(dead_letter_message{m.id});
-    return;
+void reader_rules::nak_late(std::uint64_t id, std::uint64_t delivery_count) {
+  out_.push_back(reader_note{reader_note::kind::late_arrival, id});
+  hand_back(id, delivery_count, "it came while not served or past its deadline");
+}
+
+void reader_rules::give_up(message& m, duration delay, const char* why) {
+  if (last_delivery(m.delivery_count)) {
+    if (settings_.dead_letter) return dead_letter(m, why);
+    out_.push_back(reader_note{reader_note::kind::exhausted, m.id});
   }
   settle(m.id, consume_verdict::nak, delay);
 }
 
 void reader_rules::handler_failed(message& m) {
   out_.push_back(reader_note{reader_note::kind::handler_failed, m.id});
-  give_up(m, duration::zero());
+  give_up(m, duration::zero(), "the handler failed or timed out");
 }
 
 void reader_rules::fail(std::string reason) {
@@ -284,8 +321,9 @@ void reader_rules::drop_unserved(time_point now) {
   if (serving(now)) {
     // Queued past its deadline: the server is about to deliver it again anyway.
     for (auto it = queue_.begin(); it != queue_.end();) {
-      if (now >= messages_.at(*it).deadline) {
-        nak_late(*it);
+      const message& m = messages_.at(*it);
+      if (now >= m.deadline) {
+        nak_late(m.id, m.delivery_count);
         it = queue_.erase(it);
       } else {
         ++it;
@@ -295,10 +333,14 @@ void reader_rules::drop_unserved(time_point now) {
   }
   // Suspended or released: nothing waits here for a handler. Nak'ed at once so the next owner
   // (or this one, later) gets them without waiting for their ack wait.
-  for (auto id : queue_) settle(id, consume_verdict::nak, duration::zero());
-  queue_.clear();
-  for (auto id : ids_in(message::phase::waiting))
-    if (!messages_.at(id).progress_sent) settle(id, consume_verdict::nak, duration::zero());
+  const auto queued = std::exchange(queue_, {});
+  for (auto id : queued)
+    hand_back(id, messages_.at(id).delivery_count, "the partition stopped being served");
+  for (auto id : ids_in(message::phase::waiting)) {
+    const message& m = messages_.at(id);
+    if (!m.progress_sent)
+      hand_back(id, m.delivery_count, "the partition stopped being served before its re-run");
+  }
 }
 
 void reader_rules::rerun_waiting(time_point now) {
@@ -307,7 +349,7 @@ void reader_rules::rerun_waiting(time_point now) {
     message& m = messages_.at(id);
     if (m.progress_sent || now < m.retry_at) continue;
     if (now >= valid_until(m)) {
-      nak_late(id);
+      nak_late(id, m.delivery_count);
       continue;
     }
     m.at = message::phase::running;
@@ -323,10 +365,11 @@ void reader_rules::dispatch(time_point now) {
     queue_.pop_front();
     message& m = messages_.at(id);
     if (now >= valid_until(m)) {
-      nak_late(id);
+      nak_late(id, m.delivery_count);
       continue;
     }
     m.at = message::phase::running;
+    m.holds_slot = true;
     m.started_at = now;
     out_.push_back(run_handler{id, valid_until(m)});
   }

@@ -16,9 +16,14 @@
 //  - A message that arrives while not serving (released, suspended) or past its deadline is
 //    nak'ed with delay 0, so the next owner (or this one, later) gets it at once.
 //  - A handler that fails, throws or runs past handler_timeout counts as a nak (its late answer
-//    is ignored). A nak on the last allowed delivery (delivery_count >= max_deliver) with a
-//    dead-letter subject dead-letters the message, then terms it once the publish is confirmed
-//    (a failed publish naks it instead).
+//    is ignored). A nak on the last allowed delivery (max_deliver > 0 and delivery_count >=
+//    max_deliver) with a dead-letter subject dead-letters the message, then terms it once the
+//    publish is confirmed (a failed publish naks it instead).
+//  - The last allowed delivery of a message that cannot be handled here (it arrived late or
+//    while not serving, the lease lapsed, the partition is released) is dead-lettered the same
+//    way: JetStream counts every delivery, also those nak'ed unhandled by a hand-off, and would
+//    not deliver it again. Without a dead-letter subject it is nak'ed and noted `exhausted`
+//    (the server gives it up), as is any other last delivery that ends in a nak.
 //  - A handler that answers in_progress gets an in-progress ack sent for it; once the server
 //    confirmed it, the message's deadline moves and the handler runs again (same message) after
 //    the reply's delay. A failed confirmation is a nak, and so is an in_progress answer while
@@ -72,7 +77,7 @@ struct reader_settings {
   duration release_timeout = std::chrono::seconds(2);
   duration progress_interval = duration::zero();  // 0: no automatic in-progress acks
   int in_flight = 1;
-  int max_deliver = 5;
+  int max_deliver = -1;  // deliveries the server makes at most; <= 0: unlimited
   bool dead_letter = false;
   int max_lost_pulls = 3;
 };
@@ -110,6 +115,7 @@ struct confirm_progress {
 /// Publish message `id` to the dead-letter subject and wait; answer with dead_lettered().
 struct dead_letter_message {
   std::uint64_t id = 0;
+  std::string reason;  // why it was given up, for the dead letter's headers
 };
 
 /// Counted by the actor for metrics; no action.
@@ -120,6 +126,8 @@ struct reader_note {
     late_arrival,    // arrived while not serving or past its deadline: nak'ed
     lost_pull,       // a pull neither ended nor expired in time (id: the pull's)
     redelivered,     // a message with delivery_count > 1 arrived
+    exhausted,       // nak'ed on its last allowed delivery without a dead-letter subject: the
+                     // server will not deliver it again
   } what = kind::handled;
   std::uint64_t id = 0;
 };
@@ -189,6 +197,9 @@ class reader_rules {
       waiting,        // answered in_progress: re-run at retry_at once the progress is confirmed
       dead_lettering  // its dead-letter publish is outstanding
     } at = phase::queued;
+    /// It took a handler slot (dispatched) and keeps it until settled; a message dead-lettered
+    /// without ever running holds none.
+    bool holds_slot = false;
     time_point started_at{};
     time_point retry_at{};
     /// The newest in-progress ack confirmed (or tried): automatic progress counts from here.
@@ -206,8 +217,11 @@ class reader_rules {
 
   // Settling and giving up.
   void settle(std::uint64_t id, consume_verdict verdict, duration delay);
-  void nak_late(std::uint64_t id);
-  void give_up(message& m, duration delay);
+  bool last_delivery(std::uint64_t delivery_count) const;
+  void dead_letter(message& m, std::string reason);
+  void hand_back(std::uint64_t id, std::uint64_t delivery_count, const char* why);
+  void nak_late(std::uint64_t id, std::uint64_t delivery_count);
+  void give_up(message& m, duration delay, const char* why);
   void handler_failed(message& m);
   void pull_lost(std::uint64_t pull_id, const std::string& why);
   void fail(std::string reason);

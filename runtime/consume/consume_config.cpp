@@ -35,7 +35,9 @@ void check_names(const consume_config& c, violation_list& v) {
 
 void check_consumer(const consumer_settings& s, violation_list& v) {
   v.positive("consumer.ack_wait", s.ack_wait);
-  v.at_least("consumer.max_deliver", s.max_deliver, 1);
+  if (s.max_deliver != -1 && s.max_deliver < 1)
+    v.add("consumer.max_deliver",
+          "must be -1 (unlimited) or at least 1 (is " + std::to_string(s.max_deliver) + ")");
   v.at_least("consumer.max_ack_pending", s.max_ack_pending, 1);
   v.within("consumer.replicas", s.replicas, 1, 5);
   if (s.start == consume_start::sequence && s.start_sequence < 1)

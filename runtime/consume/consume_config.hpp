@@ -26,8 +26,16 @@ enum class consume_start : std::uint8_t {
 /// configuration: a consumer that exists with other values is reported, not changed.
 struct consumer_settings {
   duration ack_wait = std::chrono::seconds(30);
-  /// Deliveries before a message is given up (dead-lettered when a dead-letter subject is set).
-  int max_deliver = 5;
+  /// Deliveries before the server gives a message up (-1: unlimited, the default). The last one
+  /// that ends in a nak is dead-lettered when a dead-letter subject is set.
+  ///
+  /// Unlimited by default because JetStream counts every delivery, also those the reader had to
+  /// nak without handling them: a message that came while its partition was being handed over,
+  /// or while the lease had lapsed. A finite max_deliver without a dead-letter subject can
+  /// therefore drop a message whose handler never failed (a few hand-offs in a row use its
+  /// deliveries up). With a finite one, set dead_letter_subject too: a last delivery that cannot
+  /// be handled is then dead-lettered, not dropped.
+  int max_deliver = -1;
   /// Unacknowledged messages the server lets one partition have. 1 keeps the partition's order
   /// even across crashes: nothing newer is delivered while a message is outstanding.
   int max_ack_pending = 1;

@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <type_traits>
 #include <utility>
 
@@ -50,6 +51,24 @@ double breaker_state_value(breaker_state x) {
   return -1;
 }
 
+std::string_view to_string(consume_result x) {
+  switch (x) {
+    case consume_result::handled:
+      return "handled";
+    case consume_result::acked:
+      return "acked";
+    case consume_result::naked:
+      return "naked";
+    case consume_result::termed:
+      return "termed";
+    case consume_result::dead_lettered:
+      return "dead_lettered";
+    case consume_result::exhausted:
+      return "exhausted";
+  }
+  return "unknown";
+}
+
 namespace {
 
 using label_values = std::vector<std::string>;
@@ -64,6 +83,10 @@ const prometheus::Histogram::BucketBoundaries rebalance_buckets{
 // A KV round trip on a LAN is about a millisecond; the request timeout is a few seconds.
 const prometheus::Histogram::BucketBoundaries kv_buckets{
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+
+// A message handler takes from microseconds (a counter) to its timeout (an external call).
+const prometheus::Histogram::BucketBoundaries handler_buckets{
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 
 // A suspension lasts from a heartbeat interval (a blip) to a whole store outage.
 const prometheus::Histogram::BucketBoundaries suspension_buckets{0.1, 0.25, 0.5, 1,  2.5,
@@ -272,6 +295,37 @@ struct metrics::impl {
   counters decode_errors{counter(reg, "parti_decode_errors_total",
                                  "KV values that did not decode and were skipped, by bucket."),
                          {"worker", "bucket"}};
+  counters consume_messages{
+      counter(reg, "parti_consume_messages_total",
+              "Partition messages by what became of them: handled (a handler returned), acked, "
+              "naked, termed, dead_lettered, exhausted (nak'ed on the last allowed delivery)."),
+      {"worker", "result"}};
+  counters consume_redelivered{
+      counter(reg, "parti_consume_redelivered_total",
+              "Partition messages that arrived with a delivery count above 1."),
+      {"worker"}};
+  histograms consume_handler_duration{
+      histogram(reg, "parti_consume_handler_seconds",
+                "Time from handing a partition message to the handler to its answer."),
+      {"worker"},
+      handler_buckets};
+  counters consume_reader_restarts{
+      counter(reg, "parti_consume_reader_restarts_total",
+              "Partition readers started again after a failure (consumer or stream gone, lost "
+              "pulls)."),
+      {"worker"}};
+  gauges consume_attached{
+      gauge(reg, "parti_consume_consumers_attached",
+            "Partitions whose durable JetStream consumer a reader of this node is attached to."),
+      {"worker"}};
+  gauges consume_lag{gauge(reg, "parti_consume_lag_messages",
+                           "Messages pending over every partition this node reads."),
+                     {"worker"}};
+  gauges consume_partition_lag{
+      gauge(reg, "parti_consume_partition_lag_messages",
+            "Messages pending in a partition: only the partitions with the largest lags (or every "
+            "partition, when per-partition metrics are enabled)."),
+      {"worker", "partition"}};
 
   std::vector<series_base*> all() {
     return {&rebalance_duration,
@@ -300,7 +354,14 @@ struct metrics::impl {
             &lease_suspensions,
             &lease_suspension_duration,
             &ids_lost,
-            &decode_errors};
+            &decode_errors,
+            &consume_messages,
+            &consume_redelivered,
+            &consume_handler_duration,
+            &consume_reader_restarts,
+            &consume_attached,
+            &consume_lag,
+            &consume_partition_lag};
   }
 };
 
@@ -429,6 +490,41 @@ void metrics::count_id_lost(std::string_view worker) {
 
 void metrics::count_decode_error(std::string_view worker, std::string_view bucket) {
   impl_->decode_errors.at({str(worker), str(bucket)}).Increment();
+}
+
+void metrics::count_consumed(std::string_view worker, consume_result result) {
+  impl_->consume_messages.at({str(worker), str(to_string(result))}).Increment();
+}
+
+void metrics::count_redelivered(std::string_view worker) {
+  impl_->consume_redelivered.at({str(worker)}).Increment();
+}
+
+void metrics::observe_handler(std::string_view worker, duration took) {
+  impl_->consume_handler_duration.at({str(worker)}).Observe(seconds(took));
+}
+
+void metrics::count_reader_restart(std::string_view worker) {
+  impl_->consume_reader_restarts.at({str(worker)}).Increment();
+}
+
+void metrics::set_consumers_attached(std::string_view worker, std::size_t count) {
+  impl_->consume_attached.at({str(worker)}).Set(static_cast<double>(count));
+}
+
+void metrics::set_consume_lag(std::string_view worker, std::uint64_t total,
+                              const std::vector<std::pair<std::string, std::uint64_t>>& shown) {
+  impl_->consume_lag.at({str(worker)}).Set(static_cast<double>(total));
+  std::set<std::string> keep;
+  for (const auto& [partition, pending] : shown) {
+    keep.insert(partition);
+    impl_->consume_partition_lag.at({str(worker), partition}).Set(static_cast<double>(pending));
+  }
+  // A partition no longer among the largest (or no longer read here) shows nothing: a stale
+  // value would keep reporting a lag that is gone.
+  impl_->consume_partition_lag.forget_if([&](const label_values& values) {
+    return values[0] == worker && keep.count(values[1]) == 0;
+  });
 }
 
 void metrics::forget_worker(std::string_view worker) {

@@ -39,6 +39,12 @@ std::string_view to_string(breaker_call_result x);
 /// The value of parti_circuit_breaker_state: 0 closed, 1 open, 2 half-open.
 double breaker_state_value(breaker_state x);
 
+/// Label `result` of parti_consume_messages_total: a handler returned (any verdict), a message
+/// was acked, nak'ed, termed or dead-lettered, or nak'ed on its last allowed delivery without a
+/// dead-letter subject (exhausted: the server gives it up).
+enum class consume_result { handled, acked, naked, termed, dead_lettered, exhausted };
+std::string_view to_string(consume_result x);
+
 class metrics {
  public:
   /// Registers every family in a registry of its own.
@@ -103,6 +109,20 @@ class metrics {
   void observe_lease_suspension(std::string_view worker, duration lasted);
   /// A KV value in `bucket` that did not decode (it was skipped).
   void count_decode_error(std::string_view worker, std::string_view bucket);
+
+  // --- partition consumption (per worker, not per partition, except the lags shown) ----------
+  void count_consumed(std::string_view worker, consume_result result);
+  /// A message arrived with a delivery count above 1.
+  void count_redelivered(std::string_view worker);
+  /// How long a handler took, from the call to its answer.
+  void observe_handler(std::string_view worker, duration took);
+  void count_reader_restart(std::string_view worker);
+  /// Partitions whose durable consumer a reader is attached to now.
+  void set_consumers_attached(std::string_view worker, std::size_t count);
+  /// The pending messages over every partition read here, and the partitions shown one by one
+  /// (label `partition`): the series of this worker's partitions not in `shown` are removed.
+  void set_consume_lag(std::string_view worker, std::uint64_t total,
+                       const std::vector<std::pair<std::string, std::uint64_t>>& shown);
 
   /// Removes every series labelled with `worker` (its id was lost or the node stopped), so
   /// nothing keeps reporting for an id this process no longer holds.

@@ -35,8 +35,9 @@ status check_settings(const consumer_settings& s) {
   std::vector<std::string> wrong;
   if (s.ack_wait <= duration::zero())
     wrong.push_back("ack_wait must be positive, is " + format_duration(s.ack_wait));
-  if (s.max_deliver < 1)
-    wrong.push_back("max_deliver must be at least 1, is " + std::to_string(s.max_deliver));
+  if (s.max_deliver != -1 && s.max_deliver < 1)
+    wrong.push_back("max_deliver must be -1 (unlimited) or at least 1, is " +
+                    std::to_string(s.max_deliver));
   if (s.max_ack_pending < 1)
     wrong.push_back("max_ack_pending must be at least 1, is " + std::to_string(s.max_ack_pending));
   if (s.replicas < 1 || s.replicas > 5)

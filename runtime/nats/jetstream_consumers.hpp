@@ -26,7 +26,8 @@ struct consumer_attach {
 /// ack wait, max deliver, max ack pending or replica count fails with a message naming every
 /// difference ("consumer orders_p-3_1a2b3c4d exists with ack_wait 10s, configured 30s"). A missing
 /// stream fails naming it. (The start position is only used at creation.) Settings the server
-/// would replace by its defaults (ack_wait 0, max_deliver 0, ...) fail before anything is created.
+/// would replace by its defaults (ack_wait 0, max_deliver 0, ...) fail before anything is created;
+/// max_deliver -1 (unlimited) is the server's own default, and is compared as such.
 ///
 /// Two processes creating the same consumer at once: nats-server 2.9.10 treats the create of an
 /// existing durable as an update of its editable settings (ack wait, max deliver, max ack

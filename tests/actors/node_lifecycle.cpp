@@ -302,4 +302,52 @@ BOOST_AUTO_TEST_CASE(a_revocation_written_during_the_outage_is_applied_before_th
   BOOST_TEST(status().owned.size() == 1u);
 }
 
+// A drain hands the partitions on: the node leaves (deletes its heartbeat, so the leader gives
+// them to others at once) only after the application acknowledged their revocation, however
+// long that takes within the hand-off timeout. Until then it may still be serving them.
+BOOST_AUTO_TEST_CASE(a_drain_ends_only_once_the_application_let_the_revoked_partitions_go) {
+  struct held {
+    std::vector<caf::response_promise> promises;
+    std::size_t revocations = 0;
+  };
+  auto app = std::make_shared<held>();
+  auto subscriber = sys->spawn([app](caf::event_based_actor* self) -> caf::behavior {
+    return {
+        [=](const assignment_update& u) -> caf::result<void> {
+          if (u.removed.empty()) return caf::unit;
+          ++app->revocations;
+          app->promises.push_back(self->make_response_promise());
+          return app->promises.back();
+        },
+        [=](caf::ok_atom) {
+          for (auto& rp : app->promises) rp.deliver(caf::unit);
+          app->promises.clear();
+        },
+        [](const node_state_update&) {},
+        [](const leadership_update&) {},
+        [](const ownership_suspended&) {},
+        [](const ownership_resumed&) {},
+    };
+  });
+  actors.push_back(subscriber);
+  publish("worker-0", {"p-1", "p-2"});
+  caf::anon_send(node, caf::subscribe_atom::value, subscriber);
+  sched->run();
+  caf::anon_send(caf::actor_cast<node_actor>(node), caf::leave_atom::value, shutdown_intent::drain);
+  sched->run();
+  publish("worker-0", {});  // the leader hands both on: a revocation
+  advance(config.hand_off_timeout / 2);
+  BOOST_TEST(app->revocations == 1u);
+  auto shut_down = [&] {
+    return std::any_of(timeline.begin(), timeline.end(), [](const std::string& e) {
+      return e.find("-> Shutdown") != std::string::npos;
+    });
+  };
+  BOOST_TEST(!shut_down(), "timeline: " << boost::algorithm::join(timeline, " | "));
+  caf::anon_send(subscriber, caf::ok_atom::value);
+  sched->run();
+  advance(100ms);
+  BOOST_TEST(shut_down(), "timeline: " << boost::algorithm::join(timeline, " | "));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

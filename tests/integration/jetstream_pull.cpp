@@ -205,6 +205,19 @@ BOOST_AUTO_TEST_CASE(ensure_consumer_creates_finds_and_reports_differences) {
   other_start.start = consume_start::new_messages;
   BOOST_TEST(ensure_consumer(*conn, stream, "grp_p-1", "orders.p-1", other_start).ok());
 
+  // Unlimited deliveries (the default of consumer_settings) are created and found equal again.
+  auto unlimited = settings();
+  unlimited.max_deliver = -1;
+  auto created = ensure_consumer(*conn, stream, "grp_p-6", "orders.p-6", unlimited);
+  BOOST_REQUIRE_MESSAGE(created.ok(), created.error());
+  BOOST_TEST(created->created);
+  auto found = ensure_consumer(*conn, stream, "grp_p-6", "orders.p-6", unlimited);
+  BOOST_REQUIRE_MESSAGE(found.ok(), found.error());
+  BOOST_TEST(!found->created);
+  auto limited = ensure_consumer(*conn, stream, "grp_p-6", "orders.p-6", settings());
+  BOOST_REQUIRE(!limited.ok());
+  BOOST_TEST(contains(limited.error(), "max_deliver -1, configured 5"), limited.error());
+
   auto no_stream = ensure_consumer(*conn, "NOPE", "grp_p-1", "orders.p-1", settings());
   BOOST_REQUIRE(!no_stream.ok());
   BOOST_TEST(contains(no_stream.error(), "stream NOPE not found"), no_stream.error());
@@ -224,7 +237,8 @@ BOOST_AUTO_TEST_CASE(ensure_consumer_creates_finds_and_reports_differences) {
   auto refused = ensure_consumer(*conn, stream, "grp_p-5", "orders.p-5", bad);
   BOOST_REQUIRE(!refused.ok());
   BOOST_TEST(contains(refused.error(), "ack_wait must be positive, is -1s"), refused.error());
-  BOOST_TEST(contains(refused.error(), "max_deliver must be at least 1, is 0"), refused.error());
+  BOOST_TEST(contains(refused.error(), "max_deliver must be -1 (unlimited) or at least 1, is 0"),
+             refused.error());
   BOOST_TEST(!consumer_pending(*conn, stream, "grp_p-5").ok());  // nothing was created
 }
 

@@ -268,6 +268,12 @@ void record_one_of_everything(metrics& m) {
   m.set_degraded("w-0", false);
   m.count_id_lost("w-0");
   m.count_decode_error("w-0", "parti-assignments");
+  m.count_consumed("w-0", consume_result::acked);
+  m.count_redelivered("w-0");
+  m.observe_handler("w-0", 3ms);
+  m.count_reader_restart("w-0");
+  m.set_consumers_attached("w-0", 8);
+  m.set_consume_lag("w-0", 12, {{"p-1", 10}, {"p-2", 2}});
 }
 
 const std::vector<std::string> every_family{
@@ -295,6 +301,13 @@ const std::vector<std::string> every_family{
     "parti_node_degraded",
     "parti_ids_lost_total",
     "parti_decode_errors_total",
+    "parti_consume_messages_total",
+    "parti_consume_redelivered_total",
+    "parti_consume_handler_seconds",
+    "parti_consume_reader_restarts_total",
+    "parti_consume_consumers_attached",
+    "parti_consume_lag_messages",
+    "parti_consume_partition_lag_messages",
 };
 
 }  // namespace
@@ -440,6 +453,46 @@ BOOST_AUTO_TEST_CASE(every_undecodable_value_is_counted_and_the_first_logged) {
       decode_reported<heartbeat_record>({"w-9", encode(good), 5, kv_op::put, 0}, where, failures);
   BOOST_TEST((ok.has_value() && *ok == good));
   BOOST_TEST(failures == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(consumption_counts_per_worker_and_shows_only_the_partition_lags_given) {
+  metrics m;
+  m.count_consumed("w-1", consume_result::handled);
+  m.count_consumed("w-1", consume_result::acked);
+  m.count_consumed("w-1", consume_result::acked);
+  m.count_consumed("w-1", consume_result::exhausted);
+  m.count_redelivered("w-1");
+  m.count_reader_restart("w-1");
+  m.set_consumers_attached("w-1", 3);
+  m.set_consume_lag("w-1", 17, {{"p-1", 10}, {"p-2", 5}});
+  m.set_consume_lag("w-2", 4, {{"p-1", 4}});
+  auto text = m.text();
+  BOOST_TEST(value_of(text, R"(parti_consume_messages_total{result="acked",worker="w-1"})") == 2.0);
+  BOOST_TEST(value_of(text, R"(parti_consume_messages_total{result="handled",worker="w-1"})") ==
+             1.0);
+  BOOST_TEST(value_of(text, R"(parti_consume_messages_total{result="exhausted",worker="w-1"})") ==
+             1.0);
+  BOOST_TEST(value_of(text, R"(parti_consume_redelivered_total{worker="w-1"})") == 1.0);
+  BOOST_TEST(value_of(text, R"(parti_consume_reader_restarts_total{worker="w-1"})") == 1.0);
+  BOOST_TEST(value_of(text, R"(parti_consume_consumers_attached{worker="w-1"})") == 3.0);
+  BOOST_TEST(value_of(text, R"(parti_consume_lag_messages{worker="w-1"})") == 17.0);
+  BOOST_TEST(
+      value_of(text, R"(parti_consume_partition_lag_messages{partition="p-2",worker="w-1"})") ==
+      5.0);
+  // p-2 is no longer among those shown: its series goes, the other worker's stay.
+  m.set_consume_lag("w-1", 12, {{"p-3", 12}});
+  text = m.text();
+  BOOST_TEST(value_of(text, R"(parti_consume_lag_messages{worker="w-1"})") == 12.0);
+  BOOST_TEST(
+      !has_series(text, R"(parti_consume_partition_lag_messages{partition="p-2",worker="w-1"})"));
+  BOOST_TEST(
+      !has_series(text, R"(parti_consume_partition_lag_messages{partition="p-1",worker="w-1"})"));
+  BOOST_TEST(
+      value_of(text, R"(parti_consume_partition_lag_messages{partition="p-3",worker="w-1"})") ==
+      12.0);
+  BOOST_TEST(
+      value_of(text, R"(parti_consume_partition_lag_messages{partition="p-1",worker="w-2"})") ==
+      4.0);
 }
 
 BOOST_AUTO_TEST_CASE(histograms_expose_buckets_sum_and_count) {

@@ -103,7 +103,14 @@ BOOST_AUTO_TEST_CASE(the_consumer_s_settings) {
   BOOST_TEST(has_violation(c, "consumer.ack_wait: must be greater than 0 (is 0s)"));
   c = valid();
   c.consumer.max_deliver = 0;
-  BOOST_TEST(only_violation(c) == "consumer.max_deliver: must be at least 1 (is 0)");
+  BOOST_TEST(only_violation(c) ==
+             "consumer.max_deliver: must be -1 (unlimited) or at least 1 (is 0)");
+  c.consumer.max_deliver = -2;
+  BOOST_TEST(only_violation(c) ==
+             "consumer.max_deliver: must be -1 (unlimited) or at least 1 (is -2)");
+  c.consumer.max_deliver = -1;  // unlimited
+  BOOST_TEST(c.violations(node).empty());
+  BOOST_TEST(consume_config{}.consumer.max_deliver == -1);  // the default
   c = valid();
   c.consumer.max_ack_pending = 0;
   BOOST_TEST(has_violation(c, "consumer.max_ack_pending: must be at least 1 (is 0)"));

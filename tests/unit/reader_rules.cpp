@@ -47,6 +47,8 @@ const char* note_name(reader_note::kind k) {
       return "lost";
     case reader_note::kind::redelivered:
       return "redelivered";
+    case reader_note::kind::exhausted:
+      return "exhausted";
   }
   return "?";
 }
@@ -358,18 +360,133 @@ BOOST_AUTO_TEST_CASE(a_failed_dead_letter_publish_naks_the_message) {
   r.advance(5s);  // timed out: a failure like any other
   BOOST_TEST(r.poll() == "note failed 1; dead-letter 1");
   r.rules.dead_lettered(1, false);
-  BOOST_TEST(r.poll() == "nak 1");
-  r.rules.dead_lettered(1, true);  // no longer known
+  BOOST_TEST(r.poll() == "note exhausted 1; nak 1");  // the server will not deliver it again
+  r.rules.dead_lettered(1, true);                     // no longer known
   BOOST_TEST(r.poll() == "");
 }
 
-BOOST_AUTO_TEST_CASE(without_a_dead_letter_subject_the_last_delivery_is_nakked) {
+BOOST_AUTO_TEST_CASE(without_a_dead_letter_subject_the_last_delivery_is_nakked_as_exhausted) {
   reader r;
   r.start();
   r.arrive(1, 1, 3);
   r.poll();
   r.answer(1, nak_reply());
-  BOOST_TEST(r.poll() == "note handled 1; nak 1");
+  BOOST_TEST(r.poll() == "note handled 1; note exhausted 1; nak 1");
+}
+
+// -- the last delivery of a message that cannot be handled --------------------------------------
+
+BOOST_AUTO_TEST_CASE(a_late_arrival_on_its_last_delivery_is_dead_lettered_without_a_slot) {
+  auto s = test_settings();
+  s.dead_letter = true;
+  reader r(s);
+  r.start();
+  r.arrive(1, 1);
+  BOOST_TEST(r.poll() == "run 1");
+  r.arrive(7, 2, 3);  // of no open pull, on the third of 3 deliveries
+  r.arrive(7, 3, 2);  // not the last: a plain nak
+  BOOST_TEST(r.poll() ==
+             "note redelivered 2; note late 2; dead-letter 2; note redelivered 3; note late 3; "
+             "nak 3");
+  BOOST_TEST(r.rules.running() == 1u);  // the dead letter holds no handler slot
+  auto out = r.rules.poll(r.now);
+  BOOST_TEST(out.empty());
+  r.rules.dead_lettered(2, true);
+  BOOST_TEST(r.poll() == "term 2");
+}
+
+BOOST_AUTO_TEST_CASE(the_dead_letter_reason_says_why_the_message_was_given_up) {
+  auto s = test_settings();
+  s.dead_letter = true;
+  reader r(s);
+  r.start();
+  r.arrive(7, 1, 3);
+  auto late = only<dead_letter_message>(r.poll_raw());
+  BOOST_REQUIRE(late.size() == 1u);
+  BOOST_TEST(late[0].reason.find("not handled on its last delivery") == 0u, late[0].reason);
+  r.arrive(1, 2, 3);
+  r.poll();
+  r.answer(2, nak_reply());
+  auto naked = only<dead_letter_message>(r.poll_raw());
+  BOOST_REQUIRE(naked.size() == 1u);
+  BOOST_TEST(naked[0].reason == "the handler answered nak");
+}
+
+BOOST_AUTO_TEST_CASE(a_lapse_dead_letters_the_queued_last_deliveries_and_naks_the_others) {
+  auto s = test_settings();
+  s.dead_letter = true;
+  reader r(s);
+  r.start();
+  r.arrive(1, 1);
+  r.arrive(1, 2, 3);
+  r.arrive(1, 3, 1);
+  BOOST_TEST(r.poll() == "note redelivered 2; run 1");
+  r.rules.lease(std::nullopt);
+  BOOST_TEST(r.poll() == "dead-letter 2; nak 3");
+  r.rules.dead_lettered(2, true);
+  BOOST_TEST(r.poll() == "term 2");
+  r.answer(1);
+  BOOST_TEST(r.poll() == "note handled 1; ack 1");
+}
+
+BOOST_AUTO_TEST_CASE(without_a_dead_letter_subject_an_unhandled_last_delivery_is_exhausted) {
+  reader r;
+  r.start();
+  r.arrive(7, 1, 3);  // late
+  BOOST_TEST(r.poll() == "note redelivered 1; note late 1; note exhausted 1; nak 1");
+  r.arrive(1, 2);
+  r.arrive(1, 3, 4);  // past max_deliver counts as last too
+  r.poll();           // run 2
+  r.rules.release(r.now);
+  BOOST_TEST(r.poll() == "note exhausted 3; nak 3");
+}
+
+BOOST_AUTO_TEST_CASE(a_release_dead_letters_a_last_delivery_and_waits_for_it) {
+  auto s = test_settings();
+  s.dead_letter = true;
+  reader r(s);
+  r.start();
+  r.arrive(1, 1);
+  r.arrive(1, 2, 3);
+  r.rules.pull_ended(1, 408, "");
+  BOOST_TEST(r.poll() == "note redelivered 2; run 1");
+  r.rules.release(r.now);
+  BOOST_TEST(r.poll() == "dead-letter 2");
+  r.answer(1);
+  BOOST_TEST(r.poll() == "note handled 1; ack 1");  // the dead letter is still out
+  BOOST_TEST(!r.rules.finished());
+  r.rules.dead_lettered(2, true);
+  BOOST_TEST(r.poll() == "term 2; released");
+}
+
+BOOST_AUTO_TEST_CASE(in_progress_on_the_last_delivery_while_not_serving_is_dead_lettered) {
+  auto s = test_settings();
+  s.dead_letter = true;
+  reader r(s);
+  r.start();
+  r.arrive(1, 1, 3);
+  r.rules.pull_ended(1, 408, "");
+  r.poll();
+  r.rules.pull_ended(2, 408, "");
+  r.rules.release(r.now);
+  r.answer(1, consume_reply{consume_verdict::in_progress, 0});
+  BOOST_TEST(r.poll() == "note handled 1; dead-letter 1");
+  r.rules.dead_lettered(1, true);
+  BOOST_TEST(r.poll() == "term 1; released");
+}
+
+BOOST_AUTO_TEST_CASE(an_unlimited_max_deliver_never_dead_letters) {
+  auto s = test_settings();
+  s.dead_letter = true;
+  s.max_deliver = -1;
+  reader r(s);
+  r.start();
+  r.arrive(7, 1, 1000);  // late
+  BOOST_TEST(r.poll() == "note redelivered 1; note late 1; nak 1");
+  r.arrive(1, 2, 1000);
+  r.poll();
+  r.answer(2, nak_reply());
+  BOOST_TEST(r.poll() == "note handled 2; nak 2");
 }
 
 // -- in progress ------------------------------------------------------------------------------
