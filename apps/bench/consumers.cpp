@@ -46,20 +46,11 @@ double cluster_memory_mib(const test::local_nats_cluster& cluster) {
 }
 
 bool create_stream(connection& conn, int replicas) {
-  jsStreamConfig sc;
-  jsStreamConfig_Init(&sc);
-  sc.Name = stream_name;
-  const char* subjects[] = {"bench.>"};
-  sc.Subjects = subjects;
-  sc.SubjectsLen = 1;
-  sc.Replicas = replicas;
-  sc.Storage = js_FileStorage;
-  jsErrCode jerr = static_cast<jsErrCode>(0);
-  auto s = js_AddStream(nullptr, conn.jetstream(), &sc, nullptr, &jerr);
-  if (s != NATS_OK)
-    std::fprintf(stderr, "bench_consumers: cannot create the stream: %s (%d)\n",
-                 nats_error_text(s).c_str(), static_cast<int>(jerr));
-  return s == NATS_OK;
+  auto created = ensure_stream(conn, stream_settings{stream_name, {"bench.>"}, replicas});
+  if (!created)
+    std::fprintf(stderr, "bench_consumers: cannot create the stream: %s\n",
+                 created.error().c_str());
+  return created.ok();
 }
 
 /// One stream-info request: the JetStream API round trip, creating nothing.

@@ -8,6 +8,7 @@
 #include "runtime/config.hpp"
 #include "runtime/consume/consumer_naming.hpp"
 #include "runtime/nats/connection.hpp"
+#include "runtime/nats/jetstream_consumers.hpp"
 #include "runtime/partition_source.hpp"
 
 namespace parti::consume_app {
@@ -65,52 +66,12 @@ result<std::vector<partition_subject>> partition_subjects(const std::string& tem
   return partition_subjects(template_text, *partitions);
 }
 
-namespace {
-
-bool stream_missing(natsStatus s, jsErrCode code) {
-  return s == NATS_NOT_FOUND || code == JSStreamNotFoundErr;
-}
-
-}  // namespace
-
-status stream_exists(connection& conn, const std::string& name) {
-  jsStreamInfo* info = nullptr;
-  jsErrCode code = static_cast<jsErrCode>(0);
-  auto s = js_GetStreamInfo(&info, conn.jetstream(), name.c_str(), nullptr, &code);
-  if (s == NATS_OK) {
-    jsStreamInfo_Destroy(info);
-    return done{};
-  }
-  if (stream_missing(s, code)) return failure{"stream " + name + " does not exist"};
-  return failure{"stream " + name + ": " + nats_error_text(s)};
-}
+namespace {}  // namespace
 
 result<bool> ensure_stream(connection& conn, const std::string& name, const std::string& subject) {
-  jsStreamInfo* info = nullptr;
-  jsErrCode code = static_cast<jsErrCode>(0);
-  auto s = js_GetStreamInfo(&info, conn.jetstream(), name.c_str(), nullptr, &code);
-  if (s == NATS_OK) {
-    jsStreamInfo_Destroy(info);
-    return false;
-  }
-  if (!stream_missing(s, code)) return failure{"stream " + name + ": " + nats_error_text(s)};
-  jsStreamConfig config;
-  jsStreamConfig_Init(&config);
-  const char* subjects[] = {subject.c_str()};
-  config.Name = name.c_str();
-  config.Subjects = subjects;
-  config.SubjectsLen = 1;
-  config.Storage = js_FileStorage;
-  config.Retention = js_LimitsPolicy;
-  code = static_cast<jsErrCode>(0);
-  s = js_AddStream(&info, conn.jetstream(), &config, nullptr, &code);
-  if (s == NATS_OK) {
-    jsStreamInfo_Destroy(info);
-    return true;
-  }
-  // Another process created it in the meantime, with other settings (the same ones are OK).
-  if (code == JSStreamNameExistErr) return false;
-  return failure{"cannot create stream " + name + " on " + subject + ": " + nats_error_text(s)};
+  auto created = parti::ensure_stream(conn, stream_settings{name, {subject}});
+  if (!created) return failure{created.error() + " on " + subject};
+  return created;
 }
 
 namespace {

@@ -11,6 +11,7 @@
 #include "messages/records.hpp"
 #include "messages/result.hpp"
 #include "runtime/clock.hpp"
+#include "runtime/nats/jetstream_consumers.hpp"
 
 namespace parti {
 class connection;
@@ -37,12 +38,9 @@ result<std::vector<partition_subject>> partition_subjects(const std::string& tem
 result<std::vector<partition_subject>> partition_subjects(const std::string& template_text,
                                                           std::uint32_t count);
 
-/// Creates the stream `name` capturing `subject` (file storage, limits retention) when no stream
-/// of that name exists; an existing one is left as it is. True when it created it.
+/// The tools' stream: `name` capturing `subject` on files (parti::ensure_stream, which also
+/// gives stream_exists).
 result<bool> ensure_stream(connection& conn, const std::string& name, const std::string& subject);
-
-/// Fails unless the stream `name` exists.
-status stream_exists(connection& conn, const std::string& name);
 
 /// Every message `stream` holds on the subjects of `partitions`, by partition label: what was
 /// published. Read from the first message with an ordered consumer filtered on `filter` (a

@@ -90,7 +90,7 @@ int produce(const arguments& a) {
     if (!created) return fail(exit_store_error, created.error());
     if (*created)
       std::cerr << "parti-ctl: created stream " << a.stream << " on " << subject << "\n";
-  } else if (auto exists = consume_app::stream_exists(**conn, a.stream); !exists) {
+  } else if (auto exists = parti::stream_exists(**conn, a.stream); !exists) {
     return fail(exit_store_error, exists.error() + " (--create-stream creates it)");
   }
   consume_app::producer_options options;

@@ -172,6 +172,45 @@ result<consumer_attach> create_consumer(connection& conn, const std::string& str
 
 }  // namespace
 
+result<bool> ensure_stream(connection& conn, const stream_settings& settings) {
+  const auto& name = settings.name;
+  if (auto exists = stream_exists(conn, name); exists.ok()) return false;
+  jsStreamConfig config;
+  jsStreamConfig_Init(&config);
+  std::vector<const char*> subjects;
+  for (const auto& subject : settings.subjects) subjects.push_back(subject.c_str());
+  config.Name = name.c_str();
+  config.Subjects = subjects.data();
+  config.SubjectsLen = static_cast<int>(subjects.size());
+  config.Storage = settings.memory ? js_MemoryStorage : js_FileStorage;
+  config.Retention = js_LimitsPolicy;
+  config.Replicas = settings.replicas;
+  jsStreamInfo* info = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  auto s = js_AddStream(&info, conn.jetstream(), &config, nullptr, &code);
+  if (s == NATS_OK) {
+    jsStreamInfo_Destroy(info);
+    return true;
+  }
+  // Another process created it in the meantime, with other settings (the same ones are OK).
+  if (code == JSStreamNameExistErr) return false;
+  return failure{"cannot create stream " + name + ": " + nats_error_text(s) + " (" +
+                 std::to_string(static_cast<int>(code)) + ")"};
+}
+
+status stream_exists(connection& conn, const std::string& name) {
+  jsStreamInfo* info = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  auto s = js_GetStreamInfo(&info, conn.jetstream(), name.c_str(), nullptr, &code);
+  if (s == NATS_OK) {
+    jsStreamInfo_Destroy(info);
+    return done{};
+  }
+  if (s == NATS_NOT_FOUND || code == JSStreamNotFoundErr)
+    return failure{"stream " + name + " does not exist"};
+  return failure{"stream " + name + ": " + nats_error_text(s)};
+}
+
 result<consumer_attach> ensure_consumer(connection& conn, const std::string& stream,
                                         const std::string& name, const std::string& filter_subject,
                                         const consumer_settings& settings) {

@@ -15,6 +15,21 @@ namespace parti {
 
 class connection;
 
+/// A stream as ensure_stream creates it (limits retention).
+struct stream_settings {
+  std::string name;
+  std::vector<std::string> subjects;
+  int replicas = 1;
+  bool memory = false;  // memory storage instead of files (tests, benchmarks)
+};
+
+/// Creates the stream when no stream of that name exists; an existing one is left as it is
+/// (also when another process created it meanwhile). True when it created it.
+result<bool> ensure_stream(connection& conn, const stream_settings& settings);
+
+/// Fails unless the stream `name` exists.
+status stream_exists(connection& conn, const std::string& name);
+
 struct consumer_attach {
   bool created = false;  // false: it existed with the expected settings
   std::uint64_t num_pending = 0;

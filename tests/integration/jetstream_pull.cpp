@@ -29,16 +29,8 @@ const std::string stream = "ORDERS";
 
 void add_stream(connection& conn, const std::string& name = stream,
                 const std::string& subjects = "orders.>") {
-  jsStreamConfig sc;
-  jsStreamConfig_Init(&sc);
-  sc.Name = name.c_str();
-  const char* subject_list[] = {subjects.c_str()};
-  sc.Subjects = subject_list;
-  sc.SubjectsLen = 1;
-  sc.Storage = js_MemoryStorage;
-  jsErrCode code = static_cast<jsErrCode>(0);
-  natsStatus s = js_AddStream(nullptr, conn.jetstream(), &sc, nullptr, &code);
-  BOOST_REQUIRE_MESSAGE(s == NATS_OK, "add stream: " << nats_error_text(s) << " " << code);
+  auto created = ensure_stream(conn, stream_settings{name, {subjects}, 1, true});
+  BOOST_REQUIRE_MESSAGE(created.ok(), created.error());
 }
 
 void publish(connection& conn, const std::string& subject, const std::string& data,
