@@ -4,6 +4,7 @@
 
 #include "actors/calculator/calculator_actor.hpp"
 #include "actors/emergency_detector/emergency_detector_actor.hpp"
+#include "actors/leader/coverage.hpp"
 #include "actors/publisher/publisher_actor.hpp"
 #include "actors/state_machine/state_machine_actor.hpp"
 #include "actors/worker_monitor/worker_monitor_actor.hpp"
@@ -83,6 +84,38 @@ liveness_options liveness_of(const node_config& c) {
   return o;
 }
 
+/// Whether the published assignment gives every partition of the source to exactly one worker,
+/// and how many partitions the source has.
+struct coverage {
+  /// Some partition is in no key or in several, or the source did not load to tell: either way
+  /// a round is due (it fails like the calculator's until the source loads, and is retried).
+  bool in_doubt = false;
+  std::uint64_t partition_count = 0;  // the source's; the last manifest's when it did not load
+};
+
+coverage check_coverage(const leader_state& st, const published_state& published) {
+  coverage out;
+  if (published.manifest) out.partition_count = published.manifest->partition_count;
+  auto loaded = st.settings.partitions->load();
+  if (!loaded) {
+    log(log_level::warning, "leader: partition source: ", loaded.error(),
+        "; a round is due to find out whether every partition has an owner");
+    out.in_doubt = true;
+    return out;
+  }
+  out.partition_count = loaded->size();
+  auto unowned = not_owned_once(*loaded, published.previous);
+  out.in_doubt = !unowned.empty();
+  // Without a published assignment everything is unassigned: that is a cold start.
+  if (!unowned.empty() && !published.previous.empty()) {
+    const auto& first = unowned.front().keys;
+    log(log_level::warning, "leader ", st.ctx.worker, ": ", unowned.size(), " of ", loaded->size(),
+        " partitions (", first.empty() ? std::string() : first.front(),
+        ", ...) are in no worker's assignment or in several: a round is due");
+  }
+  return out;
+}
+
 /// Spawns the pipeline. The children are linked: one failing ends the leader, and the node
 /// restarts it (after a backoff) from what KV holds.
 void start_pipeline(leader_ptr self, published_state published) {
@@ -101,8 +134,11 @@ void start_pipeline(leader_ptr self, published_state published) {
   // calculator) is closed by telling the state machine its calculator before anything else
   // can reach it (the monitor, whose monitor_ready starts it, comes last).
   auto stats = group.metrics;
-  state_machine_settings sm{rules_of(c), published.assigned, derive_timings(c).round, stats,
-                            st.ctx.worker};
+  // Taking over from a leader that died or left mid-hand-off: its revoked, not yet granted
+  // partitions are in nobody's key, and only this comparison finds them.
+  auto covered = check_coverage(st, published);
+  state_machine_settings sm{rules_of(c), published.assigned, derive_timings(c).round,
+                            stats,       st.ctx.worker,      covered.in_doubt};
   st.state_machine = self->spawn<caf::linked>(state_machine, sm,
                                               caf::actor_cast<group_phase_listener>(st.ctx.node));
   auto detector = self->spawn<caf::linked>(emergency_detector, emergency_options{c.emergency_grace},
@@ -119,6 +155,7 @@ void start_pipeline(leader_ptr self, published_state published) {
   // versions: workers ignore an (epoch, version) that is not greater than theirs.
   if (published.manifest && published.manifest->epoch == st.ctx.epoch)
     ps.last_version = published.manifest->version;
+  ps.partition_count = covered.partition_count;
   ps.stats = stats;
   ps.heartbeat_ttl = c.heartbeat_ttl;
   ps.leading_until = st.ctx.leading_until;
@@ -128,8 +165,11 @@ void start_pipeline(leader_ptr self, published_state published) {
                          std::move(published.previous), stats,      st.ctx.worker};
   st.calculator = self->spawn<caf::linked>(calculator, cs, pub, st.state_machine);
   self->send(st.state_machine, peers_atom::value, st.calculator);
+  // The owners, not every keyed worker: one whose key is empty and whose heartbeat is gone (a
+  // leader that revoked its own partitions, then died) has nothing to come back for, and taking
+  // it for live until it expires would have the first round give it partitions.
   self->spawn<caf::linked>(
-      worker_monitor, liveness_of(c), group.heartbeats, published.assigned,
+      worker_monitor, liveness_of(c), group.heartbeats, published.owners,
       worker_monitor_peers{st.state_machine, detector, pub, stats, st.ctx.worker});
   if (published.control) {
     self->state.last_control = *published.control;

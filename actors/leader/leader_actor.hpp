@@ -7,7 +7,11 @@
 //          ├─ calculator          partition source + strategy -> target assignment
 //          └─ publisher           versioned, epoch-fenced, pipelined writes; hand-off
 //
-// The node ends the subtree on step-down; every write carries the leader's epoch.
+// The node ends the subtree on step-down; every write carries the leader's epoch. On start the
+// leader reads the published assignment back (stickiness, the publisher's hand-off state) and
+// compares it with the partition source: a partition in no worker's key (a predecessor gone
+// between a hand-off's revocation and its grant) or in several makes the first round due at once
+// (coverage.hpp, rebalance_rules::unowned_partitions_found).
 #include <memory>
 
 #include "actors/node/node_actor.hpp"
@@ -17,7 +21,7 @@
 namespace parti {
 
 struct leader_settings {
-  std::shared_ptr<const partition_source> partitions;  // required
+  std::shared_ptr<const partition_source> partitions;   // required
   std::shared_ptr<const strategy_registry> strategies;  // empty: the built-ins
   strategy_options strategy;
   /// Re-read the partition source this often (zero: only on refresh requests).

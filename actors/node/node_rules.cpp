@@ -58,6 +58,7 @@ void node_rules::id_claimed(const std::string& id, time_point now) {
 void node_rules::id_lost(const std::string& id, const std::string& reason, time_point now) {
   holds_id_ = false;
   leading_ = false;  // the leader's work ends with the id
+  leads_round_ = false;
   // During an outage the id claim may lapse (it cannot be renewed): the node stays Degraded,
   // which says why, and re-validation enters ClaimingID when the store is back.
   if (!degraded()) enter(node_state::claiming_id, now, "lost " + id + ": " + reason);
@@ -66,6 +67,8 @@ void node_rules::id_lost(const std::string& id, const std::string& reason, time_
 void node_rules::leadership_changed(bool leads, const std::string& leader_id, time_point now) {
   const bool was_leading = leading_;
   leading_ = leads;
+  // A new term's state machine starts idle; a lost one runs nothing of ours.
+  if (leads != was_leading) leads_round_ = false;
   leader_known_ = !leader_id.empty();
   if (was_leading && !leads) leave_group_state(now);
   if (state() == node_state::election && (leads || leader_known_)) {
@@ -77,8 +80,10 @@ void node_rules::leadership_changed(bool leads, const std::string& leader_id, ti
 }
 
 void node_rules::group_state(group_phase phase, time_point now) {
-  if (leading_ && !stopping())
-    enter(mirrored(phase), now, std::string("group is ") + to_string(phase));
+  if (!leading_) return;
+  // Also while stopping: a draining leader waits for its round (see poll).
+  leads_round_ = phase == group_phase::rebalancing || phase == group_phase::emergency;
+  if (!stopping()) enter(mirrored(phase), now, std::string("group is ") + to_string(phase));
 }
 
 void node_rules::assignment_applied(std::uint64_t version, bool owns_partitions) {
@@ -104,6 +109,8 @@ void node_rules::heartbeat_acknowledged() {
 }
 
 void node_rules::child_failed(child_kind kind, time_point now) {
+  // Its round ended with it (a restarted leader starts idle): a drain does not wait for it.
+  if (kind == child_kind::leader) leads_round_ = false;
   if (stopping()) return;  // children end as the node stops
   if (auto delay = supervision_.failed(now))
     pending_.push_back(restart_child{kind, *delay});
@@ -118,7 +125,7 @@ bool node_rules::may_restart(child_kind kind) const {
 }
 
 void node_rules::stop(shutdown_intent intent, time_point now) {
-  if (auto action = stop_.begin(intent, owns_partitions_)) carry(*action, now);
+  if (auto action = stop_.begin(intent, busy())) carry(*action, now);
 }
 
 void node_rules::drain_timed_out(time_point now) {
@@ -135,8 +142,9 @@ std::vector<node_output> node_rules::poll(time_point now) {
     enter(node_state::degraded, now, "the store is unreachable");
   else if (change == degraded_change::recovered && state() == node_state::degraded)
     revalidate(now);
-  // A drain ends when the leader has handed everything on.
-  if (!owns_partitions_) end_drain(now);
+  // A drain ends when the leader has handed everything on: when this node leads, once its own
+  // round published the grants too, not only the revocations.
+  if (!busy()) end_drain(now);
   return std::exchange(pending_, {});
 }
 

@@ -27,7 +27,10 @@
 //    restart is carried out only if still wanted when it is due: not while stopping, member
 //    children only while an id is held, the leader only while leading.
 //  - Stopping (shutdown_sequence.hpp): failures and the group's state are ignored; finished ->
-//    Shutdown.
+//    Shutdown. A drain ends once the node owns nothing and, while it leads, its state machine
+//    runs no round (Rebalancing, Emergency): a leader that revoked its own partitions publishes
+//    their grant before it lets go of the leadership, instead of leaving a hand-off cut in half
+//    to its successor. A leader subtree that failed runs no round any more.
 //
 // Use from the actor: feed events, then call poll(now) and carry out its outputs in order; set
 // a timer for next_deadline().
@@ -98,7 +101,8 @@ class node_rules {
   void id_lost(const std::string& id, const std::string& reason, time_point now);
   /// `leads`: this node leads; `leader_id`: the leader as far as known (empty: unknown).
   void leadership_changed(bool leads, const std::string& leader_id, time_point now);
-  /// The leader's state machine says the group is in `phase`.
+  /// The leader's state machine says the group is in `phase` (a round runs: Rebalancing,
+  /// Emergency).
   void group_state(group_phase phase, time_point now);
   /// The application now has assignment `version` (0: none yet); `owns_partitions`: not empty.
   void assignment_applied(std::uint64_t version, bool owns_partitions);
@@ -143,6 +147,7 @@ class node_rules {
   void leave_group_state(time_point now);
   void end_drain(time_point now);
   void carry(stop_action action, time_point now);
+  bool busy() const { return owns_partitions_ || leads_round_; }
 
   lifecycle life_;
   degraded_monitor degraded_;
@@ -153,6 +158,7 @@ class node_rules {
   bool leader_known_ = false;
   bool has_assignment_ = false;
   bool owns_partitions_ = false;
+  bool leads_round_ = false;  // leading, and its state machine runs a round (a hand-off)
   std::vector<node_output> pending_;
 };
 

@@ -14,11 +14,10 @@ const char* to_string(release_step x) {
   return "unknown";
 }
 
-std::optional<stop_action> shutdown_sequence::begin(shutdown_intent intent, bool owns_partitions) {
+std::optional<stop_action> shutdown_sequence::begin(shutdown_intent intent, bool busy) {
   if (stopping()) return std::nullopt;
   intent_ = intent;
-  if (intent == shutdown_intent::restart || !owns_partitions)
-    return release(release_step::leadership);
+  if (intent == shutdown_intent::restart || !busy) return release(release_step::leadership);
   phase_ = phase::draining;
   return stop_action{stop_action::kind::drain};
 }

@@ -5,8 +5,10 @@
 //             \___________________(restart, or nothing owned)___/
 //
 // A drain announces `leaving` and waits until the leader has handed every partition to others
-// (the node owns nothing), or the drain timeout passes. A restart keeps the partitions for the
-// restart grace, so it does not wait. Then the node releases what it holds, one step at a time,
+// (the node owns nothing) and, on the leader itself, until the round that does so completed,
+// or the drain timeout passes: a leader that left between a hand-off's revocation and its grant
+// would leave the grant to its successor. A restart keeps the partitions for the restart grace,
+// so it does not wait. Then the node releases what it holds, one step at a time,
 // each step a request to a child that answers when done or given up:
 //   leadership (the leader's work stops, the election key is deleted), heartbeat (deleted, or a
 //   last one that says `restarting`), id (the claim is deleted).
@@ -30,11 +32,12 @@ struct stop_action {
 
 class shutdown_sequence {
  public:
-  /// Starts stopping; nullopt when already stopping (the first request decides).
-  std::optional<stop_action> begin(shutdown_intent intent, bool owns_partitions);
+  /// Starts stopping; nullopt when already stopping (the first request decides). `busy`: the
+  /// node owns partitions, or leads a round that has not completed.
+  std::optional<stop_action> begin(shutdown_intent intent, bool busy);
 
-  /// Draining: the node owns nothing now, or the drain timeout passed -> release. Nullopt in
-  /// any other phase.
+  /// Draining: the node owns nothing now and leads no round, or the drain timeout passed ->
+  /// release. Nullopt in any other phase.
   std::optional<stop_action> drained();
 
   /// The current release step is done (or was given up) -> the next one, or finish. Nullopt for

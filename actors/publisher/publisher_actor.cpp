@@ -86,8 +86,7 @@ void finish_round(self_ptr self, bool ok, const std::string& error) {
 void reread_and_fail(self_ptr self, const std::string& error) {
   log(log_level::warning, "publisher: ", error);
   self->request(self->state.kv, bulk_timeout(self->state.settings.request_timeout),
-                caf::get_atom::value,
-                keys_atom::value)
+                caf::get_atom::value, keys_atom::value)
       .then(
           [=](const std::vector<kv_entry>& entries) {
             published_map current;
@@ -270,6 +269,7 @@ publisher_actor::behavior_type publisher(self_ptr self, publisher_settings setti
   p.started = self->clock().now();
   p.planner.emplace(settings.handoff, settings.published, p.started);
   p.version = settings.last_version;
+  p.partition_count = settings.partition_count;
   for (const auto& [worker, key] : settings.published)
     if (key.version.epoch == settings.epoch) p.version = std::max(p.version, key.version.version);
   p.settings = std::move(settings);

@@ -35,6 +35,10 @@ struct publisher_settings {
   /// The last version already written under `epoch` (the _manifest's, when a leader restarts
   /// under the same epoch); versions continue after it and after every published key's.
   std::uint64_t last_version = 0;
+  /// How many partitions the source had when the leader started: the re-stamp's `_manifest`
+  /// says so (a round's target replaces it), so that a reader of the bucket sees partitions
+  /// that no key holds as unassigned before the first round (0: not known).
+  std::uint64_t partition_count = 0;
   std::shared_ptr<metrics> stats;
   duration heartbeat_ttl = std::chrono::seconds(3);  // this leader's; a record's may be larger
   /// The leader term's renew deadline (steady ns), kept by the election; null: always valid.

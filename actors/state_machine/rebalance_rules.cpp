@@ -108,6 +108,15 @@ void rebalance_rules::worker_gone(const std::string& worker, time_point /*now*/)
   if (!stopped_) live_.erase(worker);
 }
 
+void rebalance_rules::unowned_partitions_found(time_point /*now*/) {
+  if (stopped_ || round_) return;
+  // Nothing published: everything is unassigned, and the cold start window (opened for the live
+  // workers, or by the first join) is the round that assigns it.
+  if (assigned_.empty()) return;
+  if (window_ && window_->kind == rebalance_reason::cold_start) return;
+  reasons_.insert(rebalance_reason::emergency);
+}
+
 void rebalance_rules::manual_request(time_point /*now*/) {
   if (!stopped_) reasons_.insert(rebalance_reason::manual);
 }

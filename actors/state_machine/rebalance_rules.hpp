@@ -17,6 +17,11 @@
 //    delivered together are batched).
 //  - A confirmed emergency pre-empts any window and ignores the cooldown. A manual request does
 //    too (an operator asked for it now). A refresh of the partition source is planned work.
+//  - Partitions that the published assignment gives to nobody (or to several workers), found
+//    when a leader takes over, are an emergency too: a hand-off cut short between its revocation
+//    and its grant points at no missing worker, so nothing else would ever start the round that
+//    assigns them. Without a published assignment they are the cold start's, and an open cold
+//    start window serves them as well (a fleet that is mostly new gathers first).
 //  - Cooldown: a planned round (cold start, planned scale, refresh) starts no earlier than
 //    `cooldown` after the last successful round completed; at exactly that instant it may start.
 //  - One round at a time. A round serves everything pending when it starts (its workers are the
@@ -101,6 +106,9 @@ class rebalance_rules {
   /// The worker stayed gone past the grace while it owned nothing: it leaves the live set, so
   /// that no later round gives it partitions, and nothing else happens.
   void worker_gone(const std::string& worker, time_point now);
+  /// Some partitions of the source are in no worker's key, or in several (see the rules above).
+  /// A running round serves them: its target holds every partition once.
+  void unowned_partitions_found(time_point now);
   void manual_request(time_point now);
   void partitions_refreshed(time_point now);
   void set_frozen(bool frozen, time_point now);

@@ -110,8 +110,10 @@ void keep_early(self_ptr self, const control_notice& c) {
 void on_ready(self_ptr self, const monitor_ready& r) {
   auto& st = self->state;
   std::set<std::string> assigned(st.settings.assigned.begin(), st.settings.assigned.end());
+  auto now = self->clock().now();
   st.rules.emplace(st.settings.rules, std::move(assigned),
-                   std::set<std::string>(r.live.begin(), r.live.end()), self->clock().now());
+                   std::set<std::string>(r.live.begin(), r.live.end()), now);
+  if (st.settings.unowned_partitions) st.rules->unowned_partitions_found(now);
   if (st.early_control) on_control(self, *st.early_control);
   st.early_control.reset();
 }

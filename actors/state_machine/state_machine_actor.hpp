@@ -24,6 +24,10 @@ struct state_machine_settings {
   duration round_timeout = std::chrono::seconds(60);
   std::shared_ptr<metrics> stats;
   std::string worker;  // the leader's id, the `worker` label of its series
+  /// The assignment of `assigned` gives some partition of the source to nobody or to several
+  /// workers (or the source could not be read to tell): a round is due as soon as the machine
+  /// knows who is live (rebalance_rules::unowned_partitions_found).
+  bool unowned_partitions = false;
 };
 
 struct state_machine_state {

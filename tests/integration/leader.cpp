@@ -3,7 +3,9 @@
 // partition source (picked up by the periodic refresh, or only on request without one).
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <future>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -169,6 +171,52 @@ long long ms(std::chrono::steady_clock::duration d) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
 }
 
+/// partition key -> the worker keys of `<group>-assignments` that hold it, as published now.
+std::map<std::string, std::set<std::string>> published_holders(kv_store& assignments) {
+  auto entries = assignments.get_all();
+  BOOST_REQUIRE_MESSAGE(entries, "reading the assignments: " << entries.error());
+  std::map<std::string, std::set<std::string>> out;
+  for (const auto& [worker, r] : decode_assignments(*entries).workers)
+    for (const auto& p : r.partitions) out[p.keys.front()].insert(worker);
+  return out;
+}
+
+/// The partition count the last `_manifest` says the group has (what `parti-ctl status` counts
+/// unassigned partitions against).
+std::uint64_t manifest_partition_count(kv_store& assignments) {
+  auto entry = assignments.get(manifest_key);
+  BOOST_REQUIRE_MESSAGE(entry, "reading the manifest: " << entry.error());
+  auto m = decode<manifest_record>(entry->value);
+  BOOST_REQUIRE_MESSAGE(m, "the manifest does not decode");
+  return m->partition_count;
+}
+
+/// Samples who owns what until every partition has exactly one owner among the nodes other
+/// than `gone`, or `timeout` passes; fails at once on a partition with two owners (the nodes
+/// that serve it, or the keys that hold it), and on a manifest that does not count every
+/// partition (a re-stamp that said 0 hid the unassigned ones from `parti-ctl status`). Returns
+/// whether that coverage was reached.
+bool covered_without(leader_group& g, const std::string& gone, duration timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::size_t samples = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto o = g.owners();
+    for (const auto& [key, set] : o)
+      BOOST_REQUIRE_MESSAGE(set.size() <= 1, key << " has two owners");
+    for (const auto& [key, holders] : published_holders(*g.group->assignments))
+      BOOST_REQUIRE_MESSAGE(holders.size() <= 1, key << " is in two keys");
+    BOOST_REQUIRE_EQUAL(manifest_partition_count(*g.group->assignments), partition_count);
+    ++samples;
+    bool without_gone = std::none_of(o.begin(), o.end(),
+                                     [&](const auto& kv) { return kv.second.count(gone) != 0; });
+    if (without_gone && test::covers_exactly_once(o, partition_count)) {
+      BOOST_TEST_MESSAGE(samples << " samples");
+      return true;
+    }
+  }
+  BOOST_TEST_MESSAGE("owned: " << g.owners().size() << " of " << partition_count << " partitions");
+  return false;
+}
 }  // namespace
 
 BOOST_FIXTURE_TEST_SUITE(leader_pipeline, leader_group)
@@ -571,6 +619,75 @@ BOOST_AUTO_TEST_CASE(a_subscriber_that_does_not_handle_a_notification_does_not_e
   add_node();
   BOOST_REQUIRE(test::eventually([&] { return settled_at(*this, partition_count / 2); }, 20s));
   BOOST_TEST(status(deaf).state != "Gone");
+}
+
+BOOST_AUTO_TEST_CASE(a_leader_that_drains_itself_hands_every_partition_on_before_it_leaves) {
+  for (int i = 0; i < 3; ++i) add_node();
+  BOOST_REQUIRE(test::eventually([&] { return settled_at(*this, partition_count / 3); }, 20s));
+  auto old = *sole_leader();
+  auto victim = node_of(old.worker);
+  std::set<std::string> its_own;
+  for (const auto& p : old.owned) its_own.insert(p.keys.front());
+  BOOST_REQUIRE(its_own.size() == partition_count / 3);
+  // The stop returns once the node is gone; sampled meanwhile from this thread.
+  auto stopped = std::async(std::launch::async, [&] { stop(victim, shutdown_intent::drain); });
+  std::size_t samples = 0;
+  while (stopped.wait_for(0s) != std::future_status::ready) {
+    for (const auto& [key, set] : owners())
+      BOOST_REQUIRE_MESSAGE(set.size() <= 1, key << " has two owners");
+    ++samples;
+    BOOST_REQUIRE_MESSAGE(samples < 100000, "the leader's drain does not end");
+  }
+  // It finished its own hand-off before it left: at once, every partition is in exactly one
+  // key, the ones it held granted under its epoch (no successor had to rescue them).
+  auto entries = group->assignments->get_all();
+  BOOST_REQUIRE(entries);
+  std::map<std::string, std::set<std::uint64_t>> granted_in;  // partition -> grant epochs
+  std::map<std::string, int> keys_holding;
+  for (const auto& [worker, r] : decode_assignments(*entries).workers) {
+    if (worker == old.worker) {
+      BOOST_TEST(r.partitions.empty(), "the drained leader's key holds partitions");
+      continue;
+    }
+    for (const auto& p : r.partitions) ++keys_holding[p.keys.front()];
+    for (const auto& g : r.grants) granted_in[g.keys.front()].insert(g.epoch);
+  }
+  BOOST_TEST(keys_holding.size() == partition_count);
+  for (const auto& [key, n] : keys_holding) BOOST_TEST(n == 1, key << " is in " << n << " keys");
+  for (const auto& key : its_own)
+    BOOST_TEST((granted_in[key] == std::set<std::uint64_t>{old.epoch}),
+               key << " not granted under the drained leader's epoch " << old.epoch);
+  forget(victim);
+  BOOST_TEST(covered_without(*this, old.worker, 10s));
+}
+
+BOOST_AUTO_TEST_CASE(a_leader_gone_between_revocation_and_grant_leaves_nothing_unassigned) {
+  for (int i = 0; i < 3; ++i) add_node();
+  BOOST_REQUIRE(test::eventually([&] { return settled_at(*this, partition_count / 3); }, 20s));
+  auto old = *sole_leader();
+  auto victim = node_of(old.worker);
+  // The leader's application holds the revocation of its own partitions: the hand-off's first
+  // phase is published, and its second cannot be before the acknowledgement (nor the hand-off
+  // timeout): the moment to kill the leader in.
+  auto app = std::make_shared<slow_application>();
+  auto subscriber = spawn_slow_subscriber(sys, app);
+  exit_at_end ends_subscriber{subscriber};
+  caf::anon_send(victim, caf::subscribe_atom::value, subscriber);
+  // Not stop(): its answer never comes from a node killed while it drains.
+  caf::anon_send(victim, caf::leave_atom::value, shutdown_intent::drain);
+  BOOST_REQUIRE_MESSAGE(test::eventually([&] { return app->held_now() > 0; }, 10s),
+                        "the leader's revocation never reached its application");
+  crash(victim);
+  forget(victim);
+  auto revoked = app->revoked_now();
+  BOOST_TEST(revoked.size() == partition_count / 3);
+  // Killed between the phases: the revoked partitions are in nobody's key.
+  auto holders = published_holders(*group->assignments);
+  for (const auto& key : revoked) BOOST_TEST(holders.count(key) == 0u, key << " was granted");
+  BOOST_TEST(covered_without(*this, old.worker, 15s));
+  auto leader = sole_leader();
+  BOOST_REQUIRE(leader);
+  BOOST_TEST(leader->worker != old.worker);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -383,6 +383,9 @@ BOOST_AUTO_TEST_CASE(a_drain_waits_for_an_empty_assignment_then_releases_and_shu
   r.assignment_applied(2, true);
   BOOST_TEST(poll(r, clock).empty());
   r.assignment_applied(3, false);
+  // It leads the round that revoked its partitions: the grants are not published yet.
+  BOOST_TEST(poll(r, clock).empty());
+  r.group_state(group_phase::stable, clock.now());  // the round completed
   BOOST_TEST(poll(r, clock) == outputs{"release leadership (drain)"},
              boost::test_tools::per_element());
   r.drain_timed_out(clock.now());  // late: changes nothing
@@ -395,6 +398,99 @@ BOOST_AUTO_TEST_CASE(a_drain_waits_for_an_empty_assignment_then_releases_and_shu
   BOOST_TEST(poll(r, clock) == outputs{"release id (drain)"}, boost::test_tools::per_element());
   r.released(release_step::id, clock.now());
   BOOST_TEST(poll(r, clock) == (outputs{"Stable -> Shutdown (stopped)", "finished"}),
+             boost::test_tools::per_element());
+}
+
+// A leader's own drain round first publishes the revocation of its partitions (it owns nothing
+// then), and only later their grants. Releasing the leadership in between left the grants to a
+// successor that did not know about them: the partitions stayed in nobody's key.
+BOOST_AUTO_TEST_CASE(a_draining_leader_lets_go_only_once_its_round_completed) {
+  manual_clock clock;
+  auto r = stable_node(clock, true);
+  r.stop(shutdown_intent::drain, clock.now());
+  BOOST_TEST(poll(r, clock) == outputs{"drain"}, boost::test_tools::per_element());
+  r.group_state(group_phase::rebalancing, clock.now());  // its leave is served
+  r.assignment_applied(2, false);                        // revoked: first phase
+  clock.advance(1s);
+  BOOST_TEST(poll(r, clock).empty());
+  BOOST_TEST(r.draining());
+  r.group_state(group_phase::scaling, clock.now());  // done; other work waits for a window
+  BOOST_TEST(poll(r, clock) == outputs{"release leadership (drain)"},
+             boost::test_tools::per_element());
+
+  // An emergency round counts the same.
+  auto e = stable_node(clock, true);
+  e.stop(shutdown_intent::drain, clock.now());
+  e.group_state(group_phase::emergency, clock.now());
+  e.assignment_applied(2, false);
+  BOOST_TEST(poll(e, clock) == outputs{"drain"}, boost::test_tools::per_element());
+  e.group_state(group_phase::stable, clock.now());
+  BOOST_TEST(poll(e, clock) == outputs{"release leadership (drain)"},
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_leader_that_owns_nothing_but_runs_a_round_drains_instead_of_leaving) {
+  manual_clock clock;
+  auto r = make_rules(clock);
+  r.id_claimed("w-1", clock.now());
+  r.leadership_changed(true, "w-1", clock.now());
+  r.assignment_applied(1, false);
+  r.assignment_served(clock.now());
+  r.group_state(group_phase::rebalancing, clock.now());  // a hand-off between two others
+  r.poll(clock.now());
+  r.stop(shutdown_intent::drain, clock.now());
+  BOOST_TEST(poll(r, clock) == outputs{"drain"}, boost::test_tools::per_element());
+  r.group_state(group_phase::stable, clock.now());
+  BOOST_TEST(poll(r, clock) == outputs{"release leadership (drain)"},
+             boost::test_tools::per_element());
+
+  // Idle, it leaves at once, as before.
+  auto idle = stable_node(clock, true);
+  idle.assignment_applied(2, false);
+  idle.poll(clock.now());
+  idle.stop(shutdown_intent::drain, clock.now());
+  BOOST_TEST(poll(idle, clock) == outputs{"release leadership (drain)"},
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_round_that_can_no_longer_complete_does_not_hold_a_drain) {
+  manual_clock clock;
+  // The leader subtree failed: its round ended with it (no restart while stopping).
+  auto failed = stable_node(clock, true);
+  failed.stop(shutdown_intent::drain, clock.now());
+  failed.group_state(group_phase::rebalancing, clock.now());
+  failed.assignment_applied(2, false);
+  BOOST_TEST(poll(failed, clock) == outputs{"drain"}, boost::test_tools::per_element());
+  failed.child_failed(child_kind::leader, clock.now());
+  BOOST_TEST(poll(failed, clock) == outputs{"release leadership (drain)"},
+             boost::test_tools::per_element());
+
+  // The node lost the leadership: the round is its successor's.
+  auto deposed = stable_node(clock, true);
+  deposed.stop(shutdown_intent::drain, clock.now());
+  deposed.group_state(group_phase::rebalancing, clock.now());
+  deposed.assignment_applied(2, false);
+  BOOST_TEST(poll(deposed, clock) == outputs{"drain"}, boost::test_tools::per_element());
+  deposed.leadership_changed(false, "w-2", clock.now());
+  BOOST_TEST(poll(deposed, clock) == outputs{"release leadership (drain)"},
+             boost::test_tools::per_element());
+
+  // A round that never completes: the drain timeout ends the wait.
+  auto stuck = stable_node(clock, true);
+  stuck.stop(shutdown_intent::drain, clock.now());
+  stuck.group_state(group_phase::rebalancing, clock.now());
+  stuck.assignment_applied(2, false);
+  BOOST_TEST(poll(stuck, clock) == outputs{"drain"}, boost::test_tools::per_element());
+  stuck.drain_timed_out(clock.now());
+  BOOST_TEST(poll(stuck, clock) == outputs{"release leadership (drain)"},
+             boost::test_tools::per_element());
+
+  // A follower never waits for a group state (it mirrors none).
+  auto follower = stable_node(clock);
+  follower.group_state(group_phase::rebalancing, clock.now());
+  follower.stop(shutdown_intent::drain, clock.now());
+  follower.assignment_applied(2, false);
+  BOOST_TEST(poll(follower, clock) == (outputs{"drain", "release leadership (drain)"}),
              boost::test_tools::per_element());
 }
 

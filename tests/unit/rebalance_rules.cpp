@@ -527,3 +527,87 @@ BOOST_AUTO_TEST_CASE(a_worker_gone_owning_nothing_starts_nothing_and_is_left_out
   BOOST_TEST(started_reason(out) == "emergency");
   BOOST_TEST(started_workers(out) == (strings{"b", "c"}), boost::test_tools::per_element());
 }
+
+// The reported loss: the leader (d) drained itself, published the revocation of its partitions
+// and left before it published their grants. Its successor finds d's key empty and d gone, and
+// everybody else in the assignment: no join, and d's expiry confirms it "gone, owning nothing".
+// Only the partitions in nobody's key tell that a round is due, and it must start at once.
+BOOST_AUTO_TEST_CASE(unowned_partitions_at_takeover_start_an_emergency_round_at_once) {
+  manual_clock clock;
+  auto t = clock.now();
+  rebalance_rules rules(defaults(), {"a", "b", "c", "d"}, {"a", "b", "c"}, t);
+  BOOST_TEST(rules.poll(t).empty());  // nothing else would ever start one
+  BOOST_TEST(!rules.next_deadline().has_value());
+  rules.unowned_partitions_found(t);
+  BOOST_TEST((rules.next_deadline() == time_point::min()));
+  auto out = rules.poll(t);
+  BOOST_TEST(described(out) == (strings{"state:idle->emergency", "start:emergency#1"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(started_workers(out) == (strings{"a", "b", "c"}), boost::test_tools::per_element());
+  rules.worker_gone("d", t + 1s);  // its expiry, owning nothing: no second round
+  BOOST_TEST(rules.round_completed(1, true, t + 1s));
+  BOOST_TEST(described(rules.poll(t + 1s)) == strings{"state:emergency->idle"},
+             boost::test_tools::per_element());
+  BOOST_TEST(rules.poll(t + 1h).empty());
+}
+
+BOOST_AUTO_TEST_CASE(unowned_partitions_preempt_a_planned_window_and_the_cooldown) {
+  manual_clock clock;
+  auto t = clock.now();
+  auto rules = stable_fleet(t);
+  rules.manual_request(t);
+  complete_round(rules, t);  // the cooldown runs until t + 10s
+  rules.worker_joined("e", t + 1s);
+  BOOST_TEST(described(rules.poll(t + 1s)) == strings{"state:idle->scaling"},
+             boost::test_tools::per_element());  // the window runs until t + 11s
+  rules.unowned_partitions_found(t + 2s);
+  auto out = rules.poll(t + 2s);  // within the window and the cooldown
+  BOOST_TEST(started_reason(out) == "emergency");
+  BOOST_TEST(started_workers(out) == (strings{"a", "b", "c", "d", "e"}),
+             boost::test_tools::per_element());
+  rules.round_completed(started_round(out), true, t + 3s);
+  rules.poll(t + 3s);
+  BOOST_TEST(!rules.next_deadline().has_value());  // the join was served too
+}
+
+BOOST_AUTO_TEST_CASE(unowned_partitions_without_an_assignment_or_in_a_cold_start_wait_the_window) {
+  manual_clock clock;
+  auto t = clock.now();
+  // Nothing published: every partition is unassigned, and the cold start window serves them.
+  rebalance_rules fresh(defaults(), {}, {"a", "b"}, t);
+  fresh.unowned_partitions_found(t);
+  BOOST_TEST(fresh.poll(t + 30s - 1ns).size() == 1u);  // idle -> scaling, no round
+  BOOST_TEST(started_reason(fresh.poll(t + 30s)) == "cold_start");
+
+  // Most live workers new: the fleet gathers first, then one round serves both.
+  rebalance_rules restarted(defaults(), {"a", "b"}, {"a", "b", "x", "y"}, t);
+  restarted.unowned_partitions_found(t);
+  BOOST_TEST(start_count(restarted.poll(t + 30s - 1ns)) == 0u);
+  BOOST_TEST(started_reason(restarted.poll(t + 30s)) == "cold_start");
+}
+
+BOOST_AUTO_TEST_CASE(unowned_partitions_wait_for_a_freeze_and_a_running_round_serves_them) {
+  manual_clock clock;
+  auto t = clock.now();
+  auto frozen = stable_fleet(t);
+  frozen.set_frozen(true, t);
+  frozen.unowned_partitions_found(t);
+  BOOST_TEST(start_count(frozen.poll(t + 1h)) == 0u);
+  frozen.set_frozen(false, t + 1h);
+  BOOST_TEST(started_reason(frozen.poll(t + 1h)) == "emergency");
+
+  // A round already running holds every partition once in its target: no second round.
+  auto busy = stable_fleet(t);
+  busy.manual_request(t);
+  auto round = started(busy.poll(t));
+  BOOST_TEST_REQUIRE(round.has_value());
+  busy.unowned_partitions_found(t);
+  busy.round_completed(round->round, true, t + 1s);
+  BOOST_TEST(start_count(busy.poll(t + 1s)) == 0u);
+  BOOST_TEST(!busy.next_deadline().has_value());
+
+  auto stopped = stable_fleet(t);
+  stopped.stop(t);
+  stopped.unowned_partitions_found(t);
+  BOOST_TEST(start_count(stopped.poll(t)) == 0u);
+}
