@@ -29,7 +29,7 @@
 //               assignment applied before) to every reader attached, with consumers to create
 //               and again with existing ones. Baseline: 1000 sequential ensure_consumer calls.
 //
-// bench_consume [--messages 20000] [--messages-one 5000] [--rounds 3] [--drains 8]
+// bench_consume [--messages 20000] [--messages-one 5000] [--rounds 5] [--drains 8]
 //               [--rate 1600] [--idle-rate 16] [--attach-partitions 1000]
 //               [--only throughput,handoff,default_handoff,attach] [--json FILE]
 //               [--log-level info] [--verbose 1]
@@ -69,7 +69,7 @@ constexpr const char* subject_template_text = "bench.{0}";
 struct settings {
   int messages = 20000;     // with 64 partitions
   int messages_one = 5000;  // with 1 partition (about 1000/s with max_ack_pending 1)
-  int rounds = 3;
+  int rounds = 5;
   int drains = 8;
   double rate = 1600;  // the hand-off producer's messages/s over all 16 partitions
   int attach_partitions = 1000;
@@ -92,6 +92,16 @@ std::string wall_clock() {
   std::snprintf(text, sizeof text, "%02d:%02d:%02d.%03d", local.tm_hour, local.tm_min, local.tm_sec,
                 static_cast<int>(ms.count()));
   return text;
+}
+
+/// The one-minute load average (/proc/loadavg): the machine may be shared.
+double load_average() {
+  double load = -1;
+  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+    if (std::fscanf(f, "%lf", &load) != 1) load = -1;
+    std::fclose(f);
+  }
+  return load;
 }
 
 bool wanted(const settings& s, const std::string& what) {
@@ -868,6 +878,7 @@ int main(int argc, char** argv) {
       s.idle_rate <= 0 || s.attach_partitions < 1)
     return std::fprintf(stderr, "bench_consume: sizes must be positive (messages >= 64)\n"), 2;
   std::vector<bench::figure> figures;
+  bench::figure load{"load_average_1min", "", {load_average()}, {}, "at the start and the end"};
   try {
     auto add = [&](std::vector<bench::figure> more) {
       for (auto& f : more) figures.push_back(std::move(f));
@@ -880,6 +891,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_consume: %s\n", e.what());
     return 1;
   }
+  load.samples.push_back(load_average());
+  figures.push_back(load);
   std::printf("\n");
   bench::print_table(figures);
   return bench::write_json(figures, s.json) ? 0 : 1;
