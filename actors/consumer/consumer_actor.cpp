@@ -55,7 +55,7 @@ time_point now(self_ptr self) {
 
 reader_settings reader_settings_of(const consume_config& c) {
   reader_settings s;
-  s.pull_batch = c.pull_batch;
+  s.pull_batch = c.pull_batch_in_use();
   s.pull_expiry = c.pull_expiry;
   s.pull_grace = c.pull_grace;
   s.ack_wait = c.consumer.ack_wait;

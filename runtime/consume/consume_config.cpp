@@ -52,7 +52,7 @@ void check_reading(const consume_config& c, const node_config& node, violation_l
     v.add("in_flight", "must not exceed " + v.name("consumer.max_ack_pending") + " (" +
                            std::to_string(c.consumer.max_ack_pending) + "), is " +
                            std::to_string(c.in_flight));
-  v.at_least("pull_batch", c.pull_batch, 1);
+  v.at_least("pull_batch", c.pull_batch, 0);  // 0: max_ack_pending
   if (c.pull_expiry < shortest_pull_expiry)
     v.add("pull_expiry", "must be at least " + format_duration(shortest_pull_expiry) + ", is " +
                              format_duration(c.pull_expiry));

@@ -59,9 +59,13 @@ struct consume_config {
   /// Handlers running at once per partition. 1 (the default) keeps the partition's order;
   /// more trades order for throughput. At most consumer.max_ack_pending.
   int in_flight = 1;
-  /// Messages asked for by one pull request (the server still sends at most max_ack_pending
-  /// unacknowledged ones).
-  int pull_batch = 64;
+  /// Messages asked for by one pull request; 0 (the default): consumer.max_ack_pending, the
+  /// most the server sends unacknowledged. A larger batch keeps a pull open after the server
+  /// delivered all it may: when its partition is released, every message the reader hands back
+  /// (a nak) is delivered to that pull again, until the batch is used up or the pull expires.
+  /// Each hand-off then waits for those round trips and adds them to the message's delivery
+  /// count (docs/BENCHMARKS.md, "Partition consumption").
+  int pull_batch = 0;
   /// A pull request's expiry. It is also cut to end before the owner's lease does, and must be
   /// below heartbeat_ttl - lease_margin (the longest a lease reaches ahead).
   duration pull_expiry = std::chrono::seconds(2);
@@ -100,6 +104,8 @@ struct consume_config {
   std::vector<violation> violations(const node_config& node, const field_namer& names = {}) const;
   /// ok, or a failure listing every violation (joined by "; ").
   status validate(const node_config& node) const;
+  /// The pull batch in use: pull_batch, or consumer.max_ack_pending when it is 0.
+  int pull_batch_in_use() const { return pull_batch > 0 ? pull_batch : consumer.max_ack_pending; }
   /// The consumer name prefix in use: consumer_prefix, or the group's name.
   std::string prefix_for(const node_config& node) const;
 };

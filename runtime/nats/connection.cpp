@@ -194,6 +194,7 @@ result<std::shared_ptr<connection>> connection::open(const connection_options& o
   natsOptions_SetReconnectBufSize(o, options.reconnect_buffer_bytes);
   natsOptions_SetPingInterval(o, millis(options.ping_interval));
   natsOptions_SetMaxPingsOut(o, options.max_pings_out);
+  natsOptions_SetSendAsap(o, options.send_asap);
   natsOptions_SetDisconnectedCB(o, on_disconnected, closure);
   natsOptions_SetReconnectedCB(o, on_reconnected, closure);
   natsOptions_SetClosedCB(o, on_closed, closure);

@@ -51,6 +51,11 @@ struct connection_options {
   duration request_timeout = std::chrono::seconds(2);
   /// Keep trying in the background when the first connect fails (no startup deadline).
   bool retry_on_failed_connect = true;
+  /// Write every publish to the socket at once. By default nats.c leaves publishes to its
+  /// flusher thread, which waits about 1 ms before it writes: fewer system calls, but each
+  /// acknowledgement or pull request reaches the server about 1 ms later (docs/BENCHMARKS.md,
+  /// "Partition consumption").
+  bool send_asap = false;
 
   /// Every rule these options break, one violation each. Settings are named as parti-node's
   /// options are, without dashes ("nats-url"), unless `names` names them otherwise; `field` is

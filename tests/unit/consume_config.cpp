@@ -56,12 +56,12 @@ BOOST_AUTO_TEST_CASE(the_defaults_are_valid_against_the_default_node) {
 BOOST_AUTO_TEST_CASE(validate_joins_every_violation) {
   consume_config c = valid();
   c.stream.clear();
-  c.pull_batch = 0;
+  c.pull_batch = -1;
   auto s = c.validate(node);
   BOOST_REQUIRE(!s.ok());
   BOOST_TEST(s.error() ==
              "invalid consume configuration: stream: must not be empty; pull_batch: must be at "
-             "least 1 (is 0)");
+             "least 0 (is -1)");
 }
 
 BOOST_AUTO_TEST_CASE(stream_and_consumer_prefix_are_names) {
@@ -142,7 +142,19 @@ BOOST_AUTO_TEST_CASE(in_flight_and_pull_batch) {
   c.consumer.max_ack_pending = 2;
   BOOST_TEST(texts(c).empty());
   c.pull_batch = 0;
-  BOOST_TEST(only_violation(c) == "pull_batch: must be at least 1 (is 0)");
+  BOOST_TEST(texts(c).empty());
+  c.pull_batch = -1;
+  BOOST_TEST(only_violation(c) == "pull_batch: must be at least 0 (is -1)");
+}
+
+BOOST_AUTO_TEST_CASE(a_pull_asks_for_max_ack_pending_unless_told_otherwise) {
+  consume_config c = valid();
+  BOOST_TEST(c.pull_batch == 0);
+  BOOST_TEST(c.pull_batch_in_use() == 1);
+  c.consumer.max_ack_pending = 64;
+  BOOST_TEST(c.pull_batch_in_use() == 64);
+  c.pull_batch = 8;
+  BOOST_TEST(c.pull_batch_in_use() == 8);
 }
 
 BOOST_AUTO_TEST_CASE(a_pull_must_be_able_to_end_before_the_lease) {
