@@ -238,4 +238,76 @@ std::string render(const report& r, const std::vector<bad_line>& bad, std::size_
   return out.str();
 }
 
+const char* to_string(fault_kind k) {
+  switch (k) {
+    case fault_kind::kill:
+      return "kill -9";
+    case fault_kind::cut:
+      return "cut";
+    case fault_kind::server_restart:
+      return "server restart";
+  }
+  return "?";
+}
+
+namespace {
+
+/// How far `t` lies outside [begin, end] (0 inside).
+std::int64_t distance(const fault_event& f, std::int64_t t) {
+  if (t < f.begin_ms) return f.begin_ms - t;
+  if (t > f.end_ms) return t - f.end_ms;
+  return 0;
+}
+
+/// The nearest fault that explains a lost ack of `handled`, or nullptr.
+const fault_event* cause_of(const record& handled, const std::vector<fault_event>& faults,
+                            std::int64_t window_ms) {
+  const fault_event* best = nullptr;
+  for (const auto& f : faults) {
+    if (f.kind != fault_kind::server_restart && f.worker != handled.worker) continue;
+    auto d = distance(f, handled.finished_ms);
+    if (d > window_ms) continue;
+    if (!best || d < distance(*best, handled.finished_ms)) best = &f;
+  }
+  return best;
+}
+
+}  // namespace
+
+duplicate_causes explain_duplicates(const std::vector<record>& records,
+                                    const std::vector<fault_event>& faults,
+                                    std::int64_t window_ms) {
+  duplicate_causes out;
+  for (auto kind : {fault_kind::kill, fault_kind::cut, fault_kind::server_restart})
+    out.by_cause[kind] = 0;
+  std::map<message_id, std::vector<const record*>> handlings;
+  for (auto i : start_order(records))
+    handlings[{records[i].partition, records[i].stream_seq}].push_back(&records[i]);
+  for (const auto& [id, list] : handlings) {
+    for (std::size_t i = 0; i + 1 < list.size(); ++i) {
+      if (const auto* f = cause_of(*list[i], faults, window_ms)) {
+        ++out.by_cause[f->kind];
+        continue;
+      }
+      ++out.unexplained_count;
+      if (out.unexplained.size() < max_examples)
+        out.unexplained.push_back({*list[i], *list[i + 1]});
+    }
+  }
+  return out;
+}
+
+std::string render(const duplicate_causes& d, std::size_t examples) {
+  std::ostringstream out;
+  out << "duplicates by cause:";
+  for (const auto& [kind, count] : d.by_cause) out << " " << to_string(kind) << " " << count << ",";
+  out << " unexplained " << d.unexplained_count << "\n";
+  for (std::size_t i = 0; i < d.unexplained.size() && i < examples; ++i) {
+    const auto& u = d.unexplained[i];
+    out << "  " << u.handled.partition << " seq " << u.handled.stream_seq << ": "
+        << interval(u.handled) << ", again by " << interval(u.again) << "\n";
+  }
+  return out.str();
+}
+
 }  // namespace parti::consume_check

@@ -118,4 +118,51 @@ report check(const published_set& published, const std::vector<record>& records)
 /// "no gap, no overlap" when it passed, else "FAILED: ..." with the counts.
 std::string render(const report& r, const std::vector<bad_line>& bad, std::size_t examples = 10);
 
+// -- duplicates and the faults that explain them ----------------------------------------------
+//
+// A message is handled again only when the acknowledgement of an earlier handling was lost: the
+// worker was killed (or crashed) before its ack reached the server, it was cut off from NATS,
+// or the server restarted. A fault run records those faults with their times; every handling of
+// a message that was followed by another handling of it (a redelivery) must then be explained
+// by one: it finished within [begin_ms - window_ms, end_ms + window_ms] of the fault and, for a
+// kill or a cut, by the worker killed or cut (any worker for a server restart). The window
+// covers a handling whose ack was still on its way (ack_wait plus a margin is ample); a cut
+// lasts from the cut to the heal, a server restart from the stop to the moment it takes
+// clients again. Graceful stops, drains and hand-offs settle every message they held, so they
+// explain nothing. Of several faults that explain a handling, the nearest is its cause.
+
+enum class fault_kind { kill, cut, server_restart };
+
+/// "kill -9", "cut", "server restart"
+const char* to_string(fault_kind k);
+
+struct fault_event {
+  fault_kind kind = fault_kind::kill;
+  std::string worker;         // the worker killed or cut; empty for a server restart
+  std::int64_t begin_ms = 0;  // wall clock, as the records
+  std::int64_t end_ms = 0;    // >= begin_ms (a kill: the same moment)
+};
+
+/// A handling followed by another handling of its message that no fault explains.
+struct unexplained_redelivery {
+  record handled;  // the earlier handling, whose ack was lost
+  record again;    // the next handling of the same message
+};
+
+struct duplicate_causes {
+  std::map<fault_kind, std::size_t> by_cause;  // redelivered handlings each kind explains
+  std::size_t unexplained_count = 0;
+  std::vector<unexplained_redelivery> unexplained;  // the first few (max_examples)
+  bool explained() const { return unexplained_count == 0; }
+};
+
+/// Finds, for every handling of a message that was handled again later (handlings of one
+/// message in the order they started), the fault that explains it (see above).
+duplicate_causes explain_duplicates(const std::vector<record>& records,
+                                    const std::vector<fault_event>& faults, std::int64_t window_ms);
+
+/// "duplicates by cause: kill -9 2, cut 0, server restart 5, unexplained 0" and up to
+/// `examples` unexplained redeliveries, one per line.
+std::string render(const duplicate_causes& d, std::size_t examples = 10);
+
 }  // namespace parti::consume_check

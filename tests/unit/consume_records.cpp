@@ -232,4 +232,84 @@ BOOST_AUTO_TEST_CASE(order_is_per_worker_and_partition) {
   BOOST_TEST(r.order_violation_count == 0u);
 }
 
+// -- duplicates explained by faults ----------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(a_redelivery_after_a_kill_of_its_worker_is_explained_by_the_kill) {
+  // worker-1 handled seq 4 and was killed 300 ms later, before its ack counted; worker-2 got it
+  // again after ack_wait.
+  std::vector<record> records{rec("p-0", 4, "worker-1", 1000, 1010),
+                              rec("p-0", 4, "worker-2", 3500, 3510)};
+  std::vector<fault_event> faults{{fault_kind::kill, "worker-1", 1310, 1310}};
+  auto d = explain_duplicates(records, faults, 3000);
+  BOOST_TEST(d.explained());
+  BOOST_TEST(d.by_cause[fault_kind::kill] == 1u);
+  BOOST_TEST(d.by_cause[fault_kind::cut] == 0u);
+  BOOST_TEST(render(d) ==
+             "duplicates by cause: kill -9 1, cut 0, server restart 0, unexplained 0\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_kill_or_cut_explains_only_its_own_worker_and_only_within_the_window) {
+  std::vector<record> other_worker{rec("p-0", 4, "worker-3", 1000, 1010),
+                                   rec("p-0", 4, "worker-2", 3500, 3510)};
+  std::vector<fault_event> kill{{fault_kind::kill, "worker-1", 1310, 1310}};
+  auto d = explain_duplicates(other_worker, kill, 3000);
+  BOOST_TEST(d.unexplained_count == 1u);
+  BOOST_REQUIRE(d.unexplained.size() == 1u);
+  BOOST_TEST(d.unexplained[0].handled.worker == "worker-3");
+  BOOST_TEST(d.unexplained[0].again.worker == "worker-2");
+  auto text = render(d);
+  BOOST_TEST(contains(text, "unexplained 1\n"), text);
+  BOOST_TEST(contains(text,
+                      "p-0 seq 4: worker-3 handled seq 4 during [1000, 1010] ms, again by "
+                      "worker-2 handled seq 4 during [3500, 3510] ms"),
+             text);
+
+  // Finished 3001 ms before the cut began: outside a 3000 ms window; 3000 ms: inside.
+  std::vector<fault_event> cut{{fault_kind::cut, "worker-1", 5000, 9000}};
+  std::vector<record> early{rec("p-0", 4, "worker-1", 1990, 1999),
+                            rec("p-0", 4, "worker-2", 9500, 9510)};
+  BOOST_TEST(explain_duplicates(early, cut, 3000).unexplained_count == 1u);
+  early[0].finished_ms = 2000;
+  BOOST_TEST(explain_duplicates(early, cut, 3000).by_cause[fault_kind::cut] == 1u);
+  // During the cut (the lease still ran) and up to the window after the heal.
+  std::vector<record> during{rec("p-0", 4, "worker-1", 5400, 5410),
+                             rec("p-0", 4, "worker-2", 9500, 9510)};
+  BOOST_TEST(explain_duplicates(during, cut, 3000).explained());
+  during[0].finished_ms = 12001;
+  during[1].started_ms = during[1].finished_ms = 13000;
+  BOOST_TEST(!explain_duplicates(during, cut, 3000).explained());
+}
+
+BOOST_AUTO_TEST_CASE(a_server_restart_explains_any_worker_and_the_nearest_fault_is_the_cause) {
+  std::vector<record> records{
+      rec("p-0", 4, "worker-1", 1000, 1010), rec("p-0", 4, "worker-1", 4000, 4010),
+      rec("p-1", 9, "worker-2", 6000, 6010), rec("p-1", 9, "worker-5", 9000, 9010)};
+  std::vector<fault_event> faults{{fault_kind::server_restart, "", 1200, 1700},
+                                  {fault_kind::kill, "worker-1", 2500, 2500},
+                                  {fault_kind::cut, "worker-2", 6500, 8000}};
+  auto d = explain_duplicates(records, faults, 3000);
+  BOOST_TEST(d.explained());
+  // p-0 seq 4 finished 190 ms before the restart, 1490 ms before the kill: the restart.
+  BOOST_TEST(d.by_cause[fault_kind::server_restart] == 1u);
+  BOOST_TEST(d.by_cause[fault_kind::kill] == 0u);
+  BOOST_TEST(d.by_cause[fault_kind::cut] == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(every_handling_but_the_last_of_a_message_needs_a_cause) {
+  // Handled three times: the first lost to a kill, the second to nothing.
+  std::vector<record> records{rec("p-0", 4, "worker-2", 8000, 8010),  // read out of order
+                              rec("p-0", 4, "worker-1", 1000, 1010),
+                              rec("p-0", 4, "worker-2", 4000, 4010),
+                              rec("p-0", 5, "worker-2", 8100, 8110)};
+  std::vector<fault_event> faults{{fault_kind::kill, "worker-1", 1100, 1100}};
+  auto d = explain_duplicates(records, faults, 1000);
+  BOOST_TEST(d.by_cause[fault_kind::kill] == 1u);
+  BOOST_TEST(d.unexplained_count == 1u);
+  BOOST_REQUIRE(d.unexplained.size() == 1u);
+  BOOST_TEST(d.unexplained[0].handled.started_ms == 4000);
+  BOOST_TEST(d.unexplained[0].again.started_ms == 8000);
+  // No duplicates: nothing to explain.
+  BOOST_TEST(explain_duplicates({records[1], records[3]}, {}, 1000).explained());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
