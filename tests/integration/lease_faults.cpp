@@ -5,13 +5,11 @@
 // background thread reads every node's /status every 20 ms (all nodes at once); a sample in
 // which one partition is listed in `partitions` by two workers counts as "two owners", and every
 // scenario requires zero of them.
-#include <boost/test/results_collector.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include <signal.h>
-#include <stdlib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -37,6 +35,7 @@
 #include "apps/lib/tcp_relay.hpp"
 #include "runtime/nats/local_server.hpp"
 #include "tests/support/eventually.hpp"
+#include "tests/support/kept_dir.hpp"
 #include "tests/support/run_program.hpp"
 
 using namespace parti;
@@ -290,20 +289,9 @@ class observer {
   std::thread thread_;
 };
 
-/// A temporary directory for the nodes' logs; kept (and named) when the test case failed.
-struct log_dir {
-  std::string path;
-  log_dir() {
-    char name[] = "/tmp/parti-lease-faults-XXXXXX";
-    path = ::mkdtemp(name);
-  }
-  ~log_dir() {
-    const auto id = boost::unit_test::framework::current_test_case().p_id;
-    if (boost::unit_test::results_collector.results(id).passed())
-      std::filesystem::remove_all(path);
-    else
-      BOOST_TEST_MESSAGE("node logs kept in " << path);
-  }
+/// The nodes' logs: kept (and named) when the test case failed.
+struct log_dir : test::kept_dir {
+  log_dir() : kept_dir("parti-lease-faults") {}
 };
 
 std::vector<int> ports_of(const fleet::fleet& f) {
