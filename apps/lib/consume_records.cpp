@@ -17,7 +17,9 @@ std::string to_line(const record& r) {
   line += ",\"stream_seq\":" + std::to_string(r.stream_seq);
   line += ",\"worker\":" + json(r.worker).dump();
   line += ",\"started_ms\":" + std::to_string(r.started_ms);
-  line += ",\"finished_ms\":" + std::to_string(r.finished_ms) + "}";
+  line += ",\"finished_ms\":" + std::to_string(r.finished_ms);
+  if (r.delivery > 0) line += ",\"delivery\":" + std::to_string(r.delivery);
+  line += "}";
   return line;
 }
 
@@ -56,6 +58,12 @@ result<record> parse_line(std::string_view line) {
   auto finished = number_field(j, "finished_ms");
   if (!finished) return failure{finished.error()};
   if (*finished < *started) return failure{"\"finished_ms\": before \"started_ms\""};
+  if (j.contains("delivery")) {
+    auto delivery = number_field(j, "delivery");
+    if (!delivery) return failure{delivery.error()};
+    if (*delivery < 1) return failure{"\"delivery\": must be at least 1"};
+    r.delivery = static_cast<std::uint64_t>(*delivery);
+  }
   r.partition = std::move(*partition);
   r.worker = std::move(*worker);
   r.stream_seq = static_cast<std::uint64_t>(*seq);
@@ -285,6 +293,10 @@ duplicate_causes explain_duplicates(const std::vector<record>& records,
     handlings[{records[i].partition, records[i].stream_seq}].push_back(&records[i]);
   for (const auto& [id, list] : handlings) {
     for (std::size_t i = 0; i + 1 < list.size(); ++i) {
+      if (list[i]->delivery > 0 && list[i + 1]->delivery == 1) {
+        ++out.delivered_anew;
+        continue;
+      }
       if (const auto* f = cause_of(*list[i], faults, window_ms)) {
         ++out.by_cause[f->kind];
         continue;
@@ -301,7 +313,8 @@ std::string render(const duplicate_causes& d, std::size_t examples) {
   std::ostringstream out;
   out << "duplicates by cause:";
   for (const auto& [kind, count] : d.by_cause) out << " " << to_string(kind) << " " << count << ",";
-  out << " unexplained " << d.unexplained_count << "\n";
+  out << " delivered anew by the server " << d.delivered_anew << ", unexplained "
+      << d.unexplained_count << "\n";
   for (std::size_t i = 0; i < d.unexplained.size() && i < examples; ++i) {
     const auto& u = d.unexplained[i];
     out << "  " << u.handled.partition << " seq " << u.handled.stream_seq << ": "

@@ -39,10 +39,13 @@ struct record {
   std::string worker;            // the worker id that handled it
   std::int64_t started_ms = 0;   // wall clock, ms since the Unix epoch
   std::int64_t finished_ms = 0;  // when the handler returned
+  /// The server's delivery count of the handled delivery (1: its first); 0: not recorded (records
+  /// of older programs).
+  std::uint64_t delivery = 0;
 };
 
-/// {"partition":"p-3","stream_seq":17,"worker":"worker-2","started_ms":..,"finished_ms":..}
-/// (without a newline).
+/// {"partition":"p-3","stream_seq":17,"worker":"worker-2","started_ms":..,"finished_ms":..,
+/// "delivery":1} (without a newline; "delivery" is left out when 0).
 std::string to_line(const record& r);
 
 /// The record a line holds; the failure says what is wrong with it.
@@ -130,6 +133,13 @@ std::string render(const report& r, const std::vector<bad_line>& bad, std::size_
 // lasts from the cut to the heal, a server restart from the stop to the moment it takes
 // clients again. Graceful stops, drains and hand-offs settle every message they held, so they
 // explain nothing. Of several faults that explain a handling, the nearest is its cause.
+//
+// One more cause needs no fault: a handling whose next handling came as a first delivery
+// (delivery count 1) although the message had been delivered before. The server delivered the
+// message anew: nats-server before 2.10.14 moves a pull consumer's cursor back by one when a
+// redelivery finds no live pull request (an expired one, or one of a process that is gone), and
+// then delivers the last message it had delivered again, as new, also after it was acknowledged
+// (nats-server pull request 5305). Both records must carry their delivery count.
 
 enum class fault_kind { kill, cut, server_restart };
 
@@ -151,6 +161,7 @@ struct unexplained_redelivery {
 
 struct duplicate_causes {
   std::map<fault_kind, std::size_t> by_cause;  // redelivered handlings each kind explains
+  std::size_t delivered_anew = 0;  // followed by a first delivery of the same message (above)
   std::size_t unexplained_count = 0;
   std::vector<unexplained_redelivery> unexplained;  // the first few (max_examples)
   bool explained() const { return unexplained_count == 0; }
@@ -161,8 +172,8 @@ struct duplicate_causes {
 duplicate_causes explain_duplicates(const std::vector<record>& records,
                                     const std::vector<fault_event>& faults, std::int64_t window_ms);
 
-/// "duplicates by cause: kill -9 2, cut 0, server restart 5, unexplained 0" and up to
-/// `examples` unexplained redeliveries, one per line.
+/// "duplicates by cause: kill -9 2, cut 0, server restart 5, delivered anew by the server 1,
+/// unexplained 0" and up to `examples` unexplained redeliveries, one per line.
 std::string render(const duplicate_causes& d, std::size_t examples = 10);
 
 }  // namespace parti::consume_check

@@ -54,6 +54,26 @@ BOOST_AUTO_TEST_CASE(a_record_is_one_json_line_in_a_fixed_field_order_and_reads_
       R"({ "worker": "w", "finished_ms": 2, "started_ms": 1, "stream_seq": 1, "partition": "a-b" })");
   BOOST_REQUIRE(spaced.ok());
   BOOST_TEST(spaced->partition == "a-b");
+  BOOST_TEST(spaced->delivery == 0u);  // not recorded
+}
+
+BOOST_AUTO_TEST_CASE(the_delivery_count_is_the_last_field_when_recorded) {
+  auto r = rec("p-3", 17, "worker-2", 100, 145);
+  r.delivery = 3;
+  auto line = to_line(r);
+  BOOST_TEST(line == R"({"partition":"p-3","stream_seq":17,"worker":"worker-2","started_ms":100,)"
+                     R"("finished_ms":145,"delivery":3})");
+  auto back = parse_line(line);
+  BOOST_REQUIRE(back.ok());
+  BOOST_TEST(back->delivery == 3u);
+  BOOST_TEST(contains(parse_line(R"({"partition":"p","stream_seq":1,"worker":"w",)"
+                                 R"("started_ms":1,"finished_ms":2,"delivery":0})")
+                          .error(),
+                      "\"delivery\": must be at least 1"));
+  BOOST_TEST(contains(parse_line(R"({"partition":"p","stream_seq":1,"worker":"w",)"
+                                 R"("started_ms":1,"finished_ms":2,"delivery":"1"})")
+                          .error(),
+                      "\"delivery\""));
 }
 
 BOOST_AUTO_TEST_CASE(a_bad_line_says_what_is_wrong) {
@@ -245,7 +265,8 @@ BOOST_AUTO_TEST_CASE(a_redelivery_after_a_kill_of_its_worker_is_explained_by_the
   BOOST_TEST(d.by_cause[fault_kind::kill] == 1u);
   BOOST_TEST(d.by_cause[fault_kind::cut] == 0u);
   BOOST_TEST(render(d) ==
-             "duplicates by cause: kill -9 1, cut 0, server restart 0, unexplained 0\n");
+             "duplicates by cause: kill -9 1, cut 0, server restart 0, delivered "
+             "anew by the server 0, unexplained 0\n");
 }
 
 BOOST_AUTO_TEST_CASE(a_kill_or_cut_explains_only_its_own_worker_and_only_within_the_window) {
@@ -293,6 +314,26 @@ BOOST_AUTO_TEST_CASE(a_server_restart_explains_any_worker_and_the_nearest_fault_
   BOOST_TEST(d.by_cause[fault_kind::server_restart] == 1u);
   BOOST_TEST(d.by_cause[fault_kind::kill] == 0u);
   BOOST_TEST(d.by_cause[fault_kind::cut] == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_first_delivery_after_an_earlier_one_was_delivered_anew_by_the_server) {
+  // The server redelivered seq 4 (delivery 28) to worker-3, which acknowledged it; then it
+  // delivered seq 4 once more as new (delivery 1): no fault needed.
+  auto again = rec("p-0", 4, "worker-3", 3000, 3040);
+  again.delivery = 28;
+  auto anew = rec("p-0", 4, "worker-3", 3041, 3081);
+  anew.delivery = 1;
+  auto d = explain_duplicates({again, anew}, {}, 3000);
+  BOOST_TEST(d.explained());
+  BOOST_TEST(d.delivered_anew == 1u);
+  BOOST_TEST(render(d) ==
+             "duplicates by cause: kill -9 0, cut 0, server restart 0, delivered "
+             "anew by the server 1, unexplained 0\n");
+  // A redelivery (count above 1) needs a fault, and so do records without counts.
+  anew.delivery = 2;
+  BOOST_TEST(explain_duplicates({again, anew}, {}, 3000).unexplained_count == 1u);
+  again.delivery = anew.delivery = 0;
+  BOOST_TEST(explain_duplicates({again, anew}, {}, 3000).unexplained_count == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(every_handling_but_the_last_of_a_message_needs_a_cause) {
