@@ -272,8 +272,13 @@ const fault_event* cause_of(const record& handled, const std::vector<fault_event
                             std::int64_t window_ms) {
   const fault_event* best = nullptr;
   for (const auto& f : faults) {
-    if (f.kind != fault_kind::server_restart && f.worker != handled.worker) continue;
-    auto d = distance(f, handled.finished_ms);
+    std::int64_t d = 0;
+    if (f.kind == fault_kind::server_restart || f.worker == handled.worker)
+      d = distance(f, handled.finished_ms);
+    else if (f.kind == fault_kind::cut && handled.finished_ms >= f.end_ms - heal_margin_ms)
+      d = std::max<std::int64_t>(0, handled.finished_ms - f.end_ms);  // a stale nak at the heal
+    else
+      continue;
     if (d > window_ms) continue;
     if (!best || d < distance(*best, handled.finished_ms)) best = &f;
   }

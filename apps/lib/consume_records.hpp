@@ -134,6 +134,12 @@ std::string render(const report& r, const std::vector<bad_line>& bad, std::size_
 // clients again. Graceful stops, drains and hand-offs settle every message they held, so they
 // explain nothing. Of several faults that explain a handling, the nearest is its cause.
 //
+// A cut also explains a handling by another worker that finished after the heal (from
+// heal_margin_ms before it), within the window: what the cut worker sent during the cut reaches
+// the server at the heal, and so do the naks it sends for the deliveries the cut held back. The
+// server applies such a stale nak to the message's current delivery, which by then belongs to
+// the partition's next owner, and delivers the message again at once.
+//
 // One more cause needs no fault: a handling whose next handling came as a first delivery
 // (delivery count 1) although the message had been delivered before. The server delivered the
 // message anew: nats-server before 2.10.14 moves a pull consumer's cursor back by one when a
@@ -142,6 +148,10 @@ std::string render(const report& r, const std::vector<bad_line>& bad, std::size_
 // (nats-server pull request 5305). Both records must carry their delivery count.
 
 enum class fault_kind { kill, cut, server_restart };
+
+/// How long before the recorded heal a stale message of the cut worker may already have reached
+/// the server (the heal's time is taken once forwarding resumed).
+constexpr std::int64_t heal_margin_ms = 100;
 
 /// "kill -9", "cut", "server restart"
 const char* to_string(fault_kind k);

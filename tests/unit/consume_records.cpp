@@ -301,6 +301,31 @@ BOOST_AUTO_TEST_CASE(a_kill_or_cut_explains_only_its_own_worker_and_only_within_
   BOOST_TEST(!explain_duplicates(during, cut, 3000).explained());
 }
 
+BOOST_AUTO_TEST_CASE(a_cut_explains_another_workers_handling_that_ends_after_the_heal) {
+  // worker-1 was cut from 5000 to 9000 ms; worker-2, the partition's next owner, handled seq 4
+  // (its second delivery) around the heal, and the server delivered it again at once: worker-1's
+  // stale nak of the delivery the cut held back.
+  std::vector<fault_event> cut{{fault_kind::cut, "worker-1", 5000, 9000}};
+  std::vector<record> records{rec("p-0", 4, "worker-2", 8960, 9000),
+                              rec("p-0", 4, "worker-2", 9001, 9041)};
+  BOOST_TEST(explain_duplicates(records, cut, 3000).by_cause[fault_kind::cut] == 1u);
+  records[0].finished_ms = 8901;  // from heal_margin_ms before the heal
+  BOOST_TEST(explain_duplicates(records, cut, 3000).explained());
+  records[0].finished_ms = 8899;  // during the cut: nothing of worker-1 reached the server
+  BOOST_TEST(explain_duplicates(records, cut, 3000).unexplained_count == 1u);
+  records[0].started_ms = 12000;
+  records[0].finished_ms = 12001;  // past the window after the heal
+  records[1].started_ms = records[1].finished_ms = 12002;
+  BOOST_TEST(explain_duplicates(records, cut, 3000).unexplained_count == 1u);
+  // A kill explains nothing of other workers: a killed process sends nothing afterwards.
+  std::vector<fault_event> kill{{fault_kind::kill, "worker-1", 9000, 9000}};
+  records[0].started_ms = 8960;
+  records[0].finished_ms = 9000;
+  records[1].started_ms = 9001;
+  records[1].finished_ms = 9041;
+  BOOST_TEST(explain_duplicates(records, kill, 3000).unexplained_count == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(a_server_restart_explains_any_worker_and_the_nearest_fault_is_the_cause) {
   std::vector<record> records{
       rec("p-0", 4, "worker-1", 1000, 1010), rec("p-0", 4, "worker-1", 4000, 4010),
