@@ -46,6 +46,8 @@ std::string render(const consume_outcome& o) {
     return out.str();
   }
   if (!o.all_handled) out << "not every message was handled in time\n";
+  for (const auto& name : o.recreated_consumers)
+    out << "consumer " << name << " was created again during the run (its cursor started over)\n";
   out << consume_check::render(o.report, o.bad_lines);
   out << o.faults << " faults that may lose acknowledgements; "
       << consume_check::render(o.duplicates);
@@ -279,6 +281,16 @@ result<duration> consume_fleet::settle(std::int64_t since_ms, duration limit) {
       if (!idle.empty()) return "no message handled since the step on " + idle;
       return "";
     }();
+    if (unsettled.empty() && consumers_created_.empty()) {
+      // Every partition consumed, so every consumer exists.
+      auto created = consumer_creations(*conn_, options_.stream);
+      if (!created)
+        unsettled = created.error();
+      else if (created->size() < subjects_.size())
+        unsettled = std::to_string(created->size()) + " consumers";
+      else
+        consumers_created_ = std::move(*created);
+    }
     auto took = steady::now() - start;
     if (unsettled.empty()) return std::chrono::duration_cast<duration>(took);
     if (took >= limit)
@@ -326,6 +338,20 @@ consume_outcome consume_fleet::finish(duration limit) {
   if (!published) {
     out.error = "cannot read back the stream: " + published.error();
     return out;
+  }
+  auto created = consumer_creations(*conn_, options_.stream);
+  if (!created) {
+    out.error = created.error();
+    return out;
+  }
+  // After its restart the server reports a consumer's creation time a fraction of a millisecond
+  // later: a creation counts as another one when it is more than 50 ms later (a consumer
+  // created again is created after the first settle, which takes longer).
+  constexpr std::int64_t same_creation_ns = 50'000'000;
+  for (const auto& [name, at] : consumers_created_) {
+    auto it = created->find(name);
+    if (it == created->end() || it->second - at > same_creation_ns)
+      out.recreated_consumers.push_back(name);
   }
   auto records = read_all();
   out.report = consume_check::check(*published, records.records);

@@ -76,11 +76,16 @@ struct consume_outcome {
   std::vector<consume_check::bad_line> bad_lines;
   consume_check::duplicate_causes duplicates;
   std::size_t faults = 0;  // recorded faults (kill -9, cut, server restart)
-  std::string error;       // the stream could not be read back; nothing was checked
+  /// Partition consumers created again during the run (a later creation time than when every
+  /// partition first consumed): such a consumer lost its cursor and started over.
+  std::vector<std::string> recreated_consumers;
+  std::string error;  // the stream could not be read back; nothing was checked
 
-  /// No gap, no overlap, no order violation, every duplicate explained by a fault.
+  /// No gap, no overlap, no order violation, every duplicate explained, no consumer created
+  /// again.
   bool passed() const {
-    return error.empty() && all_handled && report.passed() && duplicates.explained();
+    return error.empty() && all_handled && report.passed() && duplicates.explained() &&
+           recreated_consumers.empty();
   }
 };
 
@@ -122,7 +127,8 @@ class consume_fleet {
   /// leads, every partition is owned by exactly one worker, every member serves some (while
   /// there are at least as many partitions), and every partition has a record started at or
   /// after `since_ms` (wall clock): consumption goes on everywhere. The time it took, or a
-  /// failure saying what was still missing at `limit`.
+  /// failure saying what was still missing at `limit`. The first time it settles, it notes
+  /// when each partition's consumer was created (finish() compares).
   result<duration> settle(std::int64_t since_ms, duration limit = std::chrono::seconds(45));
 
   /// Stops the producer, reads back what the stream holds, waits (at most `limit`) until every
@@ -157,8 +163,9 @@ class consume_fleet {
   fleet::fleet fleet_;
   std::uint32_t next_id_ = 0;
   std::vector<consume_check::fault_event> faults_;
-  std::map<int, std::uint64_t> read_offset_;          // record file -> bytes read
-  std::map<std::string, std::int64_t> last_started_;  // partition -> latest record's start
+  std::map<int, std::uint64_t> read_offset_;               // record file -> bytes read
+  std::map<std::string, std::int64_t> last_started_;       // partition -> latest record's start
+  std::map<std::string, std::int64_t> consumers_created_;  // at the first settle
 };
 
 /// Wall-clock milliseconds since the Unix epoch, the time of records and faults.

@@ -85,6 +85,19 @@ status stream_exists(connection& conn, const std::string& name) {
   return failure{"stream " + name + ": " + nats_error_text(s)};
 }
 
+result<std::map<std::string, std::int64_t>> consumer_creations(connection& conn,
+                                                               const std::string& stream) {
+  jsConsumerInfoList* list = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  auto s = js_Consumers(&list, conn.jetstream(), stream.c_str(), nullptr, &code);
+  std::map<std::string, std::int64_t> out;
+  if (s == NATS_NOT_FOUND && code != JSStreamNotFoundErr) return out;  // no consumer at all
+  if (s != NATS_OK) return failure{"consumers of stream " + stream + ": " + nats_error_text(s)};
+  for (int i = 0; i < list->Count; ++i) out[list->List[i]->Name] = list->List[i]->Created;
+  jsConsumerInfoList_Destroy(list);
+  return out;
+}
+
 result<bool> ensure_stream(connection& conn, const std::string& name, const std::string& subject) {
   jsStreamInfo* info = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);

@@ -666,6 +666,7 @@ class consume_harness {
                                {"server_restart", cause(fault_kind::server_restart)},
                                {"delivered_anew", d.delivered_anew},
                                {"unexplained", d.unexplained_count}}},
+                             {"recreated_consumers", out.recreated_consumers},
                              {"error", out.error},
                              {"passed", !failed}}
                   .dump(2)

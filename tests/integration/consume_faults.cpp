@@ -124,6 +124,7 @@ BOOST_AUTO_TEST_CASE(no_gap_no_overlap_in_order_through_scaling_kills_restarts_c
   BOOST_TEST(outcome.report.overlap_count == 0u, text);
   BOOST_TEST(outcome.report.order_violation_count == 0u, text);
   BOOST_TEST(outcome.duplicates.explained(), text);
+  BOOST_TEST(outcome.recreated_consumers.empty(), text);
   BOOST_TEST(outcome.report.published >= outcome.produced.published, text);
   BOOST_TEST(outcome.produced.published > 1000u, text);
   BOOST_TEST(outcome.faults == 5u);  // two kills, two cuts, the server restart
