@@ -17,7 +17,9 @@ std::string to_line(const record& r) {
   line += ",\"stream_seq\":" + std::to_string(r.stream_seq);
   line += ",\"worker\":" + json(r.worker).dump();
   line += ",\"started_ms\":" + std::to_string(r.started_ms);
-  line += ",\"finished_ms\":" + std::to_string(r.finished_ms) + "}";
+  line += ",\"finished_ms\":" + std::to_string(r.finished_ms);
+  if (r.delivery > 0) line += ",\"delivery\":" + std::to_string(r.delivery);
+  line += "}";
   return line;
 }
 
@@ -56,6 +58,12 @@ result<record> parse_line(std::string_view line) {
   auto finished = number_field(j, "finished_ms");
   if (!finished) return failure{finished.error()};
   if (*finished < *started) return failure{"\"finished_ms\": before \"started_ms\""};
+  if (j.contains("delivery")) {
+    auto delivery = number_field(j, "delivery");
+    if (!delivery) return failure{delivery.error()};
+    if (*delivery < 1) return failure{"\"delivery\": must be at least 1"};
+    r.delivery = static_cast<std::uint64_t>(*delivery);
+  }
   r.partition = std::move(*partition);
   r.worker = std::move(*worker);
   r.stream_seq = static_cast<std::uint64_t>(*seq);
@@ -235,6 +243,88 @@ std::string render(const report& r, const std::vector<bad_line>& bad, std::size_
   out << "FAILED: " << r.missing.size() << " missing, " << r.unexpected.size() << " unexpected, "
       << plural(r.overlap_count, "overlap", "overlaps") << ", "
       << plural(r.order_violation_count, "order violation", "order violations") << "\n";
+  return out.str();
+}
+
+const char* to_string(fault_kind k) {
+  switch (k) {
+    case fault_kind::kill:
+      return "kill -9";
+    case fault_kind::cut:
+      return "cut";
+    case fault_kind::server_restart:
+      return "server restart";
+  }
+  return "?";
+}
+
+namespace {
+
+/// How far `t` lies outside [begin, end] (0 inside).
+std::int64_t distance(const fault_event& f, std::int64_t t) {
+  if (t < f.begin_ms) return f.begin_ms - t;
+  if (t > f.end_ms) return t - f.end_ms;
+  return 0;
+}
+
+/// The nearest fault that explains a lost ack of `handled`, or nullptr.
+const fault_event* cause_of(const record& handled, const std::vector<fault_event>& faults,
+                            std::int64_t window_ms) {
+  const fault_event* best = nullptr;
+  for (const auto& f : faults) {
+    std::int64_t d = 0;
+    if (f.kind == fault_kind::server_restart || f.worker == handled.worker)
+      d = distance(f, handled.finished_ms);
+    else if (f.kind == fault_kind::cut && handled.finished_ms >= f.end_ms - heal_margin_ms)
+      d = std::max<std::int64_t>(0, handled.finished_ms - f.end_ms);  // a stale nak at the heal
+    else
+      continue;
+    if (d > window_ms) continue;
+    if (!best || d < distance(*best, handled.finished_ms)) best = &f;
+  }
+  return best;
+}
+
+}  // namespace
+
+duplicate_causes explain_duplicates(const std::vector<record>& records,
+                                    const std::vector<fault_event>& faults,
+                                    std::int64_t window_ms) {
+  duplicate_causes out;
+  for (auto kind : {fault_kind::kill, fault_kind::cut, fault_kind::server_restart})
+    out.by_cause[kind] = 0;
+  std::map<message_id, std::vector<const record*>> handlings;
+  for (auto i : start_order(records))
+    handlings[{records[i].partition, records[i].stream_seq}].push_back(&records[i]);
+  for (const auto& [id, list] : handlings) {
+    for (std::size_t i = 0; i + 1 < list.size(); ++i) {
+      if (list[i]->delivery > 0 && list[i + 1]->delivery == 1) {
+        ++out.delivered_anew;
+        continue;
+      }
+      if (const auto* f = cause_of(*list[i], faults, window_ms)) {
+        ++out.by_cause[f->kind];
+        continue;
+      }
+      ++out.unexplained_count;
+      if (out.unexplained.size() < max_examples)
+        out.unexplained.push_back({*list[i], *list[i + 1]});
+    }
+  }
+  return out;
+}
+
+std::string render(const duplicate_causes& d, std::size_t examples) {
+  std::ostringstream out;
+  out << "duplicates by cause:";
+  for (const auto& [kind, count] : d.by_cause) out << " " << to_string(kind) << " " << count << ",";
+  out << " delivered anew by the server " << d.delivered_anew << ", unexplained "
+      << d.unexplained_count << "\n";
+  for (std::size_t i = 0; i < d.unexplained.size() && i < examples; ++i) {
+    const auto& u = d.unexplained[i];
+    out << "  " << u.handled.partition << " seq " << u.handled.stream_seq << ": "
+        << interval(u.handled) << ", again by " << interval(u.again) << "\n";
+  }
   return out.str();
 }
 

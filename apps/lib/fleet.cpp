@@ -92,11 +92,17 @@ void fleet::restart(int index) {
 
 using clock_type = std::chrono::steady_clock;
 
-void fleet::signal(int index, int sig, bool wait, std::chrono::milliseconds timeout) {
+std::optional<int> fleet::signal(int index, int sig, bool wait, std::chrono::milliseconds timeout) {
   auto& m = members_.at(static_cast<std::size_t>(index));
-  if (!m.alive()) return;
+  if (!m.alive()) return std::nullopt;
   ::kill(m.pid, sig);
-  if (!wait) return;
+  if (!wait) return std::nullopt;
+  return this->wait(index, timeout);
+}
+
+std::optional<int> fleet::wait(int index, std::chrono::milliseconds timeout) {
+  auto& m = members_.at(static_cast<std::size_t>(index));
+  if (!m.alive()) return std::nullopt;
   auto deadline = clock_type::now() + timeout;
   int status = 0;
   while (::waitpid(m.pid, &status, WNOHANG) == 0) {
@@ -108,6 +114,7 @@ void fleet::signal(int index, int sig, bool wait, std::chrono::milliseconds time
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   m.pid = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 void fleet::reap() {

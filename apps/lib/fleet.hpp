@@ -67,9 +67,12 @@ class fleet {
             std::vector<std::string> extra_args = {});
   /// Starts again a member that was stopped, with the same arguments and port.
   void restart(int index);
-  /// Sends `signal`; with `wait`, reaps the process (bounded by `timeout`, then SIGKILL).
-  void signal(int index, int signal, bool wait = true,
-              std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  /// Sends `signal`; with `wait`, reaps the process (see wait()) and returns its exit code.
+  std::optional<int> signal(int index, int signal, bool wait = true,
+                            std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  /// Waits until member `index` exits, at most `timeout` (then SIGKILL), and reaps it: its exit
+  /// code (128 + n when a signal n ended it), nothing when it had been reaped before.
+  std::optional<int> wait(int index, std::chrono::milliseconds timeout = std::chrono::seconds(60));
   /// Reaps members that exited on their own.
   void reap();
 

@@ -68,6 +68,19 @@ result<std::vector<partition_subject>> partition_subjects(const std::string& tem
 
 namespace {}  // namespace
 
+result<std::map<std::string, std::int64_t>> consumer_creations(connection& conn,
+                                                               const std::string& stream) {
+  jsConsumerInfoList* list = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  auto s = js_Consumers(&list, conn.jetstream(), stream.c_str(), nullptr, &code);
+  std::map<std::string, std::int64_t> out;
+  if (s == NATS_NOT_FOUND && code != JSStreamNotFoundErr) return out;  // no consumer at all
+  if (s != NATS_OK) return failure{"consumers of stream " + stream + ": " + nats_error_text(s)};
+  for (int i = 0; i < list->Count; ++i) out[list->List[i]->Name] = list->List[i]->Created;
+  jsConsumerInfoList_Destroy(list);
+  return out;
+}
+
 result<bool> ensure_stream(connection& conn, const std::string& name, const std::string& subject) {
   auto created = parti::ensure_stream(conn, stream_settings{name, {subject}});
   if (!created) return failure{created.error() + " on " + subject};

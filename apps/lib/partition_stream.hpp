@@ -4,6 +4,7 @@
 // the demo): the partitions' subjects under a subject template, the stream's creation, and
 // reading back every message it holds on them. Blocking nats.c calls; not for actor threads.
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,12 @@ result<std::vector<partition_subject>> partition_subjects(const std::string& tem
 /// The tools' stream: `name` capturing `subject` on files (parti::ensure_stream, which also
 /// gives stream_exists).
 result<bool> ensure_stream(connection& conn, const std::string& name, const std::string& subject);
+
+/// The consumers of `stream`, by name, with the moment each was created (ns since the Unix
+/// epoch, as the server reports it): a consumer created again has a later one, and started over
+/// from its configured start position.
+result<std::map<std::string, std::int64_t>> consumer_creations(connection& conn,
+                                                               const std::string& stream);
 
 /// Every message `stream` holds on the subjects of `partitions`, by partition label: what was
 /// published. Read from the first message with an ordered consumer filtered on `filter` (a

@@ -10,8 +10,22 @@
 // sampled moments with two owners (cooperative hand-off: must be 0) and partitions that moved
 // although no worker joined or left (false emergencies: must be 0). Exits 1 on any violation.
 //
+// With --consume it runs parti-consume processes instead (apps/lib/consume_fleet.hpp, the steps
+// of tests/integration/consume_faults.cpp): a stream with --partitions partitions, a producer
+// of sequence-numbered messages at --rate, and a random schedule of
+//   kill -9 of any member (and a replacement), restart with restart intent of any member, a
+//   drain (and a replacement), scale up, scale down (drain), one member cut off from NATS until
+//   its lease lapsed and its partitions moved (then healed), nats-server restart
+// each followed by a wait until every partition has one owner and consumes again. At the end the
+// producer stops, every published message must be handled, and the records are checked: gaps,
+// overlaps (two workers handling one partition at once), order violations, and duplicates by
+// cause (kill -9, cut, server restart, delivered anew by the server; unexplained ones are
+// violations). Exits 1 on any violation or on a step that did not settle.
+//
 // parti-chaos [--seed N] [--duration 150s] [--nodes 5] [--partitions 60]
 //             [--binary build/apps/parti-node] [--json FILE] [--logs DIR]
+// parti-chaos --consume [--seed N] [--duration 60s] [--nodes 3] [--partitions 16] [--rate 100]
+//             [--binary build/apps/parti-consume] [--json FILE] [--logs DIR]
 #include <signal.h>
 #include <unistd.h>
 
@@ -23,9 +37,11 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <thread>
 
+#include "apps/lib/consume_fleet.hpp"
 #include "apps/lib/fleet.hpp"
 #include "apps/lib/tcp_relay.hpp"
 #include "runtime/config.hpp"
@@ -44,7 +60,32 @@ struct settings {
   std::string binary;
   std::string json;
   std::string logs;
+  bool consume = false;  // parti-consume processes, a producer, and the record check
+  double rate = 100;     // --consume: messages per second over all partitions
 };
+
+constexpr const char* usage_text =
+    "usage: parti-chaos [options]\n"
+    "  a seeded chaos run against parti-node processes on a local nats-server: kill -9,\n"
+    "  restarts, scaling, nats-server restarts, pauses and cuts, each followed by a wait for\n"
+    "  convergence; exits 1 on any violation (unowned partitions, two owners, false\n"
+    "  emergencies, no convergence)\n"
+    "\n"
+    "  --seed N          the schedule's seed (default: 1)\n"
+    "  --duration D      how long faults are applied (default: 150s; 60s with --consume)\n"
+    "  --nodes N         processes at the start, at least 3 (default: 5; 3 with --consume)\n"
+    "  --partitions N    (default: 60; 16 with --consume)\n"
+    "  --binary PATH     the program to run (default: parti-node, or parti-consume with\n"
+    "                    --consume, beside parti-chaos)\n"
+    "  --json FILE       also write the report as JSON\n"
+    "  --logs DIR        the processes' logs (and records) (default: a new temporary one)\n"
+    "  --consume         run parti-consume processes on a stream while a producer publishes,\n"
+    "                    with kill -9, restart intent restarts, drains, scaling, cuts from\n"
+    "                    NATS and nats-server restarts; at the end check every record: gaps,\n"
+    "                    overlaps, order violations and duplicates by cause (an unexplained\n"
+    "                    duplicate is a violation)\n"
+    "  --rate R          --consume: messages per second over all partitions (default: 100)\n"
+    "  --help            this text\n";
 
 enum class event_kind {
   kill_worker,
@@ -111,32 +152,53 @@ std::map<std::string, std::string> owners_of(const fleet::ownership& o) {
 
 settings parse(int argc, char** argv) {
   settings s;
-  s.binary = (std::filesystem::path(argv[0]).parent_path() / "parti-node").string();
+  bool run_set = false, nodes_set = false, partitions_set = false, binary_set = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&]() -> std::string {
       if (i + 1 >= argc) usage(arg + ": missing value");
       return argv[++i];
     };
-    if (arg == "--seed")
+    if (arg == "--help") {
+      std::fputs(usage_text, stdout);
+      std::exit(0);
+    } else if (arg == "--seed")
       s.seed = std::stoull(value());
     else if (arg == "--duration") {
       auto d = parse_duration(value());
       if (!d) usage("--duration: " + d.error());
       s.run = *d;
-    } else if (arg == "--nodes")
+      run_set = true;
+    } else if (arg == "--nodes") {
       s.nodes = std::stoi(value());
-    else if (arg == "--partitions")
+      nodes_set = true;
+    } else if (arg == "--partitions") {
       s.partitions = static_cast<std::uint32_t>(std::stoul(value()));
-    else if (arg == "--binary")
+      partitions_set = true;
+    } else if (arg == "--binary") {
       s.binary = value();
-    else if (arg == "--json")
+      binary_set = true;
+    } else if (arg == "--json")
       s.json = value();
     else if (arg == "--logs")
       s.logs = value();
-    else
+    else if (arg == "--consume")
+      s.consume = true;
+    else if (arg == "--rate") {
+      s.rate = std::stod(value());
+      if (!(s.rate > 0)) usage("--rate: must be above 0");
+    } else
       usage("unknown argument " + arg);
   }
+  if (s.consume) {
+    if (!run_set) s.run = std::chrono::seconds(60);
+    if (!nodes_set) s.nodes = 3;
+    if (!partitions_set) s.partitions = 16;
+  }
+  if (!binary_set)
+    s.binary = (std::filesystem::path(argv[0]).parent_path() /
+                (s.consume ? "parti-consume" : "parti-node"))
+                   .string();
   if (s.nodes < 3) usage("--nodes: at least 3");
   if (s.partitions < 1) usage("--partitions: at least 1");
   return s;
@@ -396,6 +458,230 @@ class harness {
   std::vector<outcome> outcomes_;
 };
 
+/// --consume: parti-consume processes under a random schedule of the fault steps of
+/// apps/lib/consume_fleet.hpp, then the check of every record.
+class consume_harness {
+ public:
+  explicit consume_harness(const settings& s) : s_(s), rng_(s.seed), fleet_(options_for(s)) {}
+
+  int run() {
+    const auto since = consume_app::wall_ms();
+    for (int i = 0; i < s_.nodes; ++i) fleet_.start_member();
+    auto first = fleet_.settle(since, std::chrono::seconds(60));
+    std::printf(
+        "seed %llu: %d parti-consume processes, %u partitions, %.0f messages/s; initial "
+        "settle %s\n",
+        static_cast<unsigned long long>(s_.seed), s_.nodes, s_.partitions, s_.rate,
+        first ? (std::to_string(millis(*first)) + " ms").c_str() : first.error().c_str());
+    std::fflush(stdout);
+    if (!first) {
+      initial_failed_ = true;
+    } else {
+      auto end = clock_type::now() + s_.run;
+      while (clock_type::now() < end) apply(pick());
+    }
+    std::printf("stopping the producer; waiting until every message is handled\n");
+    std::fflush(stdout);
+    return report(fleet_.finish(std::chrono::seconds(90)));
+  }
+
+ private:
+  enum class step_kind { kill, restart, drain, scale_up, scale_down, cut, server_restart };
+
+  static const char* to_string(step_kind k) {
+    switch (k) {
+      case step_kind::kill:
+        return "kill -9 + replacement";
+      case step_kind::restart:
+        return "restart (intent)";
+      case step_kind::drain:
+        return "drain + replacement";
+      case step_kind::scale_up:
+        return "scale up";
+      case step_kind::scale_down:
+        return "scale down (drain)";
+      case step_kind::cut:
+        return "cut from NATS";
+      case step_kind::server_restart:
+        return "nats-server restart";
+    }
+    return "?";
+  }
+
+  struct step_outcome {
+    step_kind kind;
+    std::string target;
+    long long step_ms = 0;
+    long long settle_ms = -1;  // -1: did not settle
+    std::string step_error;    // the step itself failed (a drain that did not exit 0, ...)
+    std::string settle_error;
+  };
+
+  static consume_app::consume_fleet_options options_for(const settings& s) {
+    consume_app::consume_fleet_options o;
+    o.binary = s.binary;
+    o.work_dir = s.logs;
+    o.partitions = s.partitions;
+    o.rate = s.rate;
+    o.group = "chaos-consume";
+    return o;
+  }
+
+  static long long millis(duration d) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  }
+
+  step_kind pick() {
+    auto alive = fleet_.alive().size();
+    std::vector<step_kind> choices{step_kind::kill, step_kind::restart, step_kind::drain,
+                                   step_kind::cut, step_kind::server_restart};
+    if (alive < static_cast<std::size_t>(s_.nodes) + 2) choices.push_back(step_kind::scale_up);
+    if (alive > 3) choices.push_back(step_kind::scale_down);
+    return choices[std::uniform_int_distribution<std::size_t>(0, choices.size() - 1)(rng_)];
+  }
+
+  int any_member() {
+    auto alive = fleet_.alive();
+    return alive[std::uniform_int_distribution<std::size_t>(0, alive.size() - 1)(rng_)];
+  }
+
+  std::optional<int> a_follower() {
+    auto followers = fleet_.followers();
+    if (followers.empty()) return std::nullopt;
+    return followers[std::uniform_int_distribution<std::size_t>(0, followers.size() - 1)(rng_)];
+  }
+
+  void apply(step_kind kind) {
+    step_outcome o{kind, {}, 0, -1, {}, {}};
+    const auto since = consume_app::wall_ms();
+    const auto started = clock_type::now();
+    status done = parti::done{};
+    switch (kind) {
+      case step_kind::kill: {
+        int victim = any_member();
+        o.target = fleet_.worker_of(victim);
+        done = fleet_.kill(victim);
+        fleet_.start_member();
+        break;
+      }
+      case step_kind::restart: {
+        int victim = any_member();
+        o.target = fleet_.worker_of(victim);
+        done = fleet_.restart(victim);
+        break;
+      }
+      case step_kind::drain:
+      case step_kind::scale_down: {
+        // leader drains: see the leader-drain fix
+        auto victim = a_follower();
+        if (!victim) {
+          done = failure{"no follower to drain"};
+          break;
+        }
+        o.target = fleet_.worker_of(*victim);
+        done = fleet_.drain(*victim);
+        if (kind == step_kind::drain) fleet_.start_member();
+        break;
+      }
+      case step_kind::scale_up:
+        o.target = "member-" + std::to_string(fleet_.start_member());
+        break;
+      case step_kind::cut: {
+        int victim = any_member();
+        o.target = fleet_.worker_of(victim);
+        done = fleet_.cut(victim);
+        break;
+      }
+      case step_kind::server_restart:
+        fleet_.restart_server();
+        break;
+    }
+    o.step_ms = millis(clock_type::now() - started);
+    if (!done) o.step_error = done.error();
+    if (auto settled = fleet_.settle(since)) {
+      o.settle_ms = millis(*settled);
+    } else {
+      o.settle_error = settled.error();
+    }
+    std::printf("%-22s %-10s step %6lld ms  settled %8lld ms%s%s\n", to_string(kind),
+                o.target.c_str(), o.step_ms, o.settle_ms,
+                o.step_error.empty() ? "" : ("  STEP FAILED: " + o.step_error).c_str(),
+                o.settle_error.empty() ? "" : ("  NOT SETTLED: " + o.settle_error).c_str());
+    std::fflush(stdout);
+    steps_.push_back(std::move(o));
+  }
+
+  int report(const consume_app::consume_outcome& out) {
+    using consume_check::fault_kind;
+    std::size_t not_settled = initial_failed_ ? 1 : 0, step_failures = 0;
+    nlohmann::json events = nlohmann::json::array();
+    for (const auto& o : steps_) {
+      not_settled += o.settle_error.empty() ? 0 : 1;
+      step_failures += o.step_error.empty() ? 0 : 1;
+      events.push_back({{"event", to_string(o.kind)},
+                        {"target", o.target},
+                        {"step_ms", o.step_ms},
+                        {"settle_ms", o.settle_ms},
+                        {"step_error", o.step_error},
+                        {"settle_error", o.settle_error}});
+    }
+    const auto& r = out.report;
+    const auto& d = out.duplicates;
+    auto cause = [&](fault_kind k) {
+      auto it = d.by_cause.find(k);
+      return it == d.by_cause.end() ? std::size_t{0} : it->second;
+    };
+    const bool failed = !out.passed() || not_settled > 0 || step_failures > 0;
+    std::printf("\n%s", consume_app::render(out).c_str());
+    std::printf(
+        "\n%zu events: not settled %zu, step failures %zu; gaps %zu, overlaps %zu, order "
+        "violations %zu, duplicates %zu (kill -9 %zu, cut %zu, server restart %zu, delivered "
+        "anew by the server %zu, unexplained %zu) -> %s\n",
+        steps_.size(), not_settled, step_failures, r.missing.size(), r.overlap_count,
+        r.order_violation_count, r.extra_handlings, cause(fault_kind::kill), cause(fault_kind::cut),
+        cause(fault_kind::server_restart), d.delivered_anew, d.unexplained_count,
+        failed ? "FAILED" : "passed");
+    if (!s_.json.empty()) {
+      std::ofstream file(s_.json);
+      file << nlohmann::json{{"mode", "consume"},
+                             {"seed", s_.seed},
+                             {"partitions", s_.partitions},
+                             {"events", events},
+                             {"not_settled", not_settled},
+                             {"step_failures", step_failures},
+                             {"published", r.published},
+                             {"handled", r.handled},
+                             {"records", r.records},
+                             {"bad_lines", out.bad_lines.size()},
+                             {"all_handled", out.all_handled},
+                             {"gaps", r.missing.size()},
+                             {"unexpected", r.unexpected.size()},
+                             {"overlaps", r.overlap_count},
+                             {"order_violations", r.order_violation_count},
+                             {"duplicates",
+                              {{"messages", r.duplicates},
+                               {"extra_handlings", r.extra_handlings},
+                               {"kill", cause(fault_kind::kill)},
+                               {"cut", cause(fault_kind::cut)},
+                               {"server_restart", cause(fault_kind::server_restart)},
+                               {"delivered_anew", d.delivered_anew},
+                               {"unexplained", d.unexplained_count}}},
+                             {"recreated_consumers", out.recreated_consumers},
+                             {"error", out.error},
+                             {"passed", !failed}}
+                  .dump(2)
+           << "\n";
+    }
+    return failed ? 1 : 0;
+  }
+
+  settings s_;
+  std::mt19937_64 rng_;
+  consume_app::consume_fleet fleet_;
+  bool initial_failed_ = false;
+  std::vector<step_outcome> steps_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -407,6 +693,10 @@ int main(int argc, char** argv) {
   }
   std::filesystem::create_directories(s.logs);
   std::printf("parti-chaos: logs in %s\n", s.logs.c_str());
+  if (s.consume) {
+    consume_harness h(s);
+    return h.run();
+  }
   local_nats_server nats;
   harness h(s, nats);
   return h.run();

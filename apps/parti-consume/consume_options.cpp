@@ -123,7 +123,7 @@ void add_consume_options(caf::config_option_set& set, consume_options& o) {
            "durable consumer names start with this (default: the group)")
       .add(o.record, "record",
            "append one JSON line per handled message to this file (partition, stream_seq, "
-           "worker, started_ms, finished_ms) (default: none)")
+           "worker, started_ms, finished_ms, delivery) (default: none)")
       .add(o.handler_delay, "handler-delay",
            with_default("each message's handling sleeps this long (simulated work)",
                         d.handler_delay))

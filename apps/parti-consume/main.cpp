@@ -9,8 +9,10 @@
 // apps/lib/node_options.hpp) and runs its nodes the same way (apps/lib/node_process.hpp: exit
 // codes, signals, logs). Each node gets one partition consumer (actors/consumer), whose handler
 // sleeps --handler-delay (simulated work), appends one JSON line to --record and acknowledges:
-//   {"partition":"p-3","stream_seq":17,"worker":"worker-2","started_ms":..,"finished_ms":..}
-// (wall clock ms; the partition's keys joined by "-"; the worker id the node holds).
+//   {"partition":"p-3","stream_seq":17,"worker":"worker-2","started_ms":..,"finished_ms":..,
+//    "delivery":1}
+// (wall clock ms; the partition's keys joined by "-"; the worker id the node holds; the server's
+// delivery count).
 #include <chrono>
 #include <memory>
 #include <thread>
@@ -50,6 +52,7 @@ message_callback record_and_ack(int index, std::shared_ptr<node_app::status_cach
     consume_check::record r;
     r.partition = partition_label(msg.partition);
     r.stream_seq = msg.stream_seq;
+    r.delivery = msg.delivery_count;
     r.worker = cache->last_worker(index);  // the consumer only runs while its node holds an id
     r.started_ms = wall_ms();
     if (delay > duration::zero()) std::this_thread::sleep_for(delay);

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "apps/lib/consume_fleet.hpp"
 #include "apps/lib/consume_records.hpp"
 #include "apps/lib/partition_stream.hpp"
 #include "apps/lib/stream_producer.hpp"
@@ -35,15 +36,9 @@ std::vector<std::string> consume_args(std::vector<std::string> args) {
   return args;
 }
 
-/// Node timings scaled down so that a group converges in about a second, and consumer
-/// settings that fit them (a message a killed process held comes again after 2 s).
+/// The fast timings of the fault runs (a message a killed process held comes again after 2 s).
 std::vector<std::string> fast(std::vector<std::string> args) {
-  for (const char* a :
-       {"--heartbeat-interval=200ms", "--heartbeat-ttl=600ms", "--emergency-grace=200ms",
-        "--id-ttl=2s", "--election-ttl=1200ms", "--cold-start-window=1s",
-        "--planned-scale-window=500ms", "--cooldown=500ms", "--ack-wait=2s",
-        "--handler-timeout=500ms", "--release-timeout=500ms", "--consume-start=all"})
-    args.push_back(a);
+  for (const auto& a : fast_consume_args()) args.push_back(a);
   return consume_args(std::move(args));
 }
 

@@ -12,7 +12,6 @@
 #include <nlohmann/json.hpp>
 
 #include <signal.h>
-#include <stdlib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -38,6 +37,7 @@
 #include "apps/lib/tcp_relay.hpp"
 #include "runtime/nats/local_server.hpp"
 #include "tests/support/eventually.hpp"
+#include "tests/support/kept_dir.hpp"
 #include "tests/support/run_program.hpp"
 
 using namespace parti;
@@ -316,20 +316,9 @@ class observer {
   std::thread thread_;
 };
 
-/// A temporary directory for the nodes' logs; kept (and named) when the test case failed.
-struct log_dir {
-  std::string path;
-  log_dir() {
-    char name[] = "/tmp/parti-lease-faults-XXXXXX";
-    path = ::mkdtemp(name);
-  }
-  ~log_dir() {
-    const auto id = boost::unit_test::framework::current_test_case().p_id;
-    if (boost::unit_test::results_collector.results(id).passed())
-      std::filesystem::remove_all(path);
-    else
-      BOOST_TEST_MESSAGE("node logs kept in " << path);
-  }
+/// The nodes' logs: kept (and named) when the test case failed.
+struct log_dir : test::kept_dir {
+  log_dir() : kept_dir("parti-lease-faults") {}
 };
 
 std::vector<int> ports_of(const fleet::fleet& f) {

@@ -54,6 +54,26 @@ BOOST_AUTO_TEST_CASE(a_record_is_one_json_line_in_a_fixed_field_order_and_reads_
       R"({ "worker": "w", "finished_ms": 2, "started_ms": 1, "stream_seq": 1, "partition": "a-b" })");
   BOOST_REQUIRE(spaced.ok());
   BOOST_TEST(spaced->partition == "a-b");
+  BOOST_TEST(spaced->delivery == 0u);  // not recorded
+}
+
+BOOST_AUTO_TEST_CASE(the_delivery_count_is_the_last_field_when_recorded) {
+  auto r = rec("p-3", 17, "worker-2", 100, 145);
+  r.delivery = 3;
+  auto line = to_line(r);
+  BOOST_TEST(line == R"({"partition":"p-3","stream_seq":17,"worker":"worker-2","started_ms":100,)"
+                     R"("finished_ms":145,"delivery":3})");
+  auto back = parse_line(line);
+  BOOST_REQUIRE(back.ok());
+  BOOST_TEST(back->delivery == 3u);
+  BOOST_TEST(contains(parse_line(R"({"partition":"p","stream_seq":1,"worker":"w",)"
+                                 R"("started_ms":1,"finished_ms":2,"delivery":0})")
+                          .error(),
+                      "\"delivery\": must be at least 1"));
+  BOOST_TEST(contains(parse_line(R"({"partition":"p","stream_seq":1,"worker":"w",)"
+                                 R"("started_ms":1,"finished_ms":2,"delivery":"1"})")
+                          .error(),
+                      "\"delivery\""));
 }
 
 BOOST_AUTO_TEST_CASE(a_bad_line_says_what_is_wrong) {
@@ -230,6 +250,132 @@ BOOST_AUTO_TEST_CASE(order_is_per_worker_and_partition) {
                               rec("p-1", 2, "worker-1", 300, 310)};
   auto r = check({{"p-0", {3, 10}}, {"p-1", {2}}}, records);
   BOOST_TEST(r.order_violation_count == 0u);
+}
+
+// -- duplicates explained by faults ----------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(a_redelivery_after_a_kill_of_its_worker_is_explained_by_the_kill) {
+  // worker-1 handled seq 4 and was killed 300 ms later, before its ack counted; worker-2 got it
+  // again after ack_wait.
+  std::vector<record> records{rec("p-0", 4, "worker-1", 1000, 1010),
+                              rec("p-0", 4, "worker-2", 3500, 3510)};
+  std::vector<fault_event> faults{{fault_kind::kill, "worker-1", 1310, 1310}};
+  auto d = explain_duplicates(records, faults, 3000);
+  BOOST_TEST(d.explained());
+  BOOST_TEST(d.by_cause[fault_kind::kill] == 1u);
+  BOOST_TEST(d.by_cause[fault_kind::cut] == 0u);
+  BOOST_TEST(render(d) ==
+             "duplicates by cause: kill -9 1, cut 0, server restart 0, delivered "
+             "anew by the server 0, unexplained 0\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_kill_or_cut_explains_only_its_own_worker_and_only_within_the_window) {
+  std::vector<record> other_worker{rec("p-0", 4, "worker-3", 1000, 1010),
+                                   rec("p-0", 4, "worker-2", 3500, 3510)};
+  std::vector<fault_event> kill{{fault_kind::kill, "worker-1", 1310, 1310}};
+  auto d = explain_duplicates(other_worker, kill, 3000);
+  BOOST_TEST(d.unexplained_count == 1u);
+  BOOST_REQUIRE(d.unexplained.size() == 1u);
+  BOOST_TEST(d.unexplained[0].handled.worker == "worker-3");
+  BOOST_TEST(d.unexplained[0].again.worker == "worker-2");
+  auto text = render(d);
+  BOOST_TEST(contains(text, "unexplained 1\n"), text);
+  BOOST_TEST(contains(text,
+                      "p-0 seq 4: worker-3 handled seq 4 during [1000, 1010] ms, again by "
+                      "worker-2 handled seq 4 during [3500, 3510] ms"),
+             text);
+
+  // Finished 3001 ms before the cut began: outside a 3000 ms window; 3000 ms: inside.
+  std::vector<fault_event> cut{{fault_kind::cut, "worker-1", 5000, 9000}};
+  std::vector<record> early{rec("p-0", 4, "worker-1", 1990, 1999),
+                            rec("p-0", 4, "worker-2", 9500, 9510)};
+  BOOST_TEST(explain_duplicates(early, cut, 3000).unexplained_count == 1u);
+  early[0].finished_ms = 2000;
+  BOOST_TEST(explain_duplicates(early, cut, 3000).by_cause[fault_kind::cut] == 1u);
+  // During the cut (the lease still ran) and up to the window after the heal.
+  std::vector<record> during{rec("p-0", 4, "worker-1", 5400, 5410),
+                             rec("p-0", 4, "worker-2", 9500, 9510)};
+  BOOST_TEST(explain_duplicates(during, cut, 3000).explained());
+  during[0].finished_ms = 12001;
+  during[1].started_ms = during[1].finished_ms = 13000;
+  BOOST_TEST(!explain_duplicates(during, cut, 3000).explained());
+}
+
+BOOST_AUTO_TEST_CASE(a_cut_explains_another_workers_handling_that_ends_after_the_heal) {
+  // worker-1 was cut from 5000 to 9000 ms; worker-2, the partition's next owner, handled seq 4
+  // (its second delivery) around the heal, and the server delivered it again at once: worker-1's
+  // stale nak of the delivery the cut held back.
+  std::vector<fault_event> cut{{fault_kind::cut, "worker-1", 5000, 9000}};
+  std::vector<record> records{rec("p-0", 4, "worker-2", 8960, 9000),
+                              rec("p-0", 4, "worker-2", 9001, 9041)};
+  BOOST_TEST(explain_duplicates(records, cut, 3000).by_cause[fault_kind::cut] == 1u);
+  records[0].finished_ms = 8901;  // from heal_margin_ms before the heal
+  BOOST_TEST(explain_duplicates(records, cut, 3000).explained());
+  records[0].finished_ms = 8899;  // during the cut: nothing of worker-1 reached the server
+  BOOST_TEST(explain_duplicates(records, cut, 3000).unexplained_count == 1u);
+  records[0].started_ms = 12000;
+  records[0].finished_ms = 12001;  // past the window after the heal
+  records[1].started_ms = records[1].finished_ms = 12002;
+  BOOST_TEST(explain_duplicates(records, cut, 3000).unexplained_count == 1u);
+  // A kill explains nothing of other workers: a killed process sends nothing afterwards.
+  std::vector<fault_event> kill{{fault_kind::kill, "worker-1", 9000, 9000}};
+  records[0].started_ms = 8960;
+  records[0].finished_ms = 9000;
+  records[1].started_ms = 9001;
+  records[1].finished_ms = 9041;
+  BOOST_TEST(explain_duplicates(records, kill, 3000).unexplained_count == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_server_restart_explains_any_worker_and_the_nearest_fault_is_the_cause) {
+  std::vector<record> records{
+      rec("p-0", 4, "worker-1", 1000, 1010), rec("p-0", 4, "worker-1", 4000, 4010),
+      rec("p-1", 9, "worker-2", 6000, 6010), rec("p-1", 9, "worker-5", 9000, 9010)};
+  std::vector<fault_event> faults{{fault_kind::server_restart, "", 1200, 1700},
+                                  {fault_kind::kill, "worker-1", 2500, 2500},
+                                  {fault_kind::cut, "worker-2", 6500, 8000}};
+  auto d = explain_duplicates(records, faults, 3000);
+  BOOST_TEST(d.explained());
+  // p-0 seq 4 finished 190 ms before the restart, 1490 ms before the kill: the restart.
+  BOOST_TEST(d.by_cause[fault_kind::server_restart] == 1u);
+  BOOST_TEST(d.by_cause[fault_kind::kill] == 0u);
+  BOOST_TEST(d.by_cause[fault_kind::cut] == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_first_delivery_after_an_earlier_one_was_delivered_anew_by_the_server) {
+  // The server redelivered seq 4 (delivery 28) to worker-3, which acknowledged it; then it
+  // delivered seq 4 once more as new (delivery 1): no fault needed.
+  auto again = rec("p-0", 4, "worker-3", 3000, 3040);
+  again.delivery = 28;
+  auto anew = rec("p-0", 4, "worker-3", 3041, 3081);
+  anew.delivery = 1;
+  auto d = explain_duplicates({again, anew}, {}, 3000);
+  BOOST_TEST(d.explained());
+  BOOST_TEST(d.delivered_anew == 1u);
+  BOOST_TEST(render(d) ==
+             "duplicates by cause: kill -9 0, cut 0, server restart 0, delivered "
+             "anew by the server 1, unexplained 0\n");
+  // A redelivery (count above 1) needs a fault, and so do records without counts.
+  anew.delivery = 2;
+  BOOST_TEST(explain_duplicates({again, anew}, {}, 3000).unexplained_count == 1u);
+  again.delivery = anew.delivery = 0;
+  BOOST_TEST(explain_duplicates({again, anew}, {}, 3000).unexplained_count == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(every_handling_but_the_last_of_a_message_needs_a_cause) {
+  // Handled three times: the first lost to a kill, the second to nothing.
+  std::vector<record> records{rec("p-0", 4, "worker-2", 8000, 8010),  // read out of order
+                              rec("p-0", 4, "worker-1", 1000, 1010),
+                              rec("p-0", 4, "worker-2", 4000, 4010),
+                              rec("p-0", 5, "worker-2", 8100, 8110)};
+  std::vector<fault_event> faults{{fault_kind::kill, "worker-1", 1100, 1100}};
+  auto d = explain_duplicates(records, faults, 1000);
+  BOOST_TEST(d.by_cause[fault_kind::kill] == 1u);
+  BOOST_TEST(d.unexplained_count == 1u);
+  BOOST_REQUIRE(d.unexplained.size() == 1u);
+  BOOST_TEST(d.unexplained[0].handled.started_ms == 4000);
+  BOOST_TEST(d.unexplained[0].again.started_ms == 8000);
+  // No duplicates: nothing to explain.
+  BOOST_TEST(explain_duplicates({records[1], records[3]}, {}, 1000).explained());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
