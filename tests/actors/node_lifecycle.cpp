@@ -311,24 +311,28 @@ BOOST_AUTO_TEST_CASE(a_drain_ends_only_once_the_application_let_the_revoked_part
     std::size_t revocations = 0;
   };
   auto app = std::make_shared<held>();
-  auto subscriber = sys->spawn([app](caf::event_based_actor* self) -> caf::behavior {
-    return {
-        [=](const assignment_update& u) -> caf::result<void> {
-          if (u.removed.empty()) return caf::unit;
-          ++app->revocations;
-          app->promises.push_back(self->make_response_promise());
-          return app->promises.back();
-        },
-        [=](caf::ok_atom) {
-          for (auto& rp : app->promises) rp.deliver(caf::unit);
-          app->promises.clear();
-        },
-        [](const node_state_update&) {},
-        [](const leadership_update&) {},
-        [](const ownership_suspended&) {},
-        [](const ownership_resumed&) {},
-    };
-  });
+  // `app` goes as a spawn argument, not a capture: an argument-less function spawn makes CAF
+  // 0.17 bind a reference to an empty tuple's null pointer, which UBSan reports.
+  auto subscriber = sys->spawn(
+      [](caf::event_based_actor* self, std::shared_ptr<held> held_by_app) -> caf::behavior {
+        return {
+            [=](const assignment_update& u) -> caf::result<void> {
+              if (u.removed.empty()) return caf::unit;
+              ++held_by_app->revocations;
+              held_by_app->promises.push_back(self->make_response_promise());
+              return held_by_app->promises.back();
+            },
+            [=](caf::ok_atom) {
+              for (auto& rp : held_by_app->promises) rp.deliver(caf::unit);
+              held_by_app->promises.clear();
+            },
+            [](const node_state_update&) {},
+            [](const leadership_update&) {},
+            [](const ownership_suspended&) {},
+            [](const ownership_resumed&) {},
+        };
+      },
+      app);
   actors.push_back(subscriber);
   publish("worker-0", {"p-1", "p-2"});
   caf::anon_send(node, caf::subscribe_atom::value, subscriber);
