@@ -314,8 +314,7 @@ void pull_inbox::nak_orphan(const std::string& key, const char* reply) {
       if (left > duration::zero()) delay = left + orphan_nak_margin;
     }
   }
-  std::string body(ack_body::nak);
-  if (delay > duration::zero()) body += " " + nlohmann::json{{"delay", delay.count()}}.dump();
+  const std::string body = ack_body::nak_with_delay(delay.count());
   natsConnection_Publish(conn_->raw(), reply, body.data(), static_cast<int>(body.size()));
 }
 
