@@ -173,6 +173,16 @@ result<lease_loss_policy> parse_lease_loss_policy(std::string_view text) {
   return failure{"on_lease_loss: expected suspend|keep, got \"" + std::string(text) + "\""};
 }
 
+std::string_view to_string(cold_start_mode x) {
+  return x == cold_start_mode::immediate ? "immediate" : "wait";
+}
+
+result<cold_start_mode> parse_cold_start_mode(std::string_view text) {
+  if (text == "immediate") return cold_start_mode::immediate;
+  if (text == "wait") return cold_start_mode::wait;
+  return failure{"cold_start: expected immediate|wait, got \"" + std::string(text) + "\""};
+}
+
 result<hand_off_mode> parse_hand_off_mode(std::string_view text) {
   if (text == "cooperative") return hand_off_mode::cooperative;
   if (text == "eager") return hand_off_mode::eager;
@@ -300,6 +310,11 @@ void check_timing_relations(const node_config& c, violation_list& v) {
   v.at_least("cold_start_window", c.cold_start_window, v.name("planned_scale_window"),
              c.planned_scale_window);
   v.at_most("cooldown", c.cooldown, v.name("planned_scale_window"), c.planned_scale_window);
+  if (c.cold_start_settle) {
+    v.non_negative("cold_start_settle", *c.cold_start_settle);
+    v.at_most("cold_start_settle", *c.cold_start_settle, v.name("cold_start_window"),
+              c.cold_start_window);
+  }
   v.at_least("election_ttl", c.election_ttl, "1s", 1s);
   // See lease_rules.hpp: a renewal started on schedule must resolve before the renew deadline.
   v.at_most("kv_operation_timeout", c.kv_operation_timeout, v.name("election_ttl") + " / 3",
@@ -319,6 +334,10 @@ void check_timing_relations(const node_config& c, violation_list& v) {
 }
 
 }  // namespace
+
+duration node_config::effective_cold_start_settle() const {
+  return cold_start_settle ? *cold_start_settle : heartbeat_interval;
+}
 
 std::vector<violation> node_config::violations(const field_namer& names) const {
   violation_list v(names);

@@ -39,6 +39,16 @@ enum class lease_loss_policy {
   keep,     // serve the last assignment while cut off: gives up the single-owner guarantee
 };
 
+/// How a leader facing a cold start (no assignment yet, or most of the fleet new) assigns.
+enum class cold_start_mode {
+  /// A first assignment to the workers seen after a short settle, then, when the cold-start
+  /// window closes, one sticky round for whoever joined late: no partition waits the window out.
+  immediate,
+  /// Nothing until the window closes, then one round for everyone: fewer moves, but every
+  /// partition is unowned until then.
+  wait,
+};
+
 /// Ready-made degraded-mode settings, from "keep things still" to "react fast".
 enum class degraded_preset { conservative, balanced, aggressive };
 
@@ -46,6 +56,8 @@ std::string_view to_string(hand_off_mode x);
 std::string_view to_string(shutdown_intent x);
 std::string_view to_string(degraded_preset x);
 std::string_view to_string(lease_loss_policy x);
+std::string_view to_string(cold_start_mode x);
+result<cold_start_mode> parse_cold_start_mode(std::string_view text);
 result<lease_loss_policy> parse_lease_loss_policy(std::string_view text);
 result<hand_off_mode> parse_hand_off_mode(std::string_view text);
 result<shutdown_intent> parse_shutdown_intent(std::string_view text);
@@ -83,6 +95,10 @@ struct node_config {
   duration id_ttl = std::chrono::seconds(30);
   duration election_ttl = std::chrono::seconds(3);
   duration cold_start_window = std::chrono::seconds(30);
+  cold_start_mode cold_start = cold_start_mode::immediate;
+  /// immediate cold start: how long the leader gathers the burst of joiners before the first
+  /// assignment. Unset: one heartbeat_interval. At most cold_start_window.
+  std::optional<duration> cold_start_settle;
   duration planned_scale_window = std::chrono::seconds(10);
   duration cooldown = std::chrono::seconds(10);
   double restart_detection_ratio = 0.5;  // share of new workers that makes a start "cold"
@@ -103,6 +119,9 @@ struct node_config {
   shutdown_intent shutdown = shutdown_intent::drain;
   int bucket_replicas = 1;  // JetStream replicas of every bucket, 1..5
   degraded_settings degraded = degraded_settings_for(degraded_preset::balanced);
+
+  /// cold_start_settle, or one heartbeat_interval when unset.
+  duration effective_cold_start_settle() const;
 
   /// Every rule this configuration breaks, one violation each. Fields are named as in this
   /// struct ("heartbeat_ttl", "degraded.threshold") unless `names` names them otherwise.

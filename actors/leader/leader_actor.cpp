@@ -64,6 +64,8 @@ using leader_ptr = leader_actor::stateful_pointer<leader_state>;
 rebalance_options rules_of(const node_config& c) {
   rebalance_options o;
   o.cold_start_window = c.cold_start_window;
+  o.cold_start = c.cold_start;
+  o.cold_start_settle = c.effective_cold_start_settle();
   o.planned_scale_window = c.planned_scale_window;
   o.cooldown = c.cooldown;
   o.restart_ratio = c.restart_detection_ratio;

@@ -10,6 +10,8 @@ namespace parti {
 status rebalance_options::validate() const {
   if (cold_start_window < duration::zero())
     return failure{"rebalance: cold_start_window must not be negative"};
+  if (cold_start_settle < duration::zero())
+    return failure{"rebalance: cold_start_settle must not be negative"};
   if (planned_scale_window < duration::zero())
     return failure{"rebalance: planned_scale_window must not be negative"};
   if (!(max_window_factor >= 1.0))
@@ -154,7 +156,14 @@ void rebalance_rules::stop(time_point /*now*/) {
 
 std::vector<machine_output> rebalance_rules::poll(time_point now) {
   std::optional<start_rebalance> started;
-  if (should_start(now)) started = start_round();
+  // An immediate cold start's window that ends with the fleet its first round assigned.
+  if (window_due(now) && window_needs_no_round()) window_.reset();
+  if (should_start(now)) {
+    bool only_settle = settle_due(now) && !window_due(now) &&
+                       !pending(rebalance_reason::emergency) &&
+                       !pending(rebalance_reason::manual) && !(leave_due_ && now >= *leave_due_);
+    started = only_settle ? start_first_cold_start_round() : start_round();
+  }
   std::vector<machine_output> out;
   auto state = derived_state();
   if (state != reported_) out.emplace_back(state_changed{reported_, state});
@@ -168,8 +177,21 @@ bool rebalance_rules::should_start(time_point now) const {
   if (retry_at_ && now < *retry_at_) return false;
   if (pending(rebalance_reason::emergency) || pending(rebalance_reason::manual)) return true;
   if (leave_due_ && now >= *leave_due_) return true;
-  bool planned_due = window_ ? now >= window_->deadline : pending(rebalance_reason::refresh);
+  bool planned_due =
+      window_ ? window_due(now) || settle_due(now) : pending(rebalance_reason::refresh);
   return planned_due && cooldown_over(now);
+}
+
+bool rebalance_rules::window_due(time_point now) const {
+  return window_ && now >= window_->deadline;
+}
+
+bool rebalance_rules::settle_due(time_point now) const {
+  return window_ && window_->settle_deadline && now >= *window_->settle_deadline;
+}
+
+bool rebalance_rules::window_needs_no_round() const {
+  return window_->first_round_done && live_ == assigned_;
 }
 
 bool rebalance_rules::cooldown_over(time_point now) const {
@@ -179,7 +201,7 @@ bool rebalance_rules::cooldown_over(time_point now) const {
 start_rebalance rebalance_rules::start_round() {
   auto served = reasons_;
   if (window_) served.insert(window_->kind);
-  round r{++last_round_id_, most_urgent(served), live_, served};
+  round r{++last_round_id_, most_urgent(served), live_, served, false};
   reasons_.clear();
   window_.reset();
   leave_due_.reset();
@@ -188,11 +210,29 @@ start_rebalance rebalance_rules::start_round() {
   return decision;
 }
 
+start_rebalance rebalance_rules::start_first_cold_start_round() {
+  // Everything pending is served, as by any round; the window stays open for the late joiners.
+  auto served = reasons_;
+  served.insert(rebalance_reason::cold_start);
+  round r{++last_round_id_, most_urgent(served), live_, served, true};
+  reasons_.clear();
+  leave_due_.reset();
+  window_->settle_deadline.reset();
+  window_->first_round_done = true;
+  start_rebalance decision{r.reason, r.id, {live_.begin(), live_.end()}};
+  round_ = std::move(r);
+  return decision;
+}
+
 void rebalance_rules::put_back(const round& failed, time_point now) {
   for (auto reason : failed.served) {
-    if (is_window_kind(reason)) {
+    if (failed.first_of_cold_start && reason == rebalance_reason::cold_start && window_) {
+      // Its window is still open: the first round is due again (after the retry delay).
+      window_->first_round_done = false;
+      window_->settle_deadline = now;
+    } else if (is_window_kind(reason)) {
       // Its window already ran out: due at once (after the retry delay), newer joins included.
-      if (!window_) window_ = window{reason, now, now};
+      if (!window_) window_ = window{reason, now, now, std::nullopt, false};
       if (reason == rebalance_reason::cold_start) window_->kind = reason;
       window_->deadline = std::min(window_->deadline, now);
     } else if (is_leave_kind(reason)) {
@@ -215,9 +255,11 @@ std::optional<time_point> rebalance_rules::next_deadline() const {
   if (pending(rebalance_reason::emergency) || pending(rebalance_reason::manual))
     consider(time_point::min());
   if (leave_due_) consider(*leave_due_);
-  if (window_)
-    consider(std::max(window_->deadline, cooldown_end));
-  else if (pending(rebalance_reason::refresh))
+  if (window_) {
+    auto due = window_->deadline;
+    if (window_->settle_deadline) due = std::min(due, *window_->settle_deadline);
+    consider(std::max(due, cooldown_end));
+  } else if (pending(rebalance_reason::refresh))
     consider(cooldown_end);
   return next;
 }
@@ -251,7 +293,20 @@ void rebalance_rules::open_or_extend_window(time_point now) {
   auto opened = window_ ? window_->opened : now;
   auto deadline = std::min(now + length, opened + scaled(length, options_.max_window_factor));
   if (window_) deadline = std::max(deadline, window_->deadline);  // never closes earlier
-  window_ = window{kind, opened, deadline};
+  auto settle = window_ ? window_->settle_deadline : std::nullopt;
+  bool first_round_done = window_ && window_->first_round_done;
+  window_ = window{kind, opened, deadline, settle, first_round_done};
+  if (kind == rebalance_reason::cold_start) open_settle(now);
+}
+
+void rebalance_rules::open_settle(time_point now) {
+  if (options_.cold_start != cold_start_mode::immediate || window_->first_round_done) return;
+  // Like a window: each join extends the settle, within a bound, to gather a burst of joiners.
+  auto due =
+      std::min(now + options_.cold_start_settle,
+               window_->opened + scaled(options_.cold_start_settle, options_.max_window_factor));
+  if (window_->settle_deadline) due = std::max(due, *window_->settle_deadline);
+  window_->settle_deadline = due;
 }
 
 void rebalance_rules::add_leave(rebalance_reason reason, time_point now) {

@@ -8,7 +8,13 @@
 //
 // Rules:
 //  - Cold start (no previous assignment, or at least `restart_ratio` of the live workers are not
-//    in it) waits `cold_start_window`; other joins wait `planned_scale_window`. Each further
+//    in it) waits `cold_start_window`; other joins wait `planned_scale_window`.
+//    In `immediate` cold-start mode (the default) a first round for the workers seen so far
+//    starts `cold_start_settle` after the window opened (each join within the settle extends it,
+//    up to `max_window_factor` settles), so nothing waits for the whole window unowned. The
+//    window keeps running; when it closes, a second round serves whoever joined or left since
+//    (none is started when the live set is still the one the first round assigned). In `wait`
+//    mode the window's one round is the first. Each further
 //    change restarts the window from that change, but a window never closes later than
 //    `max_window_factor` x its length after it opened, so a steady trickle of joins cannot
 //    starve the rebalance. Everything that arrived by then is served by one round.
@@ -45,6 +51,7 @@
 #include "messages/leader_events.hpp"
 #include "messages/result.hpp"
 #include "runtime/clock.hpp"
+#include "runtime/config.hpp"
 
 namespace parti {
 
@@ -56,6 +63,10 @@ enum class leave_kind { drain, restart_expired };
 
 struct rebalance_options {
   duration cold_start_window = std::chrono::seconds(30);
+  /// immediate: a first round `cold_start_settle` into a cold start; wait: only at its end.
+  cold_start_mode cold_start = cold_start_mode::immediate;
+  /// How long an immediate cold start gathers the burst of joiners before its first round.
+  duration cold_start_settle = std::chrono::seconds(1);
   duration planned_scale_window = std::chrono::seconds(10);
   /// A window closes at most this many window lengths after it opened, however many changes
   /// keep extending it. Must be >= 1 (1: changes never extend a window).
@@ -137,12 +148,16 @@ class rebalance_rules {
     rebalance_reason kind;  // cold_start or planned_scale
     time_point opened;
     time_point deadline;
+    /// Immediate cold start: when its first round is due; reset once that round succeeded.
+    std::optional<time_point> settle_deadline;
+    bool first_round_done = false;  // immediate cold start: its first round succeeded or runs
   };
   struct round {
     std::uint64_t id;
     rebalance_reason reason;
     std::set<std::string> workers;
     std::set<rebalance_reason> served;
+    bool first_of_cold_start = false;  // left the window open
   };
 
   const std::set<std::string>& expected_members() const;
@@ -152,6 +167,11 @@ class rebalance_rules {
   bool should_start(time_point now) const;
   bool cooldown_over(time_point now) const;
   start_rebalance start_round();
+  start_rebalance start_first_cold_start_round();
+  bool settle_due(time_point now) const;
+  bool window_due(time_point now) const;
+  bool window_needs_no_round() const;
+  void open_settle(time_point now);
   void put_back(const round& failed, time_point now);
   bool pending(rebalance_reason reason) const { return reasons_.count(reason) != 0; }
   bool has_pending() const { return !reasons_.empty() || window_.has_value(); }

@@ -57,6 +57,7 @@ const option_table& node_config_options() {
       {"id_ttl", "--id-ttl"},
       {"election_ttl", "--election-ttl"},
       {"cold_start_window", "--cold-start-window"},
+      {"cold_start_settle", "--cold-start-settle"},
       {"planned_scale_window", "--planned-scale-window"},
       {"cooldown", "--cooldown"},
       {"lease_margin", "--lease-margin"},
@@ -139,11 +140,27 @@ status read_modes(const app_options& o, node_config& c) {
   auto on_lease_loss = parse_lease_loss_policy(o.on_lease_loss);
   if (!on_lease_loss)
     return failure{"--on-lease-loss: expected suspend|keep, got \"" + o.on_lease_loss + "\""};
+  auto cold_start = parse_cold_start_mode(o.cold_start);
+  if (!cold_start)
+    return failure{"--cold-start: expected immediate|wait, got \"" + o.cold_start + "\""};
+  c.cold_start = *cold_start;
   c.on_lease_loss = *on_lease_loss;
   c.hand_off = *hand_off;
   c.shutdown = *intent;
   c.degraded = degraded_settings_for(*preset);
   c.strategy = o.strategy;
+  return done{};
+}
+
+/// "auto": one heartbeat interval (node_config::effective_cold_start_settle).
+status read_cold_start_settle(const app_options& o, node_config& c) {
+  if (o.cold_start_settle == "auto") {
+    c.cold_start_settle.reset();
+    return done{};
+  }
+  auto d = duration_option("cold-start-settle", o.cold_start_settle);
+  if (!d) return failure{d.error()};
+  c.cold_start_settle = *d;
   return done{};
 }
 
@@ -162,7 +179,8 @@ status read_lease_margin(const app_options& o, node_config& c) {
 result<node_config> read_node_config(const app_options& o) {
   node_config c;
   c.group = o.group;
-  for (auto step : {read_ids, read_modes, read_durations, read_lease_margin})
+  for (auto step :
+       {read_ids, read_modes, read_durations, read_lease_margin, read_cold_start_settle})
     if (auto ok = step(o, c); !ok) return failure{ok.error()};
   // Settings that are not options but must fit the ones that are (node_config::validate
   // checks them): the KV operation timeout and the recovery grace.
@@ -305,8 +323,15 @@ void add_options(caf::config_option_set& set, app_options& o) {
       .add(o.election_ttl, "election-ttl",
            with_default("lifetime of the leader's lease", format_duration(n.election_ttl)))
       .add(o.cold_start_window, "cold-start-window",
-           with_default("wait for workers to join before the first assignment",
+           with_default("how long a cold start gathers joiners before the balanced assignment",
                         format_duration(n.cold_start_window)))
+      .add(o.cold_start, "cold-start",
+           with_default("immediate: assign to the workers up after the settle, rebalance when "
+                        "the window closes; wait: assign only when the window closes",
+                        std::string(to_string(n.cold_start))))
+      .add(o.cold_start_settle, "cold-start-settle",
+           "immediate cold start: gather joiners this long before the first assignment; auto: "
+           "one heartbeat interval (default: auto)")
       .add(o.planned_scale_window, "planned-scale-window",
            with_default("batch joining workers for this long",
                         format_duration(n.planned_scale_window)))

@@ -65,6 +65,8 @@ struct leader_chain_fixture : test::scheduled_system {
     auto heartbeats = sys->spawn(fake_kv, heartbeats_log, origin);
     rebalance_options rules;
     rules.cold_start_window = cold_start;
+    // One round at the window's end: the immediate mode's first round is rebalance_rules' test.
+    rules.cold_start = cold_start_mode::wait;
     rules.cooldown = 0s;
     auto sm = sys->spawn(state_machine, state_machine_settings{rules, {}, 60s, nullptr, "worker-a"},
                          caf::actor_cast<group_phase_listener>(node));

@@ -37,11 +37,17 @@
 #include "apps/lib/tcp_relay.hpp"
 #include "runtime/nats/local_server.hpp"
 #include "tests/support/eventually.hpp"
+#include "tests/support/fleet_observer.hpp"
 #include "tests/support/kept_dir.hpp"
 #include "tests/support/run_program.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;
+using test::converged;
+using test::no_two_owners_at_any_moment;
+using test::observer;
+using test::ports_of;
+using test::sample;
 
 namespace {
 
@@ -72,260 +78,10 @@ long long millis(clock_type::duration d) {
   return std::chrono::duration_cast<ms>(d).count();
 }
 
-/// One node as /status reports it, with what fleet::node_view leaves out.
-struct node_snap {
-  std::string worker;
-  std::string state;
-  std::string lease;
-  bool leader = false;
-  std::int64_t lease_remaining_ms = 0;
-  std::uint64_t applied_epoch = 0;   // of the newest assignment record it applied
-  std::set<std::string> partitions;  // served at the moment of answering
-  std::set<std::string> suspended;
-};
-
-std::set<std::string> first_keys(const nlohmann::json& list) {
-  std::set<std::string> out;
-  for (const auto& p : list)
-    if (p.contains("keys") && !p["keys"].empty()) out.insert(p["keys"][0].get<std::string>());
-  return out;
-}
-
-std::optional<node_snap> parse_first_node(const std::string& text) {
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.contains("nodes") || j["nodes"].empty()) return std::nullopt;
-  const auto& n = j["nodes"][0];
-  node_snap s;
-  s.worker = n.value("worker", "");
-  s.state = n.value("state", "");
-  s.lease = n.value("lease", "");
-  s.leader = n.value("leader", false);
-  s.lease_remaining_ms = n.value("lease_remaining_ms", std::int64_t{0});
-  s.applied_epoch = n.value("applied_epoch", std::uint64_t{0});
-  s.partitions = first_keys(n.value("partitions", nlohmann::json::array()));
-  s.suspended = first_keys(n.value("suspended_partitions", nlohmann::json::array()));
-  return s;
-}
-
-/// Answers further apart than this cannot show two owners at one moment (see
-/// sample::conclusive_two_owners).
-constexpr auto conclusive_spread = std::chrono::milliseconds(10);
-
-/// One member's answer in a sample: the request's start and the moment its answer was read
-/// (the node's view is from some moment between the two).
-struct answer {
-  time_point started;
-  time_point answered;
-  std::optional<node_snap> node;  // nothing: no answer
-};
-
-struct sample {
-  time_point started;
-  time_point finished;
-  std::vector<answer> members;  // by fleet index
-
-  const node_snap* node(int index) const {
-    const auto& a = members.at(static_cast<std::size_t>(index));
-    return a.node ? &*a.node : nullptr;
-  }
-  /// partition -> the workers that list it, over the members that answered.
-  std::map<std::string, std::set<std::string>> owners() const {
-    std::map<std::string, std::set<std::string>> o;
-    for (const auto& a : members)
-      if (a.node)
-        for (const auto& p : a.node->partitions) o[p].insert(a.node->worker);
-    return o;
-  }
-  /// The partitions listed by two workers whose answers all came within `spread` of each
-  /// other (from the first request's start to the last answer). An answer shows the node's view
-  /// at some moment of its request, so two answers far apart may straddle a hand-off of a few
-  /// milliseconds (a /status answer took 56 ms under load once): they prove nothing, and the
-  /// exact check of the served spans (no_two_owners_at_any_moment) covers those moments.
-  std::map<std::string, std::set<std::string>> conclusive_two_owners(
-      clock_type::duration spread) const {
-    std::map<std::string, std::set<std::string>> out;
-    for (const auto& [p, ws] : owners()) {
-      if (ws.size() < 2) continue;
-      std::optional<time_point> first_start, last_answer;
-      for (const auto& a : members)
-        if (a.node && ws.count(a.node->worker) &&
-            std::find(a.node->partitions.begin(), a.node->partitions.end(), p) !=
-                a.node->partitions.end()) {
-          if (!first_start || a.started < *first_start) first_start = a.started;
-          if (!last_answer || a.answered > *last_answer) last_answer = a.answered;
-        }
-      if (first_start && last_answer && *last_answer - *first_start <= spread) out[p] = ws;
-    }
-    return out;
-  }
-  /// partition -> its one owner, for the partitions that have exactly one.
-  std::map<std::string, std::string> owner_map() const {
-    std::map<std::string, std::string> out;
-    for (const auto& [p, ws] : owners())
-      if (ws.size() == 1) out[p] = *ws.begin();
-    return out;
-  }
-  std::string describe() const {
-    std::ostringstream out;
-    for (std::size_t i = 0; i < members.size(); ++i) {
-      const auto& a = members[i];
-      // When the request left and the answer came, in µs since the sample began.
-      auto us = [&](time_point t) {
-        return std::chrono::duration_cast<std::chrono::microseconds>(t - started).count();
-      };
-      out << "[" << i << " " << us(a.started) << "-" << us(a.answered) << "us] ";
-      if (!a.node) {
-        out << "no answer; ";
-        continue;
-      }
-      out << a.node->worker << " " << a.node->state << (a.node->leader ? " leader" : "")
-          << " lease=" << a.node->lease << " serving={";
-      for (const auto& p : a.node->partitions) out << p << " ";
-      out << "} suspended=" << a.node->suspended.size() << "; ";
-    }
-    return out.str();
-  }
-};
-
-/// Every expected member answered, every node is Stable, exactly one leads, and every
-/// partition is listed by exactly one worker.
-bool converged(const sample& s, const std::vector<int>& expected) {
-  int leaders = 0;
-  for (int i : expected) {
-    const auto* n = s.node(i);
-    if (!n || n->state != "Stable" || n->worker.empty()) return false;
-    leaders += n->leader ? 1 : 0;
-  }
-  if (leaders != 1) return false;
-  auto o = s.owners();
-  if (o.size() != partition_count) return false;
-  for (const auto& [p, ws] : o)
-    if (ws.size() != 1) return false;
-  return true;
-}
-
-/// Reads every member's /status every 20 ms in a thread of its own and keeps every sample.
-class observer {
- public:
-  explicit observer(std::vector<int> ports) : ports_(std::move(ports)) {
-    thread_ = std::thread([this] { run(); });
-  }
-  ~observer() {
-    stop_ = true;
-    thread_.join();
-  }
-  observer(const observer&) = delete;
-  observer& operator=(const observer&) = delete;
-
-  /// The first sample started at or after now, or nothing by `deadline`.
-  std::optional<sample> next(time_point deadline) {
-    auto from = clock_type::now();
-    std::unique_lock<std::mutex> lock(mutex_);
-    while (true) {
-      if (!history_.empty() && history_.back().started >= from) return history_.back();
-      if (cv_.wait_until(lock, deadline) == std::cv_status::timeout) return std::nullopt;
-    }
-  }
-  /// Samples until `pred` holds for one, or nothing by `timeout`.
-  template <class Pred>
-  std::optional<sample> await(Pred pred, clock_type::duration timeout) {
-    auto deadline = clock_type::now() + timeout;
-    while (clock_type::now() < deadline) {
-      auto s = next(deadline);
-      if (s && pred(*s)) return s;
-    }
-    return std::nullopt;
-  }
-  /// Lets samples accumulate until `until` (a bounded observation window).
-  void observe_until(time_point until) {
-    while (clock_type::now() < until) next(until);
-  }
-  std::vector<sample> since(time_point t) const {
-    std::lock_guard<std::mutex> guard(mutex_);
-    std::vector<sample> out;
-    for (const auto& s : history_)
-      if (s.started >= t) out.push_back(s);
-    return out;
-  }
-  std::size_t samples() const {
-    std::lock_guard<std::mutex> guard(mutex_);
-    return history_.size();
-  }
-  std::size_t two_owner_samples() const {
-    std::lock_guard<std::mutex> guard(mutex_);
-    return two_owner_;
-  }
-  std::string two_owner_evidence() const {
-    std::lock_guard<std::mutex> guard(mutex_);
-    return evidence_;
-  }
-
- private:
-  void run() {
-    auto tick = clock_type::now();
-    while (!stop_) {
-      // Every member at once: read one after the other, the answers of a sample would lie up
-      // to several requests apart, and a cooperative hand-off (a few KV round trips) fits in
-      // between: the old owner listed before it, the new one after it.
-      sample s;
-      s.started = clock_type::now();
-      std::vector<std::future<answer>> pending;
-      for (int port : ports_)
-        pending.push_back(std::async(std::launch::async, [port] {
-          answer a;
-          a.started = clock_type::now();
-          if (auto reply = http_get(port, "/status", ms(150)); reply.ok())
-            a.node = parse_first_node(reply.body);
-          a.answered = clock_type::now();
-          return a;
-        }));
-      for (auto& p : pending) s.members.push_back(p.get());
-      s.finished = clock_type::now();
-      {
-        std::lock_guard<std::mutex> guard(mutex_);
-        bool two = false;
-        for (const auto& [p, ws] : s.conclusive_two_owners(conclusive_spread)) {
-          two = true;
-          if (evidence_.size() < 4000) {
-            evidence_ += p + " listed by";
-            for (const auto& w : ws) evidence_ += " " + w;
-            evidence_ += "; ";
-          }
-        }
-        if (two) {
-          ++two_owner_;
-          if (evidence_.size() < 8000) evidence_ += "sample: " + s.describe() + "\n";
-        }
-        history_.push_back(std::move(s));
-      }
-      cv_.notify_all();
-      tick += ms(20);
-      auto now = clock_type::now();
-      if (tick < now) tick = now;
-      std::this_thread::sleep_until(tick);
-    }
-  }
-
-  std::vector<int> ports_;
-  std::atomic<bool> stop_{false};
-  mutable std::mutex mutex_;
-  std::condition_variable cv_;
-  std::vector<sample> history_;
-  std::size_t two_owner_ = 0;
-  std::string evidence_;
-  std::thread thread_;
-};
-
 /// The nodes' logs: kept (and named) when the test case failed.
 struct log_dir : test::kept_dir {
   log_dir() : kept_dir("parti-lease-faults") {}
 };
-
-std::vector<int> ports_of(const fleet::fleet& f) {
-  std::vector<int> out;
-  for (const auto& m : f.members()) out.push_back(m.metrics_port);
-  return out;
-}
 
 /// Starts node 0 and waits until it leads, then the others (so that node 0 is the leader).
 void start_nodes(fleet::fleet& f, const std::vector<std::string>& urls,
@@ -350,28 +106,6 @@ std::string join(const std::set<std::string>& s) {
   std::string out;
   for (const auto& x : s) out += (out.empty() ? "" : ",") + x;
   return out;
-}
-
-/// Exactly, not sampled: the spans every member served each partition (parti-node's
-/// /debug/ownership, on the boot clock that all processes of this host share) never overlap
-/// between two owners. `gone`: spans of members that exited, as they reported them last.
-void no_two_owners_at_any_moment(fleet::fleet& f, std::vector<fleet::served_span> gone = {}) {
-  std::vector<fleet::served_span> spans = std::move(gone);
-  for (int i : f.alive()) {
-    auto mine = f.served_spans(i);
-    BOOST_REQUIRE_MESSAGE(mine.has_value(), "member " << i << " did not answer /debug/ownership");
-    spans.insert(spans.end(), mine->begin(), mine->end());
-  }
-  auto overlaps = fleet::overlapping(spans);
-  std::ostringstream evidence;
-  for (std::size_t i = 0; i < overlaps.size() && i < 5; ++i) {
-    const auto& [a, b] = overlaps[i];
-    evidence << a.partition << ": " << a.worker << " [" << a.from << ", " << a.to << ") and "
-             << b.worker << " [" << b.from << ", " << b.to << "); ";
-  }
-  BOOST_TEST_MESSAGE(spans.size() << " served spans, " << overlaps.size() << " overlapping");
-  BOOST_TEST(!spans.empty());
-  BOOST_TEST(overlaps.empty(), overlaps.size() << " moments with two owners: " << evidence.str());
 }
 
 /// None of a deposed leader's later writes was applied: a record of its epoch, applied after the
@@ -456,7 +190,11 @@ void cut_off_one_worker(const std::vector<std::string>& args, ms ttl, ms grace) 
   observer obs(ports_of(f));
   const int cut_node = 2;
 
-  auto before = obs.await([](const sample& s) { return converged(s, {0, 1, 2}); }, 20s);
+  auto before = obs.await(
+      [](const sample& s) {
+        return converged(s, {0, 1, 2}, partition_count);
+      },
+      20s);
   BOOST_REQUIRE_MESSAGE(before, "no convergence before the cut");
   const auto* c = before->node(cut_node);
   BOOST_REQUIRE(!c->leader);
@@ -480,7 +218,11 @@ void cut_off_one_worker(const std::vector<std::string>& args, ms ttl, ms grace) 
   obs.observe_until(cut + 3 * ttl);
   relay.heal();
   const auto healed = clock_type::now();
-  auto after = obs.await([](const sample& s) { return converged(s, {0, 1, 2}); }, 20s);
+  auto after = obs.await(
+      [](const sample& s) {
+        return converged(s, {0, 1, 2}, partition_count);
+      },
+      20s);
 
   // The cut node's own view during the cut.
   std::optional<long long> c_empty_ms;
@@ -559,7 +301,11 @@ BOOST_AUTO_TEST_CASE(worker_paused) {
   observer obs(ports_of(f));
   const int paused = 1;
 
-  auto before = obs.await([](const sample& s) { return converged(s, {0, 1, 2}); }, 20s);
+  auto before = obs.await(
+      [](const sample& s) {
+        return converged(s, {0, 1, 2}, partition_count);
+      },
+      20s);
   BOOST_REQUIRE_MESSAGE(before, "no convergence before the pause");
   const auto* p = before->node(paused);
   BOOST_REQUIRE(!p->leader);
@@ -576,7 +322,11 @@ BOOST_AUTO_TEST_CASE(worker_paused) {
                           }
                           return true;
                         });
-  auto after = obs.await([](const sample& s) { return converged(s, {0, 1, 2}); }, 20s);
+  auto after = obs.await(
+      [](const sample& s) {
+        return converged(s, {0, 1, 2}, partition_count);
+      },
+      20s);
   std::optional<long long> serving_again_ms;
   for (const auto& s : obs.since(r.resumed)) {
     const auto* n = s.node(paused);
@@ -620,7 +370,11 @@ BOOST_AUTO_TEST_CASE(leader_paused) {
   observer obs(ports_of(f));
   const int paused = 0;
 
-  auto before = obs.await([](const sample& s) { return converged(s, {0, 1, 2}); }, 20s);
+  auto before = obs.await(
+      [](const sample& s) {
+        return converged(s, {0, 1, 2}, partition_count);
+      },
+      20s);
   BOOST_REQUIRE_MESSAGE(before, "no convergence before the pause");
   const auto* p = before->node(paused);
   BOOST_REQUIRE(p->leader);
@@ -642,7 +396,11 @@ BOOST_AUTO_TEST_CASE(leader_paused) {
                             if (ws.size() != 1 || ws.count(worker)) return false;
                           return true;
                         });
-  auto after = obs.await([](const sample& s) { return converged(s, {0, 1, 2}); }, 20s);
+  auto after = obs.await(
+      [](const sample& s) {
+        return converged(s, {0, 1, 2}, partition_count);
+      },
+      20s);
   std::string final_role;
   if (after) final_role = after->node(paused)->leader ? "leader" : "follower";
   BOOST_TEST_MESSAGE(
@@ -703,7 +461,11 @@ BOOST_AUTO_TEST_CASE(leader_paused_while_a_revocation_is_pending) {
   observer obs(ports_of(f));
   const int leader = 0, cut_node = 1;
 
-  auto before = obs.await([](const sample& s) { return converged(s, {0, 1, 2}); }, 20s);
+  auto before = obs.await(
+      [](const sample& s) {
+        return converged(s, {0, 1, 2}, partition_count);
+      },
+      20s);
   BOOST_REQUIRE_MESSAGE(before, "no convergence before the cut");
   BOOST_REQUIRE(before->node(leader)->leader);
   const auto leader_worker = before->node(leader)->worker;
@@ -732,7 +494,11 @@ BOOST_AUTO_TEST_CASE(leader_paused_while_a_revocation_is_pending) {
                         });
   relay.heal();
   const auto healed = clock_type::now();
-  auto after = obs.await([](const sample& s) { return converged(s, {0, 1, 2}); }, 20s);
+  auto after = obs.await(
+      [](const sample& s) {
+        return converged(s, {0, 1, 2}, partition_count);
+      },
+      20s);
   BOOST_TEST_MESSAGE(
       "leader paused with a revocation pending: "
       << obs.samples() << " samples, two-owner samples " << obs.two_owner_samples() << ", fenced "
@@ -791,12 +557,16 @@ outage_result store_outage(bool keep, const log_dir& logs) {
   start_nodes(f, {nats.url(), nats.url(), nats.url()}, extra);
   observer obs(ports_of(f));
 
-  auto before = obs.await([](const sample& s) { return converged(s, {0, 1, 2}); }, 20s);
+  auto before = obs.await(
+      [](const sample& s) {
+        return converged(s, {0, 1, 2}, partition_count);
+      },
+      20s);
   BOOST_REQUIRE_MESSAGE(before, "no convergence before the outage");
   // Settled: the same owners for a while (no rebalance still going on).
   auto settled = obs.await(
       [&, last = before->owner_map(), since = clock_type::now()](const sample& s) mutable {
-        if (!converged(s, {0, 1, 2}) || s.owner_map() != last) {
+        if (!converged(s, {0, 1, 2}, partition_count) || s.owner_map() != last) {
           last = s.owner_map();
           since = clock_type::now();
           return false;
@@ -818,7 +588,7 @@ outage_result store_outage(bool keep, const log_dir& logs) {
   r.outage_ms = millis(restarted - stopping);
   auto back = obs.await(
       [&](const sample& s) {
-        return converged(s, {0, 1, 2}) && s.owner_map() == r.before;
+        return converged(s, {0, 1, 2}, partition_count) && s.owner_map() == r.before;
       },
       20s);
   if (back) {
@@ -916,11 +686,15 @@ void drain_meets_handoff(const std::string& dir, ms offset) {
   std::vector<int> drainers;
   {
     observer warmup(ports_of(f));
-    auto before = warmup.await([](const sample& s) { return converged(s, {0, 1, 2, 3}); }, 20s);
+    auto before = warmup.await(
+        [](const sample& s) {
+          return converged(s, {0, 1, 2, 3}, partition_count);
+        },
+        20s);
     BOOST_REQUIRE_MESSAGE(before, "no convergence of the first four nodes");
     auto settled = warmup.await(
         [&, last = before->owner_map(), since = clock_type::now()](const sample& s) mutable {
-          if (!converged(s, {0, 1, 2, 3}) || s.owner_map() != last) {
+          if (!converged(s, {0, 1, 2, 3}, partition_count) || s.owner_map() != last) {
             last = s.owner_map();
             since = clock_type::now();
             return false;
@@ -977,7 +751,7 @@ void drain_meets_handoff(const std::string& dir, ms offset) {
   for (int i : drainers) f.signal(i, SIGKILL);  // no-op for those that exited
 
   std::vector<int> survivors = f.alive();
-  auto after = obs.await([&](const sample& s) { return converged(s, survivors); },
+  auto after = obs.await([&](const sample& s) { return converged(s, survivors, partition_count); },
                          drained + 15s - clock_type::now());
 
   // What the joiners served when the drain began, and when they first served anything.

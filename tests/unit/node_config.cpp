@@ -156,6 +156,23 @@ BOOST_AUTO_TEST_CASE(cold_start_window_must_cover_the_planned_scale_window) {
   BOOST_TEST(starts_with(v, "cold_start_window: must be at least planned_scale_window"), v);
 }
 
+BOOST_AUTO_TEST_CASE(the_cold_start_settle_defaults_to_a_heartbeat_and_fits_the_window) {
+  node_config c;
+  BOOST_TEST((c.cold_start == cold_start_mode::immediate));
+  BOOST_TEST((c.effective_cold_start_settle() == c.heartbeat_interval));
+  c.heartbeat_interval = 500ms;
+  BOOST_TEST((c.effective_cold_start_settle() == 500ms));
+  c.cold_start_settle = c.cold_start_window;
+  BOOST_TEST(c.violations().empty());
+  BOOST_TEST((c.effective_cold_start_settle() == c.cold_start_window));
+  c.cold_start_settle = c.cold_start_window + 1ns;
+  auto v = only_violation(c);
+  BOOST_TEST(starts_with(v, "cold_start_settle: must not exceed cold_start_window"), v);
+  c.cold_start_settle = -1ns;
+  BOOST_TEST(starts_with(only_violation(c), "cold_start_settle: must not be negative"),
+             only_violation(c));
+}
+
 BOOST_AUTO_TEST_CASE(cooldown_must_not_exceed_the_planned_scale_window) {
   node_config c;
   c.cooldown = c.planned_scale_window;
@@ -417,6 +434,10 @@ BOOST_AUTO_TEST_CASE(enumerations_round_trip_and_reject_unknown_text) {
   BOOST_TEST(parse_shutdown_intent("stop").error() ==
              "shutdown: expected drain|restart, got \"stop\"");
   BOOST_TEST(!parse_degraded_preset("").ok());
+  for (auto m : {cold_start_mode::immediate, cold_start_mode::wait})
+    BOOST_TEST((*parse_cold_start_mode(to_string(m)) == m));
+  BOOST_TEST(parse_cold_start_mode("now").error() ==
+             "cold_start: expected immediate|wait, got \"now\"");
 }
 
 BOOST_AUTO_TEST_CASE(degraded_presets_are_valid_and_ordered) {

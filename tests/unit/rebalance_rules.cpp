@@ -56,8 +56,18 @@ std::size_t start_count(const std::vector<machine_output>& outputs) {
   return n;
 }
 
+/// The window rules alone: cold start in `wait` mode (the immediate mode's tests set it).
 rebalance_options defaults() {
   rebalance_options o;  // cold start 30 s, planned scale 10 s, x3 bound, cooldown 10 s
+  o.cold_start = cold_start_mode::wait;
+  return o;
+}
+
+/// The default cold start: a first round one settle (1 s) in, the window's round at its end.
+rebalance_options immediate() {
+  rebalance_options o;
+  o.cold_start = cold_start_mode::immediate;
+  o.cold_start_settle = 1s;
   return o;
 }
 
@@ -610,4 +620,131 @@ BOOST_AUTO_TEST_CASE(unowned_partitions_wait_for_a_freeze_and_a_running_round_se
   stopped.stop(t);
   stopped.unowned_partitions_found(t);
   BOOST_TEST(start_count(stopped.poll(t)) == 0u);
+}
+
+// -- immediate cold start -------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(immediate_cold_start_assigns_after_the_settle_and_rebalances_at_window_end) {
+  manual_clock clock;
+  auto t = clock.now();
+  rebalance_rules rules(immediate(), {}, {"a", "b"}, t);
+  BOOST_TEST((rules.next_deadline() == t + 1s));
+  BOOST_TEST(start_count(rules.poll(t + 1s - 1ns)) == 0u);
+  auto first = rules.poll(t + 1s);
+  BOOST_TEST(described(first) == (strings{"state:scaling->rebalancing", "start:cold_start#1"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(started_workers(first) == (strings{"a", "b"}), boost::test_tools::per_element());
+  BOOST_TEST(rules.round_completed(1, true, t + 2s));
+  // The window is still open: the group is scaling until it closes.
+  BOOST_TEST(described(rules.poll(t + 2s)) == strings{"state:rebalancing->scaling"},
+             boost::test_tools::per_element());
+  rules.worker_joined("c", t + 5s);
+  // The late joiner waits for the window, which a join extends as ever (to t + 5s + 30s).
+  BOOST_TEST((rules.next_deadline() == t + 35s));
+  BOOST_TEST(start_count(rules.poll(t + 35s - 1ns)) == 0u);
+  auto last = rules.poll(t + 35s);
+  BOOST_TEST(started_reason(last) == "cold_start");
+  BOOST_TEST(started_round(last) == 2u);
+  BOOST_TEST(started_workers(last) == (strings{"a", "b", "c"}), boost::test_tools::per_element());
+  BOOST_TEST(rules.round_completed(2, true, t + 36s));
+  BOOST_TEST(described(rules.poll(t + 36s)) == strings{"state:rebalancing->idle"},
+             boost::test_tools::per_element());
+  BOOST_TEST(!rules.next_deadline().has_value());
+}
+
+BOOST_AUTO_TEST_CASE(immediate_cold_start_without_late_joiners_needs_no_second_round) {
+  manual_clock clock;
+  auto t = clock.now();
+  rebalance_rules rules(immediate(), {}, {"a", "b"}, t);
+  rules.poll(t + 1s);
+  BOOST_TEST(rules.round_completed(1, true, t + 1s));
+  rules.poll(t + 1s);
+  BOOST_TEST((rules.next_deadline() == t + 30s));
+  auto end = rules.poll(t + 30s);
+  BOOST_TEST(start_count(end) == 0u);
+  BOOST_TEST(described(end) == strings{"state:scaling->idle"}, boost::test_tools::per_element());
+  BOOST_TEST(!rules.next_deadline().has_value());
+}
+
+BOOST_AUTO_TEST_CASE(joins_within_the_settle_extend_it_up_to_the_window_factor) {
+  manual_clock clock;
+  auto t = clock.now();
+  rebalance_rules rules(immediate(), {}, {}, t);
+  rules.worker_joined("a", t);
+  rules.worker_joined("b", t + 800ms);
+  BOOST_TEST((rules.next_deadline() == t + 1800ms));  // extended from the last join
+  rules.worker_joined("c", t + 1500ms);
+  rules.worker_joined("d", t + 2500ms);
+  BOOST_TEST((rules.next_deadline() == t + 3s));  // never more than 3 settles after the first
+  BOOST_TEST(start_count(rules.poll(t + 3s - 1ns)) == 0u);
+  auto first = rules.poll(t + 3s);
+  BOOST_TEST(started_workers(first) == (strings{"a", "b", "c", "d"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_first_round_is_retried_and_the_window_still_closes_on_time) {
+  manual_clock clock;
+  auto t = clock.now();
+  auto o = immediate();
+  o.failure_backoff = 2s;
+  rebalance_rules rules(o, {}, {"a"}, t);
+  BOOST_TEST(started_round(rules.poll(t + 1s)) == 1u);
+  BOOST_TEST(rules.round_completed(1, false, t + 1500ms));
+  rules.poll(t + 1500ms);
+  BOOST_TEST((rules.next_deadline() == t + 3500ms));  // after the retry delay, not the window
+  auto retry = rules.poll(t + 3500ms);
+  BOOST_TEST(started_round(retry) == 2u);
+  BOOST_TEST(started_reason(retry) == "cold_start");
+  BOOST_TEST(rules.round_completed(2, true, t + 4s));
+  rules.worker_joined("b", t + 10s);
+  rules.poll(t + 10s);
+  BOOST_TEST((rules.next_deadline() == t + 40s));
+  BOOST_TEST(started_workers(rules.poll(t + 40s)) == (strings{"a", "b"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(an_emergency_after_the_first_round_serves_the_window_too) {
+  manual_clock clock;
+  auto t = clock.now();
+  rebalance_rules rules(immediate(), {}, {"a", "b"}, t);
+  rules.poll(t + 1s);
+  rules.round_completed(1, true, t + 1s);
+  rules.poll(t + 1s);
+  rules.worker_joined("c", t + 2s);
+  rules.emergency_confirmed("b", t + 3s);
+  auto out = rules.poll(t + 3s);
+  BOOST_TEST(started_reason(out) == "emergency");
+  BOOST_TEST(started_workers(out) == (strings{"a", "c"}), boost::test_tools::per_element());
+  rules.round_completed(2, true, t + 4s);
+  rules.poll(t + 4s);
+  BOOST_TEST(!rules.next_deadline().has_value());  // the window was served by that round
+}
+
+BOOST_AUTO_TEST_CASE(a_restart_of_most_of_the_fleet_is_assigned_after_the_settle_too) {
+  manual_clock clock;
+  auto t = clock.now();
+  rebalance_rules rules(immediate(), {"a", "b"}, {"a", "b", "x", "y"}, t);
+  rules.unowned_partitions_found(t);
+  BOOST_TEST((rules.next_deadline() == t + 1s));
+  auto first = rules.poll(t + 1s);
+  BOOST_TEST(started_reason(first) == "cold_start");
+  BOOST_TEST(started_workers(first) == (strings{"a", "b", "x", "y"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_planned_scale_is_not_touched_by_the_immediate_mode) {
+  manual_clock clock;
+  auto t = clock.now();
+  names fleet{"a", "b", "c", "d"};
+  rebalance_rules rules(immediate(), fleet, fleet, t);
+  rules.worker_joined("e", t);
+  BOOST_TEST((rules.next_deadline() == t + 10s));
+  BOOST_TEST(start_count(rules.poll(t + 10s - 1ns)) == 0u);
+  BOOST_TEST(started_reason(rules.poll(t + 10s)) == "planned_scale");
+}
+
+BOOST_AUTO_TEST_CASE(a_negative_settle_is_rejected) {
+  auto o = immediate();
+  o.cold_start_settle = -1ms;
+  BOOST_TEST(!o.validate());
 }
