@@ -6,6 +6,10 @@
 
 namespace parti {
 
+std::string shown_duration(duration d) {
+  return format_duration(std::chrono::round<std::chrono::milliseconds>(d));
+}
+
 loader_rules::loader_rules(loader_options options, random_source random)
     : options_(options), retry_(options.retry, std::move(random)) {}
 
@@ -18,8 +22,8 @@ void loader_rules::request(std::uint64_t id, time_point now) {
       out_.answers.push_back(
           {{id},
            kept("partition source: the last load has not returned for " +
-                format_duration(now - started_) + " (timed out after " +
-                format_duration(options_.timeout) + "); no new load starts before it does")});
+                shown_duration(now - started_) + " (timed out after " +
+                shown_duration(options_.timeout) + "); no new load starts before it does")});
       return;
     case phase::idle:
       break;
@@ -27,7 +31,7 @@ void loader_rules::request(std::uint64_t id, time_point now) {
   if (retry_at_ && *retry_at_ > now) {
     // Backing off: a failing source is called once per backoff step, not once per question.
     out_.answers.push_back(
-        {{id}, kept(last_problem_ + "; next attempt in " + format_duration(*retry_at_ - now))});
+        {{id}, kept(last_problem_ + "; next attempt in " + shown_duration(*retry_at_ - now))});
     return;
   }
   start(now);
@@ -85,7 +89,7 @@ loader_outputs loader_rules::poll(time_point now) {
   if (phase_ == phase::loading && now >= started_ + options_.timeout) {
     phase_ = phase::overdue;
     failing_ = true;
-    last_problem_ = "partition source: no answer within " + format_duration(options_.timeout);
+    last_problem_ = "partition source: no answer within " + shown_duration(options_.timeout);
     answer_waiting(last_problem_);
     load_report r;
     r.kind = load_report_kind::timed_out;

@@ -80,6 +80,9 @@ struct loader_outputs {
   std::vector<load_report> reports;
 };
 
+/// A duration in the loader's messages, to the millisecond ("2.403s", not "2.402602581s").
+std::string shown_duration(duration d);
+
 class loader_rules {
  public:
   loader_rules(loader_options options, random_source random);
