@@ -52,7 +52,7 @@ published_state read_published(const std::vector<kv_entry>& entries, const decod
 struct leader_state {
   leader_context ctx;
   leader_settings settings;
-  std::shared_ptr<load_slot> loads;  // the factory's: shared with this node's earlier leaders
+  std::shared_ptr<load_slot> loads;  // the factory's, shared by every leader it makes
   partition_loader_actor loader;     // the one caller of the partition source
   state_machine_actor state_machine;
   calculator_actor calculator;     // asked on each refresh period whether the source changed
@@ -112,14 +112,14 @@ coverage check_coverage(const leader_state& st, const published_state& published
     out.in_doubt = true;
     return out;
   }
-  const auto* loaded = &load.partitions;
-  out.partition_count = loaded->size();
-  auto unowned = not_owned_once(*loaded, published.previous);
+  const auto& loaded = load.partitions;
+  out.partition_count = loaded.size();
+  auto unowned = not_owned_once(loaded, published.previous);
   out.in_doubt = !unowned.empty();
   // Without a published assignment everything is unassigned: that is a cold start.
   if (!unowned.empty() && !published.previous.empty()) {
     const auto& first = unowned.front().keys;
-    log(log_level::warning, "leader ", st.ctx.worker, ": ", unowned.size(), " of ", loaded->size(),
+    log(log_level::warning, "leader ", st.ctx.worker, ": ", unowned.size(), " of ", loaded.size(),
         " partitions (", first.empty() ? std::string() : first.front(),
         ", ...) are in no worker's assignment or in several: a round is due");
   }
