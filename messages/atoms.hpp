@@ -37,4 +37,7 @@ using lease_atom = caf::atom_constant<caf::atom("lease")>;
 /// shows the lags in metrics.
 using lag_atom = caf::atom_constant<caf::atom("lag")>;
 
+/// (load): ask the partition loader for the partitions (a load of the source, or what it has).
+using load_atom = caf::atom_constant<caf::atom("load")>;
+
 }  // namespace parti

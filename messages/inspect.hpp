@@ -193,6 +193,15 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, control_notice& x) {
   return f(caf::meta::type_name("parti.control_notice"), x.frozen, x.rebalance, x.refresh, x.drain);
 }
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, partition_load& x) {
+  return f(caf::meta::type_name("parti.partition_load"), x.loaded, x.fresh, x.partitions,
+           x.problem);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, source_loaded& x) {
+  return f(caf::meta::type_name("parti.source_loaded"), x.ok, x.partitions, x.error);
+}
 
 // -- partition consumption (consume_events.hpp); CAF serializes its enums itself ---------------
 

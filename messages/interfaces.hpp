@@ -131,6 +131,7 @@ using heartbeat_actor = caf::typed_actor<
 //   calculator, publisher --round_done--> state_machine
 //   publisher --owners_notice--> emergency_detector
 //   leader --control_notice--> state_machine;  leader --refresh?--> calculator
+//   leader, calculator --load?--> partition_loader (its load's thread --source_loaded--> it)
 
 /// The node, as far as its leader's state machine addresses it: the group's phase to mirror.
 using group_phase_listener = caf::typed_actor<caf::reacts_to<group_state_update>>;
@@ -143,6 +144,12 @@ using emergency_detector_actor =
 using publisher_actor =
     caf::typed_actor<caf::reacts_to<target_ready>, caf::reacts_to<applied_snapshot>,
                      caf::reacts_to<fence_retry_atom, std::string>, wakeup_tick>;
+
+/// Runs partition_source::load() on a thread of its own, one load at a time, with a timeout
+/// (loader_rules): `load` answers the partitions, fresh or the last good set with the problem.
+/// The load's thread sends it source_loaded; (tick, token) is its wake-up (timeout, retry).
+using partition_loader_actor = caf::typed_actor<caf::replies_to<load_atom>::with<partition_load>,
+                                                caf::reacts_to<source_loaded>, wakeup_tick>;
 
 /// Partition source + strategy -> a round's target. `refresh` answers whether the source
 /// changed since the last load.

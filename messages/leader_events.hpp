@@ -155,4 +155,24 @@ struct control_notice {
   std::vector<std::string> drain;
 };
 
+/// partition loader -> whoever asked it (calculator, leader): the partitions as the source last
+/// gave them. `fresh`: from a load that ended after the question (its answer is the source's
+/// current state). Otherwise `problem` says why not (the load failed, timed out, or cannot be
+/// started yet), and `partitions` is the last good load when `loaded`, or nothing (the source
+/// never loaded for this leader).
+struct partition_load {
+  bool loaded = false;
+  bool fresh = false;
+  std::vector<partition> partitions;
+  std::string problem;
+};
+
+/// A load's thread -> its partition loader: what partition_source::load() returned, or the text
+/// of what it threw.
+struct source_loaded {
+  bool ok = false;
+  std::vector<partition> partitions;
+  std::string error;
+};
+
 }  // namespace parti

@@ -293,6 +293,7 @@ void check_positive_durations(const node_config& c, violation_list& v) {
   v.positive("restart_grace", c.restart_grace);
   v.positive("drain_timeout", c.drain_timeout);
   v.positive("hand_off_timeout", c.hand_off_timeout);
+  v.positive("partition_source_timeout", c.partition_source_timeout);
   v.positive("kv_operation_timeout", c.kv_operation_timeout);
   v.positive("degraded.threshold", c.degraded.threshold);
   v.positive("degraded.recovery_grace", c.degraded.recovery_grace);

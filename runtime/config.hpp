@@ -105,6 +105,10 @@ struct node_config {
   duration restart_grace = std::chrono::seconds(30);
   duration drain_timeout = std::chrono::seconds(30);
   duration hand_off_timeout = std::chrono::seconds(10);
+  /// The longest the leader waits for one load of the partition source (a file, a query, a
+  /// callback: code that may hang). It then goes on with the last good set, or fails the round
+  /// until one loads; the load itself keeps its thread until it returns (partition_loader).
+  duration partition_source_timeout = std::chrono::seconds(5);
   /// Upper bound of one KV request. At most election TTL / 3, so that a lease renewal started on
   /// schedule is answered before the leader's renew deadline (see lease_rules.hpp).
   duration kv_operation_timeout = std::chrono::seconds(1);

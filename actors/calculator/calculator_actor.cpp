@@ -7,6 +7,7 @@
 #include "actors/calculator/partition_refresh.hpp"
 #include "messages/atoms.hpp"
 #include "runtime/log.hpp"
+#include "runtime/nats/kv_actor.hpp"
 
 namespace parti {
 
@@ -14,43 +15,68 @@ namespace {
 
 using self_ptr = calculator_actor::stateful_pointer<calculator_state>;
 
-/// Loads the partitions when asked to or never loaded; a failed reload keeps the old ones.
-status ensure_partitions(calculator_state& c, bool reload) {
-  if (c.partitions && !reload) return done{};
-  auto loaded = c.settings.source->load();
-  if (!loaded) {
-    log(log_level::error, "calculator: partition source: ", loaded.error());
+/// Takes the loader's answer for a round: a fresh load replaces the partitions; otherwise (the
+/// load failed, timed out, or cannot start yet) a failed reload keeps the old ones, and without
+/// any the loader's last good set will do (e.g. the one the leader's coverage check loaded).
+status take_load(calculator_state& c, const partition_load& load) {
+  if (!load.fresh) {
+    log(log_level::error, "calculator: ", load.problem);
     if (c.partitions) return done{};
-    return failure{"partition source: " + loaded.error()};
+    if (!load.loaded) return failure{load.problem};
   }
-  if (c.partitions && *c.partitions != *loaded)
+  if (c.partitions && *c.partitions != load.partitions)
     log(log_level::info, "calculator: partitions changed: ", c.partitions->size(), " -> ",
-        loaded->size());
-  c.partitions = std::move(*loaded);
+        load.partitions.size());
+  c.partitions = load.partitions;
   return done{};
 }
 
 /// A periodic re-read: whether the source now differs from the last load (before any, from the
 /// assignment read back). The load is not kept: the refresh round it leads to loads again, and
-/// until one has, every re-read still reports the change. A failed load is no change.
-bool source_changed(calculator_state& c) {
-  auto loaded = c.settings.source->load();
-  if (!loaded) {
-    log(log_level::warning, "calculator: partition source: ", loaded.error());
+/// until one has, every re-read still reports the change. A load that is not fresh (failed,
+/// timed out) is no change.
+bool source_changed(const calculator_state& c, const partition_load& load) {
+  if (!load.fresh) {
+    log(log_level::warning, "calculator: ", load.problem);
     return false;
   }
   auto changed =
-      partitions_changed(refresh_baseline(c.partitions, c.settings.previous), std::move(*loaded));
+      partitions_changed(refresh_baseline(c.partitions, c.settings.previous), load.partitions);
   if (changed) log(log_level::debug, "calculator: the partition source changed");
   return changed;
 }
 
+void compute(self_ptr self, const rebalance_order& order);
+
+void fail(self_ptr self, const rebalance_order& order, const std::string& error) {
+  self->send(self->state.state_machine, round_done{order.round, false, error});
+}
+
+/// Computes the round at once when it has partitions and need not reload; otherwise asks the
+/// loader first.
 void on_order(self_ptr self, const rebalance_order& order) {
   auto& c = self->state;
-  auto fail = [&](const std::string& error) {
-    self->send(c.state_machine, round_done{order.round, false, error});
-  };
-  if (auto ok = ensure_partitions(c, order.reload_partitions); !ok) return fail(ok.error());
+  c.latest_round = order.round;
+  if (c.partitions && !order.reload_partitions) return compute(self, order);
+  self->request(c.settings.loader, c.settings.load_wait, load_atom::value)
+      .then(
+          [=](const partition_load& load) {
+            auto& s = self->state;
+            if (s.latest_round != order.round) return;  // given up: a newer round runs
+            if (auto ok = take_load(s, load); !ok) return fail(self, order, ok.error());
+            compute(self, order);
+          },
+          [=](const caf::error& err) {
+            auto& s = self->state;
+            if (s.latest_round != order.round) return;
+            log(log_level::error, "calculator: partition loader: ", describe(err));
+            if (!s.partitions) return fail(self, order, "partition loader: " + describe(err));
+            compute(self, order);
+          });
+}
+
+void compute(self_ptr self, const rebalance_order& order) {
+  auto& c = self->state;
   if (c.settings.stats)
     c.settings.stats->set_calculator_input(c.settings.worker, order.workers.size(),
                                            c.partitions->size());
@@ -67,7 +93,7 @@ void on_order(self_ptr self, const rebalance_order& order) {
   auto start = std::chrono::steady_clock::now();
   auto target = checked_assign(*c.settings.algorithm, c.settings.previous, order.workers,
                                *c.partitions, c.settings.options);
-  if (!target) return fail("strategy: " + target.error());
+  if (!target) return fail(self, order, "strategy: " + target.error());
   auto took = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - start);
   log(log_level::debug, "calculator: round ", order.round, " computed in ", took.count(), "us");
@@ -87,7 +113,19 @@ calculator_actor::behavior_type calculator(self_ptr self, calculator_settings se
   c.state_machine = std::move(state_machine);
   return {
       [=](const rebalance_order& order) { on_order(self, order); },
-      [=](refresh_atom) { return source_changed(self->state); },
+      [=](refresh_atom) -> caf::result<bool> {
+        auto rp = self->make_response_promise<bool>();
+        self->request(self->state.settings.loader, self->state.settings.load_wait, load_atom::value)
+            .then(
+                [=](const partition_load& load) mutable {
+                  rp.deliver(source_changed(self->state, load));
+                },
+                [=](const caf::error& err) mutable {
+                  log(log_level::warning, "calculator: partition loader: ", describe(err));
+                  rp.deliver(false);
+                });
+        return rp;
+      },
   };
 }
 

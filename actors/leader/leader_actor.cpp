@@ -5,6 +5,7 @@
 #include "actors/calculator/calculator_actor.hpp"
 #include "actors/emergency_detector/emergency_detector_actor.hpp"
 #include "actors/leader/coverage.hpp"
+#include "actors/partition_loader/partition_loader_actor.hpp"
 #include "actors/publisher/publisher_actor.hpp"
 #include "actors/state_machine/state_machine_actor.hpp"
 #include "actors/worker_monitor/worker_monitor_actor.hpp"
@@ -51,6 +52,8 @@ published_state read_published(const std::vector<kv_entry>& entries, const decod
 struct leader_state {
   leader_context ctx;
   leader_settings settings;
+  std::shared_ptr<load_slot> loads;  // the factory's, shared by every leader it makes
+  partition_loader_actor loader;     // the one caller of the partition source
   state_machine_actor state_machine;
   calculator_actor calculator;     // asked on each refresh period whether the source changed
   bool refresh_in_flight = false;  // one such question at a time
@@ -70,6 +73,12 @@ rebalance_options rules_of(const node_config& c) {
   o.cooldown = c.cooldown;
   o.restart_ratio = c.restart_detection_ratio;
   return o;
+}
+
+/// How long the leader and the calculator wait for the loader's answer: it answers within the
+/// partition source timeout; the rest only guards against a loader that is gone.
+duration load_wait(const node_config& c) {
+  return 2 * c.partition_source_timeout;
 }
 
 liveness_options liveness_of(const node_config& c) {
@@ -95,23 +104,24 @@ struct coverage {
   std::uint64_t partition_count = 0;  // the source's; the last manifest's when it did not load
 };
 
-coverage check_coverage(const leader_state& st, const published_state& published) {
+coverage check_coverage(const leader_state& st, const published_state& published,
+                        const partition_load& load) {
   coverage out;
   if (published.manifest) out.partition_count = published.manifest->partition_count;
-  auto loaded = st.settings.partitions->load();
-  if (!loaded) {
-    log(log_level::warning, "leader: partition source: ", loaded.error(),
+  if (!load.fresh) {
+    log(log_level::warning, "leader: ", load.problem,
         "; a round is due to find out whether every partition has an owner");
     out.in_doubt = true;
     return out;
   }
-  out.partition_count = loaded->size();
-  auto unowned = not_owned_once(*loaded, published.previous);
+  const auto& loaded = load.partitions;
+  out.partition_count = loaded.size();
+  auto unowned = not_owned_once(loaded, published.previous);
   out.in_doubt = !unowned.empty();
   // Without a published assignment everything is unassigned: that is a cold start.
   if (!unowned.empty() && !published.previous.empty()) {
     const auto& first = unowned.front().keys;
-    log(log_level::warning, "leader ", st.ctx.worker, ": ", unowned.size(), " of ", loaded->size(),
+    log(log_level::warning, "leader ", st.ctx.worker, ": ", unowned.size(), " of ", loaded.size(),
         " partitions (", first.empty() ? std::string() : first.front(),
         ", ...) are in no worker's assignment or in several: a round is due");
   }
@@ -119,8 +129,9 @@ coverage check_coverage(const leader_state& st, const published_state& published
 }
 
 /// Spawns the pipeline. The children are linked: one failing ends the leader, and the node
-/// restarts it (after a backoff) from what KV holds.
-void start_pipeline(leader_ptr self, published_state published) {
+/// restarts it (after a backoff) from what KV holds. `load`: the loader's answer for the
+/// coverage check.
+void start_pipeline(leader_ptr self, published_state published, const partition_load& load) {
   auto& st = self->state;
   const auto& c = st.ctx.config;
   auto& group = *st.ctx.group;
@@ -138,7 +149,7 @@ void start_pipeline(leader_ptr self, published_state published) {
   auto stats = group.metrics;
   // Taking over from a leader that died or left mid-hand-off: its revoked, not yet granted
   // partitions are in nobody's key, and only this comparison finds them.
-  auto covered = check_coverage(st, published);
+  auto covered = check_coverage(st, published, load);
   state_machine_settings sm{rules_of(c), published.assigned, derive_timings(c).round,
                             stats,       st.ctx.worker,      covered.in_doubt};
   st.state_machine = self->spawn<caf::linked>(state_machine, sm,
@@ -163,8 +174,9 @@ void start_pipeline(leader_ptr self, published_state published) {
   ps.leading_until = st.ctx.leading_until;
   auto pub = self->spawn<caf::linked>(publisher, ps, group.assignments_kv, group.heartbeats_kv,
                                       st.state_machine, detector);
-  calculator_settings cs{st.settings.partitions,        *algorithm, st.settings.strategy,
-                         std::move(published.previous), stats,      st.ctx.worker};
+  calculator_settings cs{
+      st.loader, *algorithm,    st.settings.strategy, std::move(published.previous),
+      stats,     st.ctx.worker, load_wait(c)};
   st.calculator = self->spawn<caf::linked>(calculator, cs, pub, st.state_machine);
   self->send(st.state_machine, peers_atom::value, st.calculator);
   // The owners, not every keyed worker: one whose key is empty and whose heartbeat is gone (a
@@ -203,9 +215,39 @@ void on_control(leader_ptr self, const watch_update& u) {
   self->send(st.state_machine, n);
 }
 
-leader_actor::behavior_type leader(leader_ptr self, leader_context ctx, leader_settings settings) {
+/// The partition loader, linked like the pipeline: asked first for the coverage check, then by
+/// the calculator.
+void spawn_loader(leader_ptr self) {
+  auto& st = self->state;
+  partition_loader_settings ls;
+  ls.source = st.settings.partitions;
+  ls.options.timeout = st.ctx.config.partition_source_timeout;
+  ls.slot = st.loads;
+  ls.stats = st.ctx.group->metrics;
+  ls.worker = st.ctx.worker;
+  st.loader = self->spawn<caf::linked>(partition_loader, std::move(ls));
+}
+
+/// Loads the partition source for the coverage check, then starts the pipeline (at the latest
+/// once the partition source timeout passed: without a load the first round is due at once).
+void load_then_start(leader_ptr self, published_state published) {
+  auto& st = self->state;
+  auto shared = std::make_shared<published_state>(std::move(published));
+  self->request(st.loader, load_wait(st.ctx.config), load_atom::value)
+      .then([=](const partition_load& load) { start_pipeline(self, std::move(*shared), load); },
+            [=](const caf::error& err) {
+              partition_load none;
+              none.problem = "partition loader: " + describe(err);
+              start_pipeline(self, std::move(*shared), none);
+            });
+}
+
+leader_actor::behavior_type leader(leader_ptr self, leader_context ctx, leader_settings settings,
+                                   std::shared_ptr<load_slot> loads) {
   self->state.ctx = std::move(ctx);
   self->state.settings = std::move(settings);
+  self->state.loads = std::move(loads);
+  spawn_loader(self);
   auto read = [=] {
     auto& st = self->state;
     self->request(st.ctx.group->assignments_kv, derive_timings(st.ctx.config).leader_read,
@@ -215,7 +257,7 @@ leader_actor::behavior_type leader(leader_ptr self, leader_context ctx, leader_s
               auto& s = self->state;
               decode_report where{s.ctx.group->metrics.get(), s.ctx.worker,
                                   bucket_role::assignments, "leader"};
-              start_pipeline(self, read_published(entries, where, s.undecodable));
+              load_then_start(self, read_published(entries, where, s.undecodable));
             },
             [=](const caf::error& err) {
               // Without the published state a leader would undo its predecessors' work:
@@ -235,7 +277,9 @@ leader_actor::behavior_type leader(leader_ptr self, leader_context ctx, leader_s
         // Only a changed source is worth a round (an explicit refresh request always is: that
         // one comes through _control). The calculator holds the last load, so it decides.
         st.refresh_in_flight = true;
-        self->request(st.calculator, derive_timings(st.ctx.config).leader_read, refresh_atom::value)
+        self->request(st.calculator,
+                      derive_timings(st.ctx.config).leader_read + load_wait(st.ctx.config),
+                      refresh_atom::value)
             .then(
                 [=](bool changed) {
                   auto& s = self->state;
@@ -255,8 +299,12 @@ leader_actor::behavior_type leader(leader_ptr self, leader_context ctx, leader_s
 }  // namespace
 
 leader_factory make_leader_factory(leader_settings settings) {
-  return [settings](caf::actor_system& sys, const leader_context& ctx) {
-    return caf::actor_cast<caf::actor>(sys.spawn(leader, ctx, settings));
+  // One slot for every leader this factory makes (a node's successive leaders, or those of the
+  // nodes of a process that share the factory): a load of the source that hangs past a leader's
+  // end is not started again by the next one.
+  auto loads = std::make_shared<load_slot>();
+  return [settings, loads](caf::actor_system& sys, const leader_context& ctx) {
+    return caf::actor_cast<caf::actor>(sys.spawn(leader, ctx, settings, loads));
   };
 }
 

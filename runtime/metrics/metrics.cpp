@@ -39,6 +39,16 @@ std::string_view to_string(breaker_call_result x) {
   return "unknown";
 }
 
+std::string_view to_string(source_failure x) {
+  switch (x) {
+    case source_failure::error:
+      return "error";
+    case source_failure::timeout:
+      return "timeout";
+  }
+  return "unknown";
+}
+
 double breaker_state_value(breaker_state x) {
   switch (x) {
     case breaker_state::closed:
@@ -87,6 +97,11 @@ const prometheus::Histogram::BucketBoundaries kv_buckets{
 // A message handler takes from microseconds (a counter) to its timeout (an external call).
 const prometheus::Histogram::BucketBoundaries handler_buckets{
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+
+// A partition source answers in microseconds (a count) to seconds (a slow query), up to its
+// timeout; a load that hangs past it is observed when it returns, if ever.
+const prometheus::Histogram::BucketBoundaries source_load_buckets{
+    0.0001, 0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 
 // A suspension lasts from a heartbeat interval (a blip) to a whole store outage.
 const prometheus::Histogram::BucketBoundaries suspension_buckets{0.1, 0.25, 0.5, 1,  2.5,
@@ -212,6 +227,21 @@ struct metrics::impl {
   gauges partition_count{gauge(reg, "parti_calculator_partitions",
                                "Partitions placed by the leader's last calculation."),
                          {"worker"}};
+  counters source_failures{
+      counter(reg, "parti_partition_source_failures_total",
+              "Loads of the partition source that failed, by reason: error (returned an error "
+              "or threw) or timeout (no answer within the partition source timeout)."),
+      {"worker", "reason"}};
+  histograms source_load_duration{
+      histogram(reg, "parti_partition_source_load_seconds",
+                "Time a load of the partition source ran, failed ones and late ones included."),
+      {"worker"},
+      source_load_buckets};
+  gauges source_last_success{
+      gauge(reg, "parti_partition_source_last_success_timestamp_seconds",
+            "Unix time of the last load of the partition source that returned a set: the leader "
+            "runs on that set until a newer one loads."),
+      {"worker"}};
   histograms kv_duration{
       histogram(reg, "parti_kv_operation_duration_seconds",
                 "Duration of JetStream KV calls, by operation, failed ones included."),
@@ -332,6 +362,9 @@ struct metrics::impl {
             &rebalance_total,
             &active_workers,
             &partition_count,
+            &source_failures,
+            &source_load_duration,
+            &source_last_success,
             &kv_duration,
             &kv_errors,
             &watcher_failures,
@@ -382,6 +415,23 @@ void metrics::set_calculator_input(std::string_view worker, std::size_t active_w
                                    std::size_t partition_count) {
   impl_->active_workers.at({str(worker)}).Set(static_cast<double>(active_workers));
   impl_->partition_count.at({str(worker)}).Set(static_cast<double>(partition_count));
+}
+
+void metrics::init_partition_source(std::string_view worker) {
+  for (auto reason : {source_failure::error, source_failure::timeout})
+    impl_->source_failures.at({str(worker), str(to_string(reason))});
+}
+
+void metrics::observe_partition_source_load(std::string_view worker, duration took) {
+  impl_->source_load_duration.at({str(worker)}).Observe(seconds(took));
+}
+
+void metrics::count_partition_source_failure(std::string_view worker, source_failure reason) {
+  impl_->source_failures.at({str(worker), str(to_string(reason))}).Increment();
+}
+
+void metrics::set_partition_source_success(std::string_view worker, std::uint64_t unix_ms) {
+  impl_->source_last_success.at({str(worker)}).Set(static_cast<double>(unix_ms) / 1000.0);
 }
 
 void metrics::observe_kv_operation(std::string_view worker, std::string_view operation,

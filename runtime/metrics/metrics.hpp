@@ -32,6 +32,11 @@ namespace parti {
 enum class rebalance_result { success, failure };
 std::string_view to_string(rebalance_result x);
 
+/// Label `reason` of parti_partition_source_failures_total: a load returned an error or threw,
+/// or did not return within the partition source timeout.
+enum class source_failure { error, timeout };
+std::string_view to_string(source_failure x);
+
 /// Label `result` of parti_circuit_breaker_calls_total.
 enum class breaker_call_result { success, failure, rejected };
 std::string_view to_string(breaker_call_result x);
@@ -63,6 +68,16 @@ class metrics {
   /// The input of the last calculation: alive workers and partitions to place.
   void set_calculator_input(std::string_view worker, std::size_t active_workers,
                             std::size_t partition_count);
+
+  // --- leader: partition source (the partition loader) ------------------------------------
+  /// Gives `worker`'s failure counters a series at 0 for every reason, so a rate() over them
+  /// works before the first failure.
+  void init_partition_source(std::string_view worker);
+  /// A load of the partition source ended (returned, failed or threw): how long it ran.
+  void observe_partition_source_load(std::string_view worker, duration took);
+  void count_partition_source_failure(std::string_view worker, source_failure reason);
+  /// A load returned a set; `unix_ms` is when (the age of the set in use is now minus this).
+  void set_partition_source_success(std::string_view worker, std::uint64_t unix_ms);
 
   // --- KV store --------------------------------------------------------------------------------
   /// One KV call (get, put, create, update, erase, write_many...) and how long it took.

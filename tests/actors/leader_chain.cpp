@@ -17,6 +17,7 @@
 
 #include "actors/calculator/calculator_actor.hpp"
 #include "actors/emergency_detector/emergency_detector_actor.hpp"
+#include "actors/partition_loader/partition_loader_actor.hpp"
 #include "actors/publisher/publisher_actor.hpp"
 #include "actors/state_machine/state_machine_actor.hpp"
 #include "actors/worker_monitor/worker_monitor_actor.hpp"
@@ -81,9 +82,15 @@ struct leader_chain_fixture : test::scheduled_system {
     auto pub = sys->spawn(publisher, ps, assignments, heartbeats, sm, detector);
     auto algorithm = strategy_registry().find("sticky");
     BOOST_REQUIRE(algorithm);
+    // The loader runs each load in place: a count source cannot block, and the test scheduler
+    // runs every actor on this thread.
+    partition_loader_settings ls;
+    ls.source = count_source(6);
+    ls.run = [](std::function<void()> job) { job(); };
+    ls.worker = "worker-a";
+    auto loader = sys->spawn(partition_loader, ls);
     auto calc = sys->spawn(
-        calculator, calculator_settings{count_source(6), *algorithm, {}, {}, nullptr, "worker-a"},
-        pub, sm);
+        calculator, calculator_settings{loader, *algorithm, {}, {}, nullptr, "worker-a"}, pub, sm);
     caf::anon_send(sm, peers_atom::value, calc);
     liveness_options lo;
     lo.heartbeat_ttl = ttl;
@@ -95,7 +102,8 @@ struct leader_chain_fixture : test::scheduled_system {
     for (auto a : {caf::actor_cast<caf::actor>(node), caf::actor_cast<caf::actor>(assignments),
                    caf::actor_cast<caf::actor>(heartbeats), caf::actor_cast<caf::actor>(sm),
                    caf::actor_cast<caf::actor>(detector), caf::actor_cast<caf::actor>(pub),
-                   caf::actor_cast<caf::actor>(calc), caf::actor_cast<caf::actor>(monitor)})
+                   caf::actor_cast<caf::actor>(calc), caf::actor_cast<caf::actor>(monitor),
+                   caf::actor_cast<caf::actor>(loader)})
       actors.push_back(a);
     run_all();
   }

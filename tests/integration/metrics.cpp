@@ -274,6 +274,10 @@ void record_one_of_everything(metrics& m) {
   m.count_reader_restart("w-0");
   m.set_consumers_attached("w-0", 8);
   m.set_consume_lag("w-0", 12, {{"p-1", 10}, {"p-2", 2}});
+  m.init_partition_source("w-0");
+  m.observe_partition_source_load("w-0", 2ms);
+  m.count_partition_source_failure("w-0", source_failure::timeout);
+  m.set_partition_source_success("w-0", 1'700'000'000'000);
 }
 
 const std::vector<std::string> every_family{
@@ -281,6 +285,9 @@ const std::vector<std::string> every_family{
     "parti_calculator_rebalance_total",
     "parti_calculator_active_workers",
     "parti_calculator_partitions",
+    "parti_partition_source_failures_total",
+    "parti_partition_source_load_seconds",
+    "parti_partition_source_last_success_timestamp_seconds",
     "parti_kv_operation_duration_seconds",
     "parti_kv_operation_errors_total",
     "parti_watcher_failures_total",
@@ -426,6 +433,30 @@ std::string stderr_of(F body) {
   text << in.rdbuf();
   std::remove(path);
   return text.str();
+}
+
+BOOST_AUTO_TEST_CASE(partition_source_failures_start_at_zero_for_every_reason) {
+  metrics m;
+  m.init_partition_source("w-1");
+  auto text = m.text();
+  BOOST_TEST(
+      value_of(text, R"(parti_partition_source_failures_total{reason="error",worker="w-1"})") ==
+      0.0);
+  BOOST_TEST(
+      value_of(text, R"(parti_partition_source_failures_total{reason="timeout",worker="w-1"})") ==
+      0.0);
+  m.count_partition_source_failure("w-1", source_failure::timeout);
+  m.count_partition_source_failure("w-1", source_failure::timeout);
+  m.set_partition_source_success("w-1", 1'700'000'000'500);
+  m.observe_partition_source_load("w-1", 250ms);
+  text = m.text();
+  BOOST_TEST(
+      value_of(text, R"(parti_partition_source_failures_total{reason="timeout",worker="w-1"})") ==
+      2.0);
+  BOOST_TEST(
+      value_of(text, R"(parti_partition_source_last_success_timestamp_seconds{worker="w-1"})") ==
+      1'700'000'000.5);
+  BOOST_TEST(value_of(text, R"(parti_partition_source_load_seconds_count{worker="w-1"})") == 1.0);
 }
 
 BOOST_AUTO_TEST_CASE(every_undecodable_value_is_counted_and_the_first_logged) {

@@ -54,6 +54,7 @@ BOOST_AUTO_TEST_CASE(defaults_are_those_of_the_design) {
   BOOST_TEST((c.restart_grace == 30s));
   BOOST_TEST((c.drain_timeout == 30s));
   BOOST_TEST((c.hand_off_timeout == 10s));
+  BOOST_TEST((c.partition_source_timeout == 5s));
   BOOST_TEST((c.kv_operation_timeout == 1s));
   BOOST_TEST(c.strategy == "sticky");
   BOOST_TEST((c.hand_off == hand_off_mode::cooperative));
