@@ -58,6 +58,7 @@ const option_table& node_config_options() {
       {"election_ttl", "--election-ttl"},
       {"cold_start_window", "--cold-start-window"},
       {"cold_start_settle", "--cold-start-settle"},
+      {"partition_source_timeout", "--partition-source-timeout"},
       {"planned_scale_window", "--planned-scale-window"},
       {"cooldown", "--cooldown"},
       {"lease_margin", "--lease-margin"},
@@ -98,6 +99,7 @@ status read_durations(const app_options& o, node_config& c) {
       {"cold-start-window", {&o.cold_start_window, &c.cold_start_window}},
       {"planned-scale-window", {&o.planned_scale_window, &c.planned_scale_window}},
       {"cooldown", {&o.cooldown, &c.cooldown}},
+      {"partition-source-timeout", {&o.partition_source_timeout, &c.partition_source_timeout}},
   };
   for (auto& [name, slot] : all) {
     auto d = duration_option(name, *slot.first);
@@ -329,6 +331,10 @@ void add_options(caf::config_option_set& set, app_options& o) {
            with_default("immediate: assign to the workers up after the settle, rebalance when "
                         "the window closes; wait: assign only when the window closes",
                         std::string(to_string(n.cold_start))))
+      .add(o.partition_source_timeout, "partition-source-timeout",
+           with_default("a leader's load of the partitions taking longer is given up (the "
+                        "last good set is kept, the load retried with backoff)",
+                        format_duration(n.partition_source_timeout)))
       .add(o.cold_start_settle, "cold-start-settle",
            "immediate cold start: gather joiners this long before the first assignment; auto: "
            "one heartbeat interval (default: auto)")

@@ -47,6 +47,7 @@ struct app_options {
   std::string election_ttl = "3s";
   std::string cold_start_window = "30s";
   std::string cold_start = "immediate";
+  std::string partition_source_timeout = "5s";
   std::string cold_start_settle = "auto";  // auto: one heartbeat interval
   std::string planned_scale_window = "10s";
   std::string cooldown = "10s";

@@ -221,7 +221,9 @@ bool covered_without(leader_group& g, const std::string& gone, duration timeout)
 
 BOOST_FIXTURE_TEST_SUITE(leader_pipeline, leader_group)
 
-BOOST_AUTO_TEST_CASE(cold_start_assigns_every_partition_once_after_the_window) {
+BOOST_AUTO_TEST_CASE(cold_start_in_wait_mode_assigns_every_partition_once_after_the_window) {
+  // The immediate mode (the default) is integration.cold_start's.
+  config.cold_start = cold_start_mode::wait;
   auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < 5; ++i) add_node();
   BOOST_REQUIRE(test::eventually([&] { return fully_covered(); }, 20s));
