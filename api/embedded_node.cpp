@@ -183,6 +183,14 @@ void on_state(subscriber_ptr self, const node_state_update& u) {
       c.state = *to;
       ++c.entered[index_of(*to)];
       c.id_held = !u.worker.empty() && *to != node_state::init && *to != node_state::claiming_id;
+      if (*to == node_state::claiming_id) {
+        // A lost id drops the assignment at once; the next id's starts afresh (unsuspended:
+        // its lease, not a resume, says when it may be served).
+        c.suspended = false;
+        c.assigned.clear();
+        c.grants.clear();
+        c.valid_until = {};
+      }
     }
     if (!u.worker.empty()) c.worker = u.worker;
   }

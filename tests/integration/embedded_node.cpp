@@ -12,6 +12,7 @@
 #include <atomic>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <thread>
 
 #include "api/embedded_node.hpp"
@@ -143,12 +144,6 @@ struct black_hole {
   ~black_hole() { ::close(fd); }
 };
 
-/// A port where nothing listens (bound once, then closed).
-int closed_port() {
-  black_hole h;
-  return h.port;
-}
-
 void require_started(embedded_node& n) {
   auto started = n.start(10s);
   BOOST_REQUIRE_MESSAGE(started, started.error());
@@ -214,7 +209,7 @@ BOOST_AUTO_TEST_CASE(two_nodes_share_the_partitions_and_a_drain_hands_them_over)
 
 BOOST_AUTO_TEST_CASE(start_fails_clearly_when_the_store_is_not_reachable) {
   recorder rec;
-  auto o = options_for("nats://127.0.0.1:" + std::to_string(closed_port()), count_source(4));
+  auto o = options_for("nats://127.0.0.1:" + std::to_string(free_loopback_port()), count_source(4));
   o.callbacks = rec.callbacks();
   embedded_node node(o);
   auto began = steady::now();
@@ -270,6 +265,56 @@ BOOST_AUTO_TEST_CASE(a_rejected_configuration_fails_at_once_and_is_reported) {
   BOOST_TEST(contains(started.error(), "leader.partitions"), started.error());
   BOOST_TEST(test::eventually(
       [&] { return rec2.has_error(embedded_error_kind::configuration_rejected); }, 2s));
+}
+
+BOOST_AUTO_TEST_CASE(a_throwing_callback_is_reported_and_its_revocation_still_acknowledged) {
+  recorder rec;
+  auto o = options_for(server.url(), count_source(4));
+  o.callbacks = rec.callbacks();
+  o.callbacks.on_assignment = [](const assignment_update& u) {
+    if (!u.removed.empty()) throw std::runtime_error("cannot stop the work");
+  };
+  embedded_node node(o);
+  require_started(node);
+  // The drain revokes everything; the throwing callback acknowledges all the same, so the
+  // drain does not wait for the hand-off timeout (2 s).
+  auto began = steady::now();
+  auto stopped = node.stop(shutdown_intent::drain, 10s);
+  BOOST_TEST(stopped.ok(), stopped.error());
+  BOOST_TEST(steady::now() - began < 1500ms);
+  std::lock_guard<std::mutex> guard(rec.mutex);
+  bool reported = false;
+  for (const auto& e : rec.errors)
+    reported |= e.kind == embedded_error_kind::callback_failed &&
+                contains(e.message, "cannot stop the work");
+  BOOST_TEST(reported);
+  // Callbacks after the throwing one still ran: the state change to Shutdown.
+  BOOST_REQUIRE(!rec.states.empty());
+  BOOST_TEST(rec.states.back().to == "Shutdown");
+}
+
+BOOST_AUTO_TEST_CASE(a_store_outage_and_a_lost_id_are_reported_and_the_node_recovers) {
+  recorder rec;
+  auto o = options_for(server.url(), count_source(4));
+  o.callbacks = rec.callbacks();
+  embedded_node node(o);
+  require_started(node);
+  server.stop();
+  BOOST_TEST(node.wait_for(node_state::degraded, 5s));
+  BOOST_TEST(
+      test::eventually([&] { return rec.has_error(embedded_error_kind::store_unreachable); }, 2s));
+  // The outage outlasts the id TTL: the node cannot have renewed its claim, so it gives the id
+  // up and claims one again once the store is back.
+  std::this_thread::sleep_for(o.config.id_ttl);
+  server.start();
+  BOOST_TEST(test::eventually([&] { return rec.has_error(embedded_error_kind::id_lost); }, 10s));
+  BOOST_TEST(test::eventually(
+      [&] {
+        auto a = node.current_assignment();
+        return node.state() == node_state::stable && a.owned.size() == 4u && a.valid_at(boot_now());
+      },
+      10s));
+  BOOST_TEST(node.stop(shutdown_intent::drain, 10s).ok());
 }
 
 BOOST_AUTO_TEST_CASE(callbacks_run_in_order_on_the_executor_thread_under_a_burst) {
