@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -80,6 +81,8 @@ struct embedded_node::core {
   std::uint64_t version = 0;
   time_point valid_until{};
   bool stopping = false;  // stop() asked: the node's end is expected
+  /// False once the facade's own actor system is going away: no more messages into it.
+  std::shared_ptr<std::atomic<bool>> actors_alive = std::make_shared<std::atomic<bool>>(true);
   bool node_ended = false;
   std::string end_reason;
 
@@ -156,14 +159,17 @@ caf::result<void> on_assignment(subscriber_ptr self, const assignment_update& u)
   auto rp = self->make_response_promise();
   auto me = caf::actor_cast<caf::actor>(self);
   auto cb = c.callbacks.on_assignment;
-  bool queued = c.executor.post([cb, u, me, id] {
-    // Acknowledged also when the callback throws: the executor catches it after this task's
-    // callback part, so the acknowledgement must not depend on a normal return.
+  bool queued = c.executor.post([cb, u, me, id, alive = c.actors_alive] {
+    // Acknowledged also when the callback throws (the executor catches it outside this task),
+    // and never into an actor system that is gone (a callback that outlived the facade).
     struct acknowledge {
       caf::actor me;
       std::uint64_t id;
-      ~acknowledge() { caf::anon_send(me, revoke_ack_atom::value, id); }
-    } ack{me, id};
+      std::shared_ptr<std::atomic<bool>> alive;
+      ~acknowledge() {
+        if (*alive) caf::anon_send(me, revoke_ack_atom::value, id);
+      }
+    } ack{me, id, alive};
     if (cb) cb(u);
   });
   if (!queued) {  // stopping: nobody runs callbacks any more
@@ -409,9 +415,9 @@ embedded_node::~embedded_node() {
       log(log_level::warning, "embedded node: ", ok.error());
   }
   m.finish(std::chrono::seconds(5));
-  if (m.subscriber && !m.node) caf::anon_send_exit(m.subscriber, caf::exit_reason::user_shutdown);
   m.subscriber = nullptr;
   m.node = nullptr;
+  if (m.own_system) *m.shared->actors_alive = false;
   m.own_system.reset();  // waits for our actors (the KV actors of the closed group among them)
   m.group.reset();
   m.conn.reset();

@@ -185,6 +185,19 @@ BOOST_AUTO_TEST_CASE(a_single_node_starts_owns_every_partition_and_stops) {
   BOOST_TEST(!rec.has_error(embedded_error_kind::node_failed));
 }
 
+BOOST_AUTO_TEST_CASE(a_node_that_ends_without_stop_is_reported) {
+  recorder rec;
+  auto o = options_for(server.url(), count_source(4));
+  o.callbacks = rec.callbacks();
+  embedded_node node(sys, o);  // attached to the fixture's actor system
+  require_started(node);
+  caf::anon_send_exit(node.node(), caf::exit_reason::kill);
+  BOOST_TEST(test::eventually([&] { return rec.has_error(embedded_error_kind::node_failed); }, 5s));
+  BOOST_TEST(node.current_assignment().owned.empty());
+  BOOST_TEST(!node.is_leader());
+  BOOST_TEST(node.stop(shutdown_intent::drain, 1s).ok());  // ended already: nothing to stop
+}
+
 BOOST_AUTO_TEST_CASE(two_nodes_share_the_partitions_and_a_drain_hands_them_over) {
   shared_group g(*this, facade_config());
   auto o = options_for(server.url(), count_source(6));
