@@ -150,7 +150,7 @@ class embedded_node {
   /// The thread every callback runs on.
   std::thread::id executor_thread_id() const;
 
-  struct core;  // shared with the subscriber actor
+  struct core;  // implementation detail: the state shared with the subscriber actor
 
  private:
   struct impl;
