@@ -11,7 +11,8 @@ namespace parti {
 
 namespace {
 std::atomic<int> level_{static_cast<int>(log_level::info)};
-std::mutex mutex_;
+std::mutex mutex_;  // one line at a time, to stderr or the sink
+log_sink sink_;     // guarded by mutex_
 const char* names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
 }  // namespace
 
@@ -31,7 +32,19 @@ log_level current_log_level() {
   return static_cast<log_level>(level_.load());
 }
 
+void set_log_sink(log_sink sink) {
+  std::lock_guard<std::mutex> guard(mutex_);
+  sink_ = std::move(sink);
+}
+
 void write_log(log_level level, const std::string& line) {
+  {
+    std::lock_guard<std::mutex> guard(mutex_);
+    if (sink_) {
+      sink_(level, line);
+      return;
+    }
+  }
   using namespace std::chrono;
   auto now = system_clock::now();
   auto t = system_clock::to_time_t(now);

@@ -5,6 +5,8 @@
 // assignment_update (the partitions this worker must now serve), state change and leadership
 // change. A real application would start and stop its consumers in the assignment handler;
 // the node counts an assignment as applied once the handler returns.
+// apps/embed-example-plain shows the other way: a plain program without an actor system, through
+// the synchronous facade parti::embedded_node (docs/EMBEDDING.md).
 //
 //   embed-example                          starts a local nats-server for itself
 //   embed-example --nats-url=nats://127.0.0.1:4222 --partitions=8 --run-for=10s

@@ -1,5 +1,7 @@
-// The embedding example, run as built: its own actor hears the node's messages, among them an
-// assignment_update covering every partition (it is alone in its group), and it stops cleanly.
+// The embedding examples, run as built: embed-example (the application's own actor hears the
+// node's messages) and embed-example-plain (a plain program, through the synchronous facade:
+// its callbacks hear them). Each is told an assignment_update covering every partition (it is
+// alone in its group), and stops cleanly.
 #include <boost/test/unit_test.hpp>
 
 #include <regex>
@@ -16,7 +18,7 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-void check_output(const test::program_result& r) {
+void check_output(const test::program_result& r, const std::string& program = "embed-example") {
   BOOST_TEST(r.code == 0, r.output());
   BOOST_TEST(contains(r.out, "node_state_update worker-0: ClaimingID -> Election"), r.output());
   BOOST_TEST(contains(r.out, "leadership_update worker-0: leads with epoch"), r.output());
@@ -24,7 +26,7 @@ void check_output(const test::program_result& r) {
   BOOST_TEST(std::regex_search(r.out, std::regex("assignment_update worker-0 e[0-9]+ v[0-9]+ "
                                                  "\\(cold_start\\): owns 3 \\[p-0 p-1 p-2\\]")),
              r.output());
-  BOOST_TEST(contains(r.out, "embed-example: stopped"), r.output());
+  BOOST_TEST(contains(r.out, program + ": stopped"), r.output());
 }
 
 }  // namespace
@@ -39,4 +41,31 @@ BOOST_AUTO_TEST_CASE(the_example_prints_its_assignment_on_a_given_server) {
   check_output(test::run_program({test::app_binary("embed-example"), "--nats-url=" + server.url(),
                                   "--partitions=3", "--run-for=4s"},
                                  60s));
+}
+
+BOOST_AUTO_TEST_CASE(the_plain_example_prints_its_assignment_on_an_embedded_server) {
+  check_output(
+      test::run_program({test::app_binary("embed-example-plain"), "--partitions=3", "--run-for=2s"},
+                        60s),
+      "embed-example-plain");
+}
+
+BOOST_AUTO_TEST_CASE(the_plain_example_prints_its_assignment_on_a_given_server) {
+  local_nats_server server;
+  auto r = test::run_program({test::app_binary("embed-example-plain"), "--nats-url=" + server.url(),
+                              "--partitions=3", "--run-for=2s"},
+                             60s);
+  check_output(r, "embed-example-plain");
+  // start() returned with the assignment applied: the program says so before it runs.
+  BOOST_TEST(contains(r.out, "started as worker-0 on " + server.url() + ", owns 3 [p-0 p-1 p-2]"),
+             r.output());
+}
+
+BOOST_AUTO_TEST_CASE(the_plain_example_fails_clearly_without_a_server) {
+  auto r = test::run_program({test::app_binary("embed-example-plain"),
+                              "--nats-url=nats://127.0.0.1:1", "--start-timeout=1s"},
+                             60s);
+  BOOST_TEST(r.code == 1, r.output());
+  BOOST_TEST(contains(r.err, "no worker id held"), r.output());
+  BOOST_TEST(contains(r.err, "not reachable"), r.output());
 }
