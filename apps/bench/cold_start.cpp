@@ -5,17 +5,26 @@
 // baseline of every figure (baseline_p50).
 //
 // bench_cold_start [--nodes 10,100] [--rounds 1] [--window 30s] [--json FILE] [--binary PATH]
-//                  [--log-level info]
+//                  [--log-level info] [--late-share 0] [--late-after 5s]
+//
+// With --late-share F > 0 each node count N also runs with late joiners: round(F x N) more
+// nodes in a second parti-node process started --late-after after the election, while an
+// immediate cold start's window is still open. Nodes of one process all start within about a
+// second, so in the simultaneous start every node is in the first round and nothing is left to
+// move; the late joiners are what gives the window's round (and the moved figures) something to
+// do. Partitions stay 10 x N; the balance is over all N + late workers.
 //
 // Per round and node count, each mode runs once (the order alternates between rounds), each on
 // a nats-server of its own (a fresh store: no assignment, no ids, no leader from an earlier run)
-// and a group of its own. The process's /status is sampled every 100 ms; t0 is just before the
-// fork of parti-node. Definitions (all times from t0 unless said):
+// and a group of its own. The processes' /status is sampled every 100 ms (a sample counts only
+// when every process answered); t0 is just before the fork of the first parti-node. Definitions
+// (all times from t0 unless said):
 //  - elected: the first sample in which some node reports `leader`. "from election" figures are
 //    measured from it; the leader's cold-start window opens about then.
 //  - covered: the first sample in which every partition p-0 .. p-(P-1) is owned by exactly one
 //    worker (fleet::fully_covered).
-//  - balanced: covered, and each of the N workers (those owning nothing count with 0) owns a
+//  - balanced: covered, and each of the N (+ late) workers (those owning nothing count with 0) owns
+//  a
 //    number of partitions within +-1 of the mean P / N.
 //  - final balance: the observation ends once at least window + 10 s passed since the election
 //    (past the window's close, and its round, when no join extended it) and the ownership has
@@ -28,12 +37,13 @@
 //    -> A counts 2 there and 0 in moved). optimum: P - sum over workers of
 //    min(count at first coverage, target), the targets balanced over the final workers with the
 //    P mod N larger targets given to the largest holders at first coverage (ties by name).
-//  - rounds: successful rebalance rounds, from the process's parti_calculator_rebalance_total
+//  - rounds: successful rebalance rounds, from the processes' parti_calculator_rebalance_total
 //    at the end, summed over reasons (the reasons are printed on stderr).
 //
 // Timings: parti-node's defaults (heartbeat 1 s, TTL 3 s, cold-start settle one heartbeat,
 // cold-start window 30 s, cooldown 10 s) except the partitions (10 per node). None needs to
-// change: a configuration takes about window + 15 s, 4 configurations about 3 minutes a round.
+// change: a configuration takes about window + 15 s (+ late-after with late joiners): 4
+// configurations about 3 minutes a round, 8 with late joiners about 6.5 minutes.
 // A --window under 10 s (for a quick try) also sets the planned-scale window and the cooldown to
 // it, which parti-node requires (cold-start window >= planned-scale window >= cooldown).
 // Node logs go to a temporary directory, printed on stderr with each configuration's result.
@@ -45,6 +55,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -71,6 +82,10 @@ struct options {
   std::string json;
   std::string binary;
   std::string log_level = "info";
+  /// Late joiners: with a share > 0, each node count also runs with share x N more nodes, in a
+  /// second process started `late_after` after the election.
+  double late_share = 0;
+  duration late_after = std::chrono::seconds(5);
 };
 
 /// What one start of one configuration gave; times in ms from t0, negative when never seen.
@@ -144,13 +159,35 @@ std::map<std::string, double> rounds_by_reason(const std::string& text) {
   return out;
 }
 
-std::string tag_of(int nodes, const std::string& mode) {
-  return std::to_string(nodes) + "_nodes_" + mode;
+/// One configuration: `nodes` started at once, `late` more in a second process later.
+struct setup {
+  int nodes = 0;
+  int late = 0;
+  std::string mode;
+};
+
+std::string tag_of(int nodes, int late, const std::string& mode) {
+  return std::to_string(nodes) + "_nodes_" + (late ? std::to_string(late) + "_late_" : "") + mode;
+}
+std::string tag_of(const setup& s) {
+  return tag_of(s.nodes, s.late, s.mode);
 }
 
-outcome run_one(const options& opt, int nodes, const std::string& mode, int round) {
-  const auto partitions = static_cast<std::uint32_t>(nodes) * 10;
-  const auto group = "cold-" + tag_of(nodes, mode) + "-" + std::to_string(round);
+/// Every node of every live member, or nothing when one of them did not answer.
+std::optional<std::vector<fleet::node_view>> sample_all(fleet::fleet& f) {
+  std::vector<fleet::node_view> out;
+  for (int i : f.alive()) {
+    auto s = f.status(i, std::chrono::seconds(2));
+    if (!s) return std::nullopt;
+    out.insert(out.end(), s->begin(), s->end());
+  }
+  return out;
+}
+
+outcome run_one(const options& opt, const setup& cfg, int round) {
+  const int nodes = cfg.nodes + cfg.late;  // in the end
+  const auto partitions = static_cast<std::uint32_t>(cfg.nodes) * 10;
+  const auto group = "cold-" + tag_of(cfg) + "-" + std::to_string(round);
   auto logs = (std::filesystem::temp_directory_path() /
                ("parti-cold-start-" + std::to_string(::getpid())) / group)
                   .string();
@@ -158,9 +195,8 @@ outcome run_one(const options& opt, int nodes, const std::string& mode, int roun
   local_nats_server nats;
   std::vector<std::string> args{"--nats-url=" + nats.url(),
                                 "--group=" + group,
-                                "--workers=" + std::to_string(nodes),
                                 "--partitions=" + std::to_string(partitions),
-                                "--cold-start=" + mode,
+                                "--cold-start=" + cfg.mode,
                                 "--cold-start-window=" + format_duration(opt.window),
                                 "--log-level=" + opt.log_level};
   // parti-node wants cold-start window >= planned-scale window (10 s) >= cooldown (10 s).
@@ -171,7 +207,8 @@ outcome run_one(const options& opt, int nodes, const std::string& mode, int roun
   outcome out;
   const auto limit = 4 * opt.window + std::chrono::seconds(60);
   const auto t0 = clock_type::now();
-  const int index = f.start();
+  f.start(std::nullopt, {"--workers=" + std::to_string(cfg.nodes)});
+  bool late_started = cfg.late == 0;
   owners at_coverage, last_seen, previous;
   holdings last_holdings;
   double changed_at = -1;  // the first sample of the current ownership
@@ -179,8 +216,13 @@ outcome run_one(const options& opt, int nodes, const std::string& mode, int roun
   int moved_seen = 0;
   while (clock_type::now() - t0 < limit) {
     auto next = clock_type::now() + sample_interval;
-    auto status = f.status(index, std::chrono::seconds(2));
+    auto status = sample_all(f);
     const double now = ms_since(t0);
+    if (!late_started && out.elected >= 0 &&
+        now - out.elected >= std::chrono::duration<double, std::milli>(opt.late_after).count()) {
+      f.start(std::nullopt, {"--workers=" + std::to_string(cfg.late)});
+      late_started = true;
+    }
     if (status) {
       fleet::ownership o;
       holdings h;
@@ -211,14 +253,15 @@ outcome run_one(const options& opt, int nodes, const std::string& mode, int roun
       previous = std::move(single);
       last_covered = covered;
       const bool settled =
-          covered && balanced(last_holdings, nodes, partitions) && out.elected >= 0 &&
+          late_started && covered && balanced(last_holdings, nodes, partitions) &&
+          out.elected >= 0 &&
           now - out.elected >=
               std::chrono::duration<double, std::milli>(opt.window + past_window).count() &&
           now - changed_at >= std::chrono::duration<double, std::milli>(quiet_period).count();
       if (settled) break;
     }
     f.reap();
-    if (f.alive().empty()) {
+    if (f.alive().size() != f.members().size()) {
       std::fprintf(stderr, "bench_cold_start: parti-node exited, see %s\n", logs.c_str());
       break;
     }
@@ -232,14 +275,19 @@ outcome run_one(const options& opt, int nodes, const std::string& mode, int roun
     for (const auto& [partition, worker] : at_coverage)
       if (previous.count(partition) && previous.at(partition) != worker) ++out.moved;
   }
-  auto metrics = f.alive().empty()
-                     ? http_reply{}
-                     : http_get(f.members().at(static_cast<std::size_t>(index)).metrics_port,
-                                "/metrics", std::chrono::seconds(10));
-  if (metrics.ok()) {
+  // Only a leader counts rounds; a leader change would show as rounds in two members.
+  std::map<std::string, double> rounds;
+  bool answered = !f.alive().empty();
+  for (int i : f.alive()) {
+    auto metrics = http_get(f.members().at(static_cast<std::size_t>(i)).metrics_port, "/metrics",
+                            std::chrono::seconds(10));
+    answered = answered && metrics.ok();
+    for (const auto& [reason, count] : rounds_by_reason(metrics.body)) rounds[reason] += count;
+  }
+  if (answered) {
     out.rounds = 0;
     std::string reasons;
-    for (const auto& [reason, count] : rounds_by_reason(metrics.body)) {
+    for (const auto& [reason, count] : rounds) {
       out.rounds += count;
       reasons += " " + reason + "=" + std::to_string(static_cast<int>(count));
     }
@@ -248,9 +296,9 @@ outcome run_one(const options& opt, int nodes, const std::string& mode, int roun
   std::fprintf(stderr,
                "%s round %d: elected %.0f ms, covered %.0f ms (%d workers), final balance %.0f ms, "
                "moved %d (seen %d, optimum %d); logs %s\n",
-               tag_of(nodes, mode).c_str(), round, out.elected, out.covered, out.first_owners,
-               out.balanced, out.moved, out.moved_seen, out.optimum, logs.c_str());
-  f.signal(index, SIGKILL);
+               tag_of(cfg).c_str(), round, out.elected, out.covered, out.first_owners, out.balanced,
+               out.moved, out.moved_seen, out.optimum, logs.c_str());
+  for (int i : f.alive()) f.signal(i, SIGKILL);
   return out;
 }
 
@@ -288,17 +336,27 @@ int main(int argc, char** argv) {
       opt.binary = value;
     else if (arg == "--log-level")
       opt.log_level = value;
+    else if (arg == "--late-share")
+      opt.late_share = std::stod(value);
+    else if (arg == "--late-after")
+      opt.late_after = parse_duration(value).value();
     else
       return std::fprintf(stderr, "bench_cold_start: unknown argument %s\n", arg.c_str()), 2;
   }
   const std::vector<std::string> modes{"immediate", "wait"};
-  // (nodes, mode) -> outcomes over the rounds
-  std::map<std::pair<int, std::string>, std::vector<outcome>> results;
-  for (int round = 0; round < opt.rounds; ++round)
+  // (nodes, late) of every configuration, the simultaneous starts first.
+  std::vector<std::pair<int, int>> shapes;
+  for (int nodes : opt.nodes) shapes.emplace_back(nodes, 0);
+  if (opt.late_share > 0)
     for (int nodes : opt.nodes)
+      shapes.emplace_back(nodes, std::max(1, static_cast<int>(opt.late_share * nodes + 0.5)));
+  // tag -> outcomes over the rounds
+  std::map<std::string, std::vector<outcome>> results;
+  for (int round = 0; round < opt.rounds; ++round)
+    for (const auto& [nodes, late] : shapes)
       for (std::size_t m = 0; m < modes.size(); ++m) {
-        const auto& mode = modes[(m + static_cast<std::size_t>(round)) % modes.size()];
-        results[{nodes, mode}].push_back(run_one(opt, nodes, mode, round));
+        setup cfg{nodes, late, modes[(m + static_cast<std::size_t>(round)) % modes.size()]};
+        results[tag_of(cfg)].push_back(run_one(opt, cfg, round));
       }
 
   std::vector<bench::figure> figures;
@@ -334,20 +392,21 @@ int main(int argc, char** argv) {
       {"rounds", "rounds", [](const outcome& o) { return o.rounds; },
        "successful rebalance rounds (parti_calculator_rebalance_total)"},
   };
-  for (int nodes : opt.nodes) {
+  for (const auto& [nodes, late] : shapes) {
     for (const auto& m : measures) {
-      bench::figure base{std::string("cold_start_") + m.name + "_" + tag_of(nodes, "wait"),
+      bench::figure base{std::string("cold_start_") + m.name + "_" + tag_of(nodes, late, "wait"),
                          m.unit,
                          {},
                          std::nullopt,
                          m.note};
-      for (const auto& o : results[{nodes, "wait"}]) add(base, m.get(o));
-      bench::figure main{std::string("cold_start_") + m.name + "_" + tag_of(nodes, "immediate"),
-                         m.unit,
-                         {},
-                         std::nullopt,
-                         m.note};
-      for (const auto& o : results[{nodes, "immediate"}]) add(main, m.get(o));
+      for (const auto& o : results[tag_of(nodes, late, "wait")]) add(base, m.get(o));
+      bench::figure main{
+          std::string("cold_start_") + m.name + "_" + tag_of(nodes, late, "immediate"),
+          m.unit,
+          {},
+          std::nullopt,
+          m.note};
+      for (const auto& o : results[tag_of(nodes, late, "immediate")]) add(main, m.get(o));
       if (!base.samples.empty()) main.baseline_p50 = base.percentile(0.5);
       figures.push_back(std::move(main));
       figures.push_back(std::move(base));
