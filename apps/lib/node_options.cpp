@@ -331,13 +331,13 @@ void add_options(caf::config_option_set& set, app_options& o) {
            with_default("immediate: assign to the workers up after the settle, rebalance when "
                         "the window closes; wait: assign only when the window closes",
                         std::string(to_string(n.cold_start))))
+      .add(o.cold_start_settle, "cold-start-settle",
+           "immediate cold start: gather joiners this long before the first assignment; auto: "
+           "one heartbeat interval (default: auto)")
       .add(o.partition_source_timeout, "partition-source-timeout",
            with_default("a leader's load of the partitions taking longer is given up (the "
                         "last good set is kept, the load retried with backoff)",
                         format_duration(n.partition_source_timeout)))
-      .add(o.cold_start_settle, "cold-start-settle",
-           "immediate cold start: gather joiners this long before the first assignment; auto: "
-           "one heartbeat interval (default: auto)")
       .add(o.planned_scale_window, "planned-scale-window",
            with_default("batch joining workers for this long",
                         format_duration(n.planned_scale_window)))
