@@ -1,10 +1,13 @@
 // Cold start against real parti-node processes on a real nats-server: six nodes started together
 // own every partition within the settle + 2 s of the first election (immediate mode, the
 // default), workers that join during the window are balanced when it closes with at most one
-// move more than the optimum, and `--cold-start=wait` assigns nothing before the window closes.
+// move more than the optimum, `--cold-start=wait` assigns nothing before the window closes, and
+// a leader killed between the first round and the window's end loses nothing.
 // Every /status sample (all nodes read at once, every 20 ms) must show no partition with two
 // owners, and the served spans of /debug/ownership are checked exactly.
 #include <boost/test/unit_test.hpp>
+
+#include <signal.h>
 
 #include <algorithm>
 #include <chrono>
@@ -15,6 +18,7 @@
 
 // The fleet driver is part of the parti_apps library (linked by tests/CMakeLists.txt).
 #include "apps/lib/fleet.hpp"
+#include "runtime/clock.hpp"
 #include "runtime/nats/local_server.hpp"
 #include "tests/support/fleet_observer.hpp"
 #include "tests/support/kept_dir.hpp"
@@ -223,4 +227,35 @@ BOOST_AUTO_TEST_CASE(wait_mode_assigns_nothing_before_the_window_closes) {
   for (const auto& s : obs.since(first->elected))
     if (s.finished < first->elected + 3500ms) BOOST_TEST_REQUIRE(s.owners().empty());
   no_two_owner_samples(obs);
+}
+
+// The leader is killed (SIGKILL) after the first round, while the cold-start window still runs:
+// the next leader finds that round's assignment (no cold start any more), the dead leader's
+// partitions move once its lease is over, and no partition ever has two owners.
+BOOST_AUTO_TEST_CASE(a_leader_killed_inside_the_window_loses_nothing) {
+  local_nats_server nats;
+  log_dir logs;
+  fleet::fleet f(test::app_binary("parti-node"), scaled_args(nats.url(), "immediate"), logs.path);
+  start_together(f, 4, {});
+  observer obs(test::ports_of(f));
+  BOOST_REQUIRE_MESSAGE(await_first_coverage(obs, 20s), "no full coverage within 20 s");
+  auto leader = f.leader();
+  BOOST_REQUIRE(leader);
+  // The dead process cannot be asked afterwards: its spans up to now, the open ones ending at
+  // the kill.
+  std::int64_t read_at = 0;
+  auto dead_spans = f.served_spans(leader->first, ms(2000), &read_at);
+  BOOST_REQUIRE(dead_spans);
+  f.signal(leader->first, SIGKILL);
+  auto killed_at = boot_now().time_since_epoch().count();
+  for (auto& span : *dead_spans)
+    if (span.to >= read_at) span.to = killed_at;
+  std::vector<int> rest;
+  for (int i : indices(0, 4))
+    if (i != leader->first) rest.push_back(i);
+  auto after =
+      obs.await([&](const sample& s) { return test::converged(s, rest, partition_count); }, 20s);
+  BOOST_TEST(after.has_value(), "the three others did not converge within 20 s");
+  no_two_owner_samples(obs);
+  test::no_two_owners_at_any_moment(f, *dead_spans);
 }
