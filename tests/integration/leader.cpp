@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <sstream>
 
 #include "actors/leader/leader_actor.hpp"
 #include "messages/codec.hpp"
@@ -243,6 +244,61 @@ BOOST_AUTO_TEST_CASE(cold_start_in_wait_mode_assigns_every_partition_once_after_
   BOOST_TEST(text.find("parti_node_leader{worker=\"" + leader_id + "\"} 1") != std::string::npos);
   BOOST_TEST(text.find("parti_unassigned_partitions{worker=\"" + leader_id + "\"} 0") !=
              std::string::npos);
+}
+
+/// Whether some sample of `family` in `text` is labelled worker="`worker`" (not merely
+/// observed_worker="`worker`").
+bool reports(const std::string& text, const std::string& family, const std::string& worker) {
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(family + "{", 0) != 0) continue;
+    for (const char* before : {"{", ","})
+      if (line.find(before + std::string("worker=\"") + worker + "\"") != std::string::npos)
+        return true;
+  }
+  return false;
+}
+
+BOOST_AUTO_TEST_CASE(a_former_leader_reports_no_leader_only_series) {
+  for (int i = 0; i < 2; ++i) add_node();
+  BOOST_REQUIRE(test::eventually([&] { return settled_at(*this, partition_count / 2); }, 20s));
+  auto old = sole_leader()->worker;
+  const std::vector<std::string> leader_only{
+      "parti_unassigned_partitions",     "parti_handoff_partitions",
+      "parti_calculator_active_workers", "parti_calculator_rebalance_total",
+      "parti_heartbeat_age_seconds",     "parti_partition_source_last_success_timestamp_seconds"};
+  auto text = group->metrics->text();
+  for (const auto& family : leader_only) BOOST_TEST(reports(text, family, old), family);
+  // The error counters of the group's KV actors exist before any such error.
+  BOOST_TEST(
+      text.find(
+          R"(parti_kv_operation_errors_total{kind="bucket_mismatch",operation="purge",worker=""} 0)") !=
+      std::string::npos);
+
+  auto victim = node_of(old);
+  stop(victim, shutdown_intent::drain);
+  forget(victim);
+  std::string successor;
+  BOOST_REQUIRE(test::eventually(
+      [&] {
+        auto s = sole_leader();
+        if (!s || s->worker == old) return false;
+        successor = s->worker;
+        return reports(group->metrics->text(), "parti_unassigned_partitions", successor);
+      },
+      20s));
+  BOOST_REQUIRE(test::eventually([&] { return fully_covered(); }, 20s));
+  text = group->metrics->text();
+  for (const auto& family : leader_only) BOOST_TEST(!reports(text, family, old), family);
+  BOOST_TEST(
+      text.find("parti_unassigned_partitions{worker=\"" + successor + "\"} 0") != std::string::npos,
+      text);
+  // Every breaker of the group's KV actors has a series of its own, labelled by bucket.
+  for (auto role :
+       {bucket_role::ids, bucket_role::election, bucket_role::heartbeats, bucket_role::assignments})
+    BOOST_TEST(text.find("parti_circuit_breaker_state{bucket=\"" + bucket_name(config.group, role) +
+                         "\",shard=\"0\"") != std::string::npos,
+               role);
 }
 
 BOOST_AUTO_TEST_CASE(scale_up_and_down_moves_near_the_optimum) {
