@@ -215,6 +215,17 @@ void on_control(leader_ptr self, const watch_update& u) {
   self->send(st.state_machine, n);
 }
 
+/// The leader-only series of this worker exist while this leader runs: they go when it ends, by
+/// a step-down (the node stops it) or a failure alike, so a former leader does not keep
+/// reporting its last unassigned partitions beside the new leader's.
+void track_leading(leader_ptr self) {
+  auto stats = self->state.ctx.group->metrics;
+  if (!stats) return;
+  auto worker = self->state.ctx.worker;
+  stats->begin_leading(worker);
+  self->attach_functor([stats, worker] { stats->end_leading(worker); });
+}
+
 /// The partition loader, linked like the pipeline: asked first for the coverage check, then by
 /// the calculator.
 void spawn_loader(leader_ptr self) {
@@ -247,6 +258,7 @@ leader_actor::behavior_type leader(leader_ptr self, leader_context ctx, leader_s
   self->state.ctx = std::move(ctx);
   self->state.settings = std::move(settings);
   self->state.loads = std::move(loads);
+  track_leading(self);
   spawn_loader(self);
   auto read = [=] {
     auto& st = self->state;

@@ -138,6 +138,15 @@ state_machine_actor::behavior_type state_machine(self_ptr self, state_machine_se
                                                  group_phase_listener node) {
   self->state.settings = std::move(settings);
   self->state.node = std::move(node);
+  if (auto& stats = self->state.settings.stats) {
+    std::vector<std::string_view> reasons;
+    for (auto r :
+         {rebalance_reason::cold_start, rebalance_reason::planned_scale, rebalance_reason::drain,
+          rebalance_reason::restart_expired, rebalance_reason::emergency, rebalance_reason::manual,
+          rebalance_reason::refresh})
+      reasons.emplace_back(to_string(r));
+    stats->init_rebalance(self->state.settings.worker, reasons);
+  }
   // Every handler but `peers` changes the rules (once there are any), then drives them.
   auto with_rules = [=](auto f) {
     if (self->state.rules) f();

@@ -259,15 +259,16 @@ struct metrics::impl {
                             {"worker", "bucket"}};
   gauges breaker_states{
       gauge(reg, "parti_circuit_breaker_state",
-            "State of the circuit breaker in front of the store: 0 closed, 1 open, 2 half-open."),
-      {"worker"}};
+            "State of each circuit breaker in front of the store (one per bucket and shard of its "
+            "KV actor): 0 closed, 1 open, 2 half-open."),
+      {"worker", "bucket", "shard"}};
   counters breaker_calls{
       counter(reg, "parti_circuit_breaker_calls_total",
               "Calls through the circuit breaker, by result (success, failure, rejected)."),
-      {"worker", "result"}};
+      {"worker", "bucket", "shard", "result"}};
   counters breaker_changes{counter(reg, "parti_circuit_breaker_state_changes_total",
                                    "State changes of the circuit breaker, by from and to state."),
-                           {"worker", "from", "to"}};
+                           {"worker", "bucket", "shard", "from", "to"}};
   counters retry_attempts{counter(reg, "parti_retry_attempts_total",
                                   "Retries of a failed operation (first attempts not counted)."),
                           {"worker", "operation"}};
@@ -357,6 +358,30 @@ struct metrics::impl {
             "partition, when per-partition metrics are enabled)."),
       {"worker", "partition"}};
 
+  /// The series only a leader writes; they go when the worker stops leading.
+  std::vector<series_base*> leader_only() {
+    return {&rebalance_duration,  &rebalance_total,       &active_workers,
+            &partition_count,     &source_failures,       &source_load_duration,
+            &source_last_success, &unassigned_partitions, &handoff_partitions,
+            &heartbeat_age};
+  }
+
+  /// Runs `write` unless `worker`'s leaders all ended (a late write of an ending leader's
+  /// child). Under the lock that end_leading holds while it removes the series, so no write
+  /// lands between the check and the removal.
+  template <class F>
+  void leader_write(std::string_view worker, F write) {
+    std::lock_guard<std::mutex> lock(leading_mutex);
+    auto it = leading.find(worker);
+    if (it != leading.end() && it->second == 0) return;
+    write();
+  }
+
+  /// Running leaders by worker. A worker absent here was never announced by begin_leading (a
+  /// direct user of these methods): its leader-only writes are always taken.
+  std::mutex leading_mutex;
+  std::map<std::string, int, std::less<>> leading;
+
   std::vector<series_base*> all() {
     return {&rebalance_duration,
             &rebalance_total,
@@ -405,33 +430,80 @@ metrics::metrics(std::shared_ptr<prometheus::Registry> registry)
 
 metrics::~metrics() = default;
 
+void metrics::begin_leading(std::string_view worker) {
+  std::lock_guard<std::mutex> lock(impl_->leading_mutex);
+  auto it = impl_->leading.find(worker);
+  if (it == impl_->leading.end()) it = impl_->leading.emplace(str(worker), 0).first;
+  ++it->second;
+}
+
+void metrics::end_leading(std::string_view worker) {
+  std::lock_guard<std::mutex> lock(impl_->leading_mutex);
+  auto it = impl_->leading.find(worker);
+  if (it == impl_->leading.end()) it = impl_->leading.emplace(str(worker), 0).first;
+  if (it->second > 0) --it->second;
+  if (it->second > 0) return;  // a restarted leader of this worker runs already
+  for (auto* s : impl_->leader_only()) s->forget_worker(worker);
+}
+
+void metrics::init_rebalance(std::string_view worker,
+                             const std::vector<std::string_view>& reasons) {
+  impl_->leader_write(worker, [&] {
+    for (auto reason : reasons)
+      for (auto result : {rebalance_result::success, rebalance_result::failure})
+        impl_->rebalance_total.at({str(worker), str(reason), str(to_string(result))});
+  });
+}
+
 void metrics::observe_rebalance(std::string_view worker, std::string_view reason,
                                 rebalance_result result, duration took) {
-  impl_->rebalance_duration.at({str(worker), str(reason)}).Observe(seconds(took));
-  impl_->rebalance_total.at({str(worker), str(reason), str(to_string(result))}).Increment();
+  impl_->leader_write(worker, [&] {
+    impl_->rebalance_duration.at({str(worker), str(reason)}).Observe(seconds(took));
+    impl_->rebalance_total.at({str(worker), str(reason), str(to_string(result))}).Increment();
+  });
 }
 
 void metrics::set_calculator_input(std::string_view worker, std::size_t active_workers,
                                    std::size_t partition_count) {
-  impl_->active_workers.at({str(worker)}).Set(static_cast<double>(active_workers));
-  impl_->partition_count.at({str(worker)}).Set(static_cast<double>(partition_count));
+  impl_->leader_write(worker, [&] {
+    impl_->active_workers.at({str(worker)}).Set(static_cast<double>(active_workers));
+    impl_->partition_count.at({str(worker)}).Set(static_cast<double>(partition_count));
+  });
 }
 
 void metrics::init_partition_source(std::string_view worker) {
-  for (auto reason : {source_failure::error, source_failure::timeout})
-    impl_->source_failures.at({str(worker), str(to_string(reason))});
+  impl_->leader_write(worker, [&] {
+    for (auto reason : {source_failure::error, source_failure::timeout})
+      impl_->source_failures.at({str(worker), str(to_string(reason))});
+  });
 }
 
 void metrics::observe_partition_source_load(std::string_view worker, duration took) {
-  impl_->source_load_duration.at({str(worker)}).Observe(seconds(took));
+  impl_->leader_write(
+      worker, [&] { impl_->source_load_duration.at({str(worker)}).Observe(seconds(took)); });
 }
 
 void metrics::count_partition_source_failure(std::string_view worker, source_failure reason) {
-  impl_->source_failures.at({str(worker), str(to_string(reason))}).Increment();
+  impl_->leader_write(worker, [&] {
+    impl_->source_failures.at({str(worker), str(to_string(reason))}).Increment();
+  });
 }
 
 void metrics::set_partition_source_success(std::string_view worker, std::uint64_t unix_ms) {
-  impl_->source_last_success.at({str(worker)}).Set(static_cast<double>(unix_ms) / 1000.0);
+  impl_->leader_write(worker, [&] {
+    impl_->source_last_success.at({str(worker)}).Set(static_cast<double>(unix_ms) / 1000.0);
+  });
+}
+
+void metrics::init_kv(std::string_view worker, const std::vector<std::string_view>& operations,
+                      const std::vector<std::string_view>& error_kinds,
+                      const std::vector<std::string_view>& retried_operations) {
+  for (auto operation : operations)
+    for (auto kind : error_kinds) impl_->kv_errors.at({str(worker), str(operation), str(kind)});
+  for (auto operation : retried_operations) {
+    impl_->retry_attempts.at({str(worker), str(operation)});
+    impl_->retry_exhausted.at({str(worker), str(operation)});
+  }
 }
 
 void metrics::observe_kv_operation(std::string_view worker, std::string_view operation,
@@ -444,6 +516,11 @@ void metrics::count_kv_error(std::string_view worker, std::string_view operation
   impl_->kv_errors.at({str(worker), str(operation), str(kind)}).Increment();
 }
 
+void metrics::init_watcher(std::string_view worker, std::string_view bucket) {
+  impl_->watcher_failures.at({str(worker), str(bucket)});
+  impl_->watcher_restarts.at({str(worker), str(bucket)});
+}
+
 void metrics::count_watcher_failure(std::string_view worker, std::string_view bucket) {
   impl_->watcher_failures.at({str(worker), str(bucket)}).Increment();
 }
@@ -452,18 +529,49 @@ void metrics::count_watcher_restart(std::string_view worker, std::string_view bu
   impl_->watcher_restarts.at({str(worker), str(bucket)}).Increment();
 }
 
-void metrics::set_breaker_state(std::string_view worker, breaker_state state) {
-  impl_->breaker_states.at({str(worker)}).Set(breaker_state_value(state));
+namespace {
+
+label_values labels_of(const metrics::breaker_id& id) {
+  return {str(id.worker), str(id.bucket), str(id.shard)};
 }
 
-void metrics::count_breaker_transition(std::string_view worker, breaker_state from,
-                                       breaker_state to) {
-  impl_->breaker_changes.at({str(worker), str(to_string(from)), str(to_string(to))}).Increment();
-  set_breaker_state(worker, to);
+label_values labels_of(const metrics::breaker_id& id, std::string_view a, std::string_view b = {}) {
+  auto out = labels_of(id);
+  out.push_back(str(a));
+  if (!b.empty()) out.push_back(str(b));
+  return out;
 }
 
-void metrics::count_breaker_call(std::string_view worker, breaker_call_result result) {
-  impl_->breaker_calls.at({str(worker), str(to_string(result))}).Increment();
+}  // namespace
+
+void metrics::init_breaker(const breaker_id& id) {
+  set_breaker_state(id, breaker_state::closed);
+  for (auto r :
+       {breaker_call_result::success, breaker_call_result::failure, breaker_call_result::rejected})
+    impl_->breaker_calls.at(labels_of(id, to_string(r)));
+  // The changes a breaker makes: it opens on failures, tries again half-open after its open
+  // time, and closes on a success there (or on a reconnect while open).
+  const std::pair<breaker_state, breaker_state> changes[] = {
+      {breaker_state::closed, breaker_state::open},
+      {breaker_state::open, breaker_state::half_open},
+      {breaker_state::open, breaker_state::closed},
+      {breaker_state::half_open, breaker_state::closed},
+      {breaker_state::half_open, breaker_state::open}};
+  for (auto [from, to] : changes)
+    impl_->breaker_changes.at(labels_of(id, to_string(from), to_string(to)));
+}
+
+void metrics::set_breaker_state(const breaker_id& id, breaker_state state) {
+  impl_->breaker_states.at(labels_of(id)).Set(breaker_state_value(state));
+}
+
+void metrics::count_breaker_transition(const breaker_id& id, breaker_state from, breaker_state to) {
+  impl_->breaker_changes.at(labels_of(id, to_string(from), to_string(to))).Increment();
+  set_breaker_state(id, to);
+}
+
+void metrics::count_breaker_call(const breaker_id& id, breaker_call_result result) {
+  impl_->breaker_calls.at(labels_of(id, to_string(result))).Increment();
 }
 
 void metrics::count_retry_attempt(std::string_view worker, std::string_view operation) {
@@ -500,15 +608,20 @@ void metrics::set_owned_partitions(std::string_view worker, std::size_t count) {
 }
 
 void metrics::set_unassigned_partitions(std::string_view worker, std::size_t count) {
-  impl_->unassigned_partitions.at({str(worker)}).Set(static_cast<double>(count));
+  impl_->leader_write(worker, [&] {
+    impl_->unassigned_partitions.at({str(worker)}).Set(static_cast<double>(count));
+  });
 }
 
 void metrics::set_handoff_partitions(std::string_view worker, std::size_t count) {
-  impl_->handoff_partitions.at({str(worker)}).Set(static_cast<double>(count));
+  impl_->leader_write(
+      worker, [&] { impl_->handoff_partitions.at({str(worker)}).Set(static_cast<double>(count)); });
 }
 
 void metrics::set_heartbeat_age(std::string_view worker, std::string_view observed, duration age) {
-  impl_->heartbeat_age.at({str(worker), str(observed)}).Set(seconds(age));
+  impl_->leader_write(worker, [&] {
+    impl_->heartbeat_age.at({str(worker), str(observed)}).Set(seconds(age));
+  });
 }
 
 void metrics::forget_heartbeat(std::string_view worker, std::string_view observed) {

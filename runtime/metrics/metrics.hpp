@@ -12,6 +12,17 @@
 // Gauges keep their last value until set again or until forget_worker() removes the worker's
 // series, which a node calls when it loses or gives up its id, so a stale id does not keep
 // reporting partitions it no longer owns.
+//
+// The leader-only series (calculator, partition source, unassigned and hand-off partitions,
+// heartbeat ages) exist only while the worker leads: end_leading() removes them when its leader
+// ends (a step-down or a crash alike), and ignores the late writes of the ending leader's
+// children until the worker leads again, so a former leader's last value never stands beside
+// the new leader's.
+//
+// Counters whose label values are known up front (KV errors by operation and kind, breaker calls
+// and state changes, rebalance results, partition source failures, retries, watcher failures)
+// are created at 0 when their writer starts: rate() and increase() see a series before the
+// first event.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -61,7 +72,17 @@ class metrics {
   metrics(const metrics&) = delete;
   metrics& operator=(const metrics&) = delete;
 
+  // --- leadership ------------------------------------------------------------------------------
+  /// A leader of `worker` starts: its leader-only series are written again.
+  void begin_leading(std::string_view worker);
+  /// A leader of `worker` ended (stepped down, stopped or failed). When no other leader of that
+  /// worker runs (a restarted one may have begun already), removes `worker`'s leader-only series
+  /// and ignores leader-only writes for it until begin_leading().
+  void end_leading(std::string_view worker);
+
   // --- leader: calculator ------------------------------------------------------------------
+  /// Gives `worker`'s rebalance counters a series at 0 for each reason and result.
+  void init_rebalance(std::string_view worker, const std::vector<std::string_view>& reasons);
   /// A rebalance finished (computed and published, or failed): its duration and its outcome.
   void observe_rebalance(std::string_view worker, std::string_view reason, rebalance_result result,
                          duration took);
@@ -80,20 +101,35 @@ class metrics {
   void set_partition_source_success(std::string_view worker, std::uint64_t unix_ms);
 
   // --- KV store --------------------------------------------------------------------------------
+  /// Gives the KV error counters of `worker` a series at 0 for every operation and error kind,
+  /// and the retry counters one for every retried operation.
+  void init_kv(std::string_view worker, const std::vector<std::string_view>& operations,
+               const std::vector<std::string_view>& error_kinds,
+               const std::vector<std::string_view>& retried_operations);
   /// One KV call (get, put, create, update, erase, write_many...) and how long it took.
   void observe_kv_operation(std::string_view worker, std::string_view operation, duration took);
   /// A failed KV call; `kind` is the error kind (to_string(kv_errc), e.g. "outcome_unknown").
   void count_kv_error(std::string_view worker, std::string_view operation, std::string_view kind);
 
   // --- watchers ----------------------------------------------------------------------------
+  /// Gives the failure and restart counters of a watch of `bucket` a series at 0.
+  void init_watcher(std::string_view worker, std::string_view bucket);
   void count_watcher_failure(std::string_view worker, std::string_view bucket);
   void count_watcher_restart(std::string_view worker, std::string_view bucket);
 
   // --- resilience --------------------------------------------------------------------------
-  void set_breaker_state(std::string_view worker, breaker_state state);
+  /// Which circuit breaker: each shard of each bucket's KV actor has one of its own.
+  struct breaker_id {
+    std::string_view worker;
+    std::string_view bucket;
+    std::string_view shard;
+  };
+  /// Creates the breaker's series: state closed, every call result and state change at 0.
+  void init_breaker(const breaker_id& id);
+  void set_breaker_state(const breaker_id& id, breaker_state state);
   /// Counts a state change and sets the state gauge to `to`.
-  void count_breaker_transition(std::string_view worker, breaker_state from, breaker_state to);
-  void count_breaker_call(std::string_view worker, breaker_call_result result);
+  void count_breaker_transition(const breaker_id& id, breaker_state from, breaker_state to);
+  void count_breaker_call(const breaker_id& id, breaker_call_result result);
   /// A retry of `operation` (not counting the first attempt).
   void count_retry_attempt(std::string_view worker, std::string_view operation);
   /// `operation` failed for good: every attempt was used, or the error was not retryable.
@@ -110,7 +146,8 @@ class metrics {
   void set_owned_partitions(std::string_view worker, std::size_t count);
   /// Leader only: partitions that no worker owns in the current assignment.
   void set_unassigned_partitions(std::string_view worker, std::size_t count);
-  /// Partitions in a two-phase hand-off (revoked from their old owner, not yet granted).
+  /// Leader only: partitions in a two-phase hand-off (revoked from their old owner, not yet
+  /// granted).
   void set_handoff_partitions(std::string_view worker, std::size_t count);
   /// Leader only: time since the last heartbeat of `observed` arrived.
   void set_heartbeat_age(std::string_view worker, std::string_view observed, duration age);

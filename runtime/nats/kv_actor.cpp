@@ -9,18 +9,44 @@ namespace parti {
 
 namespace {
 
-time_point now() { return std::chrono::steady_clock::now(); }
+time_point now() {
+  return std::chrono::steady_clock::now();
+}
+
+/// The operations of a kv_actor (the names its metrics carry) and the error kinds they may end
+/// with, so that every error counter exists at 0 before the first error.
+const std::vector<std::string_view> operation_names{
+    "get", "put", "create", "update", "delete", "purge", "keys", "get_all", "write_many"};
+const std::vector<std::string_view> retried_operation_names{"get", "keys", "get_all"};
+
+std::vector<std::string_view> error_kind_names() {
+  std::vector<std::string_view> out;
+  for (auto code : {kv_errc::not_found, kv_errc::key_exists, kv_errc::wrong_revision,
+                    kv_errc::outcome_unknown, kv_errc::not_connected, kv_errc::bucket_mismatch,
+                    kv_errc::invalid_argument, kv_errc::io_error})
+    out.emplace_back(to_string(code));
+  return out;
+}
 
 /// What every operation of one kv_actor goes through.
 class guard {
  public:
-  guard(std::shared_ptr<kv_store> store, kv_actor_options options)
+  /// `shard`: which of the bucket's shards this is (its breaker's `shard` label).
+  guard(std::shared_ptr<kv_store> store, kv_actor_options options, int shard)
       : store_(std::move(store)),
         options_(std::move(options)),
-        breaker_(options_.breaker, [this](breaker_state from, breaker_state to, time_point) {
-          if (options_.metrics) options_.metrics->count_breaker_transition(worker(), from, to);
-        }),
+        shard_(std::to_string(shard)),
+        breaker_(options_.breaker,
+                 [this](breaker_state from, breaker_state to, time_point) {
+                   if (options_.metrics)
+                     options_.metrics->count_breaker_transition(breaker(), from, to);
+                 }),
         retry_(options_.read_retry, seeded_random(std::hash<std::string>{}(store_->bucket()))) {
+    if (options_.metrics) {
+      options_.metrics->init_breaker(breaker());
+      options_.metrics->init_kv(worker(), operation_names, error_kind_names(),
+                                retried_operation_names);
+    }
     // A reconnect proves the store reachable: do not fail calls fast any longer.
     listener_ = store_->conn()->add_listener([this](const connection_event& e) {
       if (e.state == connection_state::reconnected || e.state == connection_state::connected)
@@ -88,13 +114,15 @@ class guard {
   }
 
   void count_call(breaker_call_result r) {
-    if (options_.metrics) options_.metrics->count_breaker_call(worker(), r);
+    if (options_.metrics) options_.metrics->count_breaker_call(breaker(), r);
   }
 
   const std::string& worker() const { return options_.metrics_worker; }
+  metrics::breaker_id breaker() const { return {worker(), store_->bucket(), shard_}; }
 
   std::shared_ptr<kv_store> store_;
   kv_actor_options options_;
+  const std::string shard_;
   circuit_breaker breaker_;
   retrier retry_;
   int listener_ = 0;
@@ -181,7 +209,8 @@ kv_actor spawn_kv_actor(caf::actor_system& sys, std::shared_ptr<kv_store> store,
   auto count = std::max(1, options.shards);
   std::vector<kv_actor> shards;
   for (int i = 0; i < count; ++i)
-    shards.push_back(sys.spawn<caf::detached>(kv_actor_impl, std::make_shared<guard>(store, options)));
+    shards.push_back(
+        sys.spawn<caf::detached>(kv_actor_impl, std::make_shared<guard>(store, options, i)));
   return sys.spawn(kv_router, std::move(shards));
 }
 

@@ -5,7 +5,8 @@
 // Around every operation: a circuit breaker (an unreachable store fails fast instead of making
 // each caller wait for its own timeout; only connectivity failures count against it), retries
 // with backoff for reads (get, keys), which are idempotent, and metrics (duration and errors by
-// operation, breaker state and calls, retry attempts).
+// operation, breaker state and calls by bucket and shard, retry attempts). The error, breaker and
+// retry counters exist at 0 from the start.
 #include <caf/actor_system.hpp>
 #include <caf/error.hpp>
 
@@ -23,7 +24,7 @@ namespace parti {
 
 struct kv_actor_options {
   std::shared_ptr<parti::metrics> metrics;  // may be null
-  std::string metrics_worker;        // the `worker` label of its series ("" for a shared one)
+  std::string metrics_worker;  // the `worker` label of its series ("" for a shared one)
   circuit_breaker_policy breaker;
   retry_policy read_retry{{std::chrono::milliseconds(20), std::chrono::milliseconds(200), 2.0, 0.2},
                           3};

@@ -245,6 +245,7 @@ watch_actor spawn_watch(caf::actor_system& sys, std::shared_ptr<kv_store> store,
 std::function<void(const std::string&)> count_watch_failures(std::shared_ptr<metrics> m,
                                                              std::string worker,
                                                              std::string bucket) {
+  if (m) m->init_watcher(worker, bucket);
   return [m, worker, bucket](const std::string&) {
     if (!m) return;
     m->count_watcher_failure(worker, bucket);

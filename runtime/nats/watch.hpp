@@ -76,7 +76,8 @@ watch_actor spawn_watch(caf::actor_system& sys, std::shared_ptr<kv_store> store,
                         watch_consumer consumer, watch_options options = {},
                         std::function<void(const std::string&)> on_failure = {});
 
-/// An on_failure hook that counts the failure and the restart that follows it.
+/// An on_failure hook that counts the failure and the restart that follows it (both counters
+/// get a series at 0 at once).
 std::function<void(const std::string&)> count_watch_failures(std::shared_ptr<metrics> m,
                                                              std::string worker,
                                                              std::string bucket);

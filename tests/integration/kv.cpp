@@ -185,15 +185,53 @@ BOOST_AUTO_TEST_CASE(an_unreachable_store_opens_the_breaker_and_recovers) {
   server.kill();
   BOOST_REQUIRE(test::eventually(
       [&] { return get().find("circuit breaker open") != std::string::npos; }, 20s));
+  // "k" goes to one shard; only that shard's breaker opened.
+  const std::string breaker = "{bucket=\"" + store->bucket() + "\",shard=\"" +
+                              std::to_string(std::hash<std::string>{}("k") % o.shards) +
+                              "\",worker=\"w\"}";
   auto text = stats->text();
-  BOOST_TEST(text.find("parti_circuit_breaker_calls_total{result=\"rejected\",worker=\"w\"}") !=
-                 std::string::npos,
+  BOOST_TEST(text.find("parti_circuit_breaker_calls_total{bucket=\"" + store->bucket() +
+                       "\",result=\"rejected\"") != std::string::npos,
              text);
+  BOOST_TEST(text.find("parti_circuit_breaker_state" + breaker + " 1") != std::string::npos, text);
   server.start();
   BOOST_TEST(test::eventually([&] { return get() == "value v"; }, 20s));
-  BOOST_TEST(stats->text().find("parti_circuit_breaker_state{worker=\"w\"} 0") !=
+  BOOST_TEST(stats->text().find("parti_circuit_breaker_state" + breaker + " 0") !=
              std::string::npos);
   self->send_exit(kv, caf::exit_reason::user_shutdown);
+}
+
+BOOST_AUTO_TEST_CASE(a_fresh_kv_actor_exposes_its_error_and_breaker_series_at_zero) {
+  auto store = bucket("fresh");
+  auto stats = std::make_shared<metrics>();
+  kv_actor_options o;
+  o.metrics = stats;
+  o.metrics_worker = "w";
+  auto kv = spawn_kv_actor(sys, store, o);
+  // The shards create their series as they start, before any call.
+  const std::string first_error =
+      R"(parti_kv_operation_errors_total{kind="outcome_unknown",operation="update",worker="w"} 0)";
+  BOOST_REQUIRE(test::eventually(
+      [&] {
+        auto text = stats->text();
+        for (int shard = 0; shard < o.shards; ++shard)
+          if (text.find("parti_circuit_breaker_state{bucket=\"" + store->bucket() + "\",shard=\"" +
+                        std::to_string(shard) + "\",worker=\"w\"} 0") == std::string::npos)
+            return false;
+        return text.find(first_error) != std::string::npos;
+      },
+      5s));
+  auto text = stats->text();
+  BOOST_TEST(
+      text.find(
+          R"(parti_kv_operation_errors_total{kind="not_connected",operation="get",worker="w"} 0)") !=
+          std::string::npos,
+      text);
+  BOOST_TEST(text.find(R"(parti_retry_exhausted_total{operation="get",worker="w"} 0)") !=
+             std::string::npos);
+  BOOST_TEST(text.find("parti_circuit_breaker_calls_total{bucket=\"" + store->bucket() +
+                       "\",result=\"failure\",shard=\"0\",worker=\"w\"} 0") != std::string::npos);
+  caf::anon_send_exit(kv, caf::exit_reason::user_shutdown);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

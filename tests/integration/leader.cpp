@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <sstream>
 
 #include "actors/leader/leader_actor.hpp"
 #include "messages/codec.hpp"
@@ -245,6 +246,61 @@ BOOST_AUTO_TEST_CASE(cold_start_in_wait_mode_assigns_every_partition_once_after_
              std::string::npos);
 }
 
+/// Whether some sample of `family` in `text` is labelled worker="`worker`" (not merely
+/// observed_worker="`worker`").
+bool reports(const std::string& text, const std::string& family, const std::string& worker) {
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(family + "{", 0) != 0) continue;
+    for (const char* before : {"{", ","})
+      if (line.find(before + std::string("worker=\"") + worker + "\"") != std::string::npos)
+        return true;
+  }
+  return false;
+}
+
+BOOST_AUTO_TEST_CASE(a_former_leader_reports_no_leader_only_series) {
+  for (int i = 0; i < 2; ++i) add_node();
+  BOOST_REQUIRE(test::eventually([&] { return settled_at(*this, partition_count / 2); }, 20s));
+  auto old = sole_leader()->worker;
+  const std::vector<std::string> leader_only{
+      "parti_unassigned_partitions",     "parti_handoff_partitions",
+      "parti_calculator_active_workers", "parti_calculator_rebalance_total",
+      "parti_heartbeat_age_seconds",     "parti_partition_source_last_success_timestamp_seconds"};
+  auto text = group->metrics->text();
+  for (const auto& family : leader_only) BOOST_TEST(reports(text, family, old), family);
+  // The error counters of the group's KV actors exist before any such error.
+  BOOST_TEST(
+      text.find(
+          R"(parti_kv_operation_errors_total{kind="bucket_mismatch",operation="purge",worker=""} 0)") !=
+      std::string::npos);
+
+  auto victim = node_of(old);
+  stop(victim, shutdown_intent::drain);
+  forget(victim);
+  std::string successor;
+  BOOST_REQUIRE(test::eventually(
+      [&] {
+        auto s = sole_leader();
+        if (!s || s->worker == old) return false;
+        successor = s->worker;
+        return reports(group->metrics->text(), "parti_unassigned_partitions", successor);
+      },
+      20s));
+  BOOST_REQUIRE(test::eventually([&] { return fully_covered(); }, 20s));
+  text = group->metrics->text();
+  for (const auto& family : leader_only) BOOST_TEST(!reports(text, family, old), family);
+  BOOST_TEST(
+      text.find("parti_unassigned_partitions{worker=\"" + successor + "\"} 0") != std::string::npos,
+      text);
+  // Every breaker of the group's KV actors has a series of its own, labelled by bucket.
+  for (auto role :
+       {bucket_role::ids, bucket_role::election, bucket_role::heartbeats, bucket_role::assignments})
+    BOOST_TEST(text.find("parti_circuit_breaker_state{bucket=\"" + bucket_name(config.group, role) +
+                         "\",shard=\"0\"") != std::string::npos,
+               role);
+}
+
 BOOST_AUTO_TEST_CASE(scale_up_and_down_moves_near_the_optimum) {
   for (int i = 0; i < 3; ++i) add_node();
   BOOST_REQUIRE(test::eventually([&] { return fully_covered(); }, 20s));
@@ -468,9 +524,14 @@ BOOST_AUTO_TEST_CASE(a_refresh_period_with_an_unchanged_source_starts_no_round) 
       20s));
   auto before = manifest();
   BOOST_REQUIRE(before);
+  // The refresh counters exist at 0 from the leader's start; a round makes one of them count.
   auto refresh_rounds = [&] {
-    return group->metrics->text().find("parti_calculator_rebalance_total{reason=\"refresh\"") !=
-           std::string::npos;
+    std::istringstream lines(group->metrics->text());
+    for (std::string line; std::getline(lines, line);)
+      if (line.rfind("parti_calculator_rebalance_total{reason=\"refresh\"", 0) == 0 &&
+          line.substr(line.rfind(' ') + 1) != "0")
+        return true;
+    return false;
   };
   BOOST_TEST(!refresh_rounds());
   // Ten periods, and twice the cooldown: a round per period would have published a version.

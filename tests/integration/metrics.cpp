@@ -253,8 +253,8 @@ void record_one_of_everything(metrics& m) {
   m.count_kv_error("w-0", "put", "outcome_unknown");
   m.count_watcher_failure("w-0", "parti-heartbeats");
   m.count_watcher_restart("w-0", "parti-heartbeats");
-  m.count_breaker_transition("w-0", breaker_state::closed, breaker_state::open);
-  m.count_breaker_call("w-0", breaker_call_result::rejected);
+  m.count_breaker_transition({"w-0", "parti-ids", "0"}, breaker_state::closed, breaker_state::open);
+  m.count_breaker_call({"w-0", "parti-ids", "0"}, breaker_call_result::rejected);
   m.count_retry_attempt("w-0", "claim");
   m.count_retry_exhausted("w-0", "claim");
   m.set_node_state("w-0", "Stable");
@@ -586,30 +586,178 @@ BOOST_AUTO_TEST_CASE(known_node_states_are_the_lifecycle_wire_names) {
 
 BOOST_AUTO_TEST_CASE(circuit_breaker_state_and_changes) {
   metrics m;
-  m.count_breaker_transition("w-1", breaker_state::closed, breaker_state::open);
-  m.count_breaker_transition("w-1", breaker_state::open, breaker_state::half_open);
-  m.count_breaker_call("w-1", breaker_call_result::rejected);
-  m.count_breaker_call("w-1", breaker_call_result::success);
-  m.count_breaker_call("w-1", breaker_call_result::success);
+  const metrics::breaker_id ids{"w-1", "parti-ids", "0"};
+  m.count_breaker_transition(ids, breaker_state::closed, breaker_state::open);
+  m.count_breaker_transition(ids, breaker_state::open, breaker_state::half_open);
+  m.count_breaker_call(ids, breaker_call_result::rejected);
+  m.count_breaker_call(ids, breaker_call_result::success);
+  m.count_breaker_call(ids, breaker_call_result::success);
   auto text = m.text();
-  BOOST_TEST(value_of(text, R"(parti_circuit_breaker_state{worker="w-1"})") == 2.0);
+  BOOST_TEST(
+      value_of(text, R"(parti_circuit_breaker_state{bucket="parti-ids",shard="0",worker="w-1"})") ==
+      2.0);
   BOOST_TEST(
       value_of(
           text,
-          R"(parti_circuit_breaker_state_changes_total{from="closed",to="open",worker="w-1"})") ==
+          R"(parti_circuit_breaker_state_changes_total{bucket="parti-ids",from="closed",shard="0",to="open",worker="w-1"})") ==
       1.0);
   BOOST_TEST(
       value_of(
           text,
-          R"(parti_circuit_breaker_state_changes_total{from="open",to="half_open",worker="w-1"})") ==
+          R"(parti_circuit_breaker_state_changes_total{bucket="parti-ids",from="open",shard="0",to="half_open",worker="w-1"})") ==
       1.0);
   BOOST_TEST(
-      value_of(text, R"(parti_circuit_breaker_calls_total{result="rejected",worker="w-1"})") ==
+      value_of(
+          text,
+          R"(parti_circuit_breaker_calls_total{bucket="parti-ids",result="rejected",shard="0",worker="w-1"})") ==
       1.0);
   BOOST_TEST(
-      value_of(text, R"(parti_circuit_breaker_calls_total{result="success",worker="w-1"})") == 2.0);
-  m.set_breaker_state("w-1", breaker_state::closed);
-  BOOST_TEST(value_of(m.text(), R"(parti_circuit_breaker_state{worker="w-1"})") == 0.0);
+      value_of(
+          text,
+          R"(parti_circuit_breaker_calls_total{bucket="parti-ids",result="success",shard="0",worker="w-1"})") ==
+      2.0);
+  m.set_breaker_state(ids, breaker_state::closed);
+  BOOST_TEST(
+      value_of(m.text(),
+               R"(parti_circuit_breaker_state{bucket="parti-ids",shard="0",worker="w-1"})") == 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(an_open_breaker_is_not_hidden_by_another_that_changed_later) {
+  metrics m;
+  const metrics::breaker_id heartbeats{"", "g-heartbeats", "2"};
+  const metrics::breaker_id ids{"", "g-ids", "0"};
+  m.init_breaker(heartbeats);
+  m.init_breaker(ids);
+  m.count_breaker_transition(heartbeats, breaker_state::closed, breaker_state::open);
+  m.count_breaker_transition(ids, breaker_state::open, breaker_state::closed);  // changed last
+  auto text = m.text();
+  BOOST_TEST(
+      value_of(text, R"(parti_circuit_breaker_state{bucket="g-heartbeats",shard="2",worker=""})") ==
+          1.0,
+      text);
+  BOOST_TEST(value_of(text, R"(parti_circuit_breaker_state{bucket="g-ids",shard="0",worker=""})") ==
+             0.0);
+  // Created at 0: every call result and every change a breaker makes.
+  for (const char* result : {"success", "failure", "rejected"})
+    BOOST_TEST(
+        value_of(text, std::string(R"(parti_circuit_breaker_calls_total{bucket="g-ids",result=")") +
+                           result + R"(",shard="0",worker=""})") == 0.0,
+        result);
+  BOOST_TEST(
+      value_of(
+          text,
+          R"(parti_circuit_breaker_state_changes_total{bucket="g-ids",from="half_open",shard="0",to="open",worker=""})") ==
+      0.0);
+}
+
+BOOST_AUTO_TEST_CASE(known_counters_start_at_zero) {
+  metrics m;
+  m.init_kv("", {"get", "update"}, {"not_connected", "wrong_revision"}, {"get"});
+  m.init_rebalance("w-1", {"cold_start", "emergency"});
+  m.init_watcher("w-1", "g-assignments");
+  auto text = m.text();
+  for (const char* op : {"get", "update"})
+    for (const char* kind : {"not_connected", "wrong_revision"})
+      BOOST_TEST(value_of(text, std::string(R"(parti_kv_operation_errors_total{kind=")") + kind +
+                                    R"(",operation=")" + op + R"(",worker=""})") == 0.0,
+                 op << " " << kind);
+  BOOST_TEST(value_of(text, R"(parti_retry_attempts_total{operation="get",worker=""})") == 0.0);
+  BOOST_TEST(value_of(text, R"(parti_retry_exhausted_total{operation="get",worker=""})") == 0.0);
+  BOOST_TEST(!has_series(text, R"(parti_retry_attempts_total{operation="update",worker=""})"));
+  for (const char* reason : {"cold_start", "emergency"})
+    for (const char* result : {"success", "failure"})
+      BOOST_TEST(
+          value_of(text, std::string(R"(parti_calculator_rebalance_total{reason=")") + reason +
+                             R"(",result=")" + result + R"(",worker="w-1"})") == 0.0,
+          reason << " " << result);
+  BOOST_TEST(
+      value_of(text, R"(parti_watcher_failures_total{bucket="g-assignments",worker="w-1"})") ==
+      0.0);
+  BOOST_TEST(
+      value_of(text, R"(parti_watcher_restarts_total{bucket="g-assignments",worker="w-1"})") ==
+      0.0);
+  // Counting after the start adds to the zero series.
+  m.count_kv_error("", "get", "not_connected");
+  BOOST_TEST(
+      value_of(
+          m.text(),
+          R"(parti_kv_operation_errors_total{kind="not_connected",operation="get",worker=""})") ==
+      1.0);
+}
+
+/// Writes every leader-only series of `worker`, and two it has as any node.
+void lead(metrics& m, const std::string& worker) {
+  m.init_rebalance(worker, {"cold_start"});
+  m.observe_rebalance(worker, "cold_start", rebalance_result::success, 5ms);
+  m.set_calculator_input(worker, 2, 8);
+  m.init_partition_source(worker);
+  m.observe_partition_source_load(worker, 1ms);
+  m.set_partition_source_success(worker, 1'700'000'000'000);
+  m.set_unassigned_partitions(worker, 3);
+  m.set_handoff_partitions(worker, 1);
+  m.set_heartbeat_age(worker, "w-9", 1s);
+  m.set_leader(worker, true);
+  m.set_owned_partitions(worker, 4);
+}
+
+const std::vector<std::string> leader_only_families{
+    "parti_calculator_rebalance_total",
+    "parti_calculator_rebalance_duration_seconds",
+    "parti_calculator_active_workers",
+    "parti_calculator_partitions",
+    "parti_partition_source_failures_total",
+    "parti_partition_source_load_seconds",
+    "parti_partition_source_last_success_timestamp_seconds",
+    "parti_unassigned_partitions",
+    "parti_handoff_partitions",
+    "parti_heartbeat_age_seconds"};
+
+/// Whether a sample of `family` carries worker="`worker`".
+bool reports(const std::string& text, const std::string& family, const std::string& worker) {
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind(family, 0) == 0 && mentions(line, "worker=\"" + worker + "\"")) return true;
+  return false;
+}
+
+BOOST_AUTO_TEST_CASE(leader_only_series_go_when_the_leader_ends) {
+  metrics m;
+  m.begin_leading("w-1");
+  lead(m, "w-1");
+  m.begin_leading("w-2");
+  lead(m, "w-2");
+  auto text = m.text();
+  for (const auto& family : leader_only_families) BOOST_TEST(reports(text, family, "w-1"), family);
+
+  m.end_leading("w-1");
+  text = m.text();
+  for (const auto& family : leader_only_families) {
+    BOOST_TEST(!reports(text, family, "w-1"), family);
+    BOOST_TEST(reports(text, family, "w-2"), family);  // another worker's leader is untouched
+  }
+  // What any node reports stays: the node sets those itself.
+  BOOST_TEST(value_of(text, R"(parti_owned_partitions{worker="w-1"})") == 4.0);
+  BOOST_TEST(value_of(text, R"(parti_node_leader{worker="w-1"})") == 1.0);
+
+  // A child of the ended leader that writes late brings nothing back...
+  lead(m, "w-1");
+  text = m.text();
+  for (const auto& family : leader_only_families) BOOST_TEST(!reports(text, family, "w-1"), family);
+  // ...until the worker leads again.
+  m.begin_leading("w-1");
+  lead(m, "w-1");
+  BOOST_TEST(value_of(m.text(), R"(parti_unassigned_partitions{worker="w-1"})") == 3.0);
+}
+
+BOOST_AUTO_TEST_CASE(a_leader_restarted_before_its_predecessor_ended_keeps_its_series) {
+  metrics m;
+  m.begin_leading("w-1");
+  m.begin_leading("w-1");  // the node restarted its leader; the old one has not ended yet
+  m.end_leading("w-1");
+  m.set_unassigned_partitions("w-1", 0);
+  BOOST_TEST(value_of(m.text(), R"(parti_unassigned_partitions{worker="w-1"})") == 0.0);
+  m.end_leading("w-1");
+  BOOST_TEST(!has_series(m.text(), R"(parti_unassigned_partitions{worker="w-1"})"));
 }
 
 BOOST_AUTO_TEST_CASE(forgetting_removes_only_the_named_series) {
