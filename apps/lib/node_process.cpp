@@ -3,6 +3,8 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <pthread.h>
 #include <signal.h>
 
@@ -10,6 +12,7 @@
 #include <cstring>
 #include <ctime>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 #include "actors/leader/leader_actor.hpp"
@@ -218,21 +221,105 @@ std::shared_ptr<group_buckets> open_group_until_stopped(caf::actor_system& sys,
   }
 }
 
-std::unique_ptr<http_endpoint> start_endpoint(const std::string& program, const app_settings& s,
+/// The node actors of this process, for /healthz (set once they are spawned; read on the HTTP
+/// server's threads).
+class node_handles {
+ public:
+  void set(std::vector<caf::actor> nodes) {
+    std::lock_guard<std::mutex> guard(mutex_);
+    nodes_ = std::move(nodes);
+  }
+  std::vector<caf::actor> get() const {
+    std::lock_guard<std::mutex> guard(mutex_);
+    return nodes_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<caf::actor> nodes_;
+};
+
+/// How long /healthz waits for a node actor's answer: a node whose actor does not answer
+/// within it is stuck (its mailbox is not processed), whatever the store does.
+constexpr auto liveness_deadline = std::chrono::seconds(1);
+
+/// /healthz: asks every node actor for its status, all at once, each with liveness_deadline.
+/// 200 when all answer and none is Failed (a Failed node waits to be shut down: a restart of
+/// the process is what helps it); 503 otherwise, naming the first node that is not live.
+/// Before the nodes start (the store not reachable yet) the process is live: it is waiting, and
+/// a restart would not make the store reachable. Runs on an HTTP server thread.
+http_page liveness(caf::actor_system& sys, const node_handles& handles) {
+  using nlohmann::json;
+  auto nodes = handles.get();
+  json out{{"alive", true}, {"nodes", json::array()}};
+  if (nodes.empty()) {
+    out["starting"] = true;
+    return http_page{200, out.dump()};
+  }
+  std::string reason;
+  {
+    caf::scoped_actor self{sys};  // ends here: a scoped actor counts as a running actor
+    std::vector<decltype(self->request(nodes[0], liveness_deadline, caf::get_atom::value))> pending;
+    for (const auto& n : nodes)
+      pending.push_back(self->request(n, liveness_deadline, caf::get_atom::value));
+    for (std::size_t i = 0; i < pending.size(); ++i) {
+      json node{{"index", i}};
+      std::string problem;
+      pending[i].receive(
+          [&](const node_status& st) {
+            node["worker"] = st.worker;
+            node["state"] = st.state;
+            if (st.state == "Failed") problem = "failed";
+          },
+          [&](const caf::error& e) {
+            problem = e == caf::sec::request_timeout
+                          ? "no answer within " + format_duration(liveness_deadline)
+                          : "not answering: " + sys.render(e);
+          });
+      node["alive"] = problem.empty();
+      if (!problem.empty()) {
+        node["reason"] = problem;
+        if (reason.empty()) reason = "node " + std::to_string(i) + ": " + problem;
+      }
+      out["nodes"].push_back(std::move(node));
+    }
+  }
+  if (reason.empty()) return http_page{200, out.dump()};
+  out["alive"] = false;
+  out["reason"] = reason;
+  return http_page{503, out.dump()};
+}
+
+http_page readiness_page(const status_cache::readiness_page& r) {
+  return http_page{r.ready ? 200 : 503, r.json};
+}
+
+/// /metrics, /status, /debug/ownership and the probes: /healthz (liveness), /readyz (every
+/// node ready) and /readyz/<i> (node i of --workers only).
+std::unique_ptr<http_endpoint> start_endpoint(caf::actor_system& sys, const std::string& program,
+                                              const app_settings& s,
                                               const std::shared_ptr<metrics>& m,
-                                              const std::shared_ptr<status_cache>& cache) {
+                                              const std::shared_ptr<status_cache>& cache,
+                                              const std::shared_ptr<const node_handles>& nodes) {
   if (s.metrics_address.empty()) return nullptr;
   http_endpoint_options options;
   options.address = s.metrics_address;
   options.json_pages["/debug/ownership"] = [cache] { return cache->ownership_json(); };
+  options.json_pages["/healthz"] = [&sys, nodes] { return liveness(sys, *nodes); };
+  options.json_pages["/readyz"] = [cache] { return readiness_page(cache->readiness_report()); };
+  for (int i = 0; i < s.workers; ++i)
+    options.json_pages["/readyz/" + std::to_string(i)] = [cache, i] {
+      return readiness_page(cache->readiness_report(i));
+    };
   auto endpoint = http_endpoint::start(
       m, [cache] { return cache->json(); }, options);
   if (!endpoint) {
     log(log_level::error, program, ": --metrics-address: ", endpoint.error());
     return nullptr;
   }
-  log(log_level::info, program, ": /metrics and /status on http://", (*endpoint)->host(), ":",
-      (*endpoint)->port());
+  // Tests and scripts read the port from this line ("/status on http://...").
+  log(log_level::info, program, ": /metrics, /healthz, /readyz and /status on http://",
+      (*endpoint)->host(), ":", (*endpoint)->port());
   return std::move(*endpoint);
 }
 
@@ -274,7 +361,8 @@ void log_started(const std::string& program, const app_settings& s, bool embedde
 /// Starts the nodes (and the program's actors), waits for a signal or --run-for, stops them.
 int run_nodes(caf::actor_system& sys, const node_program& program, const app_settings& s,
               bool embedded, const std::shared_ptr<connection>& conn,
-              const std::shared_ptr<group_buckets>& group, const std::shared_ptr<metrics>& m) {
+              const std::shared_ptr<group_buckets>& group, const std::shared_ptr<metrics>& m,
+              const std::shared_ptr<status_cache>& cache, node_handles& handles) {
   const auto& name = program.name;
   const auto stop_limit = s.node.drain_timeout + std::chrono::seconds(15);
   if (program.prepare) {
@@ -283,14 +371,10 @@ int run_nodes(caf::actor_system& sys, const node_program& program, const app_set
       return exit_runtime_error;
     }
   }
-  auto cache = std::make_shared<status_cache>(
-      status_cache::process_info{s.node.group, urls_text(s.connection.urls), embedded,
-                                 s.partitions_text},
-      s.workers);
-  auto endpoint = start_endpoint(name, s, m, cache);
-  if (!s.metrics_address.empty() && !endpoint) return exit_runtime_error;
   running r;
-  if (auto spawned = spawn_nodes(sys, s, program, conn, group, m, cache, r); !spawned) {
+  auto spawned = spawn_nodes(sys, s, program, conn, group, m, cache, r);
+  handles.set(r.nodes);
+  if (!spawned) {
     log(log_level::error, name, ": ", spawned.error());
     stop_all(sys, name, r, shutdown_intent::restart, stop_limit);
     return exit_runtime_error;
@@ -306,7 +390,7 @@ int run_nodes(caf::actor_system& sys, const node_program& program, const app_set
       s.workers, " node(s) (", to_string(intent), ")");
   exit_on_second_signal(name);
   stop_all(sys, name, r, intent, stop_limit);
-  return 0;  // the endpoint closes here: no more /status reads of the cache
+  return 0;
 }
 
 int run(caf::actor_system& sys, const node_program& program, const app_settings& s, bool embedded) {
@@ -322,9 +406,19 @@ int run(caf::actor_system& sys, const node_program& program, const app_settings&
     log(level, "nats: ", to_string(e.state), " ", e.url, e.detail.empty() ? "" : " ", e.detail);
   });
   auto m = std::make_shared<metrics>();  // one registry for every node of this process
+  // The endpoint starts before the store is reachable: /readyz then tells that no node holds
+  // an id yet (a Kubernetes readiness probe sees why), /healthz that the process is waiting.
+  auto cache = std::make_shared<status_cache>(
+      status_cache::process_info{s.node.group, urls_text(s.connection.urls), embedded,
+                                 s.partitions_text},
+      s.workers);
+  auto handles = std::make_shared<node_handles>();
+  auto endpoint = start_endpoint(sys, program.name, s, m, cache, handles);
+  if (!s.metrics_address.empty() && !endpoint) return exit_runtime_error;
   auto group = open_group_until_stopped(sys, program.name, *conn, s.node, m);
   if (!group) return exit_runtime_error;
-  int code = run_nodes(sys, program, s, embedded, *conn, group, m);
+  int code = run_nodes(sys, program, s, embedded, *conn, group, m, cache, *handles);
+  endpoint.reset();  // no more reads of the cache, nor requests to the nodes
   group->close();
   sys.await_all_actors_done();         // before the connection (and the server) go away
   (*conn)->remove_listener(listener);  // its closing is no news
