@@ -221,6 +221,36 @@ BOOST_AUTO_TEST_CASE(probes_follow_the_store_from_absent_to_stopped_and_back) {
   BOOST_TEST((code && *code == 0), node.output());
 }
 
+// With --cold-start=wait the leader publishes nothing until the window closes: the node holds
+// its id meanwhile, with no assignment applied, and is not ready for that reason.
+BOOST_AUTO_TEST_CASE(a_node_without_its_first_assignment_is_not_ready) {
+  local_nats_server server;
+  auto args = node_args(
+      {"--nats-url=" + server.url(), "--group=waiting", "--partitions=2", "--cold-start=wait"});
+  args.push_back("--cold-start-window=3s");  // the later value wins over node_args' 1 s
+  test::child_program node(args);
+  BOOST_REQUIRE_MESSAGE(test::eventually([&] { return endpoint_port(node) != 0; }, 15s),
+                        node.output());
+  const int port = endpoint_port(node);
+  probe waiting;
+  BOOST_TEST_REQUIRE(test::eventually(
+                         [&] {
+                           waiting = get(port, "/readyz/0");
+                           return waiting.body.is_object() && waiting.body["worker"] != "";
+                         },
+                         10s),
+                     node.output());
+  BOOST_TEST(waiting.code == 503, waiting.body.dump() + node.output());
+  BOOST_TEST(waiting.body["reason"] == "no_assignment", waiting.body.dump());
+  BOOST_TEST(get(port, "/healthz").code == 200);
+  BOOST_TEST(test::eventually([&] { return get(port, "/readyz").code == 200; }, 15s),
+             get(port, "/readyz").body.dump() + node.output());
+
+  node.signal(SIGTERM);
+  auto code = node.wait(20s);
+  BOOST_TEST((code && *code == 0), node.output());
+}
+
 // --workers=2 with one partition: one node owns nothing, and an empty assignment counts.
 BOOST_AUTO_TEST_CASE(with_two_workers_readyz_waits_for_both_and_each_has_its_own) {
   local_nats_server server;
