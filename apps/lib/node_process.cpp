@@ -3,8 +3,6 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include <nlohmann/json.hpp>
-
 #include <pthread.h>
 #include <signal.h>
 
@@ -12,11 +10,11 @@
 #include <cstring>
 #include <ctime>
 #include <iostream>
-#include <mutex>
 #include <thread>
 
 #include "actors/leader/leader_actor.hpp"
 #include "actors/node/node_actor.hpp"
+#include "apps/lib/node_probes.hpp"
 #include "messages/announce.hpp"
 #include "runtime/log.hpp"
 #include "runtime/metrics/http_endpoint.hpp"
@@ -219,75 +217,6 @@ std::shared_ptr<group_buckets> open_group_until_stopped(caf::actor_system& sys,
     if (wait_for_signal(pause) != 0) return nullptr;
     pause = std::min<duration>(pause * 2, std::chrono::seconds(5));
   }
-}
-
-/// The node actors of this process, for /healthz (set once they are spawned; read on the HTTP
-/// server's threads).
-class node_handles {
- public:
-  void set(std::vector<caf::actor> nodes) {
-    std::lock_guard<std::mutex> guard(mutex_);
-    nodes_ = std::move(nodes);
-  }
-  std::vector<caf::actor> get() const {
-    std::lock_guard<std::mutex> guard(mutex_);
-    return nodes_;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::vector<caf::actor> nodes_;
-};
-
-/// How long /healthz waits for a node actor's answer: a node whose actor does not answer
-/// within it is stuck (its mailbox is not processed), whatever the store does.
-constexpr auto liveness_deadline = std::chrono::seconds(1);
-
-/// /healthz: asks every node actor for its status, all at once, each with liveness_deadline.
-/// 200 when all answer and none is Failed (a Failed node waits to be shut down: a restart of
-/// the process is what helps it); 503 otherwise, naming the first node that is not live.
-/// Before the nodes start (the store not reachable yet) the process is live: it is waiting, and
-/// a restart would not make the store reachable. Runs on an HTTP server thread.
-http_page liveness(caf::actor_system& sys, const node_handles& handles) {
-  using nlohmann::json;
-  auto nodes = handles.get();
-  json out{{"alive", true}, {"nodes", json::array()}};
-  if (nodes.empty()) {
-    out["starting"] = true;
-    return http_page{200, out.dump()};
-  }
-  std::string reason;
-  {
-    caf::scoped_actor self{sys};  // ends here: a scoped actor counts as a running actor
-    std::vector<decltype(self->request(nodes[0], liveness_deadline, caf::get_atom::value))> pending;
-    for (const auto& n : nodes)
-      pending.push_back(self->request(n, liveness_deadline, caf::get_atom::value));
-    for (std::size_t i = 0; i < pending.size(); ++i) {
-      json node{{"index", i}};
-      std::string problem;
-      pending[i].receive(
-          [&](const node_status& st) {
-            node["worker"] = st.worker;
-            node["state"] = st.state;
-            if (st.state == "Failed") problem = "failed";
-          },
-          [&](const caf::error& e) {
-            problem = e == caf::sec::request_timeout
-                          ? "no answer within " + format_duration(liveness_deadline)
-                          : "not answering: " + sys.render(e);
-          });
-      node["alive"] = problem.empty();
-      if (!problem.empty()) {
-        node["reason"] = problem;
-        if (reason.empty()) reason = "node " + std::to_string(i) + ": " + problem;
-      }
-      out["nodes"].push_back(std::move(node));
-    }
-  }
-  if (reason.empty()) return http_page{200, out.dump()};
-  out["alive"] = false;
-  out["reason"] = reason;
-  return http_page{503, out.dump()};
 }
 
 http_page readiness_page(const status_cache::readiness_page& r) {

@@ -5,6 +5,8 @@
 // started again.
 #include <boost/test/unit_test.hpp>
 
+#include <caf/all.hpp>
+
 #include <nlohmann/json.hpp>
 
 #include <csignal>
@@ -13,7 +15,9 @@
 #include <set>
 
 #include "apps/lib/http_client.hpp"
+#include "apps/lib/node_probes.hpp"
 #include "apps/lib/status_cache.hpp"
+#include "messages/inspect.hpp"
 #include "runtime/nats/local_server.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/run_program.hpp"
@@ -159,6 +163,80 @@ BOOST_AUTO_TEST_CASE(readyz_needs_every_node_and_names_the_first_that_is_not) {
   cache.on_state(0, {"w-0", "Stable", "Degraded", "", 4});
   BOOST_TEST(json::parse(cache.readiness_report().json)["reason"] == "node 0: degraded");
   BOOST_TEST(cache.readiness_report(1).ready);
+}
+
+/// A stand-in for a node actor: answers (caf::get_atom) with a node_status in `state`.
+caf::behavior answering_node(caf::event_based_actor*, std::string state) {
+  return {[=](caf::get_atom) {
+    node_status s;
+    s.worker = "w";
+    s.state = state;
+    return s;
+  }};
+}
+
+/// A stand-in for a stuck node actor: takes the request and never answers it.
+struct silent_state {
+  std::vector<caf::response_promise> held;
+};
+caf::behavior silent_node(caf::stateful_actor<silent_state>* self) {
+  return {[=](caf::get_atom) -> caf::result<node_status> {
+    self->state.held.push_back(self->make_response_promise());
+    return caf::delegated<node_status>();
+  }};
+}
+
+BOOST_AUTO_TEST_CASE(healthz_fails_for_a_node_that_does_not_answer_has_ended_or_failed) {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto stable = sys.spawn(answering_node, "Stable");
+  auto failed = sys.spawn(answering_node, "Failed");
+  auto silent = sys.spawn(silent_node);
+  auto ended = sys.spawn(answering_node, "Stable");
+  {
+    caf::scoped_actor self{sys};
+    self->monitor(ended);
+    self->send_exit(ended, caf::exit_reason::kill);
+    self->receive([](const caf::down_msg&) {});
+  }
+  node_app::node_handles nodes;
+  BOOST_TEST(json::parse(node_app::liveness(sys, nodes).body)["starting"] == true);
+  BOOST_TEST(node_app::liveness(sys, nodes).code == 200);  // no node yet: waiting, live
+
+  nodes.set({stable, stable});
+  auto live = node_app::liveness(sys, nodes, 300ms);
+  BOOST_TEST(live.code == 200, live.body);
+  auto body = json::parse(live.body);
+  BOOST_TEST(body["alive"] == true);
+  BOOST_TEST(body["nodes"].size() == 2u);
+  BOOST_TEST(body["nodes"][1]["state"] == "Stable");
+
+  auto started = std::chrono::steady_clock::now();
+  nodes.set({stable, silent, silent});
+  live = node_app::liveness(sys, nodes, 300ms);
+  auto took = std::chrono::steady_clock::now() - started;
+  BOOST_TEST(live.code == 503, live.body);
+  body = json::parse(live.body);
+  BOOST_TEST(body["alive"] == false);
+  BOOST_TEST(body["reason"] == "node 1: no answer within 300ms", live.body);
+  BOOST_TEST(body["nodes"][0]["alive"] == true);
+  BOOST_TEST(body["nodes"][2]["alive"] == false);
+  BOOST_TEST((took < 900ms), "one deadline for all requests, not one after the other");
+
+  nodes.set({stable, ended});
+  live = node_app::liveness(sys, nodes, 300ms);
+  BOOST_TEST(live.code == 503, live.body);
+  BOOST_TEST(
+      json::parse(live.body)["reason"].get<std::string>().rfind("node 1: not answering", 0) == 0u,
+      live.body);
+
+  nodes.set({failed});
+  live = node_app::liveness(sys, nodes, 300ms);
+  BOOST_TEST(live.code == 503, live.body);
+  BOOST_TEST(json::parse(live.body)["reason"] == "node 0: failed", live.body);
+
+  for (const auto& a : {stable, failed, silent})
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
 }
 
 // The program: its endpoint answers before the store is reachable (not ready, yet live), it
