@@ -14,6 +14,7 @@
 
 #include "actors/leader/leader_actor.hpp"
 #include "actors/node/node_actor.hpp"
+#include "apps/lib/node_probes.hpp"
 #include "messages/announce.hpp"
 #include "runtime/log.hpp"
 #include "runtime/metrics/http_endpoint.hpp"
@@ -218,21 +219,36 @@ std::shared_ptr<group_buckets> open_group_until_stopped(caf::actor_system& sys,
   }
 }
 
-std::unique_ptr<http_endpoint> start_endpoint(const std::string& program, const app_settings& s,
+http_page readiness_page(const status_cache::readiness_page& r) {
+  return http_page{r.ready ? 200 : 503, r.json};
+}
+
+/// /metrics, /status, /debug/ownership and the probes: /healthz (liveness), /readyz (every
+/// node ready) and /readyz/<i> (node i of --workers only).
+std::unique_ptr<http_endpoint> start_endpoint(caf::actor_system& sys, const std::string& program,
+                                              const app_settings& s,
                                               const std::shared_ptr<metrics>& m,
-                                              const std::shared_ptr<status_cache>& cache) {
+                                              const std::shared_ptr<status_cache>& cache,
+                                              const std::shared_ptr<const node_handles>& nodes) {
   if (s.metrics_address.empty()) return nullptr;
   http_endpoint_options options;
   options.address = s.metrics_address;
   options.json_pages["/debug/ownership"] = [cache] { return cache->ownership_json(); };
+  options.json_pages["/healthz"] = [&sys, nodes] { return liveness(sys, *nodes); };
+  options.json_pages["/readyz"] = [cache] { return readiness_page(cache->readiness_report()); };
+  for (int i = 0; i < s.workers; ++i)
+    options.json_pages["/readyz/" + std::to_string(i)] = [cache, i] {
+      return readiness_page(cache->readiness_report(i));
+    };
   auto endpoint = http_endpoint::start(
       m, [cache] { return cache->json(); }, options);
   if (!endpoint) {
     log(log_level::error, program, ": --metrics-address: ", endpoint.error());
     return nullptr;
   }
-  log(log_level::info, program, ": /metrics and /status on http://", (*endpoint)->host(), ":",
-      (*endpoint)->port());
+  // Tests and scripts read the port from this line ("/status on http://...").
+  log(log_level::info, program, ": /metrics, /healthz, /readyz and /status on http://",
+      (*endpoint)->host(), ":", (*endpoint)->port());
   return std::move(*endpoint);
 }
 
@@ -274,7 +290,8 @@ void log_started(const std::string& program, const app_settings& s, bool embedde
 /// Starts the nodes (and the program's actors), waits for a signal or --run-for, stops them.
 int run_nodes(caf::actor_system& sys, const node_program& program, const app_settings& s,
               bool embedded, const std::shared_ptr<connection>& conn,
-              const std::shared_ptr<group_buckets>& group, const std::shared_ptr<metrics>& m) {
+              const std::shared_ptr<group_buckets>& group, const std::shared_ptr<metrics>& m,
+              const std::shared_ptr<status_cache>& cache, node_handles& handles) {
   const auto& name = program.name;
   const auto stop_limit = s.node.drain_timeout + std::chrono::seconds(15);
   if (program.prepare) {
@@ -283,14 +300,10 @@ int run_nodes(caf::actor_system& sys, const node_program& program, const app_set
       return exit_runtime_error;
     }
   }
-  auto cache = std::make_shared<status_cache>(
-      status_cache::process_info{s.node.group, urls_text(s.connection.urls), embedded,
-                                 s.partitions_text},
-      s.workers);
-  auto endpoint = start_endpoint(name, s, m, cache);
-  if (!s.metrics_address.empty() && !endpoint) return exit_runtime_error;
   running r;
-  if (auto spawned = spawn_nodes(sys, s, program, conn, group, m, cache, r); !spawned) {
+  auto spawned = spawn_nodes(sys, s, program, conn, group, m, cache, r);
+  handles.set(r.nodes);
+  if (!spawned) {
     log(log_level::error, name, ": ", spawned.error());
     stop_all(sys, name, r, shutdown_intent::restart, stop_limit);
     return exit_runtime_error;
@@ -306,7 +319,7 @@ int run_nodes(caf::actor_system& sys, const node_program& program, const app_set
       s.workers, " node(s) (", to_string(intent), ")");
   exit_on_second_signal(name);
   stop_all(sys, name, r, intent, stop_limit);
-  return 0;  // the endpoint closes here: no more /status reads of the cache
+  return 0;
 }
 
 int run(caf::actor_system& sys, const node_program& program, const app_settings& s, bool embedded) {
@@ -322,9 +335,19 @@ int run(caf::actor_system& sys, const node_program& program, const app_settings&
     log(level, "nats: ", to_string(e.state), " ", e.url, e.detail.empty() ? "" : " ", e.detail);
   });
   auto m = std::make_shared<metrics>();  // one registry for every node of this process
+  // The endpoint starts before the store is reachable: /readyz then tells that no node holds
+  // an id yet (a Kubernetes readiness probe sees why), /healthz that the process is waiting.
+  auto cache = std::make_shared<status_cache>(
+      status_cache::process_info{s.node.group, urls_text(s.connection.urls), embedded,
+                                 s.partitions_text},
+      s.workers);
+  auto handles = std::make_shared<node_handles>();
+  auto endpoint = start_endpoint(sys, program.name, s, m, cache, handles);
+  if (!s.metrics_address.empty() && !endpoint) return exit_runtime_error;
   auto group = open_group_until_stopped(sys, program.name, *conn, s.node, m);
   if (!group) return exit_runtime_error;
-  int code = run_nodes(sys, program, s, embedded, *conn, group, m);
+  int code = run_nodes(sys, program, s, embedded, *conn, group, m, cache, *handles);
+  endpoint.reset();  // no more reads of the cache, nor requests to the nodes
   group->close();
   sys.await_all_actors_done();         // before the connection (and the server) go away
   (*conn)->remove_listener(listener);  // its closing is no news

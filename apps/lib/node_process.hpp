@@ -3,8 +3,9 @@
 // code: parti-node's options (node_options.hpp; checked before anything starts, exit code 2 and
 // one message naming the option), an embedded nats-server when no URL is given, the stop
 // signals (SIGTERM / SIGINT: the --shutdown intent, SIGUSR1: restart, a second one: exit at
-// once), the connection and the group's buckets, the nodes with /metrics and /status, and their
-// graceful stop in parallel.
+// once), the connection and the group's buckets, the nodes with /metrics, /status and the probes
+// /healthz and /readyz (the listener starts before NATS is reachable), and their graceful stop in
+// parallel.
 //
 // A program adds its own actors beside each node with a node hook (parti-consume: a consumer
 // per node); they are stopped with the nodes.

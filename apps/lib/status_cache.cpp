@@ -70,6 +70,8 @@ void status_cache::on_assignment(int node, const assignment_update& u) {
     if (now_owned.count(key) == 0) ended.push_back(key);
   for (const auto& key : ended) close_assignment(node, e, key, t);
   for (const auto& key : now_owned) e.assigned_since.emplace(key, t);
+  // The node's own drop of everything when its id is lost is not an assignment it received.
+  if (u.reason != "id_lost") e.assignment_applied = true;
   e.owned = u.owned;
   e.grants = u.grants;
   e.applied_epoch = u.epoch;
@@ -170,6 +172,64 @@ std::string status_cache::json() const {
                             {"lease_remaining_ms", remaining_ms}});
   }
   return out.dump();
+}
+
+status_cache::readiness status_cache::ready_locked(const entry& e, std::int64_t now_ns) const {
+  readiness r{false, {}, e.worker, e.state};
+  if (e.worker.empty())
+    r.reason = "no_worker_id";
+  else if (!e.assignment_applied)
+    r.reason = "no_assignment";
+  else if (e.state == "Failed")
+    r.reason = "failed";
+  else if (e.state == "Shutdown")
+    r.reason = "stopping";
+  else if (e.state == "Degraded")
+    r.reason = "degraded";
+  else if (now_ns >= e.serving_until_ns)
+    r.reason = "suspended";
+  else
+    r.ready = true;
+  return r;
+}
+
+status_cache::readiness status_cache::ready(int node) const {
+  std::lock_guard<std::mutex> guard(mutex_);
+  return ready_locked(nodes_.at(static_cast<std::size_t>(node)), boot_ns());
+}
+
+namespace {
+
+nlohmann::json readiness_object(int index, const status_cache::readiness& r) {
+  nlohmann::json out{
+      {"index", index}, {"ready", r.ready}, {"worker", r.worker}, {"state", r.state}};
+  if (!r.ready) out["reason"] = r.reason;
+  return out;
+}
+
+}  // namespace
+
+status_cache::readiness_page status_cache::readiness_report(int node) const {
+  auto r = ready(node);
+  return {r.ready, readiness_object(node, r).dump()};
+}
+
+status_cache::readiness_page status_cache::readiness_report() const {
+  using nlohmann::json;
+  std::lock_guard<std::mutex> guard(mutex_);
+  const auto now_ns = boot_ns();
+  json out{{"ready", true}, {"nodes", json::array()}};
+  bool all_ready = true;
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    auto r = ready_locked(nodes_[i], now_ns);
+    if (!r.ready && all_ready) {
+      all_ready = false;
+      out["ready"] = false;
+      out["reason"] = "node " + std::to_string(i) + ": " + r.reason;
+    }
+    out["nodes"].push_back(readiness_object(static_cast<int>(i), r));
+  }
+  return {all_ready, out.dump()};
 }
 
 }  // namespace parti::node_app

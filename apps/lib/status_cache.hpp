@@ -51,6 +51,33 @@ class status_cache {
   /// compared with the clock now, not when the node last ran.
   std::string json() const;
 
+  /// Whether node `node` may take traffic now, and if not why: ready while it holds its worker
+  /// id, has applied an assignment (an empty one counts; the first one after start-up, kept
+  /// across an id loss, when holding no id is the reason), is neither Degraded (store
+  /// unreachable), Failed nor stopping, and its ownership lease lets it serve (compared with
+  /// the clock now). The reasons, in the order they are checked: "no_worker_id",
+  /// "no_assignment", "failed", "stopping", "degraded", "suspended" (the lease is suspended,
+  /// being confirmed, lapsed or not yet held).
+  struct readiness {
+    bool ready = false;
+    std::string reason;  // empty when ready
+    std::string worker;
+    std::string state;
+  };
+  readiness ready(int node) const;
+  int nodes() const { return static_cast<int>(nodes_.size()); }
+
+  /// A readiness page: whether it says ready, and its JSON (code and body from one reading).
+  struct readiness_page {
+    bool ready = false;
+    std::string json;
+  };
+  /// /readyz/<node>: {"index":i,"ready":b,"worker":w,"state":s,"reason":r (when not ready)}.
+  readiness_page readiness_report(int node) const;
+  /// /readyz: ready only when every node is: {"ready":b,"reason":"node <i>: <reason>" (the
+  /// first one not ready; absent when ready),"nodes":[<each as for one node>]}.
+  readiness_page readiness_report() const;
+
  private:
   struct entry {
     std::string worker;
@@ -63,6 +90,7 @@ class status_cache {
     std::uint64_t applied_version = 0;
     std::vector<partition> owned;
     std::vector<partition_grant> grants;
+    bool assignment_applied = false;  // an assignment was applied since start-up
     std::string lease = "unheld";
     std::int64_t serving_until_ns = 0;  // boot clock: compared at the moment of answering
     std::map<std::string, std::int64_t> assigned_since;          // first key -> when it was applied
@@ -77,6 +105,7 @@ class status_cache {
   void close_assignment(int node, entry& e, const std::string& key, std::int64_t at);
 
   entry& at(int node);
+  readiness ready_locked(const entry& e, std::int64_t now_ns) const;
 
   process_info info_;
   mutable std::mutex mutex_;

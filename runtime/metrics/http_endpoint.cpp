@@ -191,14 +191,17 @@ struct http_endpoint::impl {
   }
 
   int serve_json(mg_connection* conn, const status_source& source_of, bool head_only) const {
-    std::string body;
+    http_page page;
     try {
-      body = source_of();
+      page = source_of();
     } catch (const std::exception& e) {
       return reply(conn, 500, plain_content_type, std::string{"status: "} + e.what() + "\n",
                    head_only);
     }
-    return reply(conn, 200, json_content_type, body, head_only);
+    if (page.code < 200 || page.code > 599)  // civetweb would write any number it is given
+      return reply(conn, 500, plain_content_type,
+                   "status: the page gave the code " + std::to_string(page.code) + "\n", head_only);
+    return reply(conn, page.code, json_content_type, page.body, head_only);
   }
 
   const std::shared_ptr<const metrics> source;

@@ -2,8 +2,14 @@
 // The one HTTP listener of a parti-node process (civetweb underneath):
 //   GET /metrics  the metrics registry, text/plain; version=0.0.4 (Prometheus text format)
 //   GET /status   the JSON the application's status callback returns, application/json
-//   GET <path>    further JSON pages given in the options (parti-node: /debug/ownership)
+//   GET <path>    further JSON pages given in the options (parti-node: /debug/ownership, the
+//                 probes /healthz, /readyz and /readyz/<node index>)
 //   anything else 404; a method other than GET or HEAD 405.
+//
+// A page's producer returns its body, which is served with 200, or an http_page with a code of
+// its own: a probe answers 503 with a JSON reason when it fails (parti-node's /healthz: 200
+// while every node actor answers within 1 s; /readyz: 200 while every node holds its id, has
+// applied an assignment, and neither is Degraded nor has its ownership lease suspended).
 //
 // Requests are served by a small pool of server threads, so a slow or stalled client holds one
 // thread until the request timeout and never blocks the node or the other scrapes. The status
@@ -14,12 +20,27 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "messages/result.hpp"
 
 namespace parti {
 
 class metrics;
+
+/// What a JSON page's producer answers: the body, and the status code (200 unless it says
+/// otherwise). A producer that returns a plain std::string converts to a 200.
+struct http_page {
+  int code = 200;
+  std::string body;
+
+  http_page() = default;
+  http_page(std::string json) : body(std::move(json)) {}  // NOLINT: implicit on purpose
+  http_page(int status_code, std::string json) : code(status_code), body(std::move(json)) {}
+};
+
+/// Produces a JSON page on a server thread (see the comment at the top).
+using page_source = std::function<http_page()>;
 
 struct http_endpoint_options {
   /// host:port to listen on, host a numeric IPv4 address ("0.0.0.0" for every interface) or a
@@ -29,8 +50,9 @@ struct http_endpoint_options {
   int threads = 2;
   /// How long a client may take to send its request (and to read the reply).
   std::chrono::milliseconds request_timeout{10000};
-  /// Further JSON pages by path ("/debug/ownership"), served like /status.
-  std::map<std::string, std::function<std::string()>> json_pages;
+  /// Further JSON pages by path ("/debug/ownership"), served like /status. The path matches
+  /// exactly, without the query string.
+  std::map<std::string, page_source> json_pages;
 
   /// The address is host:port with a port in 0..65535, threads >= 1, the timeout > 0; the
   /// failure names what is wrong.
@@ -39,8 +61,8 @@ struct http_endpoint_options {
 
 class http_endpoint {
  public:
-  /// Produces the /status body (JSON). Empty: /status answers 404.
-  using status_source = std::function<std::string()>;
+  /// Produces the /status page (JSON). Empty: /status answers 404.
+  using status_source = page_source;
 
   /// Starts listening. Fails (never throws) with a message naming the address when the options
   /// are invalid or the address cannot be bound, e.g. "http endpoint: cannot listen on

@@ -897,6 +897,31 @@ BOOST_AUTO_TEST_CASE(a_throwing_status_source_is_a_500_not_a_crash) {
   BOOST_TEST(http_get(ep->port(), "/metrics").code == 200);  // still serving
 }
 
+BOOST_AUTO_TEST_CASE(a_page_answers_with_the_code_it_gives) {
+  auto o = loopback();
+  o.json_pages["/readyz"] = [] { return http_page{503, R"({"ready":false})"}; };
+  o.json_pages["/plain"] = [] { return std::string{R"({"a":1})"}; };  // a body alone: 200
+  o.json_pages["/odd"] = [] { return http_page{42, "{}"}; };
+  auto ep = start_or_fail(
+      std::make_shared<metrics>(),
+      [] {
+        return http_page{503, "{}"};
+      },
+      o);
+  auto ready = http_get(ep->port(), "/readyz");
+  BOOST_TEST(ready.code == 503);
+  BOOST_TEST(ready.body == R"({"ready":false})");
+  BOOST_TEST(ready.headers["content-type"] == "application/json");
+  BOOST_TEST(http_request(ep->port(), "HEAD", "/readyz").code == 503);
+  auto plain = http_get(ep->port(), "/plain");
+  BOOST_TEST(plain.code == 200);
+  BOOST_TEST(plain.body == R"({"a":1})");
+  BOOST_TEST(http_get(ep->port(), "/status").code == 503);
+  auto odd = http_get(ep->port(), "/odd");  // not an HTTP status: the page is broken
+  BOOST_TEST(odd.code == 500);
+  BOOST_TEST(mentions(odd.body, "42"), odd.body);
+}
+
 BOOST_AUTO_TEST_CASE(a_used_port_is_a_clear_error) {
   port_holder taken;
   auto r = http_endpoint::start(std::make_shared<metrics>(), {}, loopback(taken.port()));
