@@ -344,7 +344,8 @@ void add_options(caf::config_option_set& set, app_options& o) {
       .add(o.cooldown, "cooldown",
            with_default("least time between planned rebalances", format_duration(n.cooldown)))
       .add(o.metrics_address, "metrics-address",
-           "host:port of the /metrics and /status listener, port 0 for any free port; empty: "
+           "host:port of the /metrics, /healthz, /readyz and /status listener, port 0 for any free "
+           "port; empty: "
            "no listener (default: none)")
       .add(o.publish_port, "publish-port",
            "publish each node's actor on CAF's middleman (node i on this port + i) so that other "
