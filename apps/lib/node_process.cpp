@@ -16,6 +16,7 @@
 #include "actors/node/node_actor.hpp"
 #include "apps/lib/node_probes.hpp"
 #include "messages/announce.hpp"
+#include "messages/atoms.hpp"
 #include "runtime/log.hpp"
 #include "runtime/metrics/http_endpoint.hpp"
 #include "runtime/metrics/metrics.hpp"
@@ -47,6 +48,7 @@ sigset_t stop_signals() {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGUSR1);  // stop with restart intent, whatever --shutdown says
+  sigaddset(&set, SIGHUP);   // no stop: the leader re-reads the partitions (see run_nodes)
   return set;
 }
 
@@ -57,8 +59,8 @@ void block_stop_signals() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
-/// Waits for SIGINT/SIGTERM for at most `limit` (zero: without limit). Returns the signal, or 0
-/// when the time is up.
+/// Waits for SIGINT/SIGTERM/SIGUSR1/SIGHUP for at most `limit` (zero: without limit). Returns the
+/// signal, or 0 when the time is up.
 int wait_for_signal(duration limit) {
   auto set = stop_signals();
   auto deadline = std::chrono::steady_clock::now() + limit;
@@ -76,7 +78,7 @@ int wait_for_signal(duration limit) {
 }
 
 /// After the first signal a graceful stop may take up to the drain timeout; a second signal
-/// means "now".
+/// (SIGHUP included) means "now".
 void exit_on_second_signal(const std::string& program) {
   std::thread([program] {
     auto set = stop_signals();
@@ -214,7 +216,7 @@ std::shared_ptr<group_buckets> open_group_until_stopped(caf::actor_system& sys,
     }
     log(log_level::warning, program, ": cannot open group ", cfg.group, " yet: ", group.error(),
         "; retrying in ", format_duration(pause));
-    if (wait_for_signal(pause) != 0) return nullptr;
+    if (auto sig = wait_for_signal(pause); sig != 0 && sig != SIGHUP) return nullptr;
     pause = std::min<duration>(pause * 2, std::chrono::seconds(5));
   }
 }
@@ -287,6 +289,23 @@ void log_started(const std::string& program, const app_settings& s, bool embedde
       urls_text(s.connection.urls), embedded ? " (embedded)" : "");
 }
 
+/// Waits for a signal that stops the nodes, or for `run_for` (zero: without limit); returns the
+/// signal, 0 when the time is up. SIGHUP does not stop: like `parti-ctl refresh`, it asks the
+/// leader (through any node) to re-read the partition source and rebalance if it changed.
+int wait_for_stop(const std::string& name, duration run_for, const running& r) {
+  auto deadline = std::chrono::steady_clock::now() + run_for;
+  while (true) {
+    auto left = run_for > duration::zero()
+                    ? std::max<duration>(deadline - std::chrono::steady_clock::now(),
+                                         std::chrono::nanoseconds(1))
+                    : duration::zero();
+    int sig = wait_for_signal(left);
+    if (sig != SIGHUP) return sig;
+    log(log_level::info, name, ": SIGHUP: asking the leader to re-read the partitions");
+    if (!r.nodes.empty()) caf::anon_send(r.nodes.front(), refresh_atom::value);
+  }
+}
+
 /// Starts the nodes (and the program's actors), waits for a signal or --run-for, stops them.
 int run_nodes(caf::actor_system& sys, const node_program& program, const app_settings& s,
               bool embedded, const std::shared_ptr<connection>& conn,
@@ -313,7 +332,7 @@ int run_nodes(caf::actor_system& sys, const node_program& program, const app_set
     return exit_runtime_error;
   }
   log_started(name, s, embedded);
-  int sig = wait_for_signal(s.run_for);
+  int sig = wait_for_stop(name, s.run_for, r);
   auto intent = sig == SIGUSR1 ? shutdown_intent::restart : s.node.shutdown;
   log(log_level::info, name, ": ", sig ? strsignal(sig) : "--run-for elapsed", "; stopping ",
       s.workers, " node(s) (", to_string(intent), ")");

@@ -388,4 +388,39 @@ BOOST_AUTO_TEST_CASE(a_refresh_period_from_the_ini_file_picks_up_an_edited_parti
   BOOST_TEST(*code == 0, node.output());
 }
 
+BOOST_AUTO_TEST_CASE(sighup_has_the_leader_re_read_the_partitions_file_and_stops_nothing) {
+  temp_dir dir;
+  auto file = dir.write("p.txt", "a\nb\nc\n");
+  test::child_program node(
+      fast({"--partitions-file=" + file, "--workers=2", "--metrics-address=127.0.0.1:0",
+            "--shutdown=restart", "--group=hup"}));
+  BOOST_REQUIRE_MESSAGE(test::eventually([&] { return status_port(node) != 0; }, 15s),
+                        node.output());
+  int port = status_port(node);
+  std::optional<json> status;
+  auto owns = [&](const std::set<std::string>& keys) {
+    return test::eventually(
+        [&] {
+          status = status_of(port);
+          return status && converged(*status, 2, keys.size()) && owns_exactly(*status, keys);
+        },
+        20s);
+  };
+  BOOST_REQUIRE_MESSAGE(owns({"a", "b", "c"}),
+                        (status ? status->dump() : "no /status") + "\n" + node.output());
+  // Without a refresh period nothing would read the file again: SIGHUP asks for it.
+  auto aside = dir.write("p.txt.new", "a\nd\ne\n");
+  std::filesystem::rename(aside, file);
+  node.signal(SIGHUP);
+  BOOST_REQUIRE_MESSAGE(owns({"a", "d", "e"}),
+                        (status ? status->dump() : "no /status") + "\n" + node.output());
+  BOOST_TEST(contains(node.err(), "SIGHUP: asking the leader to re-read the partitions"),
+             node.output());
+
+  node.signal(SIGTERM);
+  auto code = node.wait(20s);
+  BOOST_REQUIRE_MESSAGE(code.has_value(), node.output());
+  BOOST_TEST(*code == 0, node.output());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
