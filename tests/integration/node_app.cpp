@@ -2,6 +2,7 @@
 // every invalid option (command line or INI file), a group that converges on an embedded
 // nats-server with /status and /metrics, a graceful stop on SIGTERM, and nodes on a given
 // server that parti-ctl sees healthy, and an edited partitions file picked up by --refresh-period.
+// Also --version, JSON log lines, the journald priority prefixes and parti_build_info on /metrics.
 #include <boost/test/unit_test.hpp>
 
 #include <nlohmann/json.hpp>
@@ -108,6 +109,16 @@ bool owns_exactly(const json& status, const std::set<std::string>& keys) {
   for (const auto& [key, owners] : owned)
     if (owners != 1 || keys.count(key) == 0) return false;
   return true;
+}
+
+/// `args` run by a shell that sets JOURNAL_STREAM to `journal_stream`, as systemd does for a
+/// service whose stderr is the journal; "stderr" means stderr's device:inode (a pipe here).
+std::vector<std::string> with_journal_stream(const std::string& journal_stream,
+                                             std::vector<std::string> args) {
+  const std::string value =
+      journal_stream == "stderr" ? "$(stat -L -c %d:%i /dev/stderr)" : journal_stream;
+  args.insert(args.begin(), {"/bin/sh", "-c", "JOURNAL_STREAM=" + value + " exec \"$@\"", "sh"});
+  return args;
 }
 
 }  // namespace
@@ -364,6 +375,32 @@ BOOST_AUTO_TEST_CASE(json_log_lines_parse_one_object_a_line) {
   };
   BOOST_TEST(logged("parti-node: started a local nats-server"), r.output());
   BOOST_TEST(logged("--run-for elapsed"), r.output());
+}
+
+BOOST_AUTO_TEST_CASE(when_stderr_is_the_journal_each_line_starts_with_its_syslog_priority) {
+  auto run = fast({"--partitions=2", "--run-for=1s", "--shutdown=restart", "--log-level=debug"});
+  auto r = test::run_program(with_journal_stream("stderr", run), 30s);
+  BOOST_TEST(r.code == 0, r.output());
+  const std::map<std::string, std::string> priority{
+      {"ERROR", "<3>"}, {"WARN ", "<4>"}, {"INFO ", "<6>"}, {"DEBUG", "<7>"}};
+  std::istringstream lines(r.err);
+  std::set<std::string> seen;
+  for (std::string line; std::getline(lines, line);) {
+    // <6>2026-11-30T05:12:09.572Z INFO  ...: the level word after the 24-character timestamp.
+    BOOST_TEST_REQUIRE(line.size() > 3 + 25 + 5, line);
+    auto level = line.substr(3 + 25, 5);
+    BOOST_TEST_REQUIRE(priority.count(level) == 1u, line);
+    BOOST_TEST(line.substr(0, 3) == priority.at(level), line);
+    seen.insert(level);
+  }
+  BOOST_TEST(seen.count("INFO ") == 1u, r.output());
+  BOOST_TEST(seen.count("DEBUG") == 1u, r.output());
+  // A JOURNAL_STREAM that names another file (inherited by a child whose stderr was redirected)
+  // gets no prefixes.
+  auto other = test::run_program(with_journal_stream("1:1", run), 30s);
+  BOOST_TEST(other.code == 0, other.output());
+  BOOST_TEST(!contains(other.err, "<6>"), other.output());
+  BOOST_TEST(contains(other.err, " INFO  parti-node: "), other.output());
 }
 
 BOOST_AUTO_TEST_CASE(run_for_stops_the_process_by_itself) {
