@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "api/embedded_node.hpp"
+#include "apps/lib/version_flag.hpp"
 #include "runtime/nats/local_server.hpp"
 
 using namespace parti;
@@ -30,7 +31,7 @@ struct example_options {
 
 const char* usage =
     "usage: embed-example-plain [--nats-url=URL] [--group=NAME] [--partitions=N] "
-    "[--run-for=DURATION] [--start-timeout=DURATION]\n";
+    "[--run-for=DURATION] [--start-timeout=DURATION] | --version\n";
 
 /// --name=value arguments; an unknown or malformed one is an error (empty result).
 result<example_options> parse_arguments(int argc, char** argv) {
@@ -120,6 +121,7 @@ embedded_callbacks application_callbacks() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (node_app::print_version_if_asked("embed-example-plain", argc, argv)) return 0;
   auto args = parse_arguments(argc, argv);
   if (!args) {
     std::cerr << "embed-example-plain: " << args.error() << "\n" << usage;

@@ -18,6 +18,7 @@
 
 #include "actors/leader/leader_actor.hpp"
 #include "actors/node/node_actor.hpp"
+#include "apps/lib/version_flag.hpp"
 #include "messages/inspect.hpp"
 #include "runtime/log.hpp"
 #include "runtime/metrics/metrics.hpp"
@@ -167,4 +168,8 @@ void caf_main(caf::actor_system& sys, const example_config& cfg) {
 
 }  // namespace
 
-CAF_MAIN()
+// CAF_MAIN(), written out for --version: CAF's option parser rejects an option it does not know.
+int main(int argc, char** argv) {
+  if (parti::node_app::print_version_if_asked("embed-example", argc, argv)) return 0;
+  return caf::exec_main<>(caf_main, argc, argv);
+}

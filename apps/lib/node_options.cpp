@@ -353,8 +353,13 @@ void add_options(caf::config_option_set& set, app_options& o) {
       .add(o.publish_address, "publish-address",
            with_default("address the published nodes listen on", d.publish_address))
       .add(o.log_level, "log-level", with_default("error|warning|info|debug", d.log_level))
+      .add(o.log_format, "log-format",
+           with_default("stderr lines as text, logfmt (ts=... level=... msg=\"...\") or json "
+                        "(one object a line); UTC ISO-8601 timestamps in each",
+                        d.log_format))
       .add(o.run_for, "run-for",
-           with_default("stop after this long, as on SIGTERM; 0s: run until a signal", d.run_for));
+           with_default("stop after this long, as on SIGTERM; 0s: run until a signal", d.run_for))
+      .add(o.version, "version", "print the version and the commit it was built from, and exit");
 }
 
 result<app_settings> to_settings(const app_options& o) {
@@ -363,6 +368,10 @@ result<app_settings> to_settings(const app_options& o) {
   if (std::find(std::begin(levels), std::end(levels), o.log_level) == std::end(levels))
     return failure{"--log-level: expected error|warning|info|debug, got \"" + o.log_level + "\""};
   s.log_level = o.log_level;
+  auto format = parse_log_format(o.log_format);
+  if (!format)
+    return failure{"--log-format: expected text|logfmt|json, got \"" + o.log_format + "\""};
+  s.log_format = *format;
   if (o.workers < 1 || o.workers > max_workers)
     return failure{"--workers: must be within 1.." + std::to_string(max_workers) + ", is " +
                    std::to_string(o.workers)};

@@ -11,6 +11,7 @@
 
 #include "messages/result.hpp"
 #include "runtime/config.hpp"
+#include "runtime/log.hpp"
 #include "runtime/nats/connection.hpp"
 #include "runtime/partition_source.hpp"
 
@@ -56,7 +57,9 @@ struct app_options {
   int publish_port = 0;         // CAF middleman port of node 0 (node i: +i); 0: not published
   std::string publish_address = "127.0.0.1";
   std::string log_level = "info";
+  std::string log_format = "text";
   std::string run_for = "0s";  // 0: until SIGINT / SIGTERM
+  bool version = false;  // --version is answered before parsing (version_flag.hpp); for --help
 };
 
 /// Registers every option of `o` under CAF's "global" category (so they are --name=value flags
@@ -75,6 +78,7 @@ struct app_settings {
   int publish_port = 0;
   std::string publish_address;
   std::string log_level = "info";
+  parti::log_format log_format = parti::log_format::text;
   duration run_for = duration::zero();
 };
 

@@ -432,6 +432,7 @@ int run_node_program(node_app_config& cfg, int argc, char** argv, const node_pro
     if (auto ok = program.check(*settings); !ok) return usage_error(name, ok.error());
   }
   set_log_level(settings->log_level);
+  set_log_format(settings->log_format);
   for (const auto& caution : settings->node.cautions())
     log(log_level::warning, name, ": ", caution);
   if (settings->refresh_period > duration::zero() && cfg.options.partitions_file.empty())

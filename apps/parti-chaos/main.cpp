@@ -44,6 +44,7 @@
 #include "apps/lib/consume_fleet.hpp"
 #include "apps/lib/fleet.hpp"
 #include "apps/lib/tcp_relay.hpp"
+#include "apps/lib/version_flag.hpp"
 #include "runtime/config.hpp"
 #include "runtime/nats/local_server.hpp"
 
@@ -85,7 +86,8 @@ constexpr const char* usage_text =
     "                    overlaps, order violations and duplicates by cause (an unexplained\n"
     "                    duplicate is a violation)\n"
     "  --rate R          --consume: messages per second over all partitions (default: 100)\n"
-    "  --help            this text\n";
+    "  --help            this text\n"
+    "  --version         the version and the commit it was built from\n";
 
 enum class event_kind {
   kill_worker,
@@ -685,6 +687,7 @@ class consume_harness {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (node_app::print_version_if_asked("parti-chaos", argc, argv)) return 0;
   auto s = parse(argc, argv);
   if (s.logs.empty()) {
     s.logs =

@@ -20,6 +20,7 @@
 #include "actors/consumer/consumer_actor.hpp"
 #include "apps/lib/node_process.hpp"
 #include "apps/lib/partition_stream.hpp"
+#include "apps/lib/version_flag.hpp"
 #include "apps/parti-consume/consume_options.hpp"
 #include "apps/parti-consume/record_file.hpp"
 #include "runtime/log.hpp"
@@ -123,6 +124,7 @@ struct consume_program {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (node_app::print_version_if_asked(program_name, argc, argv)) return 0;
   consume_app_config cfg;
   consume_program consume{cfg, {}, {}, nullptr};
   node_app::node_program program;

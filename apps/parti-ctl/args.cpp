@@ -271,6 +271,7 @@ options (--name=value or --name value, anywhere on the line):
   --nats-user=U --nats-password=P --nats-token=T --nats-creds=FILE
   --nats-tls-ca=FILE --nats-tls-cert=FILE --nats-tls-key=FILE
   --help
+  --version           the version and the commit it was built from
 produce and consume-check:
   --stream=NAME            the JetStream stream
   --subject-template=T     the partitions' subjects, keys as {0}, {1}: e.g. orders.{0}

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <iostream>
 
+#include "apps/lib/version_flag.hpp"
 #include "apps/parti-ctl/args.hpp"
 #include "apps/parti-ctl/consume_commands.hpp"
 #include "apps/parti-ctl/render.hpp"
@@ -105,6 +106,7 @@ int run(const arguments& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (node_app::print_version_if_asked("parti-ctl", argc, argv)) return exit_ok;
   auto parsed = parse_arguments(std::vector<std::string>(argv + 1, argv + argc));
   if (!parsed) {
     std::cerr << "parti-ctl: " << parsed.error() << " (see parti-ctl --help)\n";

@@ -15,8 +15,10 @@
 // written out instead of CAF_MAIN() for the exit codes: CAF_MAIN exits with 1 on an option CAF
 // cannot parse, and it would start the actor system before our validation.
 #include "apps/lib/node_process.hpp"
+#include "apps/lib/version_flag.hpp"
 
 int main(int argc, char** argv) {
+  if (parti::node_app::print_version_if_asked("parti-node", argc, argv)) return 0;
   parti::node_app::node_app_config cfg;
   parti::node_app::node_program program;
   program.name = "parti-node";

@@ -11,6 +11,7 @@
 #include <iostream>
 #include <thread>
 
+#include "apps/lib/version_flag.hpp"
 #include "messages/announce.hpp"
 #include "messages/atoms.hpp"
 #include "runtime/config.hpp"
@@ -57,6 +58,7 @@ extern "C" void on_signal(int) { stop = 1; }
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (node_app::print_version_if_asked("parti-subscriber", argc, argv)) return 0;
   subscriber_config cfg;
   if (auto err = cfg.parse(argc, argv)) {
     std::cerr << "parti-subscriber: " << caf::actor_system_config::render(err) << "\n";

@@ -15,6 +15,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "parti/version.hpp"
+
 namespace parti {
 
 std::string_view to_string(rebalance_result x) {
@@ -205,7 +207,12 @@ struct metrics::impl {
   using gauges = series<prometheus::Gauge>;
   using histograms = series<prometheus::Histogram>;
 
-  explicit impl(std::shared_ptr<prometheus::Registry> r) : registry(std::move(r)) {}
+  explicit impl(std::shared_ptr<prometheus::Registry> r) : registry(std::move(r)) {
+    // The Prometheus convention for what is running: join on it by version or commit.
+    gauge(reg, "parti_build_info", "Always 1; labels version and commit of the parti build.")
+        .Add({{"version", version_string}, {"commit", git_commit}})
+        .Set(1);
+  }
 
   std::shared_ptr<prometheus::Registry> registry;
   prometheus::Registry& reg = *registry;

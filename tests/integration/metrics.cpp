@@ -33,6 +33,7 @@
 #include "actors/node/lifecycle.hpp"
 #include "apps/lib/http_client.hpp"
 #include "messages/wire.hpp"
+#include "parti/version.hpp"
 #include "runtime/metrics/decode_errors.hpp"
 #include "runtime/metrics/http_endpoint.hpp"
 #include "runtime/metrics/metrics.hpp"
@@ -281,6 +282,7 @@ void record_one_of_everything(metrics& m) {
 }
 
 const std::vector<std::string> every_family{
+    "parti_build_info",
     "parti_calculator_rebalance_duration_seconds",
     "parti_calculator_rebalance_total",
     "parti_calculator_active_workers",
@@ -790,6 +792,19 @@ BOOST_AUTO_TEST_CASE(forgetting_removes_only_the_named_series) {
           m.text(),
           R"(parti_kv_operation_errors_total{kind="not_connected",operation="get",worker="w-1"})") ==
       1.0);
+}
+
+BOOST_AUTO_TEST_CASE(build_info_is_one_with_the_version_and_commit_from_the_start) {
+  metrics m;
+  const auto series = std::string(R"(parti_build_info{commit=")") + git_commit + R"(",version=")" +
+                      version_string + R"("})";
+  BOOST_TEST(std::string(version_string) == std::to_string(version_major) + "." +
+                                                std::to_string(version_minor) + "." +
+                                                std::to_string(version_patch));
+  BOOST_TEST(value_of(m.text(), series) == 1.0, m.text());
+  m.set_owned_partitions("w-1", 2);
+  m.forget_worker("w-1");  // not a worker's series
+  BOOST_TEST(value_of(m.text(), series) == 1.0, m.text());
 }
 
 BOOST_AUTO_TEST_CASE(records_from_many_threads_are_all_counted) {

@@ -2,17 +2,21 @@
 // every invalid option (command line or INI file), a group that converges on an embedded
 // nats-server with /status and /metrics, a graceful stop on SIGTERM, and nodes on a given
 // server that parti-ctl sees healthy, and an edited partitions file picked up by --refresh-period.
+// Also --version, JSON log lines, the journald priority prefixes and parti_build_info on /metrics.
 #include <boost/test/unit_test.hpp>
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <regex>
 #include <set>
+#include <sstream>
 
 #include "apps/lib/http_client.hpp"
+#include "parti/version.hpp"
 #include "runtime/nats/local_server.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/run_program.hpp"
@@ -107,6 +111,16 @@ bool owns_exactly(const json& status, const std::set<std::string>& keys) {
   return true;
 }
 
+/// `args` run by a shell that sets JOURNAL_STREAM to `journal_stream`, as systemd does for a
+/// service whose stderr is the journal; "stderr" means stderr's device:inode (a pipe here).
+std::vector<std::string> with_journal_stream(const std::string& journal_stream,
+                                             std::vector<std::string> args) {
+  const std::string value =
+      journal_stream == "stderr" ? "$(stat -L -c %d:%i /dev/stderr)" : journal_stream;
+  args.insert(args.begin(), {"/bin/sh", "-c", "JOURNAL_STREAM=" + value + " exec \"$@\"", "sh"});
+  return args;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(node_app)
@@ -144,6 +158,8 @@ BOOST_AUTO_TEST_CASE(help_lists_every_option_with_its_default) {
                              "--nats-tls-cert",
                              "--nats-tls-key",
                              "--log-level",
+                             "--log-format",
+                             "--version",
                              "--run-for",
                              "--degraded-preset",
                              "--config-file"})
@@ -191,6 +207,8 @@ BOOST_AUTO_TEST_CASE(every_invalid_value_exits_2_with_one_message_naming_the_opt
       {{"--partitions=4", "--nats-token=t", "--nats-user=u"},
        "--nats-token: cannot be combined with --nats-user"},
       {{"--partitions=4", "--log-level=loud"}, "--log-level: expected error|warning|info|debug"},
+      {{"--partitions=4", "--log-format=xml"},
+       "--log-format: expected text|logfmt|json, got \"xml\""},
       {{"--partitions=4", "--run-for=-1s"}, "--run-for: invalid duration"},
       {{"--partitions=4", "--refresh-period=-1s"}, "--refresh-period: invalid duration \"-1s\""},
       {{"--partitions=4", "--refresh-period=abc"}, "--refresh-period: invalid duration \"abc\""},
@@ -278,6 +296,9 @@ BOOST_AUTO_TEST_CASE(a_local_group_converges_serves_status_and_stops_on_sigterm)
   auto metrics = http_get(port, "/metrics");
   BOOST_TEST(metrics.code == 200);
   BOOST_TEST(contains(metrics.body, "parti_node_state"), metrics.body.substr(0, 2000));
+  BOOST_TEST(contains(metrics.body, std::string(R"(parti_build_info{commit=")") + git_commit +
+                                        R"(",version=")" + version_string + R"("} 1)"),
+             metrics.body.substr(0, 2000));
 
   node.signal(SIGTERM);
   auto code = node.wait(20s);
@@ -313,6 +334,73 @@ BOOST_AUTO_TEST_CASE(nodes_on_a_given_server_are_healthy_for_parti_ctl_and_stop_
   auto code = node.wait(20s);
   BOOST_REQUIRE_MESSAGE(code.has_value(), node.output());
   BOOST_TEST(*code == 0, node.output());
+}
+
+BOOST_AUTO_TEST_CASE(version_prints_the_version_and_commit_and_exits_0) {
+  const auto expected = std::string(" ") + version_string + " (commit " + git_commit + ")\n";
+  auto r = test::run_program(node_args({"--version"}));
+  BOOST_TEST(r.code == 0, r.output());
+  BOOST_TEST(r.out == "parti-node" + expected, r.output());
+  // Before any other option is looked at: a bad or missing one does not matter.
+  auto with_others = test::run_program(node_args({"--workers=0", "--version", "--no-such"}));
+  BOOST_TEST(with_others.code == 0, with_others.output());
+  BOOST_TEST(with_others.out == "parti-node" + expected, with_others.output());
+  auto ctl = test::run_program({test::app_binary("parti-ctl"), "--version"});
+  BOOST_TEST(ctl.code == 0, ctl.output());
+  BOOST_TEST(ctl.out == "parti-ctl" + expected, ctl.output());
+}
+
+BOOST_AUTO_TEST_CASE(json_log_lines_parse_one_object_a_line) {
+  auto r = test::run_program(fast({"--partitions=2", "--run-for=1500ms", "--shutdown=restart",
+                                   "--log-format=json", "--log-level=debug"}),
+                             30s);
+  BOOST_TEST(r.code == 0, r.output());
+  const std::regex iso("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z");
+  const std::set<std::string> levels{"error", "warning", "info", "debug"};
+  std::istringstream lines(r.err);
+  std::vector<std::string> messages;
+  for (std::string line; std::getline(lines, line);) {
+    BOOST_TEST_CONTEXT(line) {
+      json j;
+      BOOST_REQUIRE_NO_THROW(j = json::parse(line));
+      BOOST_TEST(j.size() == 3u);
+      BOOST_TEST(std::regex_match(j.at("ts").get<std::string>(), iso));
+      BOOST_TEST(levels.count(j.at("level").get<std::string>()) == 1u);
+      messages.push_back(j.at("msg").get<std::string>());
+    }
+  }
+  auto logged = [&](const std::string& part) {
+    return std::any_of(messages.begin(), messages.end(),
+                       [&](const std::string& m) { return contains(m, part); });
+  };
+  BOOST_TEST(logged("parti-node: started a local nats-server"), r.output());
+  BOOST_TEST(logged("--run-for elapsed"), r.output());
+}
+
+BOOST_AUTO_TEST_CASE(when_stderr_is_the_journal_each_line_starts_with_its_syslog_priority) {
+  auto run = fast({"--partitions=2", "--run-for=1s", "--shutdown=restart", "--log-level=debug"});
+  auto r = test::run_program(with_journal_stream("stderr", run), 30s);
+  BOOST_TEST(r.code == 0, r.output());
+  const std::map<std::string, std::string> priority{
+      {"ERROR", "<3>"}, {"WARN ", "<4>"}, {"INFO ", "<6>"}, {"DEBUG", "<7>"}};
+  std::istringstream lines(r.err);
+  std::set<std::string> seen;
+  for (std::string line; std::getline(lines, line);) {
+    // <6>2026-11-30T05:12:09.572Z INFO  ...: the level word after the 24-character timestamp.
+    BOOST_TEST_REQUIRE(line.size() > 3 + 25 + 5, line);
+    auto level = line.substr(3 + 25, 5);
+    BOOST_TEST_REQUIRE(priority.count(level) == 1u, line);
+    BOOST_TEST(line.substr(0, 3) == priority.at(level), line);
+    seen.insert(level);
+  }
+  BOOST_TEST(seen.count("INFO ") == 1u, r.output());
+  BOOST_TEST(seen.count("DEBUG") == 1u, r.output());
+  // A JOURNAL_STREAM that names another file (inherited by a child whose stderr was redirected)
+  // gets no prefixes.
+  auto other = test::run_program(with_journal_stream("1:1", run), 30s);
+  BOOST_TEST(other.code == 0, other.output());
+  BOOST_TEST(!contains(other.err, "<6>"), other.output());
+  BOOST_TEST(contains(other.err, " INFO  parti-node: "), other.output());
 }
 
 BOOST_AUTO_TEST_CASE(run_for_stops_the_process_by_itself) {

@@ -1,7 +1,9 @@
-// Uses installed headers (<parti/...>) and the installed library: the codec and the actor layer.
+// Uses installed headers (<parti/...>) and the installed library: the codec and the actor layer,
+// and the generated version header.
 #include <parti/messages/codec.hpp>
 #include <parti/messages/interfaces.hpp>
 #include <parti/runtime/nats/connection.hpp>
+#include <parti/version.hpp>
 
 #include <caf/all.hpp>
 
@@ -16,5 +18,7 @@ int main() {
   caf::actor_system sys{cfg};
   std::cout << "consumer: decoded " << back->worker << " epoch " << back->epoch << " ("
             << urls.size() << " url)\n";
+  std::cout << "consumer: parti " << parti::version_string << " (commit " << parti::git_commit
+            << ")\n";
   return 0;
 }
