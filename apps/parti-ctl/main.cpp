@@ -105,7 +105,8 @@ int run(const arguments& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto parsed = parse_arguments(std::vector<std::string>(argv + 1, argv + argc));
+  auto parsed = parse_arguments(std::vector<std::string>(argv + 1, argv + argc),
+                                read_nats_environment(process_environment()));
   if (!parsed) {
     std::cerr << "parti-ctl: " << parsed.error() << " (see parti-ctl --help)\n";
     return exit_usage;
