@@ -74,6 +74,8 @@ const option_table& connection_options_options() {
       {"password", "--nats-password"},
       {"token", "--nats-token"},
       {"credentials_file", "--nats-creds"},
+      {"password_file", "--nats-password-file"},
+      {"token_file", "--nats-token-file"},
       {"tls.ca_file", "--nats-tls-ca"},
       {"tls.cert_file", "--nats-tls-cert"},
       {"tls.key_file", "--nats-tls-key"},
@@ -227,6 +229,16 @@ result<duration> read_refresh_period(const app_options& o) {
   return period;
 }
 
+/// A secret given as a value or in a file (--nats-password / --nats-password-file): one of
+/// them, the file read now so that a bad one stops the start with a message naming it.
+result<std::string> read_secret(const std::string& option, const std::string& value,
+                                const std::string& file) {
+  if (file.empty()) return value;
+  if (!value.empty())
+    return failure{"--" + option + " and --" + option + "-file: give one of them, not both"};
+  return read_secret_file(option + "-file", file);
+}
+
 result<connection_options> read_connection(const app_options& o, const node_config& node) {
   connection_options c;
   c.name = "parti-node";
@@ -234,8 +246,12 @@ result<connection_options> read_connection(const app_options& o, const node_conf
   if (!o.nats_url.empty() && c.urls.empty())
     return failure{"--nats-url: must name at least one URL, got \"" + o.nats_url + "\""};
   c.user = o.nats_user;
-  c.password = o.nats_password;
-  c.token = o.nats_token;
+  auto password = read_secret("nats-password", o.nats_password, o.nats_password_file);
+  if (!password) return failure{password.error()};
+  c.password = std::move(*password);
+  auto token = read_secret("nats-token", o.nats_token, o.nats_token_file);
+  if (!token) return failure{token.error()};
+  c.token = std::move(*token);
   c.credentials_file = o.nats_creds;
   c.tls.ca_file = o.nats_tls_ca;
   c.tls.cert_file = o.nats_tls_cert;
@@ -273,11 +289,20 @@ void add_options(caf::config_option_set& set, app_options& o) {
       "at start and on parti-ctl refresh";
   caf::config_option_adder{set, "global"}
       .add(o.nats_url, "nats-url",
-           "comma-separated NATS server URLs; empty: start a local nats-server (default: none)")
-      .add(o.nats_user, "nats-user", "NATS user name (default: none)")
-      .add(o.nats_password, "nats-password", "NATS password, with --nats-user (default: none)")
-      .add(o.nats_token, "nats-token", "NATS authentication token (default: none)")
-      .add(o.nats_creds, "nats-creds", "NATS credentials file (JWT + nkey) (default: none)")
+           "comma-separated NATS server URLs; empty: $NATS_URL, else start a local nats-server "
+           "(default: none)")
+      .add(o.nats_user, "nats-user", "NATS user name (default: $NATS_USER)")
+      .add(o.nats_password, "nats-password",
+           "NATS password, with --nats-user; visible in ps, prefer --nats-password-file or "
+           "$NATS_PASSWORD (default: $NATS_PASSWORD)")
+      .add(o.nats_password_file, "nats-password-file",
+           "file holding the NATS password (one trailing newline is ignored) (default: none)")
+      .add(o.nats_token, "nats-token",
+           "NATS authentication token; visible in ps, prefer --nats-token-file or $NATS_TOKEN "
+           "(default: $NATS_TOKEN)")
+      .add(o.nats_token_file, "nats-token-file",
+           "file holding the NATS token (one trailing newline is ignored) (default: none)")
+      .add(o.nats_creds, "nats-creds", "NATS credentials file (JWT + nkey) (default: $NATS_CREDS)")
       .add(o.nats_tls_ca, "nats-tls-ca", "PEM file of trusted CAs; enables TLS (default: none)")
       .add(o.nats_tls_cert, "nats-tls-cert", "PEM client certificate, with --nats-tls-key")
       .add(o.nats_tls_key, "nats-tls-key", "PEM client key, with --nats-tls-cert")
@@ -360,6 +385,17 @@ void add_options(caf::config_option_set& set, app_options& o) {
       .add(o.run_for, "run-for",
            with_default("stop after this long, as on SIGTERM; 0s: run until a signal", d.run_for))
       .add(o.version, "version", "print the version and the commit it was built from, and exit");
+}
+
+void apply_environment(app_options& o, const nats_environment& env) {
+  auto fill = [](std::string& option, const std::optional<std::string>& value) {
+    if (option.empty() && value) option = *value;
+  };
+  fill(o.nats_url, env.url);
+  fill(o.nats_creds, env.creds);
+  fill(o.nats_user, env.user);
+  if (o.nats_password_file.empty()) fill(o.nats_password, env.password);
+  if (o.nats_token_file.empty()) fill(o.nats_token, env.token);
 }
 
 result<app_settings> to_settings(const app_options& o) {

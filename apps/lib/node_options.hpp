@@ -14,6 +14,7 @@
 #include "runtime/log.hpp"
 #include "runtime/nats/connection.hpp"
 #include "runtime/partition_source.hpp"
+#include "runtime/secrets.hpp"
 
 namespace parti::node_app {
 
@@ -22,6 +23,7 @@ namespace parti::node_app {
 struct app_options {
   std::string nats_url;  // empty: start a local nats-server
   std::string nats_user, nats_password, nats_token, nats_creds;
+  std::string nats_password_file, nats_token_file;  // the secret read from a file
   std::string nats_tls_ca, nats_tls_cert, nats_tls_key;
 
   std::string group = "parti";
@@ -65,6 +67,13 @@ struct app_options {
 /// Registers every option of `o` under CAF's "global" category (so they are --name=value flags
 /// and `name=value` lines in the [global] section of an INI file), with its default in the help.
 void add_options(caf::config_option_set& set, app_options& o);
+
+/// Fills the NATS options that neither the command line nor the INI file gave (those still
+/// empty) from the environment: NATS_URL (which, like --nats-url, means no embedded
+/// nats-server), NATS_CREDS, NATS_USER, NATS_PASSWORD and NATS_TOKEN. So a flag beats an INI
+/// key, which beats the environment, which beats the default. NATS_PASSWORD and NATS_TOKEN
+/// also give way to --nats-password-file and --nats-token-file. Call after parsing.
+void apply_environment(app_options& o, const nats_environment& env);
 
 /// What parti-node runs with.
 struct app_settings {

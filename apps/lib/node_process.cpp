@@ -23,6 +23,7 @@
 #include "runtime/nats/connection.hpp"
 #include "runtime/nats/group_buckets.hpp"
 #include "runtime/nats/local_server.hpp"
+#include "runtime/secrets.hpp"
 
 namespace parti::node_app {
 
@@ -209,12 +210,13 @@ std::shared_ptr<group_buckets> open_group_until_stopped(caf::actor_system& sys,
   while (true) {
     auto group = open_group(sys, conn, cfg, m);
     if (group) return *group;
+    const auto error = redact_text(group.error(), conn->options().secrets());
     if (group.failure_value().code == kv_errc::bucket_mismatch ||
         group.failure_value().code == kv_errc::invalid_argument) {
-      log(log_level::error, program, ": ", group.error());
+      log(log_level::error, program, ": ", error);
       return nullptr;  // waiting will not help
     }
-    log(log_level::warning, program, ": cannot open group ", cfg.group, " yet: ", group.error(),
+    log(log_level::warning, program, ": cannot open group ", cfg.group, " yet: ", error,
         "; retrying in ", format_duration(pause));
     if (auto sig = wait_for_signal(pause); sig != 0 && sig != SIGHUP) return nullptr;
     pause = std::min<duration>(pause * 2, std::chrono::seconds(5));
@@ -273,12 +275,6 @@ bool publish_nodes(caf::actor_system& sys, const std::string& program, const app
   return true;
 }
 
-std::string urls_text(const std::vector<std::string>& urls) {
-  std::string text;
-  for (const auto& u : urls) text += (text.empty() ? "" : ",") + u;
-  return text;
-}
-
 void log_started(const std::string& program, const app_settings& s, bool embedded) {
   log(log_level::info, program, ": group ", s.node.group, ", ", s.workers, " node(s), ",
       s.partitions_text,
@@ -286,7 +282,7 @@ void log_started(const std::string& program, const app_settings& s, bool embedde
           ? " (re-read every " + format_duration(s.refresh_period) + ")"
           : std::string(),
       ", strategy ", s.node.strategy, ", hand-off ", to_string(s.node.hand_off), ", NATS ",
-      urls_text(s.connection.urls), embedded ? " (embedded)" : "");
+      redacted_urls(s.connection.urls), embedded ? " (embedded)" : "");
 }
 
 /// Waits for a signal that stops the nodes, or for `run_for` (zero: without limit); returns the
@@ -357,7 +353,7 @@ int run(caf::actor_system& sys, const node_program& program, const app_settings&
   // The endpoint starts before the store is reachable: /readyz then tells that no node holds
   // an id yet (a Kubernetes readiness probe sees why), /healthz that the process is waiting.
   auto cache = std::make_shared<status_cache>(
-      status_cache::process_info{s.node.group, urls_text(s.connection.urls), embedded,
+      status_cache::process_info{s.node.group, redacted_urls(s.connection.urls), embedded,
                                  s.partitions_text},
       s.workers);
   auto handles = std::make_shared<node_handles>();
@@ -387,7 +383,9 @@ std::string describe_parse_error(const caf::error& err, const std::string& confi
   const auto code = static_cast<caf::pec>(err.code());
   const auto& where = context.get_as<caf::settings>(0);
   if (auto argument = caf::get_if<std::string>(&where, "argument")) {
-    if (code == caf::pec::not_an_option) return *argument + ": unknown option";
+    // Without the value: a mistyped --nats-pasword=... must not print the password.
+    if (code == caf::pec::not_an_option)
+      return argument->substr(0, argument->find('=')) + ": unknown option";
     if (code == caf::pec::missing_argument) return *argument + ": missing value";
     return *argument + ": invalid value (" + caf::to_string(code) + ")";
   }
@@ -402,6 +400,14 @@ std::string describe_parse_error(const caf::error& err, const std::string& confi
 int usage_error(const std::string& program, const std::string& message) {
   std::cerr << program << ": " << message << " (see " << program << " --help)\n";
   return exit_usage;
+}
+
+/// CAF's built-in --dump-config prints every option with its value, the NATS password and
+/// token included; it is refused before CAF sees it.
+bool asks_for_config_dump(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (std::string_view(argv[i]).rfind("--dump-config", 0) == 0) return true;
+  return false;
 }
 
 std::unique_ptr<local_nats_server> start_local_server(const std::string& program) {
@@ -420,11 +426,14 @@ std::unique_ptr<local_nats_server> start_local_server(const std::string& program
 
 int run_node_program(node_app_config& cfg, int argc, char** argv, const node_program& program) {
   const auto& name = program.name;
+  if (asks_for_config_dump(argc, argv))
+    return usage_error(name, "--dump-config: not supported (it would print the NATS secrets)");
   if (auto err = cfg.parse(argc, argv, "caf-application.ini"))
     return usage_error(name, describe_parse_error(err, cfg.config_file_path));
   if (cfg.cli_helptext_printed) return 0;
   if (!cfg.remainder.empty())
     return usage_error(name, "unexpected argument \"" + cfg.remainder[0] + "\"");
+  apply_environment(cfg.options, read_nats_environment(process_environment()));
   auto settings = to_settings(cfg.options);
   if (!settings) return usage_error(name, settings.error());
   settings->connection.name = name;

@@ -137,6 +137,20 @@ const std::map<std::string, setter>& value_options() {
          a.connection.credentials_file = v;
          return done{};
        }},
+      {"nats-password-file",
+       [](arguments& a, const std::string& v) -> status {
+         auto secret = read_secret_file("nats-password-file", v);
+         if (!secret) return failure{secret.error()};
+         a.connection.password = std::move(*secret);
+         return done{};
+       }},
+      {"nats-token-file",
+       [](arguments& a, const std::string& v) -> status {
+         auto secret = read_secret_file("nats-token-file", v);
+         if (!secret) return failure{secret.error()};
+         a.connection.token = std::move(*secret);
+         return done{};
+       }},
       {"nats-tls-ca",
        [](arguments& a, const std::string& v) -> status {
          a.connection.tls.ca_file = v;
@@ -167,6 +181,33 @@ connection_options cli_connection_defaults() {
   return o;
 }
 
+/// The environment's NATS settings, as defaults that the flags then override.
+void apply_environment(connection_options& c, const nats_environment& env) {
+  if (env.url) c.urls = split_urls(*env.url);
+  if (env.creds) c.credentials_file = *env.creds;
+  if (env.user) c.user = *env.user;
+  if (env.password) c.password = *env.password;
+  if (env.token) c.token = *env.token;
+}
+
+/// Whether the command line gives `--<name>` (as --name=value or --name value).
+bool gives(const std::vector<std::string>& args, const std::string& name) {
+  const auto flag = "--" + name;
+  for (const auto& arg : args)
+    if (arg == flag || arg.rfind(flag + "=", 0) == 0) return true;
+  return false;
+}
+
+/// A secret as a value and in a file at once is ambiguous; from the environment it just gives way.
+status check_secret_sources(const std::vector<std::string>& args) {
+  for (const char* name : {"nats-password", "nats-token"}) {
+    const std::string option = name;
+    if (gives(args, option) && gives(args, option + "-file"))
+      return failure{"--" + option + " and --" + option + "-file: give one of them, not both"};
+  }
+  return done{};
+}
+
 status take_positional(arguments& a, const std::string& arg) {
   if (a.command.empty()) {
     if (!commands().count(arg)) return failure{"unknown command \"" + arg + "\""};
@@ -187,9 +228,13 @@ status take_positional(arguments& a, const std::string& arg) {
 
 }  // namespace
 
-result<arguments> parse_arguments(const std::vector<std::string>& args) {
+result<arguments> parse_arguments(const std::vector<std::string>& args,
+                                  const nats_environment& env) {
   arguments a;
   a.connection = cli_connection_defaults();
+  apply_environment(a.connection, env);
+  if (env.url && a.connection.urls.empty()) return failure{"NATS_URL: must name at least one URL"};
+  if (auto ok = check_secret_sources(args); !ok) return failure{ok.error()};
   for (std::size_t i = 0; i < args.size(); ++i) {
     const auto& arg = args[i];
     if (arg == "--help" || arg == "-h") {
@@ -269,6 +314,9 @@ options (--name=value or --name value, anywhere on the line):
   --json              JSON on stdout instead of tables
   --timeout=DURATION  connect and request timeout, e.g. 500ms (default 2s)
   --nats-user=U --nats-password=P --nats-token=T --nats-creds=FILE
+  --nats-password-file=FILE --nats-token-file=FILE
+                      the secret from a file (one trailing newline ignored); better than
+                      --nats-password and --nats-token, which ps shows
   --nats-tls-ca=FILE --nats-tls-cert=FILE --nats-tls-key=FILE
   --help
   --version           the version and the commit it was built from
@@ -280,6 +328,10 @@ produce and consume-check:
   --duration=D             produce: how long, e.g. 30s; 0: until SIGINT/SIGTERM (default 10s)
   --create-stream          produce: create the stream if it is missing (subject: the template
                            with each token holding a {i} replaced by *)
+
+environment: NATS_URL, NATS_CREDS, NATS_USER, NATS_PASSWORD, NATS_TOKEN stand in for the
+  options not given (a flag beats the environment). Secrets are never printed: URLs are shown
+  as nats://user:***@host:4222.
 
 exit codes: 0 ok (status: healthy); 1 NATS unreachable or a store error; 2 bad arguments;
 3 status: unhealthy (no leader, nothing published, unassigned or doubly-assigned partitions),

@@ -8,6 +8,7 @@
 #include "messages/result.hpp"
 #include "runtime/clock.hpp"
 #include "runtime/nats/connection.hpp"
+#include "runtime/secrets.hpp"
 
 namespace parti::ctl {
 
@@ -38,8 +39,13 @@ struct arguments {
   bool create_stream = false;                   // produce: create the stream if missing
 };
 
-/// Parses argv (without the program name). The failure names the argument and the rule.
-result<arguments> parse_arguments(const std::vector<std::string>& args);
+/// Parses argv (without the program name). The failure names the argument and the rule. The
+/// NATS options the command line does not give come from `env` (NATS_URL, NATS_CREDS,
+/// NATS_USER, NATS_PASSWORD, NATS_TOKEN): a flag beats the environment, which beats the
+/// default. --nats-password-file and --nats-token-file are read here (a missing or empty file
+/// is a usage error naming the option and the path).
+result<arguments> parse_arguments(const std::vector<std::string>& args,
+                                  const nats_environment& env = {});
 
 const char* usage_text();
 

@@ -107,7 +107,8 @@ int run(const arguments& a) {
 
 int main(int argc, char** argv) {
   if (node_app::print_version_if_asked("parti-ctl", argc, argv)) return exit_ok;
-  auto parsed = parse_arguments(std::vector<std::string>(argv + 1, argv + argc));
+  auto parsed = parse_arguments(std::vector<std::string>(argv + 1, argv + argc),
+                                read_nats_environment(process_environment()));
   if (!parsed) {
     std::cerr << "parti-ctl: " << parsed.error() << " (see parti-ctl --help)\n";
     return exit_usage;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "messages/inspect.hpp"
+#include "runtime/secrets.hpp"
 
 namespace parti {
 
@@ -45,9 +46,12 @@ struct connection::callbacks {
 
 namespace {
 
+/// Redacted: nats.c gives the URL as configured, userinfo (a password, a token) included, and
+/// this text goes into connection events, which programs log.
 std::string current_url(natsConnection* nc) {
-  char buffer[256] = {0};
-  if (nc && natsConnection_GetConnectedUrl(nc, buffer, sizeof buffer) == NATS_OK) return buffer;
+  char buffer[512] = {0};
+  if (nc && natsConnection_GetConnectedUrl(nc, buffer, sizeof buffer) == NATS_OK)
+    return redact_url(buffer);
   return {};
 }
 
@@ -123,7 +127,7 @@ void check_servers(const connection_options& o, violation_collector& v) {
   if (o.urls.empty()) v.add("urls", "at least one server URL is required");
   for (const auto& url : o.urls)
     if (url.find("://") == std::string::npos && url.find(':') == std::string::npos)
-      v.add("urls", "'" + url + "' is not a URL like nats://host:4222");
+      v.add("urls", "'" + redact_url(url) + "' is not a URL like nats://host:4222");
 }
 
 void check_credentials(const connection_options& o, violation_collector& v) {
@@ -161,6 +165,13 @@ std::vector<violation> connection_options::violations(const field_namer& names) 
   return v.take();
 }
 
+std::vector<std::string> connection_options::secrets() const {
+  std::vector<std::string> all{password, token};
+  for (const auto& url : urls)
+    for (auto& secret : url_secrets(url)) all.push_back(std::move(secret));
+  return all;
+}
+
 status connection_options::validate() const {
   auto all = violations();
   if (all.empty()) return done{};
@@ -174,8 +185,9 @@ result<std::shared_ptr<connection>> connection::open(const connection_options& o
   if (auto ok = options.validate(); !ok) return failure{ok.error()};
   std::shared_ptr<connection> self(new connection(options));
   natsOptions* o = nullptr;
+  // nats.c's error details may quote what it was given (a URL with its userinfo).
   auto fail = [&](natsStatus s, const std::string& what) -> result<std::shared_ptr<connection>> {
-    return failure{"nats: " + what + ": " + nats_error_text(s)};
+    return failure{redact_text("nats: " + what + ": " + nats_error_text(s), options.secrets())};
   };
   natsStatus s = natsOptions_Create(&o);
   if (s != NATS_OK) return fail(s, "options");
@@ -229,7 +241,7 @@ result<std::shared_ptr<connection>> connection::open(const connection_options& o
     self->callbacks_->emit({connection_state::connected, current_url(self->nc_), {}});
   } else if (s != NATS_NOT_YET_CONNECTED) {
     self->nc_ = nullptr;
-    return fail(s, "connect to " + options.urls.front());
+    return fail(s, "connect to " + redacted_urls(options.urls));
   }
   jsOptions jo;
   jsOptions_Init(&jo);

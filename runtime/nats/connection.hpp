@@ -64,6 +64,10 @@ struct connection_options {
 
   /// Checks the options; the failure is the first violation ("nats-url: ...").
   status validate() const;
+
+  /// The password, the token and the secrets in the URLs' userinfo: what must never be shown
+  /// (runtime/secrets.hpp redacts them).
+  std::vector<std::string> secrets() const;
 };
 
 /// Splits "nats://a:4222,nats://b:4222" into URLs (blank entries are ignored).
@@ -85,6 +89,7 @@ class connection : public std::enable_shared_from_this<connection> {
   const connection_options& options() const { return options_; }
 
   bool connected() const;
+  /// The server URL connected to, redacted (redact_url): for messages, never for connecting.
   std::string connected_url() const;
 
   /// Registers a listener for connection events; returns a token for remove_listener.

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace parti {
@@ -114,7 +115,10 @@ void reap_nats_server(pid_t& pid, int signal, int port) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
 }
 
-local_nats_server::local_nats_server() : port_(free_loopback_port()), dir_(make_nats_store_dir()) {
+local_nats_server::local_nats_server() : local_nats_server(nats_server_auth{}) {}
+
+local_nats_server::local_nats_server(nats_server_auth auth)
+    : port_(free_loopback_port()), dir_(make_nats_store_dir()), auth_(std::move(auth)) {
   start();
 }
 
@@ -129,8 +133,19 @@ local_nats_server::~local_nats_server() {
 
 void local_nats_server::start() {
   if (running()) return;
-  pid_ = spawn_nats_server({"-js", "-a", "127.0.0.1", "-p", std::to_string(port_), "-sd",
-                            dir_ + "/store", "-l", dir_ + "/nats-server.log"});
+  std::vector<std::string> args{"-js",
+                                "-a",
+                                "127.0.0.1",
+                                "-p",
+                                std::to_string(port_),
+                                "-sd",
+                                dir_ + "/store",
+                                "-l",
+                                dir_ + "/nats-server.log"};
+  if (!auth_.user.empty())
+    args.insert(args.end(), {"--user", auth_.user, "--pass", auth_.password});
+  if (!auth_.token.empty()) args.insert(args.end(), {"--auth", auth_.token});
+  pid_ = spawn_nats_server(args);
   wait_until_ready(std::chrono::seconds(10));
 }
 

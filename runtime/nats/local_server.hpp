@@ -15,10 +15,20 @@
 
 namespace parti {
 
+/// The authentication a local server requires of its clients: a user with a password, or a
+/// token, or (all empty) none.
+struct nats_server_auth {
+  std::string user;
+  std::string password;
+  std::string token;
+};
+
 class local_nats_server {
  public:
   /// Starts a server at once and waits until it accepts connections (throws on failure).
   local_nats_server();
+  /// The same, requiring `auth` of every client (url() carries no credentials).
+  explicit local_nats_server(nats_server_auth auth);
   ~local_nats_server();
   local_nats_server(const local_nats_server&) = delete;
   local_nats_server& operator=(const local_nats_server&) = delete;
@@ -41,6 +51,7 @@ class local_nats_server {
   int port_ = 0;
   pid_t pid_ = -1;
   std::string dir_;
+  nats_server_auth auth_;
 };
 
 /// A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0 and read it back).
