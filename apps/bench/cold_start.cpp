@@ -65,6 +65,7 @@
 #include "apps/lib/http_client.hpp"
 #include "runtime/config.hpp"
 #include "runtime/nats/local_server.hpp"
+#include "runtime/strategy/movement.hpp"
 
 using namespace parti;
 using clock_type = std::chrono::steady_clock;
@@ -127,21 +128,14 @@ bool balanced(const holdings& h, int nodes, std::uint32_t partitions) {
 /// The fewest partitions a balanced assignment over the workers of `after` must move from
 /// `before` (see the header).
 int optimum_moves(const owners& before, const holdings& after, std::uint32_t partitions) {
-  std::map<std::string, int> count;
+  std::map<std::string, std::size_t> count;
   for (const auto& [worker, owned] : after) count[worker] = 0;
   for (const auto& [partition, worker] : before)
     if (count.count(worker)) ++count[worker];
-  std::vector<std::pair<std::string, int>> ranked(count.begin(), count.end());
-  std::stable_sort(ranked.begin(), ranked.end(),
-                   [](const auto& a, const auto& b) { return a.second > b.second; });
-  const auto workers = static_cast<std::uint32_t>(ranked.size());
-  if (workers == 0) return -1;
-  int kept = 0;
-  for (std::uint32_t i = 0; i < workers; ++i) {
-    auto target = static_cast<int>(partitions / workers + (i < partitions % workers ? 1 : 0));
-    kept += std::min(ranked[i].second, target);
-  }
-  return static_cast<int>(partitions) - kept;
+  if (count.empty()) return -1;
+  std::vector<std::size_t> held;
+  for (const auto& [worker, n] : count) held.push_back(n);
+  return static_cast<int>(partitions - most_kept_when_balanced(held, partitions));
 }
 
 /// Successful rounds by reason, from the Prometheus text of parti-node's /metrics.

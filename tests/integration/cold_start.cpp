@@ -20,6 +20,7 @@
 #include "apps/lib/fleet.hpp"
 #include "runtime/clock.hpp"
 #include "runtime/nats/local_server.hpp"
+#include "runtime/strategy/movement.hpp"
 #include "tests/support/fleet_observer.hpp"
 #include "tests/support/kept_dir.hpp"
 #include "tests/support/run_program.hpp"
@@ -66,19 +67,13 @@ std::map<std::string, std::size_t> counts_of(const std::map<std::string, std::st
 }
 
 /// The fewest moves that take `before` (worker -> count) to a balanced assignment of `total`
-/// partitions over `workers`: the (total % workers) larger shares go to the largest holders,
-/// and every partition a holder keeps within its share stays.
+/// partitions over `workers` (the ones of `before` and new ones holding nothing).
 std::size_t optimal_moves(const std::map<std::string, std::size_t>& before, std::size_t total,
                           std::size_t workers) {
   std::vector<std::size_t> held;
   for (const auto& [w, n] : before) held.push_back(n);
-  std::sort(held.rbegin(), held.rend());
-  std::size_t kept = 0;
-  for (std::size_t i = 0; i < held.size() && i < workers; ++i) {
-    auto share = total / workers + (i < total % workers ? 1 : 0);
-    kept += std::min(held[i], share);
-  }
-  return total - kept;
+  held.resize(std::max(held.size(), workers), 0);
+  return total - most_kept_when_balanced(held, total);
 }
 
 std::size_t moved(const std::map<std::string, std::string>& before,

@@ -19,6 +19,7 @@
 #include "parti/version.hpp"
 #include "runtime/nats/local_server.hpp"
 #include "tests/support/eventually.hpp"
+#include "tests/support/kept_dir.hpp"
 #include "tests/support/run_program.hpp"
 
 using namespace parti;
@@ -46,19 +47,9 @@ std::vector<std::string> fast(std::vector<std::string> args) {
   return node_args(std::move(args));
 }
 
-/// A temporary directory, removed at the end (for INI and partitions files).
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    char name[] = "/tmp/parti-node-test-XXXXXX";
-    path = ::mkdtemp(name);
-  }
-  ~temp_dir() { std::filesystem::remove_all(path); }
-  std::string write(const std::string& name, const std::string& text) const {
-    auto file = path + "/" + name;
-    std::ofstream(file) << text;
-    return file;
-  }
+/// A temporary directory for INI, partitions and secret files (kept when the case failed).
+struct temp_dir : test::kept_dir {
+  temp_dir() : kept_dir("parti-node-test") {}
 };
 
 /// The first match of `pattern`'s group 1 in `text`, or "".

@@ -18,6 +18,7 @@
 #include "apps/lib/http_client.hpp"
 #include "runtime/nats/local_server.hpp"
 #include "tests/support/eventually.hpp"
+#include "tests/support/kept_dir.hpp"
 #include "tests/support/run_program.hpp"
 
 using namespace parti;
@@ -47,19 +48,9 @@ std::vector<std::string> node_args(std::vector<std::string> args) {
   return args;
 }
 
-/// A temporary directory for INI and secret files, removed at the end.
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    char name[] = "/tmp/parti-secrets-test-XXXXXX";
-    path = ::mkdtemp(name);
-  }
-  ~temp_dir() { std::filesystem::remove_all(path); }
-  std::string write(const std::string& name, const std::string& text) const {
-    auto file = path + "/" + name;
-    std::ofstream(file) << text;
-    return file;
-  }
+/// A temporary directory for INI and secret files (kept when the case failed).
+struct temp_dir : test::kept_dir {
+  temp_dir() : kept_dir("parti-secrets-test") {}
 };
 
 /// Sets environment variables for the programs started in its lifetime (fork copies the

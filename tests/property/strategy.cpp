@@ -21,6 +21,7 @@
 #include "runtime/strategy/consistent_hash.hpp"
 #include "runtime/strategy/detail.hpp"
 #include "runtime/strategy/hashing.hpp"
+#include "runtime/strategy/movement.hpp"
 #include "runtime/strategy/strategy.hpp"
 
 using namespace parti;
@@ -209,21 +210,14 @@ moves moved(const assignment& before, const assignment& after) {
 std::size_t optimal_balanced_moves(const assignment& before,
                                    const std::vector<std::string>& workers,
                                    std::size_t partition_count) {
-  const std::size_t n = workers.size();
-  const std::size_t q = partition_count / n;
-  const std::size_t r = partition_count % n;
   std::size_t had_owner = 0;
   for (const auto& [w, owned] : before) had_owner += owned.size();
-  std::size_t kept = 0;
-  std::size_t over = 0;
+  std::vector<std::size_t> held;
   for (const auto& w : workers) {
     auto it = before.find(w);
-    const std::size_t k = it == before.end() ? 0 : it->second.size();
-    kept += std::min(k, q);
-    if (k > q) ++over;
+    held.push_back(it == before.end() ? 0 : it->second.size());
   }
-  kept += std::min(r, over);
-  return had_owner - kept;
+  return had_owner - most_kept_when_balanced(held, partition_count);
 }
 
 struct bounds {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <string>
 
@@ -28,6 +29,13 @@ class kept_dir {
     else
       BOOST_TEST_MESSAGE("logs kept in " << path);
   }
+  /// Writes `text` to the file `name` in the directory; returns its path.
+  std::string write(const std::string& name, const std::string& text) const {
+    auto file = path + "/" + name;
+    std::ofstream(file) << text;
+    return file;
+  }
+
   kept_dir(const kept_dir&) = delete;
   kept_dir& operator=(const kept_dir&) = delete;
 
