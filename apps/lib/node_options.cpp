@@ -322,8 +322,8 @@ result<connection_options> read_connection(const app_options& o, const node_conf
   const auto& url = o.nats_url.empty() ? std::string(default_nats_url) : o.nats_url;
   c.urls = url == embedded_nats_url ? std::vector<std::string>() : split_urls(url);
   if (url != embedded_nats_url && c.urls.empty())
-    return failure{"--nats-url: must name at least one URL (or \"embedded\"), got \"" +
-                   o.nats_url + "\""};
+    return failure{"--nats-url: must name at least one URL (or \"embedded\"), got \"" + o.nats_url +
+                   "\""};
   c.user = o.nats_user;
   auto password = read_secret("nats-password", o.nats_password, o.nats_password_file);
   if (!password) return failure{password.error()};
@@ -610,8 +610,7 @@ const std::vector<option_topic>& option_topics() {
        {"heartbeat-interval", "heartbeat-ttl", "emergency-grace", "id-ttl", "election-ttl",
         "kv-operation-timeout"}},
       {"Cold start and restarts",
-       {"cold-start", "cold-start-window", "cold-start-settle", "restart-ratio",
-        "restart-grace"}},
+       {"cold-start", "cold-start-window", "cold-start-settle", "restart-ratio", "restart-grace"}},
       {"Rebalance, hand-off and shutdown",
        {"planned-scale-window", "cooldown", "handoff", "hand-off-timeout", "shutdown",
         "drain-timeout"}},
@@ -622,15 +621,14 @@ const std::vector<option_topic>& option_topics() {
       {"Strategy", {"strategy", "strategy-epsilon", "strategy-virtual-nodes"}},
       {"HTTP, publishing and logging",
        {"metrics-address", "publish-port", "publish-address", "log-level", "log-format"}},
-      {"Program",
-       {"config-file", "check-config", "run-for", "version", "help", "long-help"}},
+      {"Program", {"config-file", "check-config", "run-for", "version", "help", "long-help"}},
   };
   return all;
 }
 
 bool is_command_option(std::string_view name) {
-  for (auto command : {"help", "long-help", "dump-config", "config-file", "version",
-                       "check-config"})
+  for (auto command :
+       {"help", "long-help", "dump-config", "config-file", "version", "check-config"})
     if (name == command) return true;
   return false;
 }
@@ -845,7 +843,7 @@ std::vector<std::pair<std::string, std::string>> effective_values(const app_opti
 std::string effective_ini(const app_options& o, const app_settings& s) {
   auto values = effective_values(o, s);
   std::string text =
-      "# the effective configuration: auto and preset values resolved, secrets redacted\n"
+      "; the effective configuration: auto and preset values resolved, secrets redacted\n"
       "[global]\n";
   for (const auto& topic : option_topics())
     for (const auto& name : topic.options)

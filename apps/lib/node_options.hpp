@@ -74,7 +74,7 @@ struct app_options {
   std::string log_level = "info";
   std::string log_format = "text";
   std::string run_for = "0s";  // 0: until SIGINT / SIGTERM
-  bool version = false;  // --version is answered before parsing (version_flag.hpp); for --help
+  bool version = false;       // --version is answered before parsing (version_flag.hpp); for --help
   bool check_config = false;  // print the effective configuration and exit
 };
 

@@ -8,11 +8,11 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-#include <ctime>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "actors/leader/leader_actor.hpp"
@@ -207,8 +207,8 @@ void stop_all(caf::actor_system& sys, const std::string& program, const running&
 /// could not be opened on the server that did.
 std::string startup_failure(const std::shared_ptr<connection>& conn, const app_settings& s,
                             const std::string& last_error) {
-  const auto within = " within " + format_duration(s.nats_startup_timeout) +
-                      " (--nats-startup-timeout)";
+  const auto within =
+      " within " + format_duration(s.nats_startup_timeout) + " (--nats-startup-timeout)";
   if (!conn->connected())
     return "no NATS server answered at " + redacted_urls(s.connection.urls) + within +
            "; start one there, name another with --nats-url or NATS_URL, or run one of this "
@@ -463,7 +463,6 @@ std::unique_ptr<local_nats_server> start_local_server(const std::string& program
   }
 }
 
-
 /// --help, -h or -?: answered before anything is parsed, like --version.
 bool asks_for_help(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
@@ -495,9 +494,9 @@ result<std::string> read_config_file(const std::string& path, const node_app_con
   auto unknown = unknown_keys(*parsed, cfg.option_set());
   if (!unknown.empty())
     return failure{"config file " + path + ": " + unknown.front() +
-                   (unknown.size() > 1 ? " (and " + std::to_string(unknown.size() - 1) +
-                                             " more unknown keys)"
-                                       : std::string())};
+                   (unknown.size() > 1
+                        ? " (and " + std::to_string(unknown.size() - 1) + " more unknown keys)"
+                        : std::string())};
   return text;
 }
 
@@ -533,15 +532,15 @@ int run_node_program(node_app_config& cfg, int argc, char** argv, const node_pro
   if (program.check) {
     if (auto ok = program.check(*settings); !ok) return usage_error(name, ok.error());
   }
-  if (cfg.options.check_config) {
-    std::cout << effective_ini(cfg.options, *settings) << std::flush;
-    return 0;
-  }
   set_log_level(settings->log_level);
   set_log_format(settings->log_format);
   if (ignored_default_config_file(config_file))
     log(log_level::info, name, ": ignoring caf-application.ini in the working directory; only ",
         "the file named by --config-file is read");
+  if (cfg.options.check_config) {  // on stdout: the log lines go to stderr
+    std::cout << effective_ini(cfg.options, *settings) << std::flush;
+    return 0;
+  }
   for (const auto& caution : settings->node.cautions())
     log(log_level::warning, name, ": ", caution);
   if (settings->refresh_period > duration::zero() && cfg.options.partitions_file.empty())
