@@ -113,8 +113,8 @@ std::string nearest_name(const std::string& name, const std::vector<std::string>
 std::vector<std::string> unknown_keys(const caf::settings& file, const caf::config_option_set& set);
 
 /// Fills the NATS options that neither the command line nor the INI file gave (those still
-/// empty) from the environment: NATS_URL (which, like --nats-url, means no embedded
-/// nats-server), NATS_CREDS, NATS_USER, NATS_PASSWORD and NATS_TOKEN. So a flag beats an INI
+/// empty) from the environment: NATS_URL (which may say "embedded" too, like --nats-url
+/// does), NATS_CREDS, NATS_USER, NATS_PASSWORD and NATS_TOKEN. So a flag beats an INI
 /// key, which beats the environment, which beats the default. NATS_PASSWORD and NATS_TOKEN
 /// also give way to --nats-password-file and --nats-token-file. Call after parsing.
 void apply_environment(app_options& o, const nats_environment& env);
