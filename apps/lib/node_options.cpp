@@ -2,7 +2,15 @@
 
 #include <caf/config_option_adder.hpp>
 
+#include <caf/config_option_set.hpp>
+#include <caf/settings.hpp>
+
 #include <algorithm>
+#include <cmath>
+#include <iomanip>
+#include <locale>
+#include <optional>
+#include <sstream>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -62,6 +70,14 @@ const option_table& node_config_options() {
       {"planned_scale_window", "--planned-scale-window"},
       {"cooldown", "--cooldown"},
       {"lease_margin", "--lease-margin"},
+      {"hand_off_timeout", "--hand-off-timeout"},
+      {"drain_timeout", "--drain-timeout"},
+      {"restart_grace", "--restart-grace"},
+      {"restart_detection_ratio", "--restart-ratio"},
+      {"kv_operation_timeout", "--kv-operation-timeout"},
+      {"degraded.threshold", "--degraded-threshold"},
+      {"degraded.recovery_grace", "--degraded-recovery-grace"},
+      {"degraded.mass_disappearance_share", "--degraded-mass-disappearance-share"},
   };
   return all;
 }
@@ -90,6 +106,25 @@ result<duration> duration_option(const std::string& name, const std::string& tex
   return d;
 }
 
+/// The shortest text that reads back as `value` ("0.5", "0.1", "2.0": always with a point, so
+/// that an INI file reads it as a number with a fraction).
+std::string format_number(double value) {
+  std::ostringstream out;
+  out << std::setprecision(15) << value;
+  auto text = out.str();
+  if (text.find_first_of(".eE") == std::string::npos && std::isfinite(value)) text += ".0";
+  return text;
+}
+
+/// A whole text as a finite number, or nothing.
+std::optional<double> parse_number(const std::string& text) {
+  std::istringstream in(text);
+  in.imbue(std::locale::classic());
+  double value = 0;
+  if (!(in >> value) || !in.eof() || !std::isfinite(value)) return std::nullopt;
+  return value;
+}
+
 /// Parses every duration option into `c`; stops at the first bad one.
 status read_durations(const app_options& o, node_config& c) {
   std::pair<const char*, std::pair<const std::string*, duration*>> all[] = {
@@ -102,6 +137,9 @@ status read_durations(const app_options& o, node_config& c) {
       {"planned-scale-window", {&o.planned_scale_window, &c.planned_scale_window}},
       {"cooldown", {&o.cooldown, &c.cooldown}},
       {"partition-source-timeout", {&o.partition_source_timeout, &c.partition_source_timeout}},
+      {"hand-off-timeout", {&o.hand_off_timeout, &c.hand_off_timeout}},
+      {"drain-timeout", {&o.drain_timeout, &c.drain_timeout}},
+      {"restart-grace", {&o.restart_grace, &c.restart_grace}},
   };
   for (auto& [name, slot] : all) {
     auto d = duration_option(name, *slot.first);
@@ -180,15 +218,54 @@ status read_lease_margin(const app_options& o, node_config& c) {
   return done{};
 }
 
+/// A share in (0, 1], e.g. 0.5.
+result<double> share_option(const std::string& name, double value) {
+  if (!(value > 0.0 && value <= 1.0))
+    return failure{"--" + name + ": must be within (0, 1], e.g. 0.5; is " + format_number(value)};
+  return value;
+}
+
+status read_restart_ratio(const app_options& o, node_config& c) {
+  auto ratio = share_option("restart-ratio", o.restart_ratio);
+  if (!ratio) return failure{ratio.error()};
+  c.restart_detection_ratio = *ratio;
+  return done{};
+}
+
+/// The settings derived unless given (with_fitted_timings): "auto" KV operation timeout, and
+/// the degraded settings, whose defaults come from --degraded-preset (the recovery grace then
+/// raised to one heartbeat TTL). A given value is taken as it is, and validated.
+status read_fitted(const app_options& o, node_config& c) {
+  c = with_fitted_timings(c);
+  std::pair<const char*, std::pair<const std::string*, duration*>> given[] = {
+      {"kv-operation-timeout", {&o.kv_operation_timeout, &c.kv_operation_timeout}},
+      {"degraded-threshold", {&o.degraded_threshold, &c.degraded.threshold}},
+      {"degraded-recovery-grace", {&o.degraded_recovery_grace, &c.degraded.recovery_grace}},
+  };
+  for (auto& [name, slot] : given) {
+    if (slot.first->empty() || *slot.first == "auto") continue;
+    auto d = duration_option(name, *slot.first);
+    if (!d) return failure{d.error()};
+    *slot.second = *d;
+  }
+  if (o.degraded_mass_disappearance_share.empty()) return done{};
+  const std::string name = "degraded-mass-disappearance-share";
+  auto number = parse_number(o.degraded_mass_disappearance_share);
+  if (!number)
+    return failure{"--" + name + ": expected a number within (0, 1], e.g. 0.5; got \"" +
+                   o.degraded_mass_disappearance_share + "\""};
+  auto share = share_option(name, *number);
+  if (!share) return failure{share.error()};
+  c.degraded.mass_disappearance_share = *share;
+  return done{};
+}
+
 result<node_config> read_node_config(const app_options& o) {
   node_config c;
   c.group = o.group;
-  for (auto step :
-       {read_ids, read_modes, read_durations, read_lease_margin, read_cold_start_settle})
+  for (auto step : {read_ids, read_modes, read_durations, read_restart_ratio, read_lease_margin,
+                    read_cold_start_settle, read_fitted})
     if (auto ok = step(o, c); !ok) return failure{ok.error()};
-  // Settings that are not options but must fit the ones that are (node_config::validate
-  // checks them): the KV operation timeout and the recovery grace.
-  c = with_fitted_timings(c);
   auto violations = c.violations(as_options(node_config_options()));
   if (!violations.empty()) return failure{violations.front().text()};
   return c;
@@ -242,9 +319,11 @@ result<std::string> read_secret(const std::string& option, const std::string& va
 result<connection_options> read_connection(const app_options& o, const node_config& node) {
   connection_options c;
   c.name = "parti-node";
-  c.urls = split_urls(o.nats_url);  // empty: the caller starts a local server
-  if (!o.nats_url.empty() && c.urls.empty())
-    return failure{"--nats-url: must name at least one URL, got \"" + o.nats_url + "\""};
+  const auto& url = o.nats_url.empty() ? std::string(default_nats_url) : o.nats_url;
+  c.urls = url == embedded_nats_url ? std::vector<std::string>() : split_urls(url);
+  if (url != embedded_nats_url && c.urls.empty())
+    return failure{"--nats-url: must name at least one URL (or \"embedded\"), got \"" + o.nats_url +
+                   "\""};
   c.user = o.nats_user;
   auto password = read_secret("nats-password", o.nats_password, o.nats_password_file);
   if (!password) return failure{password.error()};
@@ -259,10 +338,33 @@ result<connection_options> read_connection(const app_options& o, const node_conf
   // A KV call must not outlive the node's wait for it (node_config::kv_operation_timeout).
   c.request_timeout = node.kv_operation_timeout;
   auto check = c;
-  if (check.urls.empty()) check.urls = {"nats://127.0.0.1:4222"};  // validate the rest
+  if (check.urls.empty()) check.urls = {default_nats_url};  // embedded: validate the rest
   auto violations = check.violations(as_options(connection_options_options()));
   if (!violations.empty()) return failure{violations.front().text()};
   return c;
+}
+
+/// Zero (no limit) or positive.
+result<duration> read_startup_timeout(const app_options& o) {
+  auto timeout = duration_option("nats-startup-timeout", o.nats_startup_timeout);
+  if (!timeout) return failure{timeout.error()};
+  if (*timeout < duration::zero())
+    return failure{"--nats-startup-timeout: must be 0 (no limit) or positive"};
+  return timeout;
+}
+
+result<strategy_options> read_strategy_options(const app_options& o) {
+  strategy_options options;
+  options.epsilon = o.strategy_epsilon;
+  options.virtual_nodes = o.strategy_virtual_nodes;
+  if (!std::isfinite(o.strategy_epsilon) || o.strategy_epsilon < 0.0 || o.strategy_epsilon > 10.0)
+    return failure{"--strategy-epsilon: must be a number within 0..10, is " +
+                   format_number(o.strategy_epsilon)};
+  if (o.strategy_virtual_nodes < 1 || o.strategy_virtual_nodes > 10000)
+    return failure{"--strategy-virtual-nodes: must be within 1..10000, is " +
+                   std::to_string(o.strategy_virtual_nodes)};
+  if (auto ok = validate(options); !ok) return failure{ok.error()};  // the library's own rule
+  return options;
 }
 
 status check_metrics_address(const std::string& address) {
@@ -281,6 +383,7 @@ status check_metrics_address(const std::string& address) {
 void add_options(caf::config_option_set& set, app_options& o) {
   const app_options d;  // the defaults, for the help text
   const node_config n;
+  const auto balanced = degraded_settings_for(degraded_preset::balanced);
   const auto refresh_help =
       "the leader re-reads --partitions-file this often (e.g. 30s, 5m; at least " +
       format_duration(min_refresh_period) +
@@ -289,8 +392,13 @@ void add_options(caf::config_option_set& set, app_options& o) {
       "at start and on parti-ctl refresh";
   caf::config_option_adder{set, "global"}
       .add(o.nats_url, "nats-url",
-           "comma-separated NATS server URLs; empty: $NATS_URL, else start a local nats-server "
-           "(default: none)")
+           "comma-separated NATS server URLs, or \"embedded\" to start a nats-server of this "
+           "process's own (default: $NATS_URL, else " +
+               std::string(default_nats_url) + ")")
+      .add(o.nats_startup_timeout, "nats-startup-timeout",
+           with_default("start-up fails (exit code 1) when NATS does not answer and the group's "
+                        "buckets cannot be opened within this long; 0: wait without limit",
+                        d.nats_startup_timeout))
       .add(o.nats_user, "nats-user", "NATS user name (default: $NATS_USER)")
       .add(o.nats_password, "nats-password",
            "NATS password, with --nats-user; visible in ps, prefer --nats-password-file or "
@@ -331,7 +439,28 @@ void add_options(caf::config_option_set& set, app_options& o) {
                         "auto: 300ms or heartbeat-ttl/10 if shorter",
                         d.lease_margin))
       .add(o.degraded_preset, "degraded-preset",
-           with_default("conservative|balanced|aggressive", d.degraded_preset))
+           with_default("defaults of the --degraded-* options: conservative|balanced|aggressive",
+                        d.degraded_preset))
+      .add(o.degraded_threshold, "degraded-threshold",
+           "the store unreachable this long makes a node Degraded; overrides the preset's "
+           "(default: from --degraded-preset, balanced: " +
+               format_duration(balanced.threshold) + ")")
+      .add(o.degraded_recovery_grace, "degraded-recovery-grace",
+           "after the store is back, a leader declares no worker gone for this long; at least "
+           "--heartbeat-ttl; overrides the preset's (default: from --degraded-preset, balanced: " +
+               format_duration(balanced.recovery_grace) + ", raised to --heartbeat-ttl)")
+      .add(o.degraded_mass_disappearance_share, "degraded-mass-disappearance-share",
+           "when at least this share of the workers vanish at once the leader suspects the "
+           "store and moves nothing, in (0, 1]; overrides the preset's (default: from "
+           "--degraded-preset, balanced: " +
+               format_number(balanced.mass_disappearance_share) + ")")
+      .add(o.strategy_epsilon, "strategy-epsilon",
+           with_default("weighted strategy: each worker's load stays within (1 +- epsilon) x "
+                        "the mean, 0..10",
+                        format_number(d.strategy_epsilon)))
+      .add(o.strategy_virtual_nodes, "strategy-virtual-nodes",
+           with_default("consistent-hash strategy: points per worker on the ring, 1..10000",
+                        d.strategy_virtual_nodes))
       .add(o.id_prefix, "id-prefix", with_default("worker ids are <prefix>-<n>", d.id_prefix))
       .add(o.id_min, "id-min", with_default("lowest id number", d.id_min))
       .add(o.id_max, "id-max", with_default("highest id number", d.id_max))
@@ -368,6 +497,26 @@ void add_options(caf::config_option_set& set, app_options& o) {
                         format_duration(n.planned_scale_window)))
       .add(o.cooldown, "cooldown",
            with_default("least time between planned rebalances", format_duration(n.cooldown)))
+      .add(o.hand_off_timeout, "hand-off-timeout",
+           with_default("a cooperative hand-off whose old owner does not let go within this "
+                        "long is given up (a round waits 3 of them at most)",
+                        format_duration(n.hand_off_timeout)))
+      .add(o.drain_timeout, "drain-timeout",
+           with_default("a draining node releases its partitions within this long, then leaves "
+                        "regardless; the process kills what still runs 15s later",
+                        format_duration(n.drain_timeout)))
+      .add(o.restart_grace, "restart-grace",
+           with_default("a worker that left with the restart intent keeps its partitions this "
+                        "long, waiting to come back",
+                        format_duration(n.restart_grace)))
+      .add(o.restart_ratio, "restart-ratio",
+           with_default("a start where at least this share of the workers is new counts as a "
+                        "cold start, in (0, 1]",
+                        format_number(n.restart_detection_ratio)))
+      .add(o.kv_operation_timeout, "kv-operation-timeout",
+           "longest wait for one KV request, at most --election-ttl / 3; auto: 1s, fitted below "
+           "--election-ttl / 3 and --heartbeat-ttl - --heartbeat-interval - --lease-margin "
+           "(default: auto)")
       .add(o.metrics_address, "metrics-address",
            "host:port of the /metrics, /healthz, /readyz and /status listener, port 0 for any free "
            "port; empty: "
@@ -384,7 +533,10 @@ void add_options(caf::config_option_set& set, app_options& o) {
                         d.log_format))
       .add(o.run_for, "run-for",
            with_default("stop after this long, as on SIGTERM; 0s: run until a signal", d.run_for))
-      .add(o.version, "version", "print the version and the commit it was built from, and exit");
+      .add(o.version, "version", "print the version and the commit it was built from, and exit")
+      .add(o.check_config, "check-config",
+           "check every option, print the effective configuration as an INI file (secrets "
+           "redacted), and exit: 0 when valid, 2 otherwise; connects to nothing");
 }
 
 void apply_environment(app_options& o, const nats_environment& env) {
@@ -421,9 +573,16 @@ result<app_settings> to_settings(const app_options& o) {
   auto refresh = read_refresh_period(o);
   if (!refresh) return failure{refresh.error()};
   s.refresh_period = *refresh;
+  auto strategy = read_strategy_options(o);
+  if (!strategy) return failure{strategy.error()};
+  s.strategy = *strategy;
   auto conn = read_connection(o, s.node);
   if (!conn) return failure{conn.error()};
   s.connection = std::move(*conn);
+  s.embedded_nats = o.nats_url == embedded_nats_url;
+  auto startup = read_startup_timeout(o);
+  if (!startup) return failure{startup.error()};
+  s.nats_startup_timeout = *startup;
   if (auto ok = check_metrics_address(o.metrics_address); !ok) return failure{ok.error()};
   s.metrics_address = o.metrics_address;
   if (o.publish_port < 0 || o.publish_port + o.workers - 1 > 65535)
@@ -435,6 +594,262 @@ result<app_settings> to_settings(const app_options& o) {
   if (*run_for < duration::zero()) return failure{"--run-for: must not be negative"};
   s.run_for = *run_for;
   return s;
+}
+
+const std::vector<option_topic>& option_topics() {
+  static const std::vector<option_topic> all{
+      {"NATS connection",
+       {"nats-url", "nats-startup-timeout", "nats-user", "nats-password", "nats-password-file",
+        "nats-token", "nats-token-file", "nats-creds", "nats-tls-ca", "nats-tls-cert",
+        "nats-tls-key"}},
+      {"Group and partitions",
+       {"group", "partitions", "partitions-file", "refresh-period", "partition-source-timeout",
+        "workers"}},
+      {"Worker ids", {"id-prefix", "id-min", "id-max", "preferred-id"}},
+      {"Timings",
+       {"heartbeat-interval", "heartbeat-ttl", "emergency-grace", "id-ttl", "election-ttl",
+        "kv-operation-timeout"}},
+      {"Cold start and restarts",
+       {"cold-start", "cold-start-window", "cold-start-settle", "restart-ratio", "restart-grace"}},
+      {"Rebalance, hand-off and shutdown",
+       {"planned-scale-window", "cooldown", "handoff", "hand-off-timeout", "shutdown",
+        "drain-timeout"}},
+      {"Ownership lease", {"lease-margin", "on-lease-loss"}},
+      {"Degraded mode",
+       {"degraded-preset", "degraded-threshold", "degraded-recovery-grace",
+        "degraded-mass-disappearance-share"}},
+      {"Strategy", {"strategy", "strategy-epsilon", "strategy-virtual-nodes"}},
+      {"HTTP, publishing and logging",
+       {"metrics-address", "publish-port", "publish-address", "log-level", "log-format"}},
+      {"Program", {"config-file", "check-config", "run-for", "version", "help", "long-help"}},
+  };
+  return all;
+}
+
+bool is_command_option(std::string_view name) {
+  for (auto command :
+       {"help", "long-help", "dump-config", "config-file", "version", "check-config"})
+    if (name == command) return true;
+  return false;
+}
+
+namespace {
+
+std::string text_of(caf::string_view text) {
+  return std::string(text.data(), text.size());
+}
+
+/// CAF's options that --help describes in our words (CAF's text says where CAF would look).
+std::string description_of(const caf::config_option& option) {
+  const auto name = text_of(option.long_name());
+  if (name == "config-file")
+    return "the INI file to read: [global] name=value lines, and CAF's sections; no other file "
+           "is read, caf-application.ini in the working directory neither (default: none)";
+  if (name == "help") return "print this help and exit";
+  if (name == "long-help") return "print every option by CAF's categories, CAF's own included";
+  return text_of(option.description());
+}
+
+std::string help_line(const caf::config_option& option) {
+  std::string flag = "  --" + text_of(option.long_name());
+  if (option.type_name() != "boolean") flag += "=<" + text_of(option.type_name()) + ">";
+  constexpr std::size_t column = 36;
+  flag += flag.size() < column ? std::string(column - flag.size(), ' ') : "  ";
+  return flag + description_of(option) + "\n";
+}
+
+const caf::config_option* global_option(const caf::config_option_set& set,
+                                        const std::string& name) {
+  return set.qualified_name_lookup("global", name);
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+/// An INI key as a user writes it: "heartbeat-ttl" in [global], "[scheduler] max-threads".
+std::string ini_key(std::string_view category, std::string_view name) {
+  if (category == "global") return std::string(name);
+  return "[" + std::string(category) + "] " + std::string(name);
+}
+
+void collect_unknown(const caf::settings& section, const std::string& category,
+                     const caf::config_option_set& set, std::vector<std::string>& out) {
+  for (const auto& [key, value] : section) {
+    if (auto nested = caf::get_if<caf::settings>(&value)) {
+      collect_unknown(*nested, category == "global" ? key : category + "." + key, set, out);
+      continue;
+    }
+    if (set.qualified_name_lookup(category, key) != nullptr) continue;
+    std::vector<std::string> known;
+    for (const auto& option : set)
+      if (auto name = text_of(option.long_name());
+          !is_command_option(name) || name == "config-file")
+        known.push_back(ini_key(text_of(option.category()), name));
+    std::string message = ini_key(category, key) + ": unknown key";
+    if (auto near = nearest_name(ini_key(category, key), known); !near.empty())
+      message += "; did you mean " + near + "?";
+    out.push_back(message);
+  }
+}
+
+}  // namespace
+
+std::string help_text(const caf::config_option_set& set, const std::string& program) {
+  std::string text = "Usage: " + program +
+                     " [--name=value ...] [--config-file=FILE]\n"
+                     "Every option is also a key of an INI file's [global] section "
+                     "(name=value); a flag beats the file. See docs/CONFIGURATION.md.\n";
+  std::vector<std::string> listed;
+  for (const auto& topic : option_topics()) {
+    std::string lines;
+    for (const auto& name : topic.options)
+      if (auto option = global_option(set, name)) {
+        lines += help_line(*option);
+        listed.push_back(name);
+      }
+    if (!lines.empty()) text += "\n" + topic.title + ":\n" + lines;
+  }
+  std::string others;
+  for (const auto& option : set) {
+    auto name = text_of(option.long_name());
+    if (text_of(option.category()) != "global" || name == "dump-config" ||
+        std::find(listed.begin(), listed.end(), name) != listed.end())
+      continue;
+    others += help_line(option);
+  }
+  if (!others.empty()) text += "\n" + program + " options:\n" + others;
+  text +=
+      "\nCAF's own options (--long-help lists them): [scheduler] max-threads=N, [middleman], "
+      "[logger] ... in the INI file, or --scheduler.max-threads=N.\n";
+  return text;
+}
+
+std::string nearest_name(const std::string& name, const std::vector<std::string>& candidates) {
+  std::string best;
+  std::size_t best_distance = std::max<std::size_t>(2, name.size() / 3) + 1;
+  for (const auto& candidate : candidates) {
+    auto d = edit_distance(name, candidate);
+    if (d < best_distance) {
+      best_distance = d;
+      best = candidate;
+    }
+  }
+  return best;
+}
+
+std::vector<std::string> unknown_keys(const caf::settings& file,
+                                      const caf::config_option_set& set) {
+  std::vector<std::string> out;
+  collect_unknown(file, "global", set, out);
+  return out;
+}
+
+namespace {
+
+std::string quoted(const std::string& text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string quoted(duration d) {
+  return quoted(format_duration(d));
+}
+
+std::string secret(const std::string& value) {
+  return quoted(value.empty() ? std::string() : std::string(redacted_mark));
+}
+
+/// Every option's effective value as INI text, by option name.
+std::vector<std::pair<std::string, std::string>> effective_values(const app_options& o,
+                                                                  const app_settings& s) {
+  const auto& n = s.node;
+  const auto& c = s.connection;
+  return {
+      {"nats-url", quoted(s.embedded_nats ? embedded_nats_url : redacted_urls(c.urls))},
+      {"nats-startup-timeout", quoted(s.nats_startup_timeout)},
+      {"nats-user", quoted(c.user)},
+      {"nats-password", secret(o.nats_password)},
+      {"nats-password-file", quoted(o.nats_password_file)},
+      {"nats-token", secret(o.nats_token)},
+      {"nats-token-file", quoted(o.nats_token_file)},
+      {"nats-creds", quoted(c.credentials_file)},
+      {"nats-tls-ca", quoted(c.tls.ca_file)},
+      {"nats-tls-cert", quoted(c.tls.cert_file)},
+      {"nats-tls-key", quoted(c.tls.key_file)},
+      {"group", quoted(n.group)},
+      {"partitions", std::to_string(o.partitions)},
+      {"partitions-file", quoted(o.partitions_file)},
+      {"refresh-period", quoted(s.refresh_period)},
+      {"partition-source-timeout", quoted(n.partition_source_timeout)},
+      {"workers", std::to_string(s.workers)},
+      {"id-prefix", quoted(n.id_prefix)},
+      {"id-min", std::to_string(n.id_min)},
+      {"id-max", std::to_string(n.id_max)},
+      {"preferred-id", n.preferred_id ? std::to_string(*n.preferred_id) : "-1"},
+      {"heartbeat-interval", quoted(n.heartbeat_interval)},
+      {"heartbeat-ttl", quoted(n.heartbeat_ttl)},
+      {"emergency-grace", quoted(n.emergency_grace)},
+      {"id-ttl", quoted(n.id_ttl)},
+      {"election-ttl", quoted(n.election_ttl)},
+      {"kv-operation-timeout", quoted(n.kv_operation_timeout)},
+      {"cold-start", quoted(std::string(to_string(n.cold_start)))},
+      {"cold-start-window", quoted(n.cold_start_window)},
+      {"cold-start-settle", quoted(n.effective_cold_start_settle())},
+      {"restart-ratio", format_number(n.restart_detection_ratio)},
+      {"restart-grace", quoted(n.restart_grace)},
+      {"planned-scale-window", quoted(n.planned_scale_window)},
+      {"cooldown", quoted(n.cooldown)},
+      {"handoff", quoted(std::string(to_string(n.hand_off)))},
+      {"hand-off-timeout", quoted(n.hand_off_timeout)},
+      {"shutdown", quoted(std::string(to_string(n.shutdown)))},
+      {"drain-timeout", quoted(n.drain_timeout)},
+      {"lease-margin", quoted(n.lease_margin)},
+      {"on-lease-loss", quoted(std::string(to_string(n.on_lease_loss)))},
+      {"degraded-preset", quoted(o.degraded_preset)},
+      {"degraded-threshold", quoted(n.degraded.threshold)},
+      {"degraded-recovery-grace", quoted(n.degraded.recovery_grace)},
+      {"degraded-mass-disappearance-share",
+       quoted(format_number(n.degraded.mass_disappearance_share))},
+      {"strategy", quoted(n.strategy)},
+      {"strategy-epsilon", format_number(s.strategy.epsilon)},
+      {"strategy-virtual-nodes", std::to_string(s.strategy.virtual_nodes)},
+      {"metrics-address", quoted(s.metrics_address)},
+      {"publish-port", std::to_string(s.publish_port)},
+      {"publish-address", quoted(s.publish_address)},
+      {"log-level", quoted(s.log_level)},
+      {"log-format", quoted(o.log_format)},
+      {"run-for", quoted(s.run_for)},
+  };
+}
+
+}  // namespace
+
+std::string effective_ini(const app_options& o, const app_settings& s) {
+  auto values = effective_values(o, s);
+  std::string text =
+      "; the effective configuration: auto and preset values resolved, secrets redacted\n"
+      "[global]\n";
+  for (const auto& topic : option_topics())
+    for (const auto& name : topic.options)
+      for (const auto& [option, value] : values)
+        if (option == name) text += option + "=" + value + "\n";
+  return text;
 }
 
 field_namer node_option_names() {

@@ -8,6 +8,8 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "messages/result.hpp"
 #include "runtime/config.hpp"
@@ -15,13 +17,15 @@
 #include "runtime/nats/connection.hpp"
 #include "runtime/partition_source.hpp"
 #include "runtime/secrets.hpp"
+#include "runtime/strategy/strategy.hpp"
 
 namespace parti::node_app {
 
 /// Options as given. Durations and names stay text: they are parsed (with clear errors) by
 /// to_settings. Every member is initialised with its default, which --help shows.
 struct app_options {
-  std::string nats_url;  // empty: start a local nats-server
+  std::string nats_url;  // empty: $NATS_URL, else default_nats_url; "embedded": a local server
+  std::string nats_startup_timeout = "10s";  // 0: wait for NATS without limit
   std::string nats_user, nats_password, nats_token, nats_creds;
   std::string nats_password_file, nats_token_file;  // the secret read from a file
   std::string nats_tls_ca, nats_tls_cert, nats_tls_key;
@@ -37,6 +41,10 @@ struct app_options {
   std::string on_lease_loss = "suspend";
   std::string lease_margin = "auto";
   std::string degraded_preset = "balanced";
+  // Empty: the --degraded-preset's value; a given value overrides the preset's.
+  std::string degraded_threshold, degraded_recovery_grace, degraded_mass_disappearance_share;
+  double strategy_epsilon = 0.10;
+  int strategy_virtual_nodes = 150;
 
   std::string id_prefix = "worker";
   int id_min = 0;
@@ -54,6 +62,11 @@ struct app_options {
   std::string cold_start_settle = "auto";  // auto: one heartbeat interval
   std::string planned_scale_window = "10s";
   std::string cooldown = "10s";
+  std::string hand_off_timeout = "10s";
+  std::string drain_timeout = "30s";
+  std::string restart_grace = "30s";
+  double restart_ratio = 0.5;
+  std::string kv_operation_timeout = "auto";  // auto: fitted (with_fitted_timings)
 
   std::string metrics_address;  // host:port; empty: no HTTP listener
   int publish_port = 0;         // CAF middleman port of node 0 (node i: +i); 0: not published
@@ -61,24 +74,58 @@ struct app_options {
   std::string log_level = "info";
   std::string log_format = "text";
   std::string run_for = "0s";  // 0: until SIGINT / SIGTERM
-  bool version = false;  // --version is answered before parsing (version_flag.hpp); for --help
+  bool version = false;       // --version is answered before parsing (version_flag.hpp); for --help
+  bool check_config = false;  // print the effective configuration and exit
 };
+
+/// Where parti-node looks for NATS when neither --nats-url, the INI file nor NATS_URL name a
+/// server: the NATS tools' default.
+inline constexpr const char* default_nats_url = "nats://127.0.0.1:4222";
+
+/// The --nats-url value that starts a nats-server of the process's own.
+inline constexpr const char* embedded_nats_url = "embedded";
 
 /// Registers every option of `o` under CAF's "global" category (so they are --name=value flags
 /// and `name=value` lines in the [global] section of an INI file), with its default in the help.
 void add_options(caf::config_option_set& set, app_options& o);
 
+/// The topics --help groups parti-node's options by, in order, each with its options' names.
+struct option_topic {
+  std::string title;
+  std::vector<std::string> options;
+};
+const std::vector<option_topic>& option_topics();
+
+/// --help: the options of `set` in the "global" category grouped by option_topics() (options
+/// of no topic, e.g. a program's own, under "<program> options"), then where CAF's are.
+std::string help_text(const caf::config_option_set& set, const std::string& program);
+
+/// The options no INI file or --check-config output sets: --help, --config-file, ...
+bool is_command_option(std::string_view name);
+
+/// The nearest of `candidates` to `name` by edit distance, when it is close enough to be a
+/// likely typo (at most a third of the name's length, at least 2); empty otherwise.
+std::string nearest_name(const std::string& name, const std::vector<std::string>& candidates);
+
+/// The keys of an INI file's settings (CAF's parse: [global] keys at the top, other sections
+/// nested) that no option of `set` takes, each with the nearest valid key if there is one:
+/// "[global] heartbeat-tll: unknown key; did you mean heartbeat-ttl?". Empty: all known.
+std::vector<std::string> unknown_keys(const caf::settings& file, const caf::config_option_set& set);
+
 /// Fills the NATS options that neither the command line nor the INI file gave (those still
-/// empty) from the environment: NATS_URL (which, like --nats-url, means no embedded
-/// nats-server), NATS_CREDS, NATS_USER, NATS_PASSWORD and NATS_TOKEN. So a flag beats an INI
+/// empty) from the environment: NATS_URL (which may say "embedded" too, like --nats-url
+/// does), NATS_CREDS, NATS_USER, NATS_PASSWORD and NATS_TOKEN. So a flag beats an INI
 /// key, which beats the environment, which beats the default. NATS_PASSWORD and NATS_TOKEN
 /// also give way to --nats-password-file and --nats-token-file. Call after parsing.
 void apply_environment(app_options& o, const nats_environment& env);
 
 /// What parti-node runs with.
 struct app_settings {
-  connection_options connection;  // urls empty: start a local nats-server
+  connection_options connection;  // urls empty when embedded_nats: set once it runs
+  bool embedded_nats = false;     // --nats-url=embedded: start a local nats-server
+  duration nats_startup_timeout = std::chrono::seconds(10);  // zero: no limit
   node_config node;
+  strategy_options strategy;  // leader_settings::strategy
   std::shared_ptr<const partition_source> partitions;
   std::string partitions_text;  // "24 partitions p-0..p-23" or "partitions file <path>"
   duration refresh_period = duration::zero();  // leader_settings::refresh_period; zero: off
@@ -93,6 +140,11 @@ struct app_settings {
 
 /// Checks and converts; the failure is one line naming the option ("--heartbeat-ttl: ...").
 result<app_settings> to_settings(const app_options& o);
+
+/// The effective configuration as the lines of an INI file ([global], one `name=value` line per
+/// option, in --help's order): what the node runs with, "auto" values resolved, secrets
+/// redacted. `o` gives what settings do not keep (paths, the partition count, the preset).
+std::string effective_ini(const app_options& o, const app_settings& s);
 
 /// Names node_config fields as the options that set them ("heartbeat_ttl" -> "--heartbeat-ttl");
 /// empty for a field no option sets. For the violations of settings checked against the node's.

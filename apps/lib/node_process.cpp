@@ -9,7 +9,10 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "actors/leader/leader_actor.hpp"
@@ -96,6 +99,7 @@ leader_factory leader_for(const app_settings& s) {
   leader_settings ls;
   ls.partitions = s.partitions;
   ls.refresh_period = s.refresh_period;
+  ls.strategy = s.strategy;
   return make_leader_factory(std::move(ls));
 }
 
@@ -199,13 +203,30 @@ void stop_all(caf::actor_system& sys, const std::string& program, const running&
 
 // -- the process --------------------------------------------------------------------------------
 
+/// Why start-up gave up after --nats-startup-timeout: nothing answered, or the group's buckets
+/// could not be opened on the server that did.
+std::string startup_failure(const std::shared_ptr<connection>& conn, const app_settings& s,
+                            const std::string& last_error) {
+  const auto within =
+      " within " + format_duration(s.nats_startup_timeout) + " (--nats-startup-timeout)";
+  if (!conn->connected())
+    return "no NATS server answered at " + redacted_urls(s.connection.urls) + within +
+           "; start one there, name another with --nats-url or NATS_URL, or run one of this "
+           "process's own with --nats-url=embedded";
+  return "cannot open group " + s.node.group + within + ": " + last_error;
+}
+
 /// Opens (creates or binds) the group's buckets; while NATS is not reachable yet it keeps
-/// trying, with a growing pause, until it works or a signal asks us to stop.
+/// trying, with a growing pause, until it works, --nats-startup-timeout has passed, or a signal
+/// asks us to stop.
 std::shared_ptr<group_buckets> open_group_until_stopped(caf::actor_system& sys,
                                                         const std::string& program,
                                                         const std::shared_ptr<connection>& conn,
-                                                        const node_config& cfg,
+                                                        const app_settings& s,
                                                         const std::shared_ptr<metrics>& m) {
+  const auto& cfg = s.node;
+  const bool limited = s.nats_startup_timeout > duration::zero();
+  const auto deadline = std::chrono::steady_clock::now() + s.nats_startup_timeout;
   duration pause = std::chrono::milliseconds(250);
   while (true) {
     auto group = open_group(sys, conn, cfg, m);
@@ -216,9 +237,15 @@ std::shared_ptr<group_buckets> open_group_until_stopped(caf::actor_system& sys,
       log(log_level::error, program, ": ", error);
       return nullptr;  // waiting will not help
     }
+    auto left = deadline - std::chrono::steady_clock::now();
+    if (limited && left <= duration::zero()) {
+      log(log_level::error, program, ": ", startup_failure(conn, s, error));
+      return nullptr;
+    }
+    auto wait = limited ? std::min<duration>(pause, left) : pause;
     log(log_level::warning, program, ": cannot open group ", cfg.group, " yet: ", error,
-        "; retrying in ", format_duration(pause));
-    if (auto sig = wait_for_signal(pause); sig != 0 && sig != SIGHUP) return nullptr;
+        "; retrying in ", format_duration(wait));
+    if (auto sig = wait_for_signal(wait); sig != 0 && sig != SIGHUP) return nullptr;
     pause = std::min<duration>(pause * 2, std::chrono::seconds(5));
   }
 }
@@ -359,7 +386,7 @@ int run(caf::actor_system& sys, const node_program& program, const app_settings&
   auto handles = std::make_shared<node_handles>();
   auto endpoint = start_endpoint(sys, program.name, s, m, cache, handles);
   if (!s.metrics_address.empty() && !endpoint) return exit_runtime_error;
-  auto group = open_group_until_stopped(sys, program.name, *conn, s.node, m);
+  auto group = open_group_until_stopped(sys, program.name, *conn, s, m);
   if (!group) return exit_runtime_error;
   int code = run_nodes(sys, program, s, embedded, *conn, group, m, cache, *handles);
   endpoint.reset();  // no more reads of the cache, nor requests to the nodes
@@ -369,10 +396,26 @@ int run(caf::actor_system& sys, const node_program& program, const app_settings&
   return code;
 }
 
+/// "--heartbeat-tll: unknown option; did you mean --heartbeat-ttl?" (without the value: a
+/// mistyped --nats-pasword=... must not print the password).
+std::string unknown_flag(const std::string& argument, const caf::config_option_set& options) {
+  auto flag = argument.substr(0, argument.find('='));
+  std::vector<std::string> known;
+  auto text = [](caf::string_view v) { return std::string(v.data(), v.size()); };
+  for (const auto& option : options) {
+    auto name = text(option.long_name()), category = text(option.category());
+    if (name == "dump-config") continue;
+    known.push_back("--" + (category == "global" ? name : category + "." + name));
+  }
+  auto near = nearest_name(flag, known);
+  return flag + ": unknown option" + (near.empty() ? "" : "; did you mean " + near + "?");
+}
+
 /// CAF's option errors carry their data: a file it cannot open its path (sec); a command-line
 /// parser error (pec) the argument, an INI syntax error its line and column. Named plainly, not
 /// as CAF renders them (`parser_error(unexpected_character, ({"argument" = "--workers=abc"}))`).
-std::string describe_parse_error(const caf::error& err, const std::string& config_file) {
+std::string describe_parse_error(const caf::error& err, const std::string& config_file,
+                                 const caf::config_option_set& options) {
   const auto& context = err.context();
   if (err.category() == caf::atom("system") &&
       static_cast<caf::sec>(err.code()) == caf::sec::cannot_open_file &&
@@ -383,9 +426,7 @@ std::string describe_parse_error(const caf::error& err, const std::string& confi
   const auto code = static_cast<caf::pec>(err.code());
   const auto& where = context.get_as<caf::settings>(0);
   if (auto argument = caf::get_if<std::string>(&where, "argument")) {
-    // Without the value: a mistyped --nats-pasword=... must not print the password.
-    if (code == caf::pec::not_an_option)
-      return argument->substr(0, argument->find('=')) + ": unknown option";
+    if (code == caf::pec::not_an_option) return unknown_flag(*argument, options);
     if (code == caf::pec::missing_argument) return *argument + ": missing value";
     return *argument + ": invalid value (" + caf::to_string(code) + ")";
   }
@@ -422,14 +463,65 @@ std::unique_ptr<local_nats_server> start_local_server(const std::string& program
   }
 }
 
+/// --help, -h or -?: answered before anything is parsed, like --version.
+bool asks_for_help(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg(argv[i]);
+    if (arg == "--help" || arg == "-h" || arg == "-?") return true;
+  }
+  return false;
+}
+
+/// The value of the last --config-file=... argument; empty when none names a file.
+std::string config_file_argument(int argc, char** argv) {
+  constexpr std::string_view flag = "--config-file=";
+  std::string path;
+  for (int i = 1; i < argc; ++i)
+    if (std::string_view arg(argv[i]); arg.rfind(flag, 0) == 0) path = arg.substr(flag.size());
+  return path;
+}
+
+/// The content of the INI file named by --config-file, checked for keys no option takes (CAF
+/// would ignore them: a typo would silently leave a default in place). Empty without a file.
+result<std::string> read_config_file(const std::string& path, const node_app_config& cfg) {
+  if (path.empty()) return std::string();
+  std::ifstream file(path);
+  if (!file) return failure{"--config-file: cannot open \"" + path + "\""};
+  std::string text{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+  std::istringstream in(text);
+  auto parsed = caf::actor_system_config::parse_config(in);
+  if (!parsed) return failure{describe_parse_error(parsed.error(), path, cfg.option_set())};
+  auto unknown = unknown_keys(*parsed, cfg.option_set());
+  if (!unknown.empty())
+    return failure{"config file " + path + ": " + unknown.front() +
+                   (unknown.size() > 1
+                        ? " (and " + std::to_string(unknown.size() - 1) + " more unknown keys)"
+                        : std::string())};
+  return text;
+}
+
+/// CAF would read caf-application.ini from the working directory by itself; we read only the
+/// file --config-file names, so that no file changes a node's settings unseen.
+bool ignored_default_config_file(const std::string& named) {
+  return named.empty() && std::filesystem::exists("caf-application.ini");
+}
+
 }  // namespace
 
 int run_node_program(node_app_config& cfg, int argc, char** argv, const node_program& program) {
   const auto& name = program.name;
   if (asks_for_config_dump(argc, argv))
     return usage_error(name, "--dump-config: not supported (it would print the NATS secrets)");
-  if (auto err = cfg.parse(argc, argv, "caf-application.ini"))
-    return usage_error(name, describe_parse_error(err, cfg.config_file_path));
+  if (asks_for_help(argc, argv)) {
+    std::cout << help_text(cfg.option_set(), name) << std::flush;
+    return 0;
+  }
+  const auto config_file = config_file_argument(argc, argv);
+  auto ini = read_config_file(config_file, cfg);
+  if (!ini) return usage_error(name, ini.error());
+  std::istringstream ini_stream(*ini);
+  if (auto err = cfg.parse(argc, argv, ini_stream))
+    return usage_error(name, describe_parse_error(err, config_file, cfg.option_set()));
   if (cfg.cli_helptext_printed) return 0;
   if (!cfg.remainder.empty())
     return usage_error(name, "unexpected argument \"" + cfg.remainder[0] + "\"");
@@ -442,6 +534,13 @@ int run_node_program(node_app_config& cfg, int argc, char** argv, const node_pro
   }
   set_log_level(settings->log_level);
   set_log_format(settings->log_format);
+  if (ignored_default_config_file(config_file))
+    log(log_level::info, name, ": ignoring caf-application.ini in the working directory; only ",
+        "the file named by --config-file is read");
+  if (cfg.options.check_config) {  // on stdout: the log lines go to stderr
+    std::cout << effective_ini(cfg.options, *settings) << std::flush;
+    return 0;
+  }
   for (const auto& caution : settings->node.cautions())
     log(log_level::warning, name, ": ", caution);
   if (settings->refresh_period > duration::zero() && cfg.options.partitions_file.empty())
@@ -450,7 +549,7 @@ int run_node_program(node_app_config& cfg, int argc, char** argv, const node_pro
   // The server is a child process: start it before the signals are blocked, or it would
   // inherit the blocked mask and not stop on SIGTERM.
   std::unique_ptr<local_nats_server> server;
-  bool embedded = settings->connection.urls.empty();
+  bool embedded = settings->embedded_nats;
   if (embedded) {
     if (!(server = start_local_server(name))) return exit_runtime_error;
     settings->connection.urls = {server->url()};

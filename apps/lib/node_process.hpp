@@ -1,7 +1,8 @@
 #pragma once
 // A program that runs parti nodes (parti-node, parti-consume), from its command line to its exit
 // code: parti-node's options (node_options.hpp; checked before anything starts, exit code 2 and
-// one message naming the option), an embedded nats-server when no URL is given, the stop
+// one message naming the option; an unknown INI key or flag too, with the nearest known one), a
+// nats-server of its own with --nats-url=embedded, a start-up deadline for NATS, the stop
 // signals (SIGTERM / SIGINT: the --shutdown intent, SIGUSR1: restart, a second one: exit at
 // once), the connection and the group's buckets, the nodes with /metrics, /status and the probes
 // /healthz and /readyz (the listener starts before NATS is reachable), and their graceful stop in
@@ -39,6 +40,8 @@ constexpr int exit_usage = 2;
 struct node_app_config : caf::actor_system_config {
   app_options options;
   node_app_config();
+  /// Every option CAF knows, parti-node's and CAF's own: what an INI file may set.
+  const caf::config_option_set& option_set() const { return custom_options_; }
 };
 
 /// One node, as a program's hook sees it right after the node was spawned.
@@ -68,9 +71,10 @@ struct node_program {
   node_hook on_node;  // may be empty
 };
 
-/// The whole program: parses argv (and caf-application.ini, --config-file) into `cfg`, checks
-/// the settings, runs the nodes until a signal or --run-for, stops them; the exit code (0, 1:
-/// runtime error, 2: usage error).
+/// The whole program: parses argv and the INI file named by --config-file (only that one: a
+/// caf-application.ini in the working directory is ignored, with one log line) into `cfg`,
+/// checks the settings (--check-config: prints them and exits), runs the nodes until a signal
+/// or --run-for, stops them; the exit code (0, 1: runtime error, 2: usage error).
 int run_node_program(node_app_config& cfg, int argc, char** argv, const node_program& program);
 
 }  // namespace parti::node_app

@@ -1,12 +1,12 @@
 // parti-node: runs one or more parti nodes (workers) of a group as a CAF application.
 //
-//   parti-node --partitions=24                        local nats-server, one node
+//   parti-node --nats-url=embedded --partitions=24    a nats-server of its own, one node
 //   parti-node --nats-url=nats://a:4222,nats://b:4222 --group=orders --partitions-file=p.txt
 //   parti-node --config-file=node.ini                 the same options in an INI [global] section
 //
-// Options come from CAF's option system (command line, `caf-application.ini` in the working
-// directory, or --config-file); parti-node checks every value itself before anything starts and
-// exits with code 2 and one message naming the option and the rule. SIGTERM / SIGINT stop every
+// Options come from CAF's option system (command line, or the INI file named by --config-file;
+// docs/CONFIGURATION.md); parti-node checks every key and value itself before anything starts
+// and exits with code 2 and one message naming the option and the rule. SIGTERM / SIGINT stop every
 // node gracefully and in parallel with the configured --shutdown intent (SIGUSR1: with the restart
 // intent, for rolling restarts driven by a supervisor); a second signal exits
 // at once. With --metrics-address it serves /metrics (Prometheus) and /status (JSON).

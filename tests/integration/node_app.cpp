@@ -37,8 +37,12 @@ std::vector<std::string> node_args(std::vector<std::string> args) {
   return args;
 }
 
-/// Timings scaled down so that a group converges in about a second.
+/// Timings scaled down so that a group converges in about a second; a nats-server of the
+/// process's own unless the arguments name one.
 std::vector<std::string> fast(std::vector<std::string> args) {
+  if (std::none_of(args.begin(), args.end(),
+                   [](const std::string& a) { return a.rfind("--nats-url=", 0) == 0; }))
+    args.push_back("--nats-url=embedded");
   for (const char* a :
        {"--heartbeat-interval=200ms", "--heartbeat-ttl=600ms", "--emergency-grace=200ms",
         "--id-ttl=2s", "--election-ttl=1200ms", "--cold-start-window=1s",
@@ -153,12 +157,31 @@ BOOST_AUTO_TEST_CASE(help_lists_every_option_with_its_default) {
                              "--version",
                              "--run-for",
                              "--degraded-preset",
+                             "--degraded-threshold",
+                             "--degraded-recovery-grace",
+                             "--degraded-mass-disappearance-share",
+                             "--hand-off-timeout",
+                             "--drain-timeout",
+                             "--restart-grace",
+                             "--restart-ratio",
+                             "--kv-operation-timeout",
+                             "--strategy-epsilon",
+                             "--strategy-virtual-nodes",
+                             "--nats-startup-timeout",
+                             "--check-config",
                              "--config-file"})
     BOOST_TEST(contains(r.out, option), option);
   BOOST_TEST(contains(r.out, "--heartbeat-ttl=<string>"));
   BOOST_TEST(std::regex_search(r.out, std::regex("--heartbeat-ttl.*\\(default: 3s\\)")));
   BOOST_TEST(std::regex_search(r.out, std::regex("--workers.*\\(default: 1\\)")));
   BOOST_TEST(std::regex_search(r.out, std::regex("--handoff.*\\(default: cooperative\\)")));
+  BOOST_TEST(std::regex_search(r.out, std::regex("--restart-ratio.*\\(default: 0\\.5\\)")));
+  BOOST_TEST(std::regex_search(
+      r.out, std::regex("--degraded-threshold.*overrides the preset's.*balanced: 5s")));
+  // Grouped by topic: the timings under their heading, after the NATS connection's.
+  auto nats = r.out.find("\nNATS connection:\n"), timings = r.out.find("\nTimings:\n");
+  BOOST_TEST((nats != std::string::npos && timings != std::string::npos && nats < timings));
+  BOOST_TEST(r.out.find("--heartbeat-ttl") > timings);
   // What a refresh re-reads, and that 0 turns it off.
   BOOST_TEST(std::regex_search(
       r.out, std::regex("--refresh-period.*re-reads --partitions-file.*\\(default: 0s\\)")));
@@ -208,6 +231,25 @@ BOOST_AUTO_TEST_CASE(every_invalid_value_exits_2_with_one_message_naming_the_opt
        "--refresh-period: must be 0 (off) or at least 100ms, is 1ms"},
       {{"--partitions=4", "--workers=abc"}, "--workers=abc: invalid value"},
       {{"--partitions=4", "--bogus=1"}, "--bogus: unknown option"},
+      {{"--partitions=4", "--restart-ratio=0"}, "--restart-ratio: must be within (0, 1]"},
+      {{"--partitions=4", "--strategy-epsilon=11"},
+       "--strategy-epsilon: must be a number within 0..10, is 11.0"},
+      {{"--partitions=4", "--strategy-virtual-nodes=0"},
+       "--strategy-virtual-nodes: must be within 1..10000, is 0"},
+      {{"--partitions=4", "--degraded-mass-disappearance-share=2"},
+       "--degraded-mass-disappearance-share: must be within (0, 1]"},
+      {{"--partitions=4", "--degraded-mass-disappearance-share=half"},
+       "--degraded-mass-disappearance-share: expected a number"},
+      {{"--partitions=4", "--degraded-recovery-grace=1s"},
+       "--degraded-recovery-grace: must be at least --heartbeat-ttl"},
+      {{"--partitions=4", "--degraded-threshold=0s"}, "--degraded-threshold: must be greater than 0"},
+      {{"--partitions=4", "--kv-operation-timeout=2s"},
+       "--kv-operation-timeout: must not exceed --election-ttl / 3"},
+      {{"--partitions=4", "--hand-off-timeout=0s"}, "--hand-off-timeout: must be greater than 0"},
+      {{"--partitions=4", "--drain-timeout=soon"}, "--drain-timeout: invalid duration"},
+      {{"--partitions=4", "--restart-grace=0s"}, "--restart-grace: must be greater than 0"},
+      {{"--partitions=4", "--nats-startup-timeout=-1s"}, "--nats-startup-timeout: invalid"},
+      {{"--partitions=4", "--nats-url=,"}, "--nats-url: must name at least one URL"},
       {{"--partitions=4", "stray"}, "unexpected argument \"stray\""},
       {{"--partitions=4", "--config-file=/nonexistent.ini"},
        "--config-file: cannot open \"/nonexistent.ini\""},
@@ -236,12 +278,6 @@ BOOST_AUTO_TEST_CASE(values_from_an_ini_file_are_checked_like_flags) {
   auto r = test::run_program(node_args({"--config-file=" + ini}), 20s);
   BOOST_TEST(r.code == 2, r.output());
   BOOST_TEST(contains(r.err, "--workers: must be within"), r.output());
-  // caf-application.ini in the working directory is read too.
-  dir.write("caf-application.ini", "[global]\npartitions=4\nhandoff=\"sideways\"\n");
-  auto cwd = test::run_program(node_args({}), 20s, dir.path);
-  BOOST_TEST(cwd.code == 2, cwd.output());
-  BOOST_TEST(contains(cwd.err, "--handoff: expected cooperative|eager, got \"sideways\""),
-             cwd.output());
   auto refresh = dir.write("refresh.ini", "[global]\npartitions=4\nrefresh-period=\"-5m\"\n");
   auto bad = test::run_program(node_args({"--config-file=" + refresh}), 20s);
   BOOST_TEST(bad.code == 2, bad.output());

@@ -48,7 +48,7 @@ BOOST_AUTO_TEST_CASE(prometheus_scrapes_parti_node_and_serves_its_series) {
   temp_dir dir;
   auto metrics_port = free_loopback_port();
   auto prometheus_port = free_loopback_port();
-  test::child_program node({test::app_binary("parti-node"), "--partitions=4",
+  test::child_program node({test::app_binary("parti-node"), "--nats-url=embedded", "--partitions=4",
                             "--cold-start-window=1s", "--planned-scale-window=1s", "--cooldown=1s",
                             "--metrics-address=127.0.0.1:" + std::to_string(metrics_port),
                             "--run-for=120s"});

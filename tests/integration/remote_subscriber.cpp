@@ -11,7 +11,7 @@ using namespace std::chrono_literals;
 
 BOOST_AUTO_TEST_CASE(a_second_process_receives_assignment_and_state_messages) {
   auto port = std::to_string(free_loopback_port());
-  test::child_program node({test::app_binary("parti-node"), "--partitions=6",
+  test::child_program node({test::app_binary("parti-node"), "--nats-url=embedded", "--partitions=6",
                             "--cold-start-window=2s", "--planned-scale-window=1s", "--cooldown=1s",
                             "--publish-port=" + port, "--run-for=30s"});
   BOOST_REQUIRE_MESSAGE(
