@@ -18,12 +18,14 @@
 #include "actors/leader/leader_actor.hpp"
 #include "actors/node/node_actor.hpp"
 #include "apps/lib/node_probes.hpp"
+#include "apps/lib/service_notify.hpp"
 #include "messages/announce.hpp"
 #include "messages/atoms.hpp"
 #include "runtime/log.hpp"
 #include "runtime/metrics/http_endpoint.hpp"
 #include "runtime/metrics/metrics.hpp"
 #include "runtime/nats/connection.hpp"
+#include "runtime/nats/connection_metrics.hpp"
 #include "runtime/nats/group_buckets.hpp"
 #include "runtime/nats/local_server.hpp"
 #include "runtime/secrets.hpp"
@@ -333,7 +335,8 @@ int wait_for_stop(const std::string& name, duration run_for, const running& r) {
 int run_nodes(caf::actor_system& sys, const node_program& program, const app_settings& s,
               bool embedded, const std::shared_ptr<connection>& conn,
               const std::shared_ptr<group_buckets>& group, const std::shared_ptr<metrics>& m,
-              const std::shared_ptr<status_cache>& cache, node_handles& handles) {
+              const std::shared_ptr<status_cache>& cache, node_handles& handles,
+              service_notifier& notifier) {
   const auto& name = program.name;
   const auto stop_limit = s.node.drain_timeout + std::chrono::seconds(15);
   if (program.prepare) {
@@ -357,6 +360,8 @@ int run_nodes(caf::actor_system& sys, const node_program& program, const app_set
   log_started(name, s, embedded);
   int sig = wait_for_stop(name, s.run_for, r);
   auto intent = sig == SIGUSR1 ? shutdown_intent::restart : s.node.shutdown;
+  notifier.stopping(std::string(sig ? strsignal(sig) : "--run-for elapsed") + ", " +
+                    std::string(to_string(intent)));
   log(log_level::info, name, ": ", sig ? strsignal(sig) : "--run-for elapsed", "; stopping ",
       s.workers, " node(s) (", to_string(intent), ")");
   exit_on_second_signal(name);
@@ -376,7 +381,9 @@ int run(caf::actor_system& sys, const node_program& program, const app_settings&
                      : log_level::info;
     log(level, "nats: ", to_string(e.state), " ", e.url, e.detail.empty() ? "" : " ", e.detail);
   });
-  auto m = std::make_shared<metrics>();  // one registry for every node of this process
+  // One registry for every node of this process, its series labelled with the group.
+  auto m = std::make_shared<metrics>(s.node.group);
+  auto connection_metrics = report_connection_metrics(**conn, m);
   // The endpoint starts before the store is reachable: /readyz then tells that no node holds
   // an id yet (a Kubernetes readiness probe sees why), /healthz that the process is waiting.
   auto cache = std::make_shared<status_cache>(
@@ -386,13 +393,16 @@ int run(caf::actor_system& sys, const node_program& program, const app_settings&
   auto handles = std::make_shared<node_handles>();
   auto endpoint = start_endpoint(sys, program.name, s, m, cache, handles);
   if (!s.metrics_address.empty() && !endpoint) return exit_runtime_error;
+  // Under systemd (Type=notify): READY=1 once every node is ready, as /readyz says.
+  service_notifier notifier(sys, cache, handles);
   auto group = open_group_until_stopped(sys, program.name, *conn, s, m);
   if (!group) return exit_runtime_error;
-  int code = run_nodes(sys, program, s, embedded, *conn, group, m, cache, *handles);
+  int code = run_nodes(sys, program, s, embedded, *conn, group, m, cache, *handles, notifier);
   endpoint.reset();  // no more reads of the cache, nor requests to the nodes
   group->close();
   sys.await_all_actors_done();         // before the connection (and the server) go away
   (*conn)->remove_listener(listener);  // its closing is no news
+  (*conn)->remove_listener(connection_metrics);
   return code;
 }
 

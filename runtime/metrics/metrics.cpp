@@ -181,19 +181,31 @@ class series final : public series_base {
   std::map<label_values, T*> index_;
 };
 
-prometheus::Family<prometheus::Counter>& counter(prometheus::Registry& r, const char* name,
+/// Where the families go: the registry, and the labels every series of this process carries
+/// (group="<group>"; none without a group).
+struct family_place {
+  prometheus::Registry& registry;
+  prometheus::Labels constant;
+};
+
+prometheus::Labels constant_labels(std::string_view group) {
+  if (group.empty()) return {};
+  return {{"group", std::string{group}}};
+}
+
+prometheus::Family<prometheus::Counter>& counter(const family_place& p, const char* name,
                                                  const char* help) {
-  return prometheus::BuildCounter().Name(name).Help(help).Register(r);
+  return prometheus::BuildCounter().Name(name).Help(help).Labels(p.constant).Register(p.registry);
 }
 
-prometheus::Family<prometheus::Gauge>& gauge(prometheus::Registry& r, const char* name,
+prometheus::Family<prometheus::Gauge>& gauge(const family_place& p, const char* name,
                                              const char* help) {
-  return prometheus::BuildGauge().Name(name).Help(help).Register(r);
+  return prometheus::BuildGauge().Name(name).Help(help).Labels(p.constant).Register(p.registry);
 }
 
-prometheus::Family<prometheus::Histogram>& histogram(prometheus::Registry& r, const char* name,
+prometheus::Family<prometheus::Histogram>& histogram(const family_place& p, const char* name,
                                                      const char* help) {
-  return prometheus::BuildHistogram().Name(name).Help(help).Register(r);
+  return prometheus::BuildHistogram().Name(name).Help(help).Labels(p.constant).Register(p.registry);
 }
 
 std::string str(std::string_view s) {
@@ -207,7 +219,8 @@ struct metrics::impl {
   using gauges = series<prometheus::Gauge>;
   using histograms = series<prometheus::Histogram>;
 
-  explicit impl(std::shared_ptr<prometheus::Registry> r) : registry(std::move(r)) {
+  impl(std::string_view group, std::shared_ptr<prometheus::Registry> r)
+      : registry(std::move(r)), reg{*registry, constant_labels(group)} {
     // The Prometheus convention for what is running: join on it by version or commit.
     gauge(reg, "parti_build_info", "Always 1; labels version and commit of the parti build.")
         .Add({{"version", version_string}, {"commit", git_commit}})
@@ -215,7 +228,18 @@ struct metrics::impl {
   }
 
   std::shared_ptr<prometheus::Registry> registry;
-  prometheus::Registry& reg = *registry;
+  family_place reg;
+
+  // The process's one NATS connection: no worker label, and a series from the start (a
+  // disconnect alert must not wait for a first event, nor increase() for a first reconnect).
+  prometheus::Gauge& nats_connected{
+      gauge(reg, "parti_nats_connected",
+            "1 while the process's NATS connection is up, 0 while it is disconnected or closed.")
+          .Add({})};
+  prometheus::Counter& nats_reconnects{
+      counter(reg, "parti_nats_reconnects_total",
+              "Times the NATS connection was re-established after a disconnect.")
+          .Add({})};
 
   histograms rebalance_duration{
       histogram(reg, "parti_calculator_rebalance_duration_seconds",
@@ -430,10 +454,14 @@ struct metrics::impl {
   }
 };
 
-metrics::metrics() : metrics(std::make_shared<prometheus::Registry>()) {}
+metrics::metrics() : metrics(std::string_view{}) {}
 
 metrics::metrics(std::shared_ptr<prometheus::Registry> registry)
-    : impl_(std::make_unique<impl>(std::move(registry))) {}
+    : metrics(std::string_view{}, std::move(registry)) {}
+
+metrics::metrics(std::string_view group, std::shared_ptr<prometheus::Registry> registry)
+    : impl_(std::make_unique<impl>(
+          group, registry ? std::move(registry) : std::make_shared<prometheus::Registry>())) {}
 
 metrics::~metrics() = default;
 
@@ -695,6 +723,14 @@ void metrics::set_consume_lag(std::string_view worker, std::uint64_t total,
   impl_->consume_partition_lag.forget_if([&](const label_values& values) {
     return values[0] == worker && keep.count(values[1]) == 0;
   });
+}
+
+void metrics::set_nats_connected(bool connected) {
+  impl_->nats_connected.Set(connected ? 1 : 0);
+}
+
+void metrics::count_nats_reconnect() {
+  impl_->nats_reconnects.Increment();
 }
 
 void metrics::forget_worker(std::string_view worker) {

@@ -3,7 +3,9 @@
 // the code never touches prometheus-cpp (this header includes none of it: the families live in a
 // pimpl). One `metrics` serves a whole process: several nodes may run in it, so every series is
 // labelled by `worker` (the node's worker id; before it has claimed one, whatever stable name
-// the caller uses for it, e.g. its instance id).
+// the caller uses for it, e.g. its instance id). A process runs the nodes of one group: given
+// its name, every series also carries the constant label `group`, so one Prometheus scraping
+// the processes of several groups tells them apart (and the alert rules aggregate by it).
 //
 // Thread-safe: every method may be called from any thread (actors, nats.c callbacks, the HTTP
 // thread serialising text()). Families are created up front in the constructor; the series of a
@@ -63,11 +65,15 @@ std::string_view to_string(consume_result x);
 
 class metrics {
  public:
-  /// Registers every family in a registry of its own.
+  /// Registers every family in a registry of its own, without a group label.
   metrics();
   /// Registers every family in `registry`, for an application that exposes more metrics of its
-  /// own beside parti's (the names must not clash).
+  /// own beside parti's (the names must not clash); without a group label.
   explicit metrics(std::shared_ptr<prometheus::Registry> registry);
+  /// Every series carries group="<group>" (no group label when `group` is empty); a null
+  /// `registry` means a registry of its own.
+  explicit metrics(std::string_view group,
+                   std::shared_ptr<prometheus::Registry> registry = nullptr);
   ~metrics();
   metrics(const metrics&) = delete;
   metrics& operator=(const metrics&) = delete;
@@ -175,6 +181,12 @@ class metrics {
   /// (label `partition`): the series of this worker's partitions not in `shown` are removed.
   void set_consume_lag(std::string_view worker, std::uint64_t total,
                        const std::vector<std::pair<std::string, std::uint64_t>>& shown);
+
+  // --- NATS connection (one per process, no worker label) ---------------------------------
+  /// parti_nats_connected: 1 while connected. 0 until first set.
+  void set_nats_connected(bool connected);
+  /// parti_nats_reconnects_total (0 from the start): the connection came back after a loss.
+  void count_nats_reconnect();
 
   /// Removes every series labelled with `worker` (its id was lost or the node stopped), so
   /// nothing keeps reporting for an id this process no longer holds.

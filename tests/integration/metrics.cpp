@@ -37,6 +37,10 @@
 #include "runtime/metrics/decode_errors.hpp"
 #include "runtime/metrics/http_endpoint.hpp"
 #include "runtime/metrics/metrics.hpp"
+#include "runtime/nats/connection.hpp"
+#include "runtime/nats/connection_metrics.hpp"
+#include "runtime/nats/local_server.hpp"
+#include "tests/support/eventually.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;
@@ -317,6 +321,8 @@ const std::vector<std::string> every_family{
     "parti_consume_consumers_attached",
     "parti_consume_lag_messages",
     "parti_consume_partition_lag_messages",
+    "parti_nats_connected",
+    "parti_nats_reconnects_total",
 };
 
 }  // namespace
@@ -807,6 +813,36 @@ BOOST_AUTO_TEST_CASE(build_info_is_one_with_the_version_and_commit_from_the_star
   BOOST_TEST(value_of(m.text(), series) == 1.0, m.text());
 }
 
+BOOST_AUTO_TEST_CASE(with_a_group_every_series_carries_it) {
+  metrics m("orders");
+  m.set_owned_partitions("w-1", 3);
+  m.count_kv_error("w-1", "get", "timeout");
+  auto text = m.text();
+  BOOST_TEST(value_of(text, R"(parti_owned_partitions{group="orders",worker="w-1"})") == 3.0, text);
+  BOOST_TEST(value_of(text, R"(parti_kv_operation_errors_total{group="orders",kind="timeout",)"
+                            R"(operation="get",worker="w-1"})") == 1.0,
+             text);
+  BOOST_TEST(value_of(text, R"(parti_nats_connected{group="orders"})") == 0.0, text);
+  BOOST_TEST(value_of(text, R"(parti_nats_reconnects_total{group="orders"})") == 0.0, text);
+  // Every sample line, parti_build_info included, names the group.
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);)
+    if (!line.empty() && line[0] != '#') BOOST_TEST(mentions(line, R"(group="orders")"), line);
+  m.forget_worker("w-1");
+  BOOST_TEST(
+      std::isnan(value_of(m.text(), R"(parti_owned_partitions{group="orders",worker="w-1"})")));
+}
+
+BOOST_AUTO_TEST_CASE(without_a_group_there_is_no_group_label) {
+  metrics m;
+  m.set_nats_connected(true);
+  m.count_nats_reconnect();
+  auto text = m.text();
+  BOOST_TEST(!mentions(text, "group="), text);
+  BOOST_TEST(value_of(text, "parti_nats_connected") == 1.0, text);
+  BOOST_TEST(value_of(text, "parti_nats_reconnects_total") == 1.0, text);
+}
+
 BOOST_AUTO_TEST_CASE(records_from_many_threads_are_all_counted) {
   metrics m;
   constexpr int threads = 4;
@@ -1039,6 +1075,46 @@ BOOST_AUTO_TEST_CASE(promtool_accepts_what_the_endpoint_serves,
 
 BOOST_AUTO_TEST_SUITE_END()
 
+// The NATS connection's gauge and reconnect counter, fed by its events, against a real
+// nats-server that stops and starts again on the same port.
+BOOST_AUTO_TEST_SUITE(nats_connection)
+
+BOOST_AUTO_TEST_CASE(connected_drops_to_zero_when_the_server_stops_and_reconnects_are_counted) {
+  local_nats_server server;
+  connection_options options;
+  options.urls = {server.url()};
+  options.reconnect_wait = 50ms;
+  options.reconnect_jitter = 10ms;
+  options.ping_interval = 200ms;
+  auto conn = connection::open(options);
+  BOOST_REQUIRE_MESSAGE(conn, conn.error());
+  auto m = std::make_shared<metrics>("g");
+  const int token = report_connection_metrics(**conn, m);
+  auto connected = [&] { return value_of(m->text(), R"(parti_nats_connected{group="g"})"); };
+  auto reconnects = [&] {
+    return value_of(m->text(), R"(parti_nats_reconnects_total{group="g"})");
+  };
+  BOOST_TEST(test::eventually([&] { return connected() == 1.0; }, 5s), m->text());
+  BOOST_TEST(reconnects() == 0.0, m->text());
+
+  server.stop();
+  BOOST_TEST(test::eventually([&] { return connected() == 0.0; }, 10s), m->text());
+  BOOST_TEST(reconnects() == 0.0, m->text());
+
+  server.start();
+  BOOST_TEST(test::eventually([&] { return connected() == 1.0; }, 10s), m->text());
+  BOOST_TEST(reconnects() == 1.0, m->text());
+
+  server.stop();
+  BOOST_TEST(test::eventually([&] { return connected() == 0.0; }, 10s), m->text());
+  server.start();
+  BOOST_TEST(test::eventually([&] { return connected() == 1.0 && reconnects() == 2.0; }, 10s),
+             m->text());
+  (*conn)->remove_listener(token);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(config_files)
 
 // The alert rules and the dashboard name metrics by hand; a typo or a renamed metric would make
@@ -1050,6 +1126,34 @@ BOOST_AUTO_TEST_CASE(alerts_and_dashboard_name_only_exposed_metrics) {
     auto used = metric_families_in(read_text(source_path(file)));
     BOOST_TEST(!used.empty(), file);
     for (const auto& name : used) BOOST_TEST(exposed.count(name) == 1u, file << ": " << name);
+  }
+}
+
+// Every alert links its runbook: one base URL for all, an anchor named after the alert, and a
+// section of that name in docs/OPERATIONS.md (GitHub's anchor of "### PartiNoLeader" is
+// "#partinoleader").
+BOOST_AUTO_TEST_CASE(every_alert_has_a_runbook_in_the_operations_guide) {
+  const std::string base = "https://github.com/parti-cpp/parti-cpp/blob/main/docs/OPERATIONS.md#";
+  const auto rules = read_text(source_path("config/prometheus/alerts.yml"));
+  const auto guide = read_text(source_path("docs/OPERATIONS.md"));
+  std::map<std::string, std::string> runbook_of;  // alert -> its runbook_url
+  std::string alert;
+  std::istringstream lines(rules);
+  std::smatch m;
+  for (std::string line; std::getline(lines, line);) {
+    if (std::regex_search(line, m, std::regex(R"(^\s+- alert: (\w+))")))
+      runbook_of[alert = m[1].str()];
+    else if (std::regex_search(line, m, std::regex(R"re(^\s+runbook_url: "([^"]*)")re")))
+      runbook_of[alert] = m[1];
+  }
+  BOOST_TEST(runbook_of.size() >= 9u);
+  for (const auto& [name, url] : runbook_of) {
+    std::string anchor = name;
+    std::transform(anchor.begin(), anchor.end(), anchor.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    BOOST_TEST(url == base + anchor, name);
+    BOOST_TEST(mentions(guide, "\n### " + name + "\n"),
+               name << ": no section in docs/OPERATIONS.md");
   }
 }
 
@@ -1082,7 +1186,7 @@ BOOST_AUTO_TEST_CASE(dashboard_queries_parse_as_promql, *utf::precondition(promt
     for (const auto& target : panel.at("targets")) {
       std::string expr = target.at("expr");
       expr = std::regex_replace(expr, std::regex(R"(\$__rate_interval)"), "5m");
-      expr = std::regex_replace(expr, std::regex(R"(\$job)"), ".*");
+      expr = std::regex_replace(expr, std::regex(R"(\$group)"), ".*");
       rules += "      - record: parti:dashboard_query_" + std::to_string(++n) +
                "\n        expr: " + nlohmann::json(expr).dump() + "\n";
     }

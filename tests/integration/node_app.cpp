@@ -323,9 +323,15 @@ BOOST_AUTO_TEST_CASE(a_local_group_converges_serves_status_and_stops_on_sigterm)
   auto metrics = http_get(port, "/metrics");
   BOOST_TEST(metrics.code == 200);
   BOOST_TEST(contains(metrics.body, "parti_node_state"), metrics.body.substr(0, 2000));
-  BOOST_TEST(contains(metrics.body, std::string(R"(parti_build_info{commit=")") + git_commit +
-                                        R"(",version=")" + version_string + R"("} 1)"),
+  // Every series names the group (--group=app), the process-wide ones included.
+  // (prometheus-cpp puts a family's constant labels before the others.)
+  BOOST_TEST(contains(metrics.body, std::string(R"(parti_build_info{group="app",commit=")") +
+                                        git_commit + R"(",version=")" + version_string + R"("} 1)"),
              metrics.body.substr(0, 2000));
+  BOOST_TEST(contains(metrics.body, R"(parti_nats_connected{group="app"} 1)"), metrics.body);
+  BOOST_TEST(contains(metrics.body, R"(parti_nats_reconnects_total{group="app"} 0)"), metrics.body);
+  BOOST_TEST(contains(metrics.body, R"(parti_node_leader{group="app",worker="worker-)"),
+             metrics.body);
 
   node.signal(SIGTERM);
   auto code = node.wait(20s);
