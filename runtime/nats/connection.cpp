@@ -314,7 +314,8 @@ std::string connection::authorization_failure() const {
       return callbacks_->authorization_failure;
     callbacks_->probed = true;
   }
-  // Closed without our asking, and nats.c kept no reason: with retry_on_failed_connect it gives
+  // Closed without our asking, and nats.c kept no reason (the first call after that asks the
+  // server once more: one connect, up to connect_timeout): with retry_on_failed_connect it gives
   // up a server that refuses the credentials as if there were no server. One plain connect with
   // the same options gets the server's word.
   auto probe = options_;

@@ -106,9 +106,7 @@ class connection : public std::enable_shared_from_this<connection> {
 
   /// The server's word when it refused our credentials ("Authorization Violation"), on the first
   /// connect or on a reconnect (credentials revoked or changed meanwhile); empty while it has
-  /// not. nats.c closes the connection then: the caller should stop rather than wait. Once the
-  /// connection closed without a reason kept, the first call asks the server once more (one
-  /// connect, up to connect_timeout).
+  /// not. nats.c closes the connection then: the caller should stop rather than wait.
   std::string authorization_failure() const;
   /// The last "Permissions Violation for ..." the server sent. The server refuses a publish or
   /// subscribe asynchronously (-ERR), so the request behind it only times out: this names why.
