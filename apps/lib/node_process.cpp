@@ -218,14 +218,31 @@ std::string startup_failure(const std::shared_ptr<connection>& conn, const app_s
   return "cannot open group " + s.node.group + within + ": " + last_error;
 }
 
+/// Why NATS will not let this process work, when it said so: the credentials were refused
+/// (exit_authorization_failed) or a subject the group needs was (exit_permission_denied). Zero
+/// when neither; then `why` is untouched.
+int nats_refusal_code(const connection& conn, std::string& why) {
+  if (auto refused = conn.authorization_failure(); !refused.empty()) {
+    why = "NATS refused the credentials at " + redacted_urls(conn.options().urls) +
+          " (authorization violation: " + refused + "); check --nats-user/--nats-password, " +
+          "--nats-token or --nats-creds";
+    return exit_authorization_failed;
+  }
+  if (auto denied = conn.last_permission_violation(); !denied.empty()) {
+    why = "NATS denied a subject the group needs (permission denied: " + denied +
+          "); see docs/SECURITY.md for a worker's permissions";
+    return exit_permission_denied;
+  }
+  return 0;
+}
+
 /// Opens (creates or binds) the group's buckets; while NATS is not reachable yet it keeps
 /// trying, with a growing pause, until it works, --nats-startup-timeout has passed, or a signal
-/// asks us to stop.
-std::shared_ptr<group_buckets> open_group_until_stopped(caf::actor_system& sys,
-                                                        const std::string& program,
-                                                        const std::shared_ptr<connection>& conn,
-                                                        const app_settings& s,
-                                                        const std::shared_ptr<metrics>& m) {
+/// asks us to stop. A refusal of the credentials or of a subject ends the waiting (`refusal`
+/// gets its exit code): the same request would be refused again.
+std::shared_ptr<group_buckets> open_group_until_stopped(
+    caf::actor_system& sys, const std::string& program, const std::shared_ptr<connection>& conn,
+    const app_settings& s, const std::shared_ptr<metrics>& m, int& refusal) {
   const auto& cfg = s.node;
   const bool limited = s.nats_startup_timeout > duration::zero();
   const auto deadline = std::chrono::steady_clock::now() + s.nats_startup_timeout;
@@ -234,6 +251,11 @@ std::shared_ptr<group_buckets> open_group_until_stopped(caf::actor_system& sys,
     auto group = open_group(sys, conn, cfg, m);
     if (group) return *group;
     const auto error = redact_text(group.error(), conn->options().secrets());
+    std::string why;
+    if ((refusal = nats_refusal_code(*conn, why)) != 0) {
+      log(log_level::error, program, ": ", redact_text(why, conn->options().secrets()));
+      return nullptr;
+    }
     if (group.failure_value().code == kv_errc::bucket_mismatch ||
         group.failure_value().code == kv_errc::invalid_argument) {
       log(log_level::error, program, ": ", error);
@@ -314,17 +336,31 @@ void log_started(const std::string& program, const app_settings& s, bool embedde
       redacted_urls(s.connection.urls), embedded ? " (embedded)" : "");
 }
 
+/// What ended wait_for_stop when no signal did: the credentials were refused on a reconnect.
+constexpr int stopped_by_refusal = -1;
+
 /// Waits for a signal that stops the nodes, or for `run_for` (zero: without limit); returns the
-/// signal, 0 when the time is up. SIGHUP does not stop: like `parti-ctl refresh`, it asks the
-/// leader (through any node) to re-read the partition source and rebalance if it changed.
-int wait_for_stop(const std::string& name, duration run_for, const running& r) {
-  auto deadline = std::chrono::steady_clock::now() + run_for;
+/// signal, 0 when the time is up, stopped_by_refusal when NATS refused the credentials on a
+/// reconnect (revoked or changed since the start: nats.c then closes the connection, and
+/// waiting for it would leave the nodes without a store forever). SIGHUP does not stop: like
+/// `parti-ctl refresh`, it asks the leader (through any node) to re-read the partition source
+/// and rebalance if it changed.
+int wait_for_stop(const std::string& name, duration run_for, const running& r,
+                  const connection& conn) {
+  const auto deadline = std::chrono::steady_clock::now() + run_for;
+  const auto check_every = std::chrono::milliseconds(250);
   while (true) {
-    auto left = run_for > duration::zero()
-                    ? std::max<duration>(deadline - std::chrono::steady_clock::now(),
-                                         std::chrono::nanoseconds(1))
-                    : duration::zero();
-    int sig = wait_for_signal(left);
+    duration slice = check_every;
+    if (run_for > duration::zero()) {
+      auto left = deadline - std::chrono::steady_clock::now();
+      if (left <= duration::zero()) return 0;
+      slice = std::min<duration>(slice, left);
+    }
+    int sig = wait_for_signal(slice);
+    if (sig == 0) {
+      if (!conn.authorization_failure().empty()) return stopped_by_refusal;
+      continue;
+    }
     if (sig != SIGHUP) return sig;
     log(log_level::info, name, ": SIGHUP: asking the leader to re-read the partitions");
     if (!r.nodes.empty()) caf::anon_send(r.nodes.front(), refresh_atom::value);
@@ -358,7 +394,17 @@ int run_nodes(caf::actor_system& sys, const node_program& program, const app_set
     return exit_runtime_error;
   }
   log_started(name, s, embedded);
-  int sig = wait_for_stop(name, s.run_for, r);
+  int sig = wait_for_stop(name, s.run_for, r, *conn);
+  if (sig == stopped_by_refusal) {
+    std::string why;
+    int code = nats_refusal_code(*conn, why);
+    log(log_level::error, name, ": ", redact_text(why, conn->options().secrets()), "; stopping ",
+        s.workers, " node(s)");
+    notifier.stopping("NATS refused the credentials");
+    // Nothing reaches the store any more: no hand-off, the leases lapse as after a crash.
+    stop_all(sys, name, r, shutdown_intent::restart, stop_limit);
+    return code;
+  }
   auto intent = sig == SIGUSR1 ? shutdown_intent::restart : s.node.shutdown;
   notifier.stopping(std::string(sig ? strsignal(sig) : "--run-for elapsed") + ", " +
                     std::string(to_string(intent)));
@@ -373,7 +419,8 @@ int run(caf::actor_system& sys, const node_program& program, const app_settings&
   auto conn = connection::open(s.connection);
   if (!conn) {
     log(log_level::error, program.name, ": ", conn.error());
-    return exit_runtime_error;
+    return refusal_in(conn.error()) == nats_refusal::authorization ? exit_authorization_failed
+                                                                   : exit_runtime_error;
   }
   auto listener = (*conn)->add_listener([](const connection_event& e) {
     auto level = e.state == connection_state::error || e.state == connection_state::disconnected
@@ -395,8 +442,9 @@ int run(caf::actor_system& sys, const node_program& program, const app_settings&
   if (!s.metrics_address.empty() && !endpoint) return exit_runtime_error;
   // Under systemd (Type=notify): READY=1 once every node is ready, as /readyz says.
   service_notifier notifier(sys, cache, handles);
-  auto group = open_group_until_stopped(sys, program.name, *conn, s, m);
-  if (!group) return exit_runtime_error;
+  int refusal = 0;
+  auto group = open_group_until_stopped(sys, program.name, *conn, s, m, refusal);
+  if (!group) return refusal != 0 ? refusal : exit_runtime_error;
   int code = run_nodes(sys, program, s, embedded, *conn, group, m, cache, *handles, notifier);
   endpoint.reset();  // no more reads of the cache, nor requests to the nodes
   group->close();

@@ -31,8 +31,16 @@ class metrics;
 
 namespace parti::node_app {
 
+/// Exit codes of parti-node and parti-consume (docs/SECURITY.md, "Exit codes"). parti-ctl uses
+/// the same numbers for the same causes (apps/parti-ctl/args.hpp).
 constexpr int exit_runtime_error = 1;
 constexpr int exit_usage = 2;
+/// NATS refused the credentials ("Authorization Violation"), on the first connect or on a
+/// reconnect after a successful start (revoked or changed): retrying the same ones cannot help.
+constexpr int exit_authorization_failed = 4;
+/// NATS refused a subject the group needs ("Permissions Violation"): the user's permissions lack
+/// what docs/SECURITY.md lists for a worker.
+constexpr int exit_permission_denied = 5;
 
 /// CAF's configuration with parti-node's options under "global" (--name=value flags, [global]
 /// lines of an INI file) and the scheduler parti-node runs with. A program with options of its
@@ -74,7 +82,8 @@ struct node_program {
 /// The whole program: parses argv and the INI file named by --config-file (only that one: a
 /// caf-application.ini in the working directory is ignored, with one log line) into `cfg`,
 /// checks the settings (--check-config: prints them and exits), runs the nodes until a signal
-/// or --run-for, stops them; the exit code (0, 1: runtime error, 2: usage error).
+/// or --run-for, stops them; the exit code (0, 1: runtime error, 2: usage error, 4: NATS
+/// refused the credentials, 5: NATS refused a subject).
 int run_node_program(node_app_config& cfg, int argc, char** argv, const node_program& program);
 
 }  // namespace parti::node_app

@@ -335,7 +335,9 @@ environment: NATS_URL, NATS_CREDS, NATS_USER, NATS_PASSWORD, NATS_TOKEN stand in
 
 exit codes: 0 ok (status: healthy); 1 NATS unreachable or a store error; 2 bad arguments;
 3 status: unhealthy (no leader, nothing published, unassigned or doubly-assigned partitions),
-  explain: no worker owns the key; consume-check: 1 also when the check fails
+  explain: no worker owns the key; consume-check: 1 also when the check fails;
+4 NATS refused the credentials (authorization violation); 5 NATS denied a subject the command
+  needs (permission denied: the user lacks it, see docs/SECURITY.md)
 )";
 }
 

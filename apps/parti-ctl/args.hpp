@@ -19,6 +19,9 @@ enum exit_code : int {
   exit_usage = 2,         // bad arguments
   exit_unhealthy = 3,     // status: no leader or unassigned partitions; explain: no owner
   exit_check_failed = 1,  // consume-check: a gap, an overlap or an order violation
+  // The same numbers as parti-node's (apps/lib/node_process.hpp):
+  exit_authorization_failed = 4,  // NATS refused the credentials (authorization violation)
+  exit_permission_denied = 5,     // NATS refused a subject the command needs
 };
 
 struct arguments {

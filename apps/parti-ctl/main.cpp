@@ -1,6 +1,7 @@
 // parti-ctl: inspects and operates a parti group through its KV buckets (no actors, no node).
 //
-//   parti-ctl status                    the group at a glance; exit 3 when unhealthy
+//   parti-ctl status                    the group at a glance; exit 3 when unhealthy, 4 when
+//                                       NATS refuses the credentials, 5 a subject
 //   parti-ctl --json status | jq ...    the same for scripts
 //   parti-ctl drain worker-3            ask the leader to hand worker-3's partitions off
 //   parti-ctl produce --stream=S --subject-template=s.{0} --partitions=6 --rate=50 --duration=1m
@@ -69,7 +70,9 @@ std::function<void(control_record&)> control_change(const arguments& a) {
   };
 }
 
-int update(const arguments& a, const group_stores& stores) {
+int fail_request(const connection& conn, const std::string& message);
+
+int update(const arguments& a, const connection& conn, const group_stores& stores) {
   if (a.command == "drain" || a.command == "undrain") {
     if (!is_valid_kv_key(a.operand))
       return fail(exit_usage, a.command + ": \"" + a.operand + "\" is not a worker id");
@@ -80,24 +83,38 @@ int update(const arguments& a, const group_stores& stores) {
                 << " (no claim, heartbeat or assignment)\n";
   }
   auto written = update_control(*stores.assignments, control_change(a));
-  if (!written) return fail(exit_store_error, written.error());
+  if (!written) return fail_request(conn, written.error());
   nlohmann::json j = control_json(written->record);
   j["revision"] = written->revision;
   print(a, j, a.command + ": done; control is now " + control_text(written->record) + "\n");
   return exit_ok;
 }
 
+/// A failed request: a permission error when the server denied a subject (it says so only
+/// asynchronously; the request itself just times out), else a store error.
+int fail_request(const connection& conn, const std::string& message) {
+  if (auto denied = conn.last_permission_violation(); !denied.empty())
+    return fail(exit_permission_denied,
+                "permission denied: " + denied + " (the NATS user lacks it; see docs/SECURITY.md)");
+  return fail(exit_store_error, message);
+}
+
 int run(const arguments& a) {
   if (a.command == "produce") return produce(a);
   if (a.command == "consume-check") return consume_check(a);
   auto conn = connection::open(a.connection);
-  if (!conn) return fail(exit_store_error, "cannot reach NATS: " + conn.error());
+  if (!conn) {
+    if (refusal_in(conn.error()) == nats_refusal::authorization)
+      return fail(exit_authorization_failed,
+                  "NATS refused the credentials (authorization violation): " + conn.error());
+    return fail(exit_store_error, "cannot reach NATS: " + conn.error());
+  }
   auto stores = group_stores::open(*conn, a.group);
-  if (!stores) return fail(exit_store_error, "group " + a.group + ": " + stores.error());
+  if (!stores) return fail_request(**conn, "group " + a.group + ": " + stores.error());
   if (a.command != "status" && a.command != "assignments" && a.command != "explain")
-    return update(a, *stores);
+    return update(a, **conn, *stores);
   auto state = read_group(*stores);
-  if (!state) return fail(exit_store_error, state.error());
+  if (!state) return fail_request(**conn, state.error());
   if (a.command == "status") return show_status(a, *state);
   if (a.command == "assignments") return show_assignments(a, *state);
   return explain(a, *state);

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <atomic>
+#include <cctype>
 #include <condition_variable>
 #include <map>
 
@@ -27,6 +28,26 @@ struct connection::callbacks {
   int next_token = 1;
   std::map<int, listener> listeners;
   std::array<std::atomic<std::uint64_t>, 5> counts{};
+  std::string authorization_failure;      // guarded by mutex
+  std::string last_permission_violation;  // guarded by mutex
+  bool probed = false;                    // guarded by mutex; see authorization_failure()
+
+  /// Remembers a refusal of the server found in nats.c's last error of `nc`; returns its text
+  /// when there was one (empty otherwise).
+  std::string note_refusal(natsConnection* nc) {
+    const char* text = nullptr;
+    natsStatus s = nc ? natsConnection_GetLastError(nc, &text) : NATS_OK;
+    std::string detail = text ? text : "";
+    auto kind = s == NATS_CONNECTION_AUTH_FAILED ? nats_refusal::authorization
+                : s == NATS_NOT_PERMITTED        ? nats_refusal::permission
+                                                 : refusal_in(detail);
+    if (kind == nats_refusal::none) return {};
+    if (detail.empty()) detail = natsStatus_GetText(s);
+    std::lock_guard<std::mutex> guard(mutex);
+    (kind == nats_refusal::authorization ? authorization_failure : last_permission_violation) =
+        detail;
+    return detail;
+  }
 
   void emit(connection_event event) {
     counts[static_cast<std::size_t>(event.state)]++;
@@ -68,11 +89,16 @@ void on_disconnected(natsConnection* nc, void* closure) {
 void on_reconnected(natsConnection* nc, void* closure) {
   cb(closure)->emit({connection_state::reconnected, current_url(nc), {}});
 }
-void on_closed(natsConnection*, void* closure) {
-  cb(closure)->emit({connection_state::closed, {}, {}});
+// nats.c closes the connection when the server refuses the credentials (after the first
+// connect, and when a reconnect is refused the same way twice): the reason is its last error.
+void on_closed(natsConnection* nc, void* closure) {
+  auto refusal = cb(closure)->note_refusal(nc);
+  cb(closure)->emit({connection_state::closed, {}, refusal});
 }
-void on_error(natsConnection*, natsSubscription*, natsStatus err, void* closure) {
-  cb(closure)->emit({connection_state::error, {}, natsStatus_GetText(err)});
+void on_error(natsConnection* nc, natsSubscription*, natsStatus err, void* closure) {
+  auto refusal = cb(closure)->note_refusal(nc);
+  cb(closure)->emit(
+      {connection_state::error, {}, refusal.empty() ? natsStatus_GetText(err) : refusal});
 }
 
 }  // namespace
@@ -82,6 +108,17 @@ std::string nats_error_text(natsStatus s) {
   const char* detail = nats_GetLastError(nullptr);
   if (detail && *detail && text != detail) text += std::string(" (") + detail + ")";
   return text;
+}
+
+nats_refusal refusal_in(const std::string& error_text) {
+  std::string lower;
+  for (char c : error_text) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto has = [&](const char* part) { return lower.find(part) != std::string::npos; };
+  if (has("permissions violation") || has("not permitted")) return nats_refusal::permission;
+  if (has("authorization violation") || has("authentication violation") ||
+      has("authentication error") || has("authentication expired") || has("authentication revoked"))
+    return nats_refusal::authorization;
+  return nats_refusal::none;
 }
 
 std::vector<std::string> split_urls(const std::string& list) {
@@ -268,6 +305,32 @@ connection::~connection() {
     }
   }
   if (opts_) natsOptions_Destroy(opts_);
+}
+
+std::string connection::authorization_failure() const {
+  {
+    std::lock_guard<std::mutex> guard(callbacks_->mutex);
+    if (!callbacks_->authorization_failure.empty() || !callbacks_->closed || callbacks_->probed)
+      return callbacks_->authorization_failure;
+    callbacks_->probed = true;
+  }
+  // Closed without our asking, and nats.c kept no reason (the first call after that asks the
+  // server once more: one connect, up to connect_timeout): with retry_on_failed_connect it gives
+  // up a server that refuses the credentials as if there were no server. One plain connect with
+  // the same options gets the server's word.
+  auto probe = options_;
+  probe.retry_on_failed_connect = false;
+  probe.max_reconnect = 0;
+  auto opened = connection::open(probe);
+  std::lock_guard<std::mutex> guard(callbacks_->mutex);
+  if (!opened && refusal_in(opened.error()) == nats_refusal::authorization)
+    callbacks_->authorization_failure = opened.error();
+  return callbacks_->authorization_failure;
+}
+
+std::string connection::last_permission_violation() const {
+  std::lock_guard<std::mutex> guard(callbacks_->mutex);
+  return callbacks_->last_permission_violation;
 }
 
 bool connection::connected() const {

@@ -70,6 +70,12 @@ struct connection_options {
   std::vector<std::string> secrets() const;
 };
 
+/// What a server's refusal in an error text is about: the credentials (an "Authorization
+/// Violation" while connecting: retrying with the same ones cannot help) or a subject the user
+/// may not use (an asynchronous "Permissions Violation for Publish to ..."), or neither.
+enum class nats_refusal { none, authorization, permission };
+nats_refusal refusal_in(const std::string& error_text);
+
 /// Splits "nats://a:4222,nats://b:4222" into URLs (blank entries are ignored).
 std::vector<std::string> split_urls(const std::string& list);
 
@@ -97,6 +103,14 @@ class connection : public std::enable_shared_from_this<connection> {
   void remove_listener(int token);
   /// Convenience: deliver events to an actor as `connection_event` messages.
   int add_listener(caf::actor receiver);
+
+  /// The server's word when it refused our credentials ("Authorization Violation"), on the first
+  /// connect or on a reconnect (credentials revoked or changed meanwhile); empty while it has
+  /// not. nats.c closes the connection then: the caller should stop rather than wait.
+  std::string authorization_failure() const;
+  /// The last "Permissions Violation for ..." the server sent. The server refuses a publish or
+  /// subscribe asynchronously (-ERR), so the request behind it only times out: this names why.
+  std::string last_permission_violation() const;
 
   /// Events delivered so far, by state (for tests and metrics).
   std::uint64_t event_count(connection_state state) const;
