@@ -62,6 +62,9 @@ const option_table& node_config_options() {
       {"planned_scale_window", "--planned-scale-window"},
       {"cooldown", "--cooldown"},
       {"lease_margin", "--lease-margin"},
+      {"bucket_replicas", "--bucket-replicas"},
+      {"bucket_storage", "--bucket-storage"},
+      {"reconcile_buckets", "--reconcile-buckets"},
   };
   return all;
 }
@@ -332,6 +335,16 @@ void add_options(caf::config_option_set& set, app_options& o) {
                         d.lease_margin))
       .add(o.degraded_preset, "degraded-preset",
            with_default("conservative|balanced|aggressive", d.degraded_preset))
+      .add(o.bucket_replicas, "bucket-replicas",
+           with_default("JetStream replicas of each of the group's buckets, 1..5 (3 on a "
+                        "three-server cluster)",
+                        d.bucket_replicas))
+      .add(o.bucket_storage, "bucket-storage",
+           with_default("file|memory: where the buckets keep their entries", d.bucket_storage))
+      .add(o.reconcile_buckets, "reconcile-buckets",
+           "an existing bucket whose max age (TTL) or replicas differ is updated in place "
+           "(history and storage cannot change: still refused); off: any difference stops the "
+           "start with exit code 2 (default: false)")
       .add(o.id_prefix, "id-prefix", with_default("worker ids are <prefix>-<n>", d.id_prefix))
       .add(o.id_min, "id-min", with_default("lowest id number", d.id_min))
       .add(o.id_max, "id-max", with_default("highest id number", d.id_max))
@@ -415,6 +428,15 @@ result<app_settings> to_settings(const app_options& o) {
   auto node = read_node_config(o);
   if (!node) return failure{node.error()};
   s.node = std::move(*node);
+  if (o.bucket_replicas < 1 || o.bucket_replicas > 5)
+    return failure{"--bucket-replicas: must be within 1..5, is " +
+                   std::to_string(o.bucket_replicas)};
+  s.node.bucket_replicas = o.bucket_replicas;
+  auto storage = parse_storage_type(o.bucket_storage);
+  if (!storage)
+    return failure{"--bucket-storage: expected file|memory, got \"" + o.bucket_storage + "\""};
+  s.node.bucket_storage = *storage;
+  s.node.reconcile_buckets = o.reconcile_buckets;
   auto partitions = read_partitions(o);
   if (!partitions) return failure{partitions.error()};
   std::tie(s.partitions, s.partitions_text) = std::move(*partitions);

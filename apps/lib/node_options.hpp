@@ -37,6 +37,9 @@ struct app_options {
   std::string on_lease_loss = "suspend";
   std::string lease_margin = "auto";
   std::string degraded_preset = "balanced";
+  int bucket_replicas = 1;
+  std::string bucket_storage = "file";
+  bool reconcile_buckets = false;
 
   std::string id_prefix = "worker";
   int id_min = 0;

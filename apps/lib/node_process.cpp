@@ -200,20 +200,22 @@ void stop_all(caf::actor_system& sys, const std::string& program, const running&
 // -- the process --------------------------------------------------------------------------------
 
 /// Opens (creates or binds) the group's buckets; while NATS is not reachable yet it keeps
-/// trying, with a growing pause, until it works or a signal asks us to stop.
-std::shared_ptr<group_buckets> open_group_until_stopped(caf::actor_system& sys,
-                                                        const std::string& program,
-                                                        const std::shared_ptr<connection>& conn,
-                                                        const node_config& cfg,
-                                                        const std::shared_ptr<metrics>& m) {
+/// trying, with a growing pause, until it works or a signal asks us to stop. On failure
+/// `exit_code` says why: a bucket with other settings is a configuration error (exit_usage:
+/// restarting cannot fix it), the rest exit_runtime_error.
+std::shared_ptr<group_buckets> open_group_until_stopped(
+    caf::actor_system& sys, const std::string& program, const std::shared_ptr<connection>& conn,
+    const node_config& cfg, const std::shared_ptr<metrics>& m, int& exit_code) {
+  exit_code = exit_runtime_error;
   duration pause = std::chrono::milliseconds(250);
   while (true) {
-    auto group = open_group(sys, conn, cfg, m);
+    auto group = open_group(sys, conn, cfg, m, node_option_names());
     if (group) return *group;
     const auto error = redact_text(group.error(), conn->options().secrets());
-    if (group.failure_value().code == kv_errc::bucket_mismatch ||
-        group.failure_value().code == kv_errc::invalid_argument) {
+    const auto code = group.failure_value().code;
+    if (code == kv_errc::bucket_mismatch || code == kv_errc::invalid_argument) {
       log(log_level::error, program, ": ", error);
+      if (code == kv_errc::bucket_mismatch) exit_code = exit_usage;
       return nullptr;  // waiting will not help
     }
     log(log_level::warning, program, ": cannot open group ", cfg.group, " yet: ", error,
@@ -359,8 +361,9 @@ int run(caf::actor_system& sys, const node_program& program, const app_settings&
   auto handles = std::make_shared<node_handles>();
   auto endpoint = start_endpoint(sys, program.name, s, m, cache, handles);
   if (!s.metrics_address.empty() && !endpoint) return exit_runtime_error;
-  auto group = open_group_until_stopped(sys, program.name, *conn, s.node, m);
-  if (!group) return exit_runtime_error;
+  int open_failure = exit_runtime_error;
+  auto group = open_group_until_stopped(sys, program.name, *conn, s.node, m, open_failure);
+  if (!group) return open_failure;
   int code = run_nodes(sys, program, s, embedded, *conn, group, m, cache, *handles);
   endpoint.reset();  // no more reads of the cache, nor requests to the nodes
   group->close();
