@@ -147,8 +147,8 @@ std::string stream_of(const std::string& bucket) {
   return "KV_" + bucket;  // the stream behind a KV bucket (nats.c, every NATS client)
 }
 
-/// Bucket administration (stream info and update) may take a stream leader election or a
-/// replica's catch-up in a cluster: more than one KV request's timeout.
+/// Updating a bucket's stream may wait for a stream leader election or a new replica's placement
+/// in a cluster: more than one KV request's timeout. Only a reconcile does it.
 constexpr auto admin_wait = std::chrono::seconds(10);
 
 jsOptions admin_options() {
@@ -267,10 +267,11 @@ std::string describe_mismatch(const std::string& bucket,
 kv_result<bucket_settings> kv_store::existing(const std::shared_ptr<connection>& conn,
                                               const std::string& bucket) {
   const auto stream = stream_of(bucket);
-  auto options = admin_options();
   stream_info si;
   jsErrCode code = static_cast<jsErrCode>(0);
-  natsStatus s = js_GetStreamInfo(&si.info, conn->jetstream(), stream.c_str(), &options, &code);
+  // The connection's request timeout, as for any KV request: a caller waiting for an unreachable
+  // store (open_group's retries, an embedder's start deadline) is not held up longer.
+  natsStatus s = js_GetStreamInfo(&si.info, conn->jetstream(), stream.c_str(), nullptr, &code);
   if (s == NATS_NOT_FOUND || (s != NATS_OK && code == JSStreamNotFoundErr))
     return kv_error{kv_errc::not_found, "bucket " + bucket + " does not exist"};
   if (s != NATS_OK) return stream_error(s, code, "bucket " + bucket + " (stream " + stream + ")");
