@@ -183,6 +183,16 @@ result<cold_start_mode> parse_cold_start_mode(std::string_view text) {
   return failure{"cold_start: expected immediate|wait, got \"" + std::string(text) + "\""};
 }
 
+std::string_view to_string(storage_type x) {
+  return x == storage_type::file ? "file" : "memory";
+}
+
+result<storage_type> parse_storage_type(std::string_view text) {
+  if (text == "file") return storage_type::file;
+  if (text == "memory") return storage_type::memory;
+  return failure{"bucket_storage: expected file|memory, got \"" + std::string(text) + "\""};
+}
+
 result<hand_off_mode> parse_hand_off_mode(std::string_view text) {
   if (text == "cooperative") return hand_off_mode::cooperative;
   if (text == "eager") return hand_off_mode::eager;

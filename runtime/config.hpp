@@ -49,6 +49,10 @@ enum class cold_start_mode {
   wait,
 };
 
+/// Where a JetStream bucket keeps its entries. Memory is faster but a server restart loses them
+/// (a replicated bucket keeps them on the other replicas).
+enum class storage_type { file, memory };
+
 /// Ready-made degraded-mode settings, from "keep things still" to "react fast".
 enum class degraded_preset { conservative, balanced, aggressive };
 
@@ -57,6 +61,8 @@ std::string_view to_string(shutdown_intent x);
 std::string_view to_string(degraded_preset x);
 std::string_view to_string(lease_loss_policy x);
 std::string_view to_string(cold_start_mode x);
+std::string_view to_string(storage_type x);
+result<storage_type> parse_storage_type(std::string_view text);
 result<cold_start_mode> parse_cold_start_mode(std::string_view text);
 result<lease_loss_policy> parse_lease_loss_policy(std::string_view text);
 result<hand_off_mode> parse_hand_off_mode(std::string_view text);
@@ -121,7 +127,12 @@ struct node_config {
   std::string strategy = "sticky";
   hand_off_mode hand_off = hand_off_mode::cooperative;
   shutdown_intent shutdown = shutdown_intent::drain;
-  int bucket_replicas = 1;  // JetStream replicas of every bucket, 1..5
+  int bucket_replicas = 1;                           // JetStream replicas of every bucket, 1..5
+  storage_type bucket_storage = storage_type::file;  // of every bucket
+  /// An existing bucket whose max age (TTL) or replicas differ from these settings is updated
+  /// in place (history and storage cannot change on a live bucket: still refused). Off: any
+  /// difference stops the start (kv_errc::bucket_mismatch), nothing is changed.
+  bool reconcile_buckets = false;
   degraded_settings degraded = degraded_settings_for(degraded_preset::balanced);
 
   /// cold_start_settle, or one heartbeat_interval when unset.

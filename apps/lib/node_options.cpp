@@ -78,6 +78,9 @@ const option_table& node_config_options() {
       {"degraded.threshold", "--degraded-threshold"},
       {"degraded.recovery_grace", "--degraded-recovery-grace"},
       {"degraded.mass_disappearance_share", "--degraded-mass-disappearance-share"},
+      {"bucket_replicas", "--bucket-replicas"},
+      {"bucket_storage", "--bucket-storage"},
+      {"reconcile_buckets", "--reconcile-buckets"},
   };
   return all;
 }
@@ -461,6 +464,16 @@ void add_options(caf::config_option_set& set, app_options& o) {
       .add(o.strategy_virtual_nodes, "strategy-virtual-nodes",
            with_default("consistent-hash strategy: points per worker on the ring, 1..10000",
                         d.strategy_virtual_nodes))
+      .add(o.bucket_replicas, "bucket-replicas",
+           with_default("JetStream replicas of each of the group's buckets, 1..5 (3 on a "
+                        "three-server cluster)",
+                        d.bucket_replicas))
+      .add(o.bucket_storage, "bucket-storage",
+           with_default("file|memory: where the buckets keep their entries", d.bucket_storage))
+      .add(o.reconcile_buckets, "reconcile-buckets",
+           "an existing bucket whose max age (TTL) or replicas differ is updated in place "
+           "(history and storage cannot change: still refused); off: any difference stops the "
+           "start with exit code 2 (default: false)")
       .add(o.id_prefix, "id-prefix", with_default("worker ids are <prefix>-<n>", d.id_prefix))
       .add(o.id_min, "id-min", with_default("lowest id number", d.id_min))
       .add(o.id_max, "id-max", with_default("highest id number", d.id_max))
@@ -567,6 +580,15 @@ result<app_settings> to_settings(const app_options& o) {
   auto node = read_node_config(o);
   if (!node) return failure{node.error()};
   s.node = std::move(*node);
+  if (o.bucket_replicas < 1 || o.bucket_replicas > 5)
+    return failure{"--bucket-replicas: must be within 1..5, is " +
+                   std::to_string(o.bucket_replicas)};
+  s.node.bucket_replicas = o.bucket_replicas;
+  auto storage = parse_storage_type(o.bucket_storage);
+  if (!storage)
+    return failure{"--bucket-storage: expected file|memory, got \"" + o.bucket_storage + "\""};
+  s.node.bucket_storage = *storage;
+  s.node.reconcile_buckets = o.reconcile_buckets;
   auto partitions = read_partitions(o);
   if (!partitions) return failure{partitions.error()};
   std::tie(s.partitions, s.partitions_text) = std::move(*partitions);
@@ -605,6 +627,7 @@ const std::vector<option_topic>& option_topics() {
       {"Group and partitions",
        {"group", "partitions", "partitions-file", "refresh-period", "partition-source-timeout",
         "workers"}},
+      {"Buckets", {"bucket-replicas", "bucket-storage", "reconcile-buckets"}},
       {"Worker ids", {"id-prefix", "id-min", "id-max", "preferred-id"}},
       {"Timings",
        {"heartbeat-interval", "heartbeat-ttl", "emergency-grace", "id-ttl", "election-ttl",
@@ -798,6 +821,9 @@ std::vector<std::pair<std::string, std::string>> effective_values(const app_opti
       {"refresh-period", quoted(s.refresh_period)},
       {"partition-source-timeout", quoted(n.partition_source_timeout)},
       {"workers", std::to_string(s.workers)},
+      {"bucket-replicas", std::to_string(n.bucket_replicas)},
+      {"bucket-storage", quoted(std::string(to_string(n.bucket_storage)))},
+      {"reconcile-buckets", n.reconcile_buckets ? "true" : "false"},
       {"id-prefix", quoted(n.id_prefix)},
       {"id-min", std::to_string(n.id_min)},
       {"id-max", std::to_string(n.id_max)},

@@ -45,6 +45,9 @@ struct app_options {
   std::string degraded_threshold, degraded_recovery_grace, degraded_mass_disappearance_share;
   double strategy_epsilon = 0.10;
   int strategy_virtual_nodes = 150;
+  int bucket_replicas = 1;
+  std::string bucket_storage = "file";
+  bool reconcile_buckets = false;
 
   std::string id_prefix = "worker";
   int id_min = 0;

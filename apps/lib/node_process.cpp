@@ -238,27 +238,32 @@ int nats_refusal_code(const connection& conn, std::string& why) {
 
 /// Opens (creates or binds) the group's buckets; while NATS is not reachable yet it keeps
 /// trying, with a growing pause, until it works, --nats-startup-timeout has passed, or a signal
-/// asks us to stop. A refusal of the credentials or of a subject ends the waiting (`refusal`
-/// gets its exit code): the same request would be refused again.
+/// asks us to stop. On failure `exit_code` says why: a refusal of the credentials or of a
+/// subject (the same request would be refused again) gets its own code, a bucket with other
+/// settings is a configuration error (exit_usage: restarting cannot fix it), the rest
+/// exit_runtime_error.
 std::shared_ptr<group_buckets> open_group_until_stopped(
     caf::actor_system& sys, const std::string& program, const std::shared_ptr<connection>& conn,
-    const app_settings& s, const std::shared_ptr<metrics>& m, int& refusal) {
+    const app_settings& s, const std::shared_ptr<metrics>& m, int& exit_code) {
   const auto& cfg = s.node;
   const bool limited = s.nats_startup_timeout > duration::zero();
   const auto deadline = std::chrono::steady_clock::now() + s.nats_startup_timeout;
+  exit_code = exit_runtime_error;
   duration pause = std::chrono::milliseconds(250);
   while (true) {
-    auto group = open_group(sys, conn, cfg, m);
+    auto group = open_group(sys, conn, cfg, m, node_option_names());
     if (group) return *group;
     const auto error = redact_text(group.error(), conn->options().secrets());
     std::string why;
-    if ((refusal = nats_refusal_code(*conn, why)) != 0) {
+    if (int refusal = nats_refusal_code(*conn, why); refusal != 0) {
       log(log_level::error, program, ": ", redact_text(why, conn->options().secrets()));
+      exit_code = refusal;
       return nullptr;
     }
-    if (group.failure_value().code == kv_errc::bucket_mismatch ||
-        group.failure_value().code == kv_errc::invalid_argument) {
+    const auto code = group.failure_value().code;
+    if (code == kv_errc::bucket_mismatch || code == kv_errc::invalid_argument) {
       log(log_level::error, program, ": ", error);
+      if (code == kv_errc::bucket_mismatch) exit_code = exit_usage;
       return nullptr;  // waiting will not help
     }
     auto left = deadline - std::chrono::steady_clock::now();
@@ -442,9 +447,9 @@ int run(caf::actor_system& sys, const node_program& program, const app_settings&
   if (!s.metrics_address.empty() && !endpoint) return exit_runtime_error;
   // Under systemd (Type=notify): READY=1 once every node is ready, as /readyz says.
   service_notifier notifier(sys, cache, handles);
-  int refusal = 0;
-  auto group = open_group_until_stopped(sys, program.name, *conn, s, m, refusal);
-  if (!group) return refusal != 0 ? refusal : exit_runtime_error;
+  int open_failure = exit_runtime_error;
+  auto group = open_group_until_stopped(sys, program.name, *conn, s, m, open_failure);
+  if (!group) return open_failure;
   int code = run_nodes(sys, program, s, embedded, *conn, group, m, cache, *handles, notifier);
   endpoint.reset();  // no more reads of the cache, nor requests to the nodes
   group->close();

@@ -4,6 +4,8 @@
 
 #include <caf/all.hpp>
 
+#include "runtime/log.hpp"
+
 namespace parti {
 
 bucket_settings bucket_for(const node_config& cfg, std::string_view role) {
@@ -11,10 +13,43 @@ bucket_settings bucket_for(const node_config& cfg, std::string_view role) {
   s.name = bucket_name(cfg.group, role);
   s.replicas = cfg.bucket_replicas;
   s.history = 1;
+  s.storage = cfg.bucket_storage;
   if (role == bucket_role::ids) s.ttl = cfg.id_ttl;
   if (role == bucket_role::election) s.ttl = cfg.election_ttl;
   if (role == bucket_role::heartbeats) s.ttl = cfg.heartbeat_ttl;
   return s;  // assignments: no TTL
+}
+
+namespace {
+
+/// The node_config field that sets a bucket setting of `role`; empty when none does (history,
+/// the max age of the assignments).
+std::string node_field_for(std::string_view role, std::string_view setting) {
+  if (setting == "max_age") {
+    if (role == bucket_role::ids) return "id_ttl";
+    if (role == bucket_role::election) return "election_ttl";
+    if (role == bucket_role::heartbeats) return "heartbeat_ttl";
+    return "";
+  }
+  if (setting == "replicas") return "bucket_replicas";
+  if (setting == "storage") return "bucket_storage";
+  if (setting == "reconcile") return "reconcile_buckets";
+  return "";
+}
+
+}  // namespace
+
+bucket_policy bucket_policy_for(const node_config& cfg, std::string_view role,
+                                const field_namer& names) {
+  bucket_policy p;
+  p.mismatch = cfg.reconcile_buckets ? on_mismatch::reconcile : on_mismatch::fail;
+  p.names = [role = std::string(role), names](std::string_view setting) {
+    auto field = node_field_for(role, setting);
+    if (field.empty() || !names) return field;
+    return names(field);
+  };
+  p.on_change = [](const std::string& change) { log(log_level::warning, "reconciled ", change); };
+  return p;
 }
 
 void group_buckets::close() {
@@ -27,7 +62,8 @@ void group_buckets::close() {
 kv_result<std::shared_ptr<group_buckets>> open_group(caf::actor_system& sys,
                                                      std::shared_ptr<connection> conn,
                                                      const node_config& cfg,
-                                                     std::shared_ptr<metrics> m) {
+                                                     std::shared_ptr<metrics> m,
+                                                     const field_namer& names) {
   auto group = std::make_shared<group_buckets>();
   group->conn = conn;
   // Without a given registry the metrics are still kept (and readable through the group).
@@ -42,7 +78,7 @@ kv_result<std::shared_ptr<group_buckets>> open_group(caf::actor_system& sys,
         slot{bucket_role::election, &group->election, &group->election_kv},
         slot{bucket_role::heartbeats, &group->heartbeats, &group->heartbeats_kv},
         slot{bucket_role::assignments, &group->assignments, &group->assignments_kv}}) {
-    auto s = kv_store::ensure(conn, bucket_for(cfg, role));
+    auto s = kv_store::ensure(conn, bucket_for(cfg, role), bucket_policy_for(cfg, role, names));
     if (!s) {
       group->close();
       return s.failure_value();

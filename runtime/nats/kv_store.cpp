@@ -1,5 +1,6 @@
 #include "runtime/nats/kv_store.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <map>
 #include <sstream>
@@ -134,43 +135,188 @@ kv_store::~kv_store() {
   if (kv_) kvStore_Destroy(kv_);
 }
 
+namespace {
+
+/// A setting as the messages name it.
+std::string in_words(const std::string& setting) {
+  if (setting == "max_age") return "max age (TTL)";
+  return setting;
+}
+
+std::string stream_of(const std::string& bucket) {
+  return "KV_" + bucket;  // the stream behind a KV bucket (nats.c, every NATS client)
+}
+
+/// Updating a bucket's stream may wait for a stream leader election or a new replica's placement
+/// in a cluster: more than one KV request's timeout. Only a reconcile does it.
+constexpr auto admin_wait = std::chrono::seconds(10);
+
+jsOptions admin_options() {
+  jsOptions o;
+  jsOptions_Init(&o);
+  o.Wait = std::chrono::duration_cast<std::chrono::milliseconds>(admin_wait).count();
+  return o;
+}
+
+/// The duplicate window nats.c gives a new bucket: its TTL up to two minutes. JetStream refuses a
+/// window longer than the max age, so a changed max age brings its window along.
+std::int64_t duplicate_window(duration ttl) {
+  const duration two_minutes = std::chrono::minutes(2);
+  return (ttl > duration::zero() && ttl < two_minutes ? ttl : two_minutes).count();
+}
+
+/// Owns a jsStreamInfo.
+struct stream_info {
+  jsStreamInfo* info = nullptr;
+  ~stream_info() {
+    if (info) jsStreamInfo_Destroy(info);
+  }
+};
+
+kv_error stream_error(natsStatus s, jsErrCode code, const std::string& what) {
+  auto e = kv_error_from(s, what);
+  if (code != 0) e.message += " [JetStream error " + std::to_string(static_cast<int>(code)) + "]";
+  return e;
+}
+
+/// Updates max age (with its duplicate window) and replicas of the bucket's stream to `wanted`,
+/// keeping the rest of its configuration as it is.
+kv_result<done> update_stream(connection& conn, const bucket_settings& wanted) {
+  const auto stream = stream_of(wanted.name);
+  auto options = admin_options();
+  stream_info current;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  natsStatus s = js_GetStreamInfo(&current.info, conn.jetstream(), stream.c_str(), &options, &code);
+  if (s != NATS_OK) return stream_error(s, code, "stream " + stream + " info");
+  jsStreamConfig* config = current.info->Config;
+  if (config->MaxAge != wanted.ttl.count()) {
+    config->MaxAge = wanted.ttl.count();
+    config->Duplicates = duplicate_window(wanted.ttl);
+  }
+  config->Replicas = wanted.replicas;
+  stream_info updated;
+  code = static_cast<jsErrCode>(0);
+  s = js_UpdateStream(&updated.info, conn.jetstream(), config, &options, &code);
+  if (s != NATS_OK) return stream_error(s, code, "update stream " + stream);
+  return done{};
+}
+
+/// "bucket g-ids: max age (TTL) 10s -> 30s, replicas 1 -> 3"
+std::string describe_change(const std::string& bucket,
+                            const std::vector<bucket_difference>& differences) {
+  std::string text = "bucket " + bucket + ":";
+  for (std::size_t i = 0; i < differences.size(); ++i)
+    text += (i ? ", " : " ") + in_words(differences[i].setting) + " " + differences[i].actual +
+            " -> " + differences[i].wanted;
+  return text;
+}
+
+}  // namespace
+
+std::vector<bucket_difference> bucket_differences(const bucket_settings& actual,
+                                                  const bucket_settings& wanted) {
+  std::vector<bucket_difference> out;
+  if (actual.ttl != wanted.ttl)
+    out.push_back({"max_age", format_duration(actual.ttl), format_duration(wanted.ttl), true});
+  if (actual.history != wanted.history)
+    out.push_back(
+        {"history", std::to_string(actual.history), std::to_string(wanted.history), false});
+  if (actual.replicas != wanted.replicas)
+    out.push_back(
+        {"replicas", std::to_string(actual.replicas), std::to_string(wanted.replicas), true});
+  if (actual.storage != wanted.storage)
+    out.push_back({"storage", std::string(to_string(actual.storage)),
+                   std::string(to_string(wanted.storage)), false});
+  return out;
+}
+
+std::string describe_mismatch(const std::string& bucket,
+                              const std::vector<bucket_difference>& differences,
+                              const field_namer& names) {
+  auto name_of = [&](const std::string& thing) { return names ? names(thing) : std::string(); };
+  std::string text = "bucket " + bucket + " exists with other settings:";
+  std::string fixed;      // what no reconcile can change, "history and storage"
+  std::string as_it_is;   // the settings the bucket has, as options where they are named
+  bool all_named = true;  // every difference can be set to what the bucket has
+  for (std::size_t i = 0; i < differences.size(); ++i) {
+    const auto& d = differences[i];
+    text +=
+        (i ? ", " : " ") + in_words(d.setting) + " " + d.actual + " (expected " + d.wanted + ")";
+    if (!d.changeable) fixed += (fixed.empty() ? "" : " and ") + in_words(d.setting);
+    auto option = name_of(d.setting);
+    all_named = all_named && !option.empty();
+    as_it_is += (i ? ", " : "") +
+                (option.empty() ? in_words(d.setting) + " " + d.actual : option + "=" + d.actual);
+  }
+  auto reconcile = name_of("reconcile");
+  text += ". To fix it: ";
+  if (fixed.empty())
+    text +=
+        (reconcile.empty() ? "reconcile it (on_mismatch::reconcile)" : "start with " + reconcile) +
+        ", which updates max age and replicas of the live bucket; or ";
+  else
+    text += fixed + " cannot change on a live bucket (" +
+            (reconcile.empty() ? "reconciling" : reconcile) +
+            " updates only max age and replicas, and changes nothing here): ";
+  if (!names || all_named) text += "start with the settings the bucket has (" + as_it_is + "); or ";
+  text += "delete the bucket while no node uses it (nats kv rm " + bucket +
+          "; its entries are lost), and it is created anew";
+  return text;
+}
+
+kv_result<bucket_settings> kv_store::existing(const std::shared_ptr<connection>& conn,
+                                              const std::string& bucket) {
+  const auto stream = stream_of(bucket);
+  stream_info si;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  // The connection's request timeout, as for any KV request: a caller waiting for an unreachable
+  // store (open_group's retries, an embedder's start deadline) is not held up longer.
+  natsStatus s = js_GetStreamInfo(&si.info, conn->jetstream(), stream.c_str(), nullptr, &code);
+  if (s == NATS_NOT_FOUND || (s != NATS_OK && code == JSStreamNotFoundErr))
+    return kv_error{kv_errc::not_found, "bucket " + bucket + " does not exist"};
+  if (s != NATS_OK) return stream_error(s, code, "bucket " + bucket + " (stream " + stream + ")");
+  const jsStreamConfig& c = *si.info->Config;
+  bucket_settings out;
+  out.name = bucket;
+  out.ttl = duration(c.MaxAge);  // nanoseconds
+  out.history = static_cast<int>(c.MaxMsgsPerSubject);
+  out.replicas = static_cast<int>(c.Replicas);
+  out.storage = c.Storage == js_MemoryStorage ? storage_type::memory : storage_type::file;
+  return out;
+}
+
 kv_result<std::shared_ptr<kv_store>> kv_store::ensure(std::shared_ptr<connection> conn,
-                                                      const bucket_settings& settings) {
+                                                      const bucket_settings& settings,
+                                                      const bucket_policy& policy) {
   if (auto ok = settings.validate(); !ok) return kv_error{kv_errc::invalid_argument, ok.error()};
   kvStore* kv = nullptr;
-  natsStatus s = js_KeyValue(&kv, conn->jetstream(), settings.name.c_str());
-  if (s == NATS_OK) {
-    kvStatus* st = nullptr;
-    if ((s = kvStore_Status(&st, kv)) != NATS_OK) {
-      kvStore_Destroy(kv);
-      return kv_error_from(s, "bucket " + settings.name + " status");
+  natsStatus s = NATS_OK;
+  auto actual = existing(conn, settings.name);
+  if (actual) {
+    auto differences = bucket_differences(*actual, settings);
+    bool changeable = std::all_of(differences.begin(), differences.end(),
+                                  [](const bucket_difference& d) { return d.changeable; });
+    if (!differences.empty()) {
+      if (policy.mismatch == on_mismatch::fail || !changeable)
+        return kv_error{kv_errc::bucket_mismatch,
+                        describe_mismatch(settings.name, differences, policy.names)};
+      if (auto updated = update_stream(*conn, settings); !updated) return updated.failure_value();
+      if (policy.on_change) policy.on_change(describe_change(settings.name, differences));
     }
-    std::ostringstream diff;
-    if (kvStatus_TTL(st) != settings.ttl.count())
-      diff << " ttl " << kvStatus_TTL(st) / 1000000 << "ms (want "
-           << std::chrono::duration_cast<std::chrono::milliseconds>(settings.ttl).count() << "ms)";
-    if (static_cast<int>(kvStatus_History(st)) != settings.history)
-      diff << " history " << kvStatus_History(st) << " (want " << settings.history << ")";
-    if (kvStatus_Replicas(st) != settings.replicas)
-      diff << " replicas " << kvStatus_Replicas(st) << " (want " << settings.replicas << ")";
-    kvStatus_Destroy(st);
-    if (!diff.str().empty()) {
-      kvStore_Destroy(kv);
-      return kv_error{kv_errc::bucket_mismatch,
-                      "bucket " + settings.name + " exists with other settings:" + diff.str()};
-    }
-  } else if (s == NATS_NOT_FOUND) {
+    if ((s = js_KeyValue(&kv, conn->jetstream(), settings.name.c_str())) != NATS_OK)
+      return kv_error_from(s, "bind bucket " + settings.name);
+  } else if (actual.failure_value().code == kv_errc::not_found) {
     kvConfig kc;
     kvConfig_Init(&kc);
     kc.Bucket = settings.name.c_str();
     kc.History = static_cast<uint8_t>(settings.history);
     kc.TTL = settings.ttl.count();  // nanoseconds
     kc.Replicas = settings.replicas;
-    kc.StorageType = settings.memory_storage ? js_MemoryStorage : js_FileStorage;
+    kc.StorageType = settings.storage == storage_type::memory ? js_MemoryStorage : js_FileStorage;
     if ((s = js_CreateKeyValue(&kv, conn->jetstream(), &kc)) != NATS_OK)
       return kv_error_from(s, "create bucket " + settings.name);
   } else {
-    return kv_error_from(s, "bind bucket " + settings.name);
+    return actual.failure_value();
   }
   std::shared_ptr<kv_store> store(new kv_store(conn, settings, kv));
   jsOptions jo;

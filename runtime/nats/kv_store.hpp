@@ -8,6 +8,7 @@
 #include <nats/nats.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <ostream>
@@ -18,6 +19,7 @@
 #include "messages/events.hpp"
 #include "messages/result.hpp"
 #include "runtime/clock.hpp"
+#include "runtime/config.hpp"
 #include "runtime/nats/connection.hpp"
 
 namespace parti {
@@ -48,20 +50,64 @@ using kv_result = result<T, kv_error>;
 
 struct bucket_settings {
   std::string name;
-  duration ttl = duration::zero();  // zero: keep forever
+  duration ttl = duration::zero();  // the stream's max age; zero: keep forever
   int history = 1;
   int replicas = 1;
-  bool memory_storage = false;
+  storage_type storage = storage_type::file;
 
   status validate() const;
 };
 
+/// One setting in which an existing bucket differs from the wanted one.
+struct bucket_difference {
+  std::string setting;  // "max_age", "history", "replicas" or "storage"
+  std::string actual;   // as the bucket has it: "10s", "5", "file"
+  std::string wanted;
+  /// A live bucket takes the wanted value (max age and replicas); history and storage do not.
+  bool changeable = false;
+};
+
+/// The settings (other than the name) in which `actual` differs from `wanted`, in the order
+/// max_age, history, replicas, storage.
+std::vector<bucket_difference> bucket_differences(const bucket_settings& actual,
+                                                  const bucket_settings& wanted);
+
+/// What kv_store::ensure does with an existing bucket whose settings differ.
+enum class on_mismatch {
+  fail,       // bucket_mismatch naming every difference and how to fix it; nothing is changed
+  reconcile,  // max age and replicas are updated in place; a history or storage difference is
+              // still bucket_mismatch, and then nothing is changed
+};
+
+struct bucket_policy {
+  on_mismatch mismatch = on_mismatch::fail;
+  /// Names things in a mismatch's advice as the caller's configuration does: a setting
+  /// ("max_age", "history", "replicas", "storage") as the option that sets it, and "reconcile"
+  /// as the switch that turns on_mismatch::reconcile on (parti-node: "--reconcile-buckets").
+  /// Empty, or empty for a name: the advice says it in general words.
+  field_namer names;
+  /// Told of every change made to a live bucket, e.g. "bucket g-ids: replicas 1 -> 3".
+  std::function<void(const std::string&)> on_change;
+};
+
+/// One message for a bucket that exists with other settings: which bucket, each difference
+/// (actual and wanted), and the ways out (reconcile what can change, run with the settings the
+/// bucket has, or delete the bucket so that it is created anew).
+std::string describe_mismatch(const std::string& bucket,
+                              const std::vector<bucket_difference>& differences,
+                              const field_namer& names = {});
+
 class kv_store {
  public:
-  /// Binds to the bucket, creating it when missing; an existing bucket whose TTL, history or
-  /// replicas differ is reported as bucket_mismatch naming the differences (never changed).
+  /// Binds to the bucket, creating it when missing. An existing bucket whose settings differ is
+  /// reported as bucket_mismatch (describe_mismatch), or with on_mismatch::reconcile updated
+  /// where a live stream allows it (js_UpdateStream on the bucket's stream KV_<name>).
   static kv_result<std::shared_ptr<kv_store>> ensure(std::shared_ptr<connection> conn,
-                                                     const bucket_settings& settings);
+                                                     const bucket_settings& settings,
+                                                     const bucket_policy& policy = {});
+  /// The settings of an existing bucket (from its stream); not_found when there is none.
+  static kv_result<bucket_settings> existing(const std::shared_ptr<connection>& conn,
+                                             const std::string& bucket);
   ~kv_store();
   kv_store(const kv_store&) = delete;
   kv_store& operator=(const kv_store&) = delete;

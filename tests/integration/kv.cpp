@@ -115,8 +115,8 @@ BOOST_AUTO_TEST_CASE(existing_bucket_with_other_settings_is_reported) {
   auto r = kv_store::ensure(conn, other);
   BOOST_REQUIRE(!r.ok());
   BOOST_TEST(r.failure_value().code == kv_errc::bucket_mismatch);
-  BOOST_TEST(r.error().find("ttl 3000ms (want 5000ms)") != std::string::npos, r.error());
-  BOOST_TEST(r.error().find("history 1 (want 2)") != std::string::npos, r.error());
+  BOOST_TEST(r.error().find("max age (TTL) 3s (expected 5s)") != std::string::npos, r.error());
+  BOOST_TEST(r.error().find("history 1 (expected 2)") != std::string::npos, r.error());
   bucket_settings invalid;
   invalid.name = "has.dot";
   BOOST_TEST(kv_store::ensure(conn, invalid).failure_value().code == kv_errc::invalid_argument);
