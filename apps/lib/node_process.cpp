@@ -263,8 +263,8 @@ std::shared_ptr<group_buckets> open_group_until_stopped(
     const auto code = group.failure_value().code;
     if (code == kv_errc::bucket_mismatch || code == kv_errc::invalid_argument) {
       log(log_level::error, program, ": ", error);
-      if (code == kv_errc::bucket_mismatch) exit_code = exit_usage;
-      return nullptr;  // waiting will not help
+      exit_code = exit_usage;  // settings the store refuses: restarting cannot fix them
+      return nullptr;          // waiting will not help
     }
     auto left = deadline - std::chrono::steady_clock::now();
     if (limited && left <= duration::zero()) {

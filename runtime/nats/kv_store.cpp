@@ -313,8 +313,16 @@ kv_result<std::shared_ptr<kv_store>> kv_store::ensure(std::shared_ptr<connection
     kc.TTL = settings.ttl.count();  // nanoseconds
     kc.Replicas = settings.replicas;
     kc.StorageType = settings.storage == storage_type::memory ? js_MemoryStorage : js_FileStorage;
-    if ((s = js_CreateKeyValue(&kv, conn->jetstream(), &kc)) != NATS_OK)
-      return kv_error_from(s, "create bucket " + settings.name);
+    if ((s = js_CreateKeyValue(&kv, conn->jetstream(), &kc)) != NATS_OK) {
+      auto error = kv_error_from(s, "create bucket " + settings.name);
+      // A server outside any cluster refuses replicas for good: retrying cannot help.
+      if (error.message.find("not supported in non-clustered mode") != std::string::npos)
+        return kv_error{kv_errc::invalid_argument,
+                        error.message +
+                            "; a server that is not part of a JetStream cluster "
+                            "keeps one replica only (bucket replicas 1)"};
+      return error;
+    }
   } else {
     return actual.failure_value();
   }

@@ -247,6 +247,20 @@ BOOST_AUTO_TEST_CASE(parti_node_exits_2_on_a_bucket_with_other_settings_and_reco
       refused_history.output());
 }
 
+BOOST_AUTO_TEST_CASE(parti_node_exits_2_when_a_single_server_is_asked_for_replicas) {
+  local_nats_server server;
+  auto r = test::run_program(fast({"--nats-url=" + server.url(), "--group=solo", "--partitions=4",
+                                   "--bucket-replicas=3", "--run-for=1s"}),
+                             20s);
+  BOOST_TEST(r.code == 2, r.output());
+  BOOST_TEST(contains(r.err, "create bucket solo-ids"), r.output());
+  BOOST_TEST(contains(r.err,
+                      "replicas > 1 not supported in non-clustered mode); a server that is "
+                      "not part of a JetStream cluster keeps one replica only"),
+             r.output());
+  BOOST_TEST(!contains(r.err, "retrying"), r.output());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(three_servers)
