@@ -347,9 +347,10 @@ constexpr int stopped_by_refusal = -1;
 /// Waits for a signal that stops the nodes, or for `run_for` (zero: without limit); returns the
 /// signal, 0 when the time is up, stopped_by_refusal when NATS refused the credentials on a
 /// reconnect (revoked or changed since the start: nats.c then closes the connection, and
-/// waiting for it would leave the nodes without a store forever). SIGHUP does not stop: like
-/// `parti-ctl refresh`, it asks the leader (through any node) to re-read the partition source
-/// and rebalance if it changed.
+/// waiting for it would leave the nodes without a store forever) or denied a subject (the
+/// user lacks a permission a node needs: it would fail the same way on every retry). SIGHUP does
+/// not stop: like `parti-ctl refresh`, it asks the leader (through any node) to re-read the
+/// partition source and rebalance if it changed.
 int wait_for_stop(const std::string& name, duration run_for, const running& r,
                   const connection& conn) {
   const auto deadline = std::chrono::steady_clock::now() + run_for;
@@ -363,7 +364,8 @@ int wait_for_stop(const std::string& name, duration run_for, const running& r,
     }
     int sig = wait_for_signal(slice);
     if (sig == 0) {
-      if (!conn.authorization_failure().empty()) return stopped_by_refusal;
+      if (!conn.authorization_failure().empty() || !conn.last_permission_violation().empty())
+        return stopped_by_refusal;
       continue;
     }
     if (sig != SIGHUP) return sig;
@@ -405,7 +407,8 @@ int run_nodes(caf::actor_system& sys, const node_program& program, const app_set
     int code = nats_refusal_code(*conn, why);
     log(log_level::error, name, ": ", redact_text(why, conn->options().secrets()), "; stopping ",
         s.workers, " node(s)");
-    notifier.stopping("NATS refused the credentials");
+    notifier.stopping(code == exit_permission_denied ? "NATS denied a subject"
+                                                     : "NATS refused the credentials");
     // Nothing reaches the store any more: no hand-off, the leases lapse as after a crash.
     stop_all(sys, name, r, shutdown_intent::restart, stop_limit);
     return code;

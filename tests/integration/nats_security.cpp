@@ -272,6 +272,12 @@ BOOST_AUTO_TEST_CASE(least_privilege_users_a_wrong_password_and_a_revoked_one) {
   BOOST_TEST(rebalance.code == 5, rebalance.output());
   BOOST_TEST(contains(rebalance.err, "permission denied"), rebalance.output());
   BOOST_TEST(contains(rebalance.err, "$KV." + group + "-assignments._control"), rebalance.output());
+  // A node run as the observer binds to the buckets, then is denied its first write: it says
+  // which subject and exits with 5, rather than retrying what will be denied again.
+  auto as_observer = test::run_program(node_args(group, observer), 30s);
+  BOOST_TEST(as_observer.code == 5, as_observer.output());
+  BOOST_TEST(contains(as_observer.err, "permission denied"), as_observer.output());
+  BOOST_TEST(contains(as_observer.err, "$KV." + group + "-"), as_observer.output());
   // The worker's password is changed on the server: the running group is told on its
   // reconnect, says so and exits with 4 instead of retrying forever.
   server.reload(users_config(group, "changed-" + password));
