@@ -31,9 +31,7 @@ using nlohmann::json;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using test::contains;
 
 std::shared_ptr<connection> connect(const std::vector<std::string>& urls) {
   connection_options o;
@@ -314,18 +312,9 @@ BOOST_AUTO_TEST_CASE(production_ini_runs_a_group_on_a_three_server_cluster_at_th
                  "--nats-url=" + cluster.urls(), "--nats-creds=\"\"", "--nats-tls-ca=\"\"",
                  "--partitions-file=" + partitions_file, "--metrics-address=127.0.0.1:0",
                  "--workers=3", "--shutdown=restart"}));
-  int port = 0;
-  bool listening = test::eventually(
-      [&] {
-        std::smatch m;
-        auto err = node.err();
-        if (!std::regex_search(err, m, std::regex("/status on http://127\\.0\\.0\\.1:([0-9]+)")))
-          return false;
-        port = std::stoi(m[1]);
-        return true;
-      },
-      15s);
-  BOOST_REQUIRE_MESSAGE(listening, node.output());
+  BOOST_REQUIRE_MESSAGE(test::eventually([&] { return test::status_port(node) != 0; }, 15s),
+                        node.output());
+  const int port = test::status_port(node);
   json status;
   auto owned_once = [&] {
     auto reply = http_get(port, "/status");

@@ -27,9 +27,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using test::contains;
 
 std::vector<std::string> consume_args(std::vector<std::string> args) {
   args.insert(args.begin(), test::app_binary("parti-consume"));

@@ -58,9 +58,7 @@ void publish_raw(connection& conn, const std::string& subject, const std::string
                            static_cast<int>(data.size()), nullptr, nullptr) == NATS_OK);
 }
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using test::contains;
 
 struct temp_dir {
   std::string path;

@@ -20,9 +20,7 @@ using nlohmann::json;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using test::contains;
 
 /// A group's buckets, created the way nodes create them (with TTLs long enough that nothing
 /// expires during a test), and helpers to write its records.

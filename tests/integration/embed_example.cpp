@@ -15,9 +15,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using test::contains;
 
 void check_output(const test::program_result& r, const std::string& program = "embed-example") {
   BOOST_TEST(r.code == 0, r.output());

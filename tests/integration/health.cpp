@@ -62,14 +62,6 @@ std::vector<std::string> node_args(std::vector<std::string> args) {
   return args;
 }
 
-int endpoint_port(const test::child_program& p) {
-  std::smatch m;
-  auto err = p.err();
-  if (std::regex_search(err, m, std::regex("/status on http://127\\.0\\.0\\.1:([0-9]+)")))
-    return std::stoi(m[1]);
-  return 0;
-}
-
 struct probe {
   int code = 0;
   json body;
@@ -246,9 +238,9 @@ BOOST_AUTO_TEST_CASE(probes_follow_the_store_from_absent_to_stopped_and_back) {
   server.stop();  // its port is known, nothing listens there yet
   test::child_program node(
       node_args({"--nats-url=" + server.url(), "--group=probes", "--partitions=2"}));
-  BOOST_REQUIRE_MESSAGE(test::eventually([&] { return endpoint_port(node) != 0; }, 15s),
+  BOOST_REQUIRE_MESSAGE(test::eventually([&] { return test::status_port(node) != 0; }, 15s),
                         node.output());
-  const int port = endpoint_port(node);
+  const int port = test::status_port(node);
 
   auto ready = get(port, "/readyz");
   BOOST_TEST(ready.code == 503, node.output());
@@ -307,9 +299,9 @@ BOOST_AUTO_TEST_CASE(a_node_without_its_first_assignment_is_not_ready) {
       {"--nats-url=" + server.url(), "--group=waiting", "--partitions=2", "--cold-start=wait"});
   args.push_back("--cold-start-window=3s");  // the later value wins over node_args' 1 s
   test::child_program node(args);
-  BOOST_REQUIRE_MESSAGE(test::eventually([&] { return endpoint_port(node) != 0; }, 15s),
+  BOOST_REQUIRE_MESSAGE(test::eventually([&] { return test::status_port(node) != 0; }, 15s),
                         node.output());
-  const int port = endpoint_port(node);
+  const int port = test::status_port(node);
   probe waiting;
   BOOST_TEST_REQUIRE(test::eventually(
                          [&] {
@@ -334,9 +326,9 @@ BOOST_AUTO_TEST_CASE(with_two_workers_readyz_waits_for_both_and_each_has_its_own
   local_nats_server server;
   test::child_program node(
       node_args({"--nats-url=" + server.url(), "--group=pair", "--partitions=1", "--workers=2"}));
-  BOOST_REQUIRE_MESSAGE(test::eventually([&] { return endpoint_port(node) != 0; }, 15s),
+  BOOST_REQUIRE_MESSAGE(test::eventually([&] { return test::status_port(node) != 0; }, 15s),
                         node.output());
-  const int port = endpoint_port(node);
+  const int port = test::status_port(node);
   BOOST_TEST_REQUIRE(test::eventually([&] { return get(port, "/readyz").code == 200; }, 20s),
                      get(port, "/readyz").body.dump() + node.output());
   auto all = get(port, "/readyz");

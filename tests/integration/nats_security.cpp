@@ -24,9 +24,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using test::contains;
 
 /// A nats-server started with a configuration file (its client port and JetStream store are
 /// added here); reload() rewrites the file and asks the server to read it again (SIGHUP).

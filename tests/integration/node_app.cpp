@@ -28,9 +28,7 @@ using nlohmann::json;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using test::contains;
 
 std::vector<std::string> node_args(std::vector<std::string> args) {
   args.insert(args.begin(), test::app_binary("parti-node"));
@@ -63,10 +61,7 @@ std::string find(const std::string& text, const std::string& pattern) {
   return "";
 }
 
-int status_port(const test::child_program& p) {
-  auto port = find(p.err(), "/status on http://127\\.0\\.0\\.1:([0-9]+)");
-  return port.empty() ? 0 : std::stoi(port);
-}
+using test::status_port;
 
 std::optional<json> status_of(int port) {
   auto reply = http_get(port, "/status");
@@ -242,7 +237,8 @@ BOOST_AUTO_TEST_CASE(every_invalid_value_exits_2_with_one_message_naming_the_opt
        "--degraded-mass-disappearance-share: expected a number"},
       {{"--partitions=4", "--degraded-recovery-grace=1s"},
        "--degraded-recovery-grace: must be at least --heartbeat-ttl"},
-      {{"--partitions=4", "--degraded-threshold=0s"}, "--degraded-threshold: must be greater than 0"},
+      {{"--partitions=4", "--degraded-threshold=0s"},
+       "--degraded-threshold: must be greater than 0"},
       {{"--partitions=4", "--kv-operation-timeout=2s"},
        "--kv-operation-timeout: must not exceed --election-ttl / 3"},
       {{"--partitions=4", "--hand-off-timeout=0s"}, "--hand-off-timeout: must be greater than 0"},

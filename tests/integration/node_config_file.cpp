@@ -22,9 +22,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using test::contains;
 
 /// parti-node with NATS_URL removed from its environment, so that the tests see the defaults.
 std::vector<std::string> node_args(std::vector<std::string> args) {

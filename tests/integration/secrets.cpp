@@ -27,9 +27,7 @@ using nlohmann::json;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using test::contains;
 
 /// Every secret of a test, by name, and unique: "pw-flag-<pid>" cannot appear by chance.
 std::string secret(const std::string& name) {
@@ -68,12 +66,7 @@ struct scoped_env {
   }
 };
 
-int status_port(const std::string& err) {
-  std::smatch m;
-  if (std::regex_search(err, m, std::regex("/status on http://127\\.0\\.0\\.1:([0-9]+)")))
-    return std::stoi(m[1]);
-  return 0;
-}
+using test::status_port;
 
 /// What the programs showed, to be searched for the secrets.
 struct shown {

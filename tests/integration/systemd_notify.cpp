@@ -108,14 +108,6 @@ std::vector<std::string> node_args(const std::string& url) {
           "--group=notify"};
 }
 
-int endpoint_port(const test::child_program& p) {
-  std::smatch m;
-  auto err = p.err();
-  if (std::regex_search(err, m, std::regex("/status on http://127\\.0\\.0\\.1:([0-9]+)")))
-    return std::stoi(m[1]);
-  return 0;
-}
-
 std::string joined(const std::vector<std::string>& messages) {
   std::string out;
   for (const auto& m : messages) out += "[" + m + "] ";
@@ -176,7 +168,7 @@ BOOST_AUTO_TEST_CASE(ready_only_once_the_node_holds_its_assignment_and_stopping_
                  10s),
              joined(received) + node.output());
   BOOST_TEST(!any("READY=1"), joined(received));
-  int port = endpoint_port(node);
+  int port = test::status_port(node);
   BOOST_REQUIRE_MESSAGE(port != 0, node.output());
 
   server.start();
@@ -225,8 +217,8 @@ BOOST_AUTO_TEST_CASE(without_notify_socket_nothing_is_sent) {
   notify_socket socket;  // bound, but nobody names it
   ::unsetenv("NOTIFY_SOCKET");
   test::child_program node(node_args(server.url()));
-  BOOST_REQUIRE(test::eventually([&] { return endpoint_port(node) != 0; }, 10s));
-  int port = endpoint_port(node);
+  BOOST_REQUIRE(test::eventually([&] { return test::status_port(node) != 0; }, 10s));
+  int port = test::status_port(node);
   BOOST_TEST(test::eventually([&] { return http_get(port, "/readyz", 3s).code == 200; }, 20s),
              node.output());
   node.signal(SIGTERM);

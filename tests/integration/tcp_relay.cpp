@@ -19,9 +19,9 @@
 #include <future>
 #include <random>
 
+#include "apps/lib/tcp_relay.hpp"
 #include "runtime/nats/kv_store.hpp"
 #include "tests/support/actors.hpp"
-#include "apps/lib/tcp_relay.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;

@@ -12,12 +12,18 @@
 #include <chrono>
 #include <mutex>
 #include <optional>
+#include <regex>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
 namespace parti::test {
+
+/// True when `text` (a program's output) contains `part`.
+inline bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
 
 /// The path of a program built from apps/<name>/.
 inline std::string app_binary(const std::string& name) {
@@ -150,6 +156,19 @@ inline program_result run_program(const std::vector<std::string>& argv,
     child.wait(std::chrono::seconds(10));
   }
   return {code ? *code : -1, child.out(), child.err()};
+}
+
+/// The port of the HTTP endpoint (/status, /metrics, /healthz) that a parti-node started with
+/// --metrics-address=127.0.0.1:0 announces on stderr (`err`); 0 until it has.
+inline int status_port(const std::string& err) {
+  std::smatch m;
+  if (std::regex_search(err, m, std::regex("/status on http://127\\.0\\.0\\.1:([0-9]+)")))
+    return std::stoi(m[1]);
+  return 0;
+}
+
+inline int status_port(const child_program& p) {
+  return status_port(p.err());
 }
 
 }  // namespace parti::test
