@@ -313,7 +313,7 @@ struct metrics::impl {
   gauges leader{gauge(reg, "parti_node_leader", "1 while this node is the leader, else 0."),
                 {"worker"}};
   gauges epoch{gauge(reg, "parti_node_epoch",
-                     "Epoch of the leader this node follows (or its own, when leading)."),
+                     "Epoch of this node's term while it leads, else 0."),
                {"worker"}};
   gauges assignment_version{
       gauge(reg, "parti_assignment_version", "Version of the assignment this node applied."),
