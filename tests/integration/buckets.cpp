@@ -266,13 +266,14 @@ BOOST_AUTO_TEST_SUITE(three_servers)
 BOOST_AUTO_TEST_CASE(reconcile_raises_the_replicas_from_one_to_three) {
   auto& cluster = shared_cluster();
   auto conn = connect(cluster.url_list());
-  auto single = ensure(conn, settings("grow", 5s));
+  // A max age far beyond the test: the entry must not age out while the replicas catch up.
+  auto single = ensure(conn, settings("grow", 1h));
   BOOST_REQUIRE(single->put("k", "v").ok());
-  auto refused = kv_store::ensure(conn, settings("grow", 5s, 1, 3));
+  auto refused = kv_store::ensure(conn, settings("grow", 1h, 1, 3));
   BOOST_TEST(contains(refused.error(), "replicas 1 (expected 3)"), refused.error());
 
   reconciling r;
-  auto grown = ensure(conn, settings("grow", 5s, 1, 3), r.policy());
+  auto grown = ensure(conn, settings("grow", 1h, 1, 3), r.policy());
   BOOST_TEST(r.changes == std::vector<std::string>{"bucket grow: replicas 1 -> 3"});
   BOOST_TEST(existing(conn, "grow").replicas == 3);
   // Each member holds a replica of the stream once they caught up.
