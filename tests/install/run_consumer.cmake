@@ -1,8 +1,14 @@
 # Installs the build at PARTI_BUILD_DIR into a temporary prefix, then configures, builds and runs
 # the consumer project against it: find_package(parti) + parti::parti from an install prefix.
+# With PARTI_PREFIX instead, builds against a prefix that holds parti already (the extracted
+# Debian package libparti-dev, tests/package/check.sh).
 file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${WORK_DIR}")
-set(prefix "${WORK_DIR}/prefix")
+if(DEFINED PARTI_PREFIX)
+  set(prefix "${PARTI_PREFIX}")
+else()
+  set(prefix "${WORK_DIR}/prefix")
+endif()
 
 function(run)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
@@ -12,7 +18,9 @@ function(run)
   set(last_output "${out}" PARENT_SCOPE)
 endfunction()
 
-run(${CMAKE_COMMAND} --install "${PARTI_BUILD_DIR}" --prefix "${prefix}")
+if(NOT DEFINED PARTI_PREFIX)
+  run(${CMAKE_COMMAND} --install "${PARTI_BUILD_DIR}" --prefix "${prefix}")
+endif()
 run(${CMAKE_COMMAND} -S "${CONSUMER_SOURCE_DIR}" -B "${WORK_DIR}/build"
     -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
 run(${CMAKE_COMMAND} --build "${WORK_DIR}/build")
