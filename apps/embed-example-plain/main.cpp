@@ -12,9 +12,9 @@
 #include <string>
 #include <thread>
 
-#include "api/embedded_node.hpp"
 #include "apps/lib/version_flag.hpp"
-#include "runtime/nats/local_server.hpp"
+#include "parti/api/embedded_node.hpp"
+#include "parti/runtime/nats/local_server.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;

@@ -16,14 +16,14 @@
 #include <sstream>
 #include <thread>
 
-#include "actors/leader/leader_actor.hpp"
-#include "actors/node/node_actor.hpp"
 #include "apps/lib/version_flag.hpp"
-#include "messages/inspect.hpp"
-#include "runtime/log.hpp"
-#include "runtime/metrics/metrics.hpp"
-#include "runtime/nats/group_buckets.hpp"
-#include "runtime/nats/local_server.hpp"
+#include "parti/actors/leader/leader_actor.hpp"
+#include "parti/actors/node/node_actor.hpp"
+#include "parti/messages/inspect.hpp"
+#include "parti/runtime/log.hpp"
+#include "parti/runtime/metrics/metrics.hpp"
+#include "parti/runtime/nats/group_buckets.hpp"
+#include "parti/runtime/nats/local_server.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;

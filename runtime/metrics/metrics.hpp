@@ -32,8 +32,8 @@
 #include <string_view>
 #include <vector>
 
-#include "runtime/clock.hpp"
-#include "runtime/resilience/circuit_breaker.hpp"
+#include "parti/runtime/clock.hpp"
+#include "parti/runtime/resilience/circuit_breaker.hpp"
 
 namespace prometheus {
 class Registry;
