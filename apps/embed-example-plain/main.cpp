@@ -13,7 +13,8 @@
 #include <thread>
 
 #include "apps/lib/version_flag.hpp"
-#include "parti/api/embedded_node.hpp"
+#include "parti/parti.hpp"  // the public API, as an application outside this tree includes it
+// Not public: a nats-server child process, so that the example runs without one.
 #include "parti/runtime/nats/local_server.hpp"
 
 using namespace parti;

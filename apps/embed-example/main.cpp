@@ -17,12 +17,8 @@
 #include <thread>
 
 #include "apps/lib/version_flag.hpp"
-#include "parti/actors/leader/leader_actor.hpp"
-#include "parti/actors/node/node_actor.hpp"
-#include "parti/messages/inspect.hpp"
-#include "parti/runtime/log.hpp"
-#include "parti/runtime/metrics/metrics.hpp"
-#include "parti/runtime/nats/group_buckets.hpp"
+#include "parti/parti.hpp"  // the public API, as an application outside this tree includes it
+// Not public: a nats-server child process, so that the example runs without one.
 #include "parti/runtime/nats/local_server.hpp"
 
 using namespace parti;
