@@ -1,10 +1,10 @@
-#include "api/callback_executor.hpp"
+#include "parti/api/callback_executor.hpp"
 
 #include <condition_variable>
 #include <mutex>
 
-#include "runtime/callback_queue.hpp"
-#include "runtime/log.hpp"
+#include "parti/runtime/callback_queue.hpp"
+#include "parti/runtime/log.hpp"
 
 namespace parti {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <thread>
 
-#include "runtime/clock.hpp"
+#include "parti/runtime/clock.hpp"
 
 namespace parti {
 

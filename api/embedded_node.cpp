@@ -1,4 +1,4 @@
-#include "api/embedded_node.hpp"
+#include "parti/api/embedded_node.hpp"
 
 #include <caf/all.hpp>
 
@@ -10,9 +10,9 @@
 #include <mutex>
 #include <utility>
 
-#include "api/callback_executor.hpp"
-#include "messages/inspect.hpp"
-#include "runtime/nats/kv_store.hpp"
+#include "parti/api/callback_executor.hpp"
+#include "parti/messages/inspect.hpp"
+#include "parti/runtime/nats/kv_store.hpp"
 
 namespace parti {
 

@@ -38,14 +38,14 @@
 #include <thread>
 #include <vector>
 
-#include "actors/leader/leader_actor.hpp"
-#include "actors/node/lifecycle.hpp"
-#include "messages/node_events.hpp"
-#include "messages/result.hpp"
-#include "runtime/config.hpp"
-#include "runtime/log.hpp"
-#include "runtime/nats/connection.hpp"
-#include "runtime/nats/group_buckets.hpp"
+#include "parti/actors/leader/leader_actor.hpp"
+#include "parti/actors/node/lifecycle.hpp"
+#include "parti/messages/node_events.hpp"
+#include "parti/messages/result.hpp"
+#include "parti/runtime/config.hpp"
+#include "parti/runtime/log.hpp"
+#include "parti/runtime/nats/connection.hpp"
+#include "parti/runtime/nats/group_buckets.hpp"
 
 namespace parti {
 

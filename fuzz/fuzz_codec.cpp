@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-#include "messages/codec.hpp"
+#include "parti/messages/codec.hpp"
 
 namespace {
 

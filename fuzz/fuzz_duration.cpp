@@ -10,7 +10,7 @@
 #include <cstring>
 #include <string_view>
 
-#include "runtime/config.hpp"
+#include "parti/runtime/config.hpp"
 
 namespace {
 

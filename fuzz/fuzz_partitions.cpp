@@ -10,7 +10,7 @@
 #include <set>
 #include <string>
 
-#include "runtime/partition_source.hpp"
+#include "parti/runtime/partition_source.hpp"
 
 namespace {
 

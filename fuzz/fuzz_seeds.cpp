@@ -5,7 +5,7 @@
 #include <fstream>
 #include <string>
 
-#include "messages/codec.hpp"
+#include "parti/messages/codec.hpp"
 
 namespace {
 

@@ -4,7 +4,7 @@
 // Both sides must call it on their actor_system_config, before the actor system starts.
 #include <caf/actor_system_config.hpp>
 
-#include "messages/inspect.hpp"
+#include "parti/messages/inspect.hpp"
 
 namespace parti {
 

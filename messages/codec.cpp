@@ -1,4 +1,4 @@
-#include "messages/codec.hpp"
+#include "parti/messages/codec.hpp"
 
 #include <msgpack.hpp>
 

@@ -11,8 +11,8 @@
 #include <string>
 #include <string_view>
 
-#include "messages/records.hpp"
-#include "messages/result.hpp"
+#include "parti/messages/records.hpp"
+#include "parti/messages/result.hpp"
 
 namespace parti {
 

@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "messages/records.hpp"
+#include "parti/messages/records.hpp"
 
 namespace parti {
 

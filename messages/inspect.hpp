@@ -4,11 +4,11 @@
 
 #include <tuple>
 
-#include "messages/consume_events.hpp"
-#include "messages/events.hpp"
-#include "messages/leader_events.hpp"
-#include "messages/node_events.hpp"
-#include "messages/records.hpp"
+#include "parti/messages/consume_events.hpp"
+#include "parti/messages/events.hpp"
+#include "parti/messages/leader_events.hpp"
+#include "parti/messages/node_events.hpp"
+#include "parti/messages/records.hpp"
 
 namespace parti {
 

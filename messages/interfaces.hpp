@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "messages/atoms.hpp"
-#include "messages/events.hpp"
-#include "messages/inspect.hpp"
+#include "parti/messages/atoms.hpp"
+#include "parti/messages/events.hpp"
+#include "parti/messages/inspect.hpp"
 
 namespace parti {
 

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "messages/records.hpp"
-#include "messages/version_stamp.hpp"
+#include "parti/messages/records.hpp"
+#include "parti/messages/version_stamp.hpp"
 
 namespace parti {
 

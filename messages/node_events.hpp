@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "messages/records.hpp"
+#include "parti/messages/records.hpp"
 
 namespace parti {
 

@@ -1,6 +1,6 @@
-#include "messages/wire.hpp"
+#include "parti/messages/wire.hpp"
 
-#include "messages/codec.hpp"
+#include "parti/messages/codec.hpp"
 
 namespace parti {
 

@@ -8,9 +8,9 @@
 #include <string_view>
 #include <vector>
 
-#include "messages/codec.hpp"
-#include "messages/events.hpp"
-#include "messages/records.hpp"
+#include "parti/messages/codec.hpp"
+#include "parti/messages/events.hpp"
+#include "parti/messages/records.hpp"
 
 namespace parti {
 

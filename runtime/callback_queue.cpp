@@ -1,4 +1,4 @@
-#include "runtime/callback_queue.hpp"
+#include "parti/runtime/callback_queue.hpp"
 
 #include <exception>
 #include <utility>

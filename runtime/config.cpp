@@ -1,11 +1,11 @@
-#include "runtime/config.hpp"
+#include "parti/runtime/config.hpp"
 
 #include <algorithm>
 #include <array>
 #include <cstdint>
 #include <limits>
 
-#include "runtime/violation_list.hpp"
+#include "parti/runtime/violation_list.hpp"
 
 namespace parti {
 

@@ -8,10 +8,10 @@
 #include <string_view>
 #include <vector>
 
-#include "messages/node_events.hpp"
-#include "messages/result.hpp"
-#include "messages/wire.hpp"
-#include "runtime/clock.hpp"
+#include "parti/messages/node_events.hpp"
+#include "parti/messages/result.hpp"
+#include "parti/messages/wire.hpp"
+#include "parti/runtime/clock.hpp"
 
 namespace parti {
 

@@ -1,4 +1,4 @@
-#include "runtime/log.hpp"
+#include "parti/runtime/log.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "runtime/partition_source.hpp"
+#include "parti/runtime/partition_source.hpp"
 
 #include <cerrno>
 #include <cstring>

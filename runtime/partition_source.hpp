@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "messages/records.hpp"
-#include "messages/result.hpp"
+#include "parti/messages/records.hpp"
+#include "parti/messages/result.hpp"
 
 namespace parti {
 

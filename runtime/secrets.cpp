@@ -1,4 +1,4 @@
-#include "runtime/secrets.hpp"
+#include "parti/runtime/secrets.hpp"
 
 #include <cstdlib>
 #include <fstream>

@@ -1,6 +1,6 @@
-#include "runtime/violation_list.hpp"
+#include "parti/runtime/violation_list.hpp"
 
-#include "runtime/config.hpp"
+#include "parti/runtime/config.hpp"
 
 namespace parti {
 

@@ -7,8 +7,8 @@
 #include <string_view>
 #include <vector>
 
-#include "messages/result.hpp"
-#include "runtime/clock.hpp"
+#include "parti/messages/result.hpp"
+#include "parti/runtime/clock.hpp"
 
 namespace parti {
 

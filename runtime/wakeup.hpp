@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "runtime/clock.hpp"
+#include "parti/runtime/clock.hpp"
 
 namespace parti {
 

@@ -1,4 +1,4 @@
-#include "runtime/watch_stall.hpp"
+#include "parti/runtime/watch_stall.hpp"
 
 #include <algorithm>
 

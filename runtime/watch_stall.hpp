@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <optional>
 
-#include "runtime/clock.hpp"
+#include "parti/runtime/clock.hpp"
 
 namespace parti {
 

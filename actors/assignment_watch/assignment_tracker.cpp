@@ -1,4 +1,4 @@
-#include "actors/assignment_watch/assignment_tracker.hpp"
+#include "parti/actors/assignment_watch/assignment_tracker.hpp"
 
 #include <algorithm>
 #include <iterator>

@@ -1,11 +1,11 @@
-#include "actors/assignment_watch/assignment_watch_actor.hpp"
+#include "parti/actors/assignment_watch/assignment_watch_actor.hpp"
 
 #include <caf/all.hpp>
 
-#include "actors/assignment_watch/assignment_tracker.hpp"
-#include "messages/wire.hpp"
-#include "runtime/log.hpp"
-#include "runtime/metrics/decode_errors.hpp"
+#include "parti/actors/assignment_watch/assignment_tracker.hpp"
+#include "parti/messages/wire.hpp"
+#include "parti/runtime/log.hpp"
+#include "parti/runtime/metrics/decode_errors.hpp"
 
 namespace parti {
 

@@ -9,10 +9,10 @@
 #include <optional>
 #include <string>
 
-#include "actors/assignment_watch/assignment_tracker.hpp"
-#include "messages/interfaces.hpp"
-#include "runtime/metrics/metrics.hpp"
-#include "runtime/nats/kv_store.hpp"
+#include "parti/actors/assignment_watch/assignment_tracker.hpp"
+#include "parti/messages/interfaces.hpp"
+#include "parti/runtime/metrics/metrics.hpp"
+#include "parti/runtime/nats/kv_store.hpp"
 
 namespace parti {
 

@@ -1,13 +1,13 @@
-#include "actors/calculator/calculator_actor.hpp"
+#include "parti/actors/calculator/calculator_actor.hpp"
 
 #include <caf/all.hpp>
 
 #include <optional>
 
-#include "actors/calculator/partition_refresh.hpp"
-#include "messages/atoms.hpp"
-#include "runtime/log.hpp"
-#include "runtime/nats/kv_actor.hpp"
+#include "parti/actors/calculator/partition_refresh.hpp"
+#include "parti/messages/atoms.hpp"
+#include "parti/runtime/log.hpp"
+#include "parti/runtime/nats/kv_actor.hpp"
 
 namespace parti {
 

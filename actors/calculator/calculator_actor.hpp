@@ -13,9 +13,9 @@
 #include <optional>
 #include <vector>
 
-#include "messages/interfaces.hpp"
-#include "runtime/metrics/metrics.hpp"
-#include "runtime/strategy/strategy.hpp"
+#include "parti/messages/interfaces.hpp"
+#include "parti/runtime/metrics/metrics.hpp"
+#include "parti/runtime/strategy/strategy.hpp"
 
 namespace parti {
 

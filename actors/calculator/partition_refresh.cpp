@@ -1,4 +1,4 @@
-#include "actors/calculator/partition_refresh.hpp"
+#include "parti/actors/calculator/partition_refresh.hpp"
 
 #include <algorithm>
 

@@ -4,8 +4,8 @@
 #include <optional>
 #include <vector>
 
-#include "messages/records.hpp"
-#include "runtime/strategy/strategy.hpp"
+#include "parti/messages/records.hpp"
+#include "parti/runtime/strategy/strategy.hpp"
 
 namespace parti {
 

@@ -1,10 +1,10 @@
-#include "actors/consumer/blocking_runner_actor.hpp"
+#include "parti/actors/consumer/blocking_runner_actor.hpp"
 
 #include <caf/all.hpp>
 
-#include "runtime/consume/ack_metadata.hpp"
-#include "runtime/nats/jetstream_consumers.hpp"
-#include "runtime/nats/pull_inbox.hpp"
+#include "parti/runtime/consume/ack_metadata.hpp"
+#include "parti/runtime/nats/jetstream_consumers.hpp"
+#include "parti/runtime/nats/pull_inbox.hpp"
 
 namespace parti {
 

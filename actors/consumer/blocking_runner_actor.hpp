@@ -8,9 +8,9 @@
 #include <memory>
 #include <string>
 
-#include "messages/interfaces.hpp"
-#include "runtime/clock.hpp"
-#include "runtime/consume/consume_config.hpp"
+#include "parti/messages/interfaces.hpp"
+#include "parti/runtime/clock.hpp"
+#include "parti/runtime/consume/consume_config.hpp"
 
 namespace parti {
 

@@ -1,4 +1,4 @@
-#include "actors/consumer/consumer_actor.hpp"
+#include "parti/actors/consumer/consumer_actor.hpp"
 
 #include <caf/all.hpp>
 
@@ -7,16 +7,16 @@
 #include <optional>
 #include <random>
 
-#include "actors/consumer/blocking_runner_actor.hpp"
-#include "actors/consumer/handler_pool.hpp"
-#include "actors/consumer/reader_supervision.hpp"
-#include "actors/partition_reader/partition_reader_actor.hpp"
-#include "messages/interfaces.hpp"
-#include "runtime/consume/consumer_naming.hpp"
-#include "runtime/log.hpp"
-#include "runtime/metrics/metrics.hpp"
-#include "runtime/nats/connection.hpp"
-#include "runtime/nats/pull_inbox.hpp"
+#include "parti/actors/consumer/blocking_runner_actor.hpp"
+#include "parti/actors/consumer/handler_pool.hpp"
+#include "parti/actors/consumer/reader_supervision.hpp"
+#include "parti/actors/partition_reader/partition_reader_actor.hpp"
+#include "parti/messages/interfaces.hpp"
+#include "parti/runtime/consume/consumer_naming.hpp"
+#include "parti/runtime/log.hpp"
+#include "parti/runtime/metrics/metrics.hpp"
+#include "parti/runtime/nats/connection.hpp"
+#include "parti/runtime/nats/pull_inbox.hpp"
 
 namespace parti {
 

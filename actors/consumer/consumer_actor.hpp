@@ -27,10 +27,10 @@
 #include <functional>
 #include <memory>
 
-#include "messages/consume_events.hpp"
-#include "messages/result.hpp"
-#include "runtime/config.hpp"
-#include "runtime/consume/consume_config.hpp"
+#include "parti/messages/consume_events.hpp"
+#include "parti/messages/result.hpp"
+#include "parti/runtime/config.hpp"
+#include "parti/runtime/consume/consume_config.hpp"
 
 namespace parti {
 

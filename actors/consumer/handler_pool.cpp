@@ -1,4 +1,4 @@
-#include "actors/consumer/handler_pool.hpp"
+#include "parti/actors/consumer/handler_pool.hpp"
 
 #include <algorithm>
 #include <utility>

@@ -1,4 +1,4 @@
-#include "actors/consumer/reader_supervision.hpp"
+#include "parti/actors/consumer/reader_supervision.hpp"
 
 #include <algorithm>
 #include <utility>

@@ -26,10 +26,10 @@
 #include <variant>
 #include <vector>
 
-#include "messages/node_events.hpp"
-#include "messages/records.hpp"
-#include "runtime/clock.hpp"
-#include "runtime/resilience/backoff.hpp"
+#include "parti/messages/node_events.hpp"
+#include "parti/messages/records.hpp"
+#include "parti/runtime/clock.hpp"
+#include "parti/runtime/resilience/backoff.hpp"
 
 namespace parti {
 

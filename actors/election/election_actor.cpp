@@ -1,16 +1,16 @@
-#include "actors/election/election_actor.hpp"
+#include "parti/actors/election/election_actor.hpp"
 
 #include <caf/all.hpp>
 
 #include <optional>
 
-#include "actors/election/lease_rules.hpp"
-#include "messages/codec.hpp"
-#include "messages/wire.hpp"
-#include "runtime/log.hpp"
-#include "runtime/metrics/decode_errors.hpp"
-#include "runtime/nats/kv_actor.hpp"
-#include "runtime/wakeup.hpp"
+#include "parti/actors/election/lease_rules.hpp"
+#include "parti/messages/codec.hpp"
+#include "parti/messages/wire.hpp"
+#include "parti/runtime/log.hpp"
+#include "parti/runtime/metrics/decode_errors.hpp"
+#include "parti/runtime/nats/kv_actor.hpp"
+#include "parti/runtime/wakeup.hpp"
 
 namespace parti {
 

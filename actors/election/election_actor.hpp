@@ -13,12 +13,12 @@
 #include <optional>
 #include <string>
 
-#include "actors/election/lease_rules.hpp"
-#include "messages/interfaces.hpp"
-#include "runtime/clock.hpp"
-#include "runtime/metrics/metrics.hpp"
-#include "runtime/nats/kv_store.hpp"
-#include "runtime/wakeup.hpp"
+#include "parti/actors/election/lease_rules.hpp"
+#include "parti/messages/interfaces.hpp"
+#include "parti/runtime/clock.hpp"
+#include "parti/runtime/metrics/metrics.hpp"
+#include "parti/runtime/nats/kv_store.hpp"
+#include "parti/runtime/wakeup.hpp"
 
 namespace parti {
 

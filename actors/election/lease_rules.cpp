@@ -1,4 +1,4 @@
-#include "actors/election/lease_rules.hpp"
+#include "parti/actors/election/lease_rules.hpp"
 
 #include <utility>
 

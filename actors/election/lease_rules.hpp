@@ -45,9 +45,9 @@
 #include <string>
 #include <string_view>
 
-#include "messages/records.hpp"
-#include "messages/result.hpp"
-#include "runtime/clock.hpp"
+#include "parti/messages/records.hpp"
+#include "parti/messages/result.hpp"
+#include "parti/runtime/clock.hpp"
 
 namespace parti {
 

@@ -1,8 +1,8 @@
-#include "actors/emergency_detector/emergency_detector_actor.hpp"
+#include "parti/actors/emergency_detector/emergency_detector_actor.hpp"
 
 #include <caf/all.hpp>
 
-#include "runtime/log.hpp"
+#include "parti/runtime/log.hpp"
 
 namespace parti {
 

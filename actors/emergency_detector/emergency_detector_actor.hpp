@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "actors/emergency_detector/emergency_rules.hpp"
-#include "messages/interfaces.hpp"
-#include "runtime/wakeup.hpp"
+#include "parti/actors/emergency_detector/emergency_rules.hpp"
+#include "parti/messages/interfaces.hpp"
+#include "parti/runtime/wakeup.hpp"
 
 namespace parti {
 

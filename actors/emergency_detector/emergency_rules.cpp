@@ -1,4 +1,4 @@
-#include "actors/emergency_detector/emergency_rules.hpp"
+#include "parti/actors/emergency_detector/emergency_rules.hpp"
 
 #include <algorithm>
 #include <iterator>

@@ -22,8 +22,8 @@
 #include <string>
 #include <vector>
 
-#include "messages/result.hpp"
-#include "runtime/clock.hpp"
+#include "parti/messages/result.hpp"
+#include "parti/runtime/clock.hpp"
 
 namespace parti {
 

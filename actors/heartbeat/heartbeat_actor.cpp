@@ -1,12 +1,12 @@
-#include "actors/heartbeat/heartbeat_actor.hpp"
+#include "parti/actors/heartbeat/heartbeat_actor.hpp"
 
 #include <caf/all.hpp>
 
-#include "messages/codec.hpp"
-#include "messages/inspect.hpp"
-#include "runtime/config.hpp"
-#include "runtime/log.hpp"
-#include "runtime/nats/kv_actor.hpp"
+#include "parti/messages/codec.hpp"
+#include "parti/messages/inspect.hpp"
+#include "parti/runtime/config.hpp"
+#include "parti/runtime/log.hpp"
+#include "parti/runtime/nats/kv_actor.hpp"
 
 namespace parti {
 

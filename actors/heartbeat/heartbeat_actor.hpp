@@ -26,9 +26,9 @@
 #include <string>
 #include <vector>
 
-#include "messages/interfaces.hpp"
-#include "messages/records.hpp"
-#include "runtime/clock.hpp"
+#include "parti/messages/interfaces.hpp"
+#include "parti/messages/records.hpp"
+#include "parti/runtime/clock.hpp"
 
 namespace parti {
 

@@ -1,12 +1,12 @@
-#include "actors/id_claimer/id_claimer_actor.hpp"
+#include "parti/actors/id_claimer/id_claimer_actor.hpp"
 
 #include <caf/all.hpp>
 
 #include <set>
 
-#include "messages/codec.hpp"
-#include "runtime/log.hpp"
-#include "runtime/nats/kv_actor.hpp"
+#include "parti/messages/codec.hpp"
+#include "parti/runtime/log.hpp"
+#include "parti/runtime/nats/kv_actor.hpp"
 
 namespace parti {
 

@@ -15,10 +15,10 @@
 #include <optional>
 #include <string>
 
-#include "actors/id_claimer/id_pool.hpp"
-#include "messages/interfaces.hpp"
-#include "runtime/clock.hpp"
-#include "runtime/resilience/backoff.hpp"
+#include "parti/actors/id_claimer/id_pool.hpp"
+#include "parti/messages/interfaces.hpp"
+#include "parti/runtime/clock.hpp"
+#include "parti/runtime/resilience/backoff.hpp"
 
 namespace parti {
 

@@ -1,4 +1,4 @@
-#include "actors/id_claimer/id_pool.hpp"
+#include "parti/actors/id_claimer/id_pool.hpp"
 
 #include <algorithm>
 #include <limits>

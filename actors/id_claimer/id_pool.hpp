@@ -11,8 +11,8 @@
 #include <string>
 #include <string_view>
 
-#include "messages/result.hpp"
-#include "runtime/clock.hpp"
+#include "parti/messages/result.hpp"
+#include "parti/runtime/clock.hpp"
 
 namespace parti {
 

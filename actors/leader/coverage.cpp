@@ -1,4 +1,4 @@
-#include "actors/leader/coverage.hpp"
+#include "parti/actors/leader/coverage.hpp"
 
 #include <map>
 #include <set>

@@ -9,8 +9,8 @@
 // nor an emergency starts a round. Only comparing the source with the keys finds it.
 #include <vector>
 
-#include "messages/records.hpp"
-#include "runtime/strategy/strategy.hpp"
+#include "parti/messages/records.hpp"
+#include "parti/runtime/strategy/strategy.hpp"
 
 namespace parti {
 

@@ -1,21 +1,21 @@
-#include "actors/leader/leader_actor.hpp"
+#include "parti/actors/leader/leader_actor.hpp"
 
 #include <caf/all.hpp>
 
-#include "actors/calculator/calculator_actor.hpp"
-#include "actors/emergency_detector/emergency_detector_actor.hpp"
-#include "actors/leader/coverage.hpp"
-#include "actors/partition_loader/partition_loader_actor.hpp"
-#include "actors/publisher/publisher_actor.hpp"
-#include "actors/state_machine/state_machine_actor.hpp"
-#include "actors/worker_monitor/worker_monitor_actor.hpp"
-#include "messages/codec.hpp"
-#include "messages/leader_events.hpp"
-#include "messages/wire.hpp"
-#include "runtime/log.hpp"
-#include "runtime/metrics/decode_errors.hpp"
-#include "runtime/nats/kv_actor.hpp"
-#include "runtime/nats/watch.hpp"
+#include "parti/actors/calculator/calculator_actor.hpp"
+#include "parti/actors/emergency_detector/emergency_detector_actor.hpp"
+#include "parti/actors/leader/coverage.hpp"
+#include "parti/actors/partition_loader/partition_loader_actor.hpp"
+#include "parti/actors/publisher/publisher_actor.hpp"
+#include "parti/actors/state_machine/state_machine_actor.hpp"
+#include "parti/actors/worker_monitor/worker_monitor_actor.hpp"
+#include "parti/messages/codec.hpp"
+#include "parti/messages/leader_events.hpp"
+#include "parti/messages/wire.hpp"
+#include "parti/runtime/log.hpp"
+#include "parti/runtime/metrics/decode_errors.hpp"
+#include "parti/runtime/nats/kv_actor.hpp"
+#include "parti/runtime/nats/watch.hpp"
 
 namespace parti {
 

@@ -16,9 +16,9 @@
 // first round due at once (coverage.hpp, rebalance_rules::unowned_partitions_found).
 #include <memory>
 
-#include "actors/node/node_actor.hpp"
-#include "runtime/partition_source.hpp"
-#include "runtime/strategy/strategy.hpp"
+#include "parti/actors/node/node_actor.hpp"
+#include "parti/runtime/partition_source.hpp"
+#include "parti/runtime/strategy/strategy.hpp"
 
 namespace parti {
 

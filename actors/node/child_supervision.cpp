@@ -1,4 +1,4 @@
-#include "actors/node/child_supervision.hpp"
+#include "parti/actors/node/child_supervision.hpp"
 
 #include <utility>
 

@@ -5,7 +5,7 @@
 // (reconnected, an operation that succeeded) ends the outage.
 #include <optional>
 
-#include "runtime/clock.hpp"
+#include "parti/runtime/clock.hpp"
 
 namespace parti {
 

@@ -1,4 +1,4 @@
-#include "actors/node/lifecycle.hpp"
+#include "parti/actors/node/lifecycle.hpp"
 
 #include <array>
 #include <utility>

@@ -1,4 +1,4 @@
-#include "actors/node/node_actor.hpp"
+#include "parti/actors/node/node_actor.hpp"
 
 #include <caf/all.hpp>
 
@@ -9,17 +9,17 @@
 #include <limits>
 #include <random>
 
-#include "actors/assignment_watch/assignment_watch_actor.hpp"
-#include "actors/election/election_actor.hpp"
-#include "actors/heartbeat/heartbeat_actor.hpp"
-#include "actors/id_claimer/id_claimer_actor.hpp"
-#include "actors/node/node_rules.hpp"
-#include "actors/node/ownership_gate.hpp"
-#include "messages/codec.hpp"
-#include "runtime/log.hpp"
-#include "runtime/nats/group_inspect.hpp"
-#include "runtime/nats/kv_actor.hpp"
-#include "runtime/wakeup.hpp"
+#include "parti/actors/assignment_watch/assignment_watch_actor.hpp"
+#include "parti/actors/election/election_actor.hpp"
+#include "parti/actors/heartbeat/heartbeat_actor.hpp"
+#include "parti/actors/id_claimer/id_claimer_actor.hpp"
+#include "parti/actors/node/node_rules.hpp"
+#include "parti/actors/node/ownership_gate.hpp"
+#include "parti/messages/codec.hpp"
+#include "parti/runtime/log.hpp"
+#include "parti/runtime/nats/group_inspect.hpp"
+#include "parti/runtime/nats/kv_actor.hpp"
+#include "parti/runtime/wakeup.hpp"
 
 namespace parti {
 

@@ -39,10 +39,10 @@
 #include <functional>
 #include <memory>
 
-#include "messages/node_events.hpp"
-#include "runtime/clock.hpp"
-#include "runtime/config.hpp"
-#include "runtime/nats/group_buckets.hpp"
+#include "parti/messages/node_events.hpp"
+#include "parti/runtime/clock.hpp"
+#include "parti/runtime/config.hpp"
+#include "parti/runtime/nats/group_buckets.hpp"
 
 namespace parti {
 

@@ -1,4 +1,4 @@
-#include "actors/node/node_rules.hpp"
+#include "parti/actors/node/node_rules.hpp"
 
 #include <utility>
 

@@ -40,13 +40,13 @@
 #include <variant>
 #include <vector>
 
-#include "actors/node/child_supervision.hpp"
-#include "actors/node/degraded_monitor.hpp"
-#include "actors/node/lifecycle.hpp"
-#include "actors/node/shutdown_sequence.hpp"
-#include "messages/node_events.hpp"
-#include "runtime/clock.hpp"
-#include "runtime/config.hpp"
+#include "parti/actors/node/child_supervision.hpp"
+#include "parti/actors/node/degraded_monitor.hpp"
+#include "parti/actors/node/lifecycle.hpp"
+#include "parti/actors/node/shutdown_sequence.hpp"
+#include "parti/messages/node_events.hpp"
+#include "parti/runtime/clock.hpp"
+#include "parti/runtime/config.hpp"
 
 namespace parti {
 

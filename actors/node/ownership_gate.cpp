@@ -1,8 +1,8 @@
-#include "actors/node/ownership_gate.hpp"
+#include "parti/actors/node/ownership_gate.hpp"
 
 #include <utility>
 
-#include "actors/assignment_watch/assignment_tracker.hpp"
+#include "parti/actors/assignment_watch/assignment_tracker.hpp"
 
 namespace parti {
 

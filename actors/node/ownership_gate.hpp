@@ -29,10 +29,10 @@
 #include <variant>
 #include <vector>
 
-#include "actors/node/ownership_lease.hpp"
-#include "messages/node_events.hpp"
-#include "messages/version_stamp.hpp"
-#include "runtime/clock.hpp"
+#include "parti/actors/node/ownership_lease.hpp"
+#include "parti/messages/node_events.hpp"
+#include "parti/messages/version_stamp.hpp"
+#include "parti/runtime/clock.hpp"
 
 namespace parti {
 

@@ -1,9 +1,9 @@
-#include "actors/node/ownership_lease.hpp"
+#include "parti/actors/node/ownership_lease.hpp"
 
 #include <algorithm>
 #include <utility>
 
-#include "runtime/config.hpp"
+#include "parti/runtime/config.hpp"
 
 namespace parti {
 

@@ -30,9 +30,9 @@
 #include <string_view>
 #include <vector>
 
-#include "messages/result.hpp"
-#include "runtime/clock.hpp"
-#include "runtime/config.hpp"
+#include "parti/messages/result.hpp"
+#include "parti/runtime/clock.hpp"
+#include "parti/runtime/config.hpp"
 
 namespace parti {
 

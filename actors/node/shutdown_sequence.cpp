@@ -1,4 +1,4 @@
-#include "actors/node/shutdown_sequence.hpp"
+#include "parti/actors/node/shutdown_sequence.hpp"
 
 namespace parti {
 

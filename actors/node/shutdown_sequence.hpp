@@ -17,7 +17,7 @@
 // or a second empty assignment does not start the release again.
 #include <optional>
 
-#include "runtime/config.hpp"
+#include "parti/runtime/config.hpp"
 
 namespace parti {
 

@@ -1,8 +1,8 @@
-#include "actors/partition_loader/loader_rules.hpp"
+#include "parti/actors/partition_loader/loader_rules.hpp"
 
 #include <utility>
 
-#include "runtime/config.hpp"
+#include "parti/runtime/config.hpp"
 
 namespace parti {
 

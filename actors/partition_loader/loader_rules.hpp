@@ -34,10 +34,10 @@
 #include <string>
 #include <vector>
 
-#include "messages/leader_events.hpp"
-#include "messages/records.hpp"
-#include "runtime/clock.hpp"
-#include "runtime/resilience/backoff.hpp"
+#include "parti/messages/leader_events.hpp"
+#include "parti/messages/records.hpp"
+#include "parti/runtime/clock.hpp"
+#include "parti/runtime/resilience/backoff.hpp"
 
 namespace parti {
 

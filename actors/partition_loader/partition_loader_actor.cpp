@@ -1,4 +1,4 @@
-#include "actors/partition_loader/partition_loader_actor.hpp"
+#include "parti/actors/partition_loader/partition_loader_actor.hpp"
 
 #include <caf/all.hpp>
 
@@ -7,7 +7,7 @@
 #include <thread>
 #include <utility>
 
-#include "runtime/log.hpp"
+#include "parti/runtime/log.hpp"
 
 namespace parti {
 

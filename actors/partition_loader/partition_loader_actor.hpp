@@ -26,11 +26,11 @@
 #include <string>
 #include <unordered_map>
 
-#include "actors/partition_loader/loader_rules.hpp"
-#include "messages/interfaces.hpp"
-#include "runtime/metrics/metrics.hpp"
-#include "runtime/partition_source.hpp"
-#include "runtime/wakeup.hpp"
+#include "parti/actors/partition_loader/loader_rules.hpp"
+#include "parti/messages/interfaces.hpp"
+#include "parti/runtime/metrics/metrics.hpp"
+#include "parti/runtime/partition_source.hpp"
+#include "parti/runtime/wakeup.hpp"
 
 namespace parti {
 

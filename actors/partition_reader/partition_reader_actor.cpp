@@ -1,15 +1,15 @@
-#include "actors/partition_reader/partition_reader_actor.hpp"
+#include "parti/actors/partition_reader/partition_reader_actor.hpp"
 
 #include <caf/all.hpp>
 
 #include <algorithm>
 
-#include "actors/consumer/handler_pool.hpp"
-#include "runtime/consume/consumer_naming.hpp"
-#include "runtime/log.hpp"
-#include "runtime/metrics/metrics.hpp"
-#include "runtime/nats/connection.hpp"
-#include "runtime/nats/pull_inbox.hpp"
+#include "parti/actors/consumer/handler_pool.hpp"
+#include "parti/runtime/consume/consumer_naming.hpp"
+#include "parti/runtime/log.hpp"
+#include "parti/runtime/metrics/metrics.hpp"
+#include "parti/runtime/nats/connection.hpp"
+#include "parti/runtime/nats/pull_inbox.hpp"
 
 namespace parti {
 

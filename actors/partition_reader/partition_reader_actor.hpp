@@ -31,11 +31,11 @@
 #include <string>
 #include <vector>
 
-#include "actors/consumer/consumer_actor.hpp"
-#include "actors/partition_reader/reader_rules.hpp"
-#include "messages/interfaces.hpp"
-#include "runtime/consume/ack_metadata.hpp"
-#include "runtime/wakeup.hpp"
+#include "parti/actors/consumer/consumer_actor.hpp"
+#include "parti/actors/partition_reader/reader_rules.hpp"
+#include "parti/messages/interfaces.hpp"
+#include "parti/runtime/consume/ack_metadata.hpp"
+#include "parti/runtime/wakeup.hpp"
 
 namespace parti {
 

@@ -1,4 +1,4 @@
-#include "actors/partition_reader/reader_rules.hpp"
+#include "parti/actors/partition_reader/reader_rules.hpp"
 
 #include <algorithm>
 #include <utility>

@@ -59,8 +59,8 @@
 #include <variant>
 #include <vector>
 
-#include "messages/consume_events.hpp"
-#include "runtime/clock.hpp"
+#include "parti/messages/consume_events.hpp"
+#include "parti/runtime/clock.hpp"
 
 namespace parti {
 

@@ -1,4 +1,4 @@
-#include "actors/publisher/handoff_planner.hpp"
+#include "parti/actors/publisher/handoff_planner.hpp"
 
 #include <algorithm>
 #include <iterator>

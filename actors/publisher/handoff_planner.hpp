@@ -48,10 +48,10 @@
 #include <utility>
 #include <vector>
 
-#include "messages/records.hpp"
-#include "messages/result.hpp"
-#include "messages/version_stamp.hpp"
-#include "runtime/clock.hpp"
+#include "parti/messages/records.hpp"
+#include "parti/messages/result.hpp"
+#include "parti/messages/version_stamp.hpp"
+#include "parti/runtime/clock.hpp"
 
 namespace parti {
 

@@ -1,18 +1,18 @@
-#include "actors/publisher/publisher_actor.hpp"
+#include "parti/actors/publisher/publisher_actor.hpp"
 
 #include <caf/all.hpp>
 
 #include <optional>
 #include <set>
 
-#include "messages/codec.hpp"
-#include "messages/leader_events.hpp"
-#include "messages/wire.hpp"
-#include "runtime/clock.hpp"
-#include "runtime/config.hpp"
-#include "runtime/log.hpp"
-#include "runtime/nats/kv_actor.hpp"
-#include "runtime/wakeup.hpp"
+#include "parti/messages/codec.hpp"
+#include "parti/messages/leader_events.hpp"
+#include "parti/messages/wire.hpp"
+#include "parti/runtime/clock.hpp"
+#include "parti/runtime/config.hpp"
+#include "parti/runtime/log.hpp"
+#include "parti/runtime/nats/kv_actor.hpp"
+#include "parti/runtime/wakeup.hpp"
 
 namespace parti {
 

@@ -19,10 +19,10 @@
 #include <set>
 #include <string>
 
-#include "actors/publisher/handoff_planner.hpp"
-#include "messages/interfaces.hpp"
-#include "runtime/metrics/metrics.hpp"
-#include "runtime/wakeup.hpp"
+#include "parti/actors/publisher/handoff_planner.hpp"
+#include "parti/messages/interfaces.hpp"
+#include "parti/runtime/metrics/metrics.hpp"
+#include "parti/runtime/wakeup.hpp"
 
 namespace parti {
 

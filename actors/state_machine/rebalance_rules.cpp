@@ -1,4 +1,4 @@
-#include "actors/state_machine/rebalance_rules.hpp"
+#include "parti/actors/state_machine/rebalance_rules.hpp"
 
 #include <algorithm>
 #include <array>

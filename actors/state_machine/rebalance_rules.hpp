@@ -48,10 +48,10 @@
 #include <variant>
 #include <vector>
 
-#include "messages/leader_events.hpp"
-#include "messages/result.hpp"
-#include "runtime/clock.hpp"
-#include "runtime/config.hpp"
+#include "parti/messages/leader_events.hpp"
+#include "parti/messages/result.hpp"
+#include "parti/runtime/clock.hpp"
+#include "parti/runtime/config.hpp"
 
 namespace parti {
 

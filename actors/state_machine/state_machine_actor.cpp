@@ -1,8 +1,8 @@
-#include "actors/state_machine/state_machine_actor.hpp"
+#include "parti/actors/state_machine/state_machine_actor.hpp"
 
 #include <caf/all.hpp>
 
-#include "runtime/log.hpp"
+#include "parti/runtime/log.hpp"
 
 namespace parti {
 

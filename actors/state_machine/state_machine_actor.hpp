@@ -10,10 +10,10 @@
 #include <utility>
 #include <vector>
 
-#include "actors/state_machine/rebalance_rules.hpp"
-#include "messages/interfaces.hpp"
-#include "runtime/metrics/metrics.hpp"
-#include "runtime/wakeup.hpp"
+#include "parti/actors/state_machine/rebalance_rules.hpp"
+#include "parti/messages/interfaces.hpp"
+#include "parti/runtime/metrics/metrics.hpp"
+#include "parti/runtime/wakeup.hpp"
 
 namespace parti {
 

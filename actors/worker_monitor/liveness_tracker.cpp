@@ -1,4 +1,4 @@
-#include "actors/worker_monitor/liveness_tracker.hpp"
+#include "parti/actors/worker_monitor/liveness_tracker.hpp"
 
 #include <algorithm>
 #include <iterator>

@@ -39,10 +39,10 @@
 #include <string>
 #include <vector>
 
-#include "messages/leader_events.hpp"
-#include "messages/records.hpp"
-#include "messages/result.hpp"
-#include "runtime/clock.hpp"
+#include "parti/messages/leader_events.hpp"
+#include "parti/messages/records.hpp"
+#include "parti/messages/result.hpp"
+#include "parti/runtime/clock.hpp"
 
 namespace parti {
 

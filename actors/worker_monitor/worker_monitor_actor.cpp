@@ -1,14 +1,14 @@
-#include "actors/worker_monitor/worker_monitor_actor.hpp"
+#include "parti/actors/worker_monitor/worker_monitor_actor.hpp"
 
 #include <caf/all.hpp>
 
-#include "messages/codec.hpp"
-#include "messages/leader_events.hpp"
-#include "messages/wire.hpp"
-#include "runtime/log.hpp"
-#include "runtime/metrics/decode_errors.hpp"
-#include "runtime/nats/watch.hpp"
-#include "runtime/wakeup.hpp"
+#include "parti/messages/codec.hpp"
+#include "parti/messages/leader_events.hpp"
+#include "parti/messages/wire.hpp"
+#include "parti/runtime/log.hpp"
+#include "parti/runtime/metrics/decode_errors.hpp"
+#include "parti/runtime/nats/watch.hpp"
+#include "parti/runtime/wakeup.hpp"
 
 namespace parti {
 

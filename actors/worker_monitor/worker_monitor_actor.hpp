@@ -11,11 +11,11 @@
 #include <string>
 #include <vector>
 
-#include "actors/worker_monitor/liveness_tracker.hpp"
-#include "messages/interfaces.hpp"
-#include "runtime/metrics/metrics.hpp"
-#include "runtime/nats/kv_store.hpp"
-#include "runtime/wakeup.hpp"
+#include "parti/actors/worker_monitor/liveness_tracker.hpp"
+#include "parti/messages/interfaces.hpp"
+#include "parti/runtime/metrics/metrics.hpp"
+#include "parti/runtime/nats/kv_store.hpp"
+#include "parti/runtime/wakeup.hpp"
 
 namespace parti {
 

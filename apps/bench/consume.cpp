@@ -48,13 +48,13 @@
 #include <thread>
 #include <vector>
 
-#include "actors/consumer/consumer_actor.hpp"
 #include "apps/bench/bench_report.hpp"
 #include "apps/lib/partition_stream.hpp"
 #include "apps/lib/stream_producer.hpp"
-#include "runtime/consume/consumer_naming.hpp"
-#include "runtime/log.hpp"
-#include "runtime/nats/jetstream_consumers.hpp"
+#include "parti/actors/consumer/consumer_actor.hpp"
+#include "parti/runtime/consume/consumer_naming.hpp"
+#include "parti/runtime/log.hpp"
+#include "parti/runtime/nats/jetstream_consumers.hpp"
 #include "tests/support/leader_group.hpp"
 
 using namespace parti;

@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "apps/bench/bench_report.hpp"
-#include "runtime/nats/connection.hpp"
-#include "runtime/nats/jetstream_consumers.hpp"
+#include "parti/runtime/nats/connection.hpp"
+#include "parti/runtime/nats/jetstream_consumers.hpp"
 #include "tests/support/local_nats_cluster.hpp"
 
 using namespace parti;

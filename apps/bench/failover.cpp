@@ -35,7 +35,7 @@
 #include "apps/bench/bench_report.hpp"
 #include "apps/lib/fleet.hpp"
 #include "apps/lib/tcp_relay.hpp"
-#include "runtime/nats/local_server.hpp"
+#include "parti/runtime/nats/local_server.hpp"
 
 using namespace parti;
 using clock_type = std::chrono::steady_clock;

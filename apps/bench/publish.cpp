@@ -8,10 +8,10 @@
 #include <string>
 
 #include "apps/bench/bench_report.hpp"
-#include "messages/codec.hpp"
-#include "runtime/nats/connection.hpp"
-#include "runtime/nats/kv_store.hpp"
-#include "runtime/nats/local_server.hpp"
+#include "parti/messages/codec.hpp"
+#include "parti/runtime/nats/connection.hpp"
+#include "parti/runtime/nats/kv_store.hpp"
+#include "parti/runtime/nats/local_server.hpp"
 
 using namespace parti;
 

@@ -16,8 +16,8 @@
 #include "apps/bench/bench_report.hpp"
 #include "apps/lib/fleet.hpp"
 #include "apps/lib/http_client.hpp"
-#include "runtime/config.hpp"
-#include "runtime/nats/local_server.hpp"
+#include "parti/runtime/config.hpp"
+#include "parti/runtime/nats/local_server.hpp"
 
 using namespace parti;
 using clock_type = std::chrono::steady_clock;

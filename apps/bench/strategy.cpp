@@ -38,8 +38,8 @@
 #include <xxhash.h>
 #include <nlohmann/json.hpp>
 
-#include "runtime/strategy/detail.hpp"
-#include "runtime/strategy/strategy.hpp"
+#include "parti/runtime/strategy/detail.hpp"
+#include "parti/runtime/strategy/strategy.hpp"
 
 using namespace parti;
 

@@ -12,9 +12,10 @@
 #include <string>
 #include <thread>
 
-#include "api/embedded_node.hpp"
 #include "apps/lib/version_flag.hpp"
-#include "runtime/nats/local_server.hpp"
+#include "parti/parti.hpp"  // the public API, as an application outside this tree includes it
+// Not public: a nats-server child process, so that the example runs without one.
+#include "parti/runtime/nats/local_server.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;

@@ -16,14 +16,10 @@
 #include <sstream>
 #include <thread>
 
-#include "actors/leader/leader_actor.hpp"
-#include "actors/node/node_actor.hpp"
 #include "apps/lib/version_flag.hpp"
-#include "messages/inspect.hpp"
-#include "runtime/log.hpp"
-#include "runtime/metrics/metrics.hpp"
-#include "runtime/nats/group_buckets.hpp"
-#include "runtime/nats/local_server.hpp"
+#include "parti/parti.hpp"  // the public API, as an application outside this tree includes it
+// Not public: a nats-server child process, so that the example runs without one.
+#include "parti/runtime/nats/local_server.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;

@@ -8,8 +8,8 @@
 #include <stdexcept>
 #include <thread>
 
-#include "runtime/config.hpp"
-#include "runtime/nats/connection.hpp"
+#include "parti/runtime/config.hpp"
+#include "parti/runtime/nats/connection.hpp"
 
 namespace parti::consume_app {
 

@@ -34,9 +34,9 @@
 #include "apps/lib/partition_stream.hpp"
 #include "apps/lib/stream_producer.hpp"
 #include "apps/lib/tcp_relay.hpp"
-#include "messages/result.hpp"
-#include "runtime/clock.hpp"
-#include "runtime/nats/local_server.hpp"
+#include "parti/messages/result.hpp"
+#include "parti/runtime/clock.hpp"
+#include "parti/runtime/nats/local_server.hpp"
 
 namespace parti {
 class connection;

@@ -28,7 +28,7 @@
 #include <string_view>
 #include <vector>
 
-#include "messages/result.hpp"
+#include "parti/messages/result.hpp"
 
 namespace parti::consume_check {
 

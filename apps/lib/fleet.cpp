@@ -15,7 +15,7 @@
 #include <tuple>
 
 #include "apps/lib/http_client.hpp"
-#include "runtime/nats/local_server.hpp"
+#include "parti/runtime/nats/local_server.hpp"
 
 namespace parti::fleet {
 

@@ -15,8 +15,8 @@
 #include <utility>
 #include <vector>
 
-#include "runtime/metrics/http_endpoint.hpp"
-#include "runtime/strategy/strategy.hpp"
+#include "parti/runtime/metrics/http_endpoint.hpp"
+#include "parti/runtime/strategy/strategy.hpp"
 
 namespace parti::node_app {
 

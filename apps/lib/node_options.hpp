@@ -11,13 +11,13 @@
 #include <string_view>
 #include <vector>
 
-#include "messages/result.hpp"
-#include "runtime/config.hpp"
-#include "runtime/log.hpp"
-#include "runtime/nats/connection.hpp"
-#include "runtime/partition_source.hpp"
-#include "runtime/secrets.hpp"
-#include "runtime/strategy/strategy.hpp"
+#include "parti/messages/result.hpp"
+#include "parti/runtime/config.hpp"
+#include "parti/runtime/log.hpp"
+#include "parti/runtime/nats/connection.hpp"
+#include "parti/runtime/partition_source.hpp"
+#include "parti/runtime/secrets.hpp"
+#include "parti/runtime/strategy/strategy.hpp"
 
 namespace parti::node_app {
 

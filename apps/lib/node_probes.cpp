@@ -7,9 +7,9 @@
 #include <string>
 #include <utility>
 
-#include "messages/inspect.hpp"
-#include "messages/node_events.hpp"
-#include "runtime/config.hpp"
+#include "parti/messages/inspect.hpp"
+#include "parti/messages/node_events.hpp"
+#include "parti/runtime/config.hpp"
 
 namespace parti::node_app {
 

@@ -9,7 +9,7 @@
 #include <mutex>
 #include <vector>
 
-#include "runtime/metrics/http_endpoint.hpp"
+#include "parti/runtime/metrics/http_endpoint.hpp"
 
 namespace parti::node_app {
 

@@ -15,20 +15,20 @@
 #include <sstream>
 #include <thread>
 
-#include "actors/leader/leader_actor.hpp"
-#include "actors/node/node_actor.hpp"
 #include "apps/lib/node_probes.hpp"
 #include "apps/lib/service_notify.hpp"
-#include "messages/announce.hpp"
-#include "messages/atoms.hpp"
-#include "runtime/log.hpp"
-#include "runtime/metrics/http_endpoint.hpp"
-#include "runtime/metrics/metrics.hpp"
-#include "runtime/nats/connection.hpp"
-#include "runtime/nats/connection_metrics.hpp"
-#include "runtime/nats/group_buckets.hpp"
-#include "runtime/nats/local_server.hpp"
-#include "runtime/secrets.hpp"
+#include "parti/actors/leader/leader_actor.hpp"
+#include "parti/actors/node/node_actor.hpp"
+#include "parti/messages/announce.hpp"
+#include "parti/messages/atoms.hpp"
+#include "parti/runtime/log.hpp"
+#include "parti/runtime/metrics/http_endpoint.hpp"
+#include "parti/runtime/metrics/metrics.hpp"
+#include "parti/runtime/nats/connection.hpp"
+#include "parti/runtime/nats/connection_metrics.hpp"
+#include "parti/runtime/nats/group_buckets.hpp"
+#include "parti/runtime/nats/local_server.hpp"
+#include "parti/runtime/secrets.hpp"
 
 namespace parti::node_app {
 

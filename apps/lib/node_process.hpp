@@ -21,8 +21,8 @@
 
 #include "apps/lib/node_options.hpp"
 #include "apps/lib/status_cache.hpp"
-#include "messages/result.hpp"
-#include "runtime/config.hpp"
+#include "parti/messages/result.hpp"
+#include "parti/runtime/config.hpp"
 
 namespace parti {
 class connection;

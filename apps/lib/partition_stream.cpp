@@ -5,11 +5,11 @@
 #include <map>
 #include <memory>
 
-#include "runtime/config.hpp"
-#include "runtime/consume/consumer_naming.hpp"
-#include "runtime/nats/connection.hpp"
-#include "runtime/nats/jetstream_consumers.hpp"
-#include "runtime/partition_source.hpp"
+#include "parti/runtime/config.hpp"
+#include "parti/runtime/consume/consumer_naming.hpp"
+#include "parti/runtime/nats/connection.hpp"
+#include "parti/runtime/nats/jetstream_consumers.hpp"
+#include "parti/runtime/partition_source.hpp"
 
 namespace parti::consume_app {
 

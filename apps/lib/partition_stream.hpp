@@ -9,10 +9,10 @@
 #include <vector>
 
 #include "apps/lib/consume_records.hpp"
-#include "messages/records.hpp"
-#include "messages/result.hpp"
-#include "runtime/clock.hpp"
-#include "runtime/nats/jetstream_consumers.hpp"
+#include "parti/messages/records.hpp"
+#include "parti/messages/result.hpp"
+#include "parti/runtime/clock.hpp"
+#include "parti/runtime/nats/jetstream_consumers.hpp"
 
 namespace parti {
 class connection;

@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "runtime/log.hpp"
+#include "parti/runtime/log.hpp"
 
 namespace parti::node_app {
 

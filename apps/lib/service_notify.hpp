@@ -17,7 +17,7 @@
 
 #include "apps/lib/node_probes.hpp"
 #include "apps/lib/status_cache.hpp"
-#include "runtime/clock.hpp"
+#include "parti/runtime/clock.hpp"
 
 namespace parti::node_app {
 

@@ -8,7 +8,7 @@
 #include <limits>
 #include <set>
 
-#include "runtime/clock.hpp"
+#include "parti/runtime/clock.hpp"
 
 namespace parti::node_app {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "messages/node_events.hpp"
+#include "parti/messages/node_events.hpp"
 
 namespace parti::node_app {
 

@@ -5,7 +5,7 @@
 #include <random>
 #include <sstream>
 
-#include "runtime/nats/connection.hpp"
+#include "parti/runtime/nats/connection.hpp"
 
 namespace parti::consume_app {
 

@@ -16,8 +16,8 @@
 #include <thread>
 #include <vector>
 
-#include "runtime/clock.hpp"
-#include "runtime/resilience/backoff.hpp"
+#include "parti/runtime/clock.hpp"
+#include "parti/runtime/resilience/backoff.hpp"
 
 namespace parti {
 class connection;

@@ -45,8 +45,8 @@
 #include "apps/lib/fleet.hpp"
 #include "apps/lib/tcp_relay.hpp"
 #include "apps/lib/version_flag.hpp"
-#include "runtime/config.hpp"
-#include "runtime/nats/local_server.hpp"
+#include "parti/runtime/config.hpp"
+#include "parti/runtime/nats/local_server.hpp"
 
 using namespace parti;
 using clock_type = std::chrono::steady_clock;

@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "apps/lib/node_options.hpp"
-#include "messages/result.hpp"
-#include "runtime/config.hpp"
-#include "runtime/consume/consume_config.hpp"
-#include "runtime/consume/consumer_naming.hpp"
+#include "parti/messages/result.hpp"
+#include "parti/runtime/config.hpp"
+#include "parti/runtime/consume/consume_config.hpp"
+#include "parti/runtime/consume/consumer_naming.hpp"
 
 namespace parti::consume_app {
 

@@ -17,14 +17,14 @@
 #include <memory>
 #include <thread>
 
-#include "actors/consumer/consumer_actor.hpp"
 #include "apps/lib/node_process.hpp"
 #include "apps/lib/partition_stream.hpp"
 #include "apps/lib/version_flag.hpp"
 #include "apps/parti-consume/consume_options.hpp"
 #include "apps/parti-consume/record_file.hpp"
-#include "runtime/log.hpp"
-#include "runtime/nats/connection.hpp"
+#include "parti/actors/consumer/consumer_actor.hpp"
+#include "parti/runtime/log.hpp"
+#include "parti/runtime/nats/connection.hpp"
 
 using namespace parti;
 using namespace parti::consume_app;

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "apps/lib/consume_records.hpp"
-#include "messages/result.hpp"
+#include "parti/messages/result.hpp"
 
 namespace parti::consume_app {
 

@@ -4,7 +4,7 @@
 #include <map>
 #include <optional>
 
-#include "runtime/config.hpp"
+#include "parti/runtime/config.hpp"
 
 namespace parti::ctl {
 

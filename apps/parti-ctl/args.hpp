@@ -5,10 +5,10 @@
 #include <string>
 #include <vector>
 
-#include "messages/result.hpp"
-#include "runtime/clock.hpp"
-#include "runtime/nats/connection.hpp"
-#include "runtime/secrets.hpp"
+#include "parti/messages/result.hpp"
+#include "parti/runtime/clock.hpp"
+#include "parti/runtime/nats/connection.hpp"
+#include "parti/runtime/secrets.hpp"
 
 namespace parti::ctl {
 

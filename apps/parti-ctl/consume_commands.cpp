@@ -14,8 +14,8 @@
 #include "apps/lib/consume_records.hpp"
 #include "apps/lib/partition_stream.hpp"
 #include "apps/lib/stream_producer.hpp"
-#include "runtime/config.hpp"
-#include "runtime/nats/connection.hpp"
+#include "parti/runtime/config.hpp"
+#include "parti/runtime/nats/connection.hpp"
 
 namespace parti::ctl {
 

@@ -16,8 +16,8 @@
 #include "apps/parti-ctl/args.hpp"
 #include "apps/parti-ctl/consume_commands.hpp"
 #include "apps/parti-ctl/render.hpp"
-#include "runtime/config.hpp"
-#include "runtime/nats/group_inspect.hpp"
+#include "parti/runtime/config.hpp"
+#include "parti/runtime/nats/group_inspect.hpp"
 
 using namespace parti;
 using namespace parti::ctl;

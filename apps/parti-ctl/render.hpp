@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/nats/group_inspect.hpp"
+#include "parti/runtime/nats/group_inspect.hpp"
 
 namespace parti::ctl {
 

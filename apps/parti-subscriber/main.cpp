@@ -12,9 +12,9 @@
 #include <thread>
 
 #include "apps/lib/version_flag.hpp"
-#include "messages/announce.hpp"
-#include "messages/atoms.hpp"
-#include "runtime/config.hpp"
+#include "parti/messages/announce.hpp"
+#include "parti/messages/atoms.hpp"
+#include "parti/runtime/config.hpp"
 
 using namespace parti;
 

@@ -1,4 +1,4 @@
-#include "runtime/consume/ack_metadata.hpp"
+#include "parti/runtime/consume/ack_metadata.hpp"
 
 #include <charconv>
 #include <vector>

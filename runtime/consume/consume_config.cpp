@@ -1,7 +1,7 @@
-#include "runtime/consume/consume_config.hpp"
+#include "parti/runtime/consume/consume_config.hpp"
 
-#include "runtime/consume/consumer_naming.hpp"
-#include "runtime/violation_list.hpp"
+#include "parti/runtime/consume/consumer_naming.hpp"
+#include "parti/runtime/violation_list.hpp"
 
 namespace parti {
 

@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "messages/result.hpp"
-#include "runtime/clock.hpp"
-#include "runtime/config.hpp"
-#include "runtime/resilience/backoff.hpp"
+#include "parti/messages/result.hpp"
+#include "parti/runtime/clock.hpp"
+#include "parti/runtime/config.hpp"
+#include "parti/runtime/resilience/backoff.hpp"
 
 namespace parti {
 

@@ -1,10 +1,10 @@
-#include "runtime/consume/consumer_naming.hpp"
+#include "parti/runtime/consume/consumer_naming.hpp"
 
 #include <algorithm>
 #include <cstdio>
 #include <map>
 
-#include "runtime/strategy/hashing.hpp"
+#include "parti/runtime/strategy/hashing.hpp"
 
 namespace parti {
 

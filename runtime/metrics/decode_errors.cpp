@@ -1,6 +1,6 @@
-#include "runtime/metrics/decode_errors.hpp"
+#include "parti/runtime/metrics/decode_errors.hpp"
 
-#include "runtime/log.hpp"
+#include "parti/runtime/log.hpp"
 
 namespace parti {
 

@@ -7,9 +7,9 @@
 #include <string>
 #include <string_view>
 
-#include "messages/codec.hpp"
-#include "messages/events.hpp"
-#include "runtime/metrics/metrics.hpp"
+#include "parti/messages/codec.hpp"
+#include "parti/messages/events.hpp"
+#include "parti/runtime/metrics/metrics.hpp"
 
 namespace parti {
 

@@ -1,4 +1,4 @@
-#include "runtime/metrics/http_endpoint.hpp"
+#include "parti/runtime/metrics/http_endpoint.hpp"
 
 #include <civetweb.h>
 #include <netdb.h>
@@ -18,8 +18,8 @@
 #include <thread>
 #include <utility>
 
-#include "runtime/log.hpp"
-#include "runtime/metrics/metrics.hpp"
+#include "parti/runtime/log.hpp"
+#include "parti/runtime/metrics/metrics.hpp"
 
 namespace parti {
 

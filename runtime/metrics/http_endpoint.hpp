@@ -22,7 +22,7 @@
 #include <string>
 #include <utility>
 
-#include "messages/result.hpp"
+#include "parti/messages/result.hpp"
 
 namespace parti {
 

@@ -1,4 +1,4 @@
-#include "runtime/metrics/metrics.hpp"
+#include "parti/runtime/metrics/metrics.hpp"
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>

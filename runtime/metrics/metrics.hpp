@@ -32,8 +32,8 @@
 #include <string_view>
 #include <vector>
 
-#include "runtime/clock.hpp"
-#include "runtime/resilience/circuit_breaker.hpp"
+#include "parti/runtime/clock.hpp"
+#include "parti/runtime/resilience/circuit_breaker.hpp"
 
 namespace prometheus {
 class Registry;
@@ -142,7 +142,7 @@ class metrics {
   void count_retry_exhausted(std::string_view worker, std::string_view operation);
 
   // --- node ----------------------------------------------------------------------------------
-  /// Sets parti_node_state{state=<state>} to 1 and every other state of this worker to 0.
+  /// Sets `parti_node_state{state="<state>"}` to 1 and every other state of this worker to 0.
   /// `state` is the wire name of the node state ("Stable", "Degraded"...; see
   /// known_node_states()); a name not in that list is accepted and gets a series of its own.
   void set_node_state(std::string_view worker, std::string_view state);

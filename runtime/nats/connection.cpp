@@ -1,4 +1,4 @@
-#include "runtime/nats/connection.hpp"
+#include "parti/runtime/nats/connection.hpp"
 
 #include <caf/send.hpp>
 
@@ -10,8 +10,8 @@
 
 #include <unistd.h>
 
-#include "messages/inspect.hpp"
-#include "runtime/secrets.hpp"
+#include "parti/messages/inspect.hpp"
+#include "parti/runtime/secrets.hpp"
 
 namespace parti {
 

@@ -17,9 +17,9 @@
 #include <string>
 #include <vector>
 
-#include "messages/events.hpp"
-#include "messages/result.hpp"
-#include "runtime/clock.hpp"
+#include "parti/messages/events.hpp"
+#include "parti/messages/result.hpp"
+#include "parti/runtime/clock.hpp"
 
 namespace parti {
 

@@ -1,9 +1,9 @@
-#include "runtime/nats/connection_metrics.hpp"
+#include "parti/runtime/nats/connection_metrics.hpp"
 
 #include <utility>
 
-#include "runtime/metrics/metrics.hpp"
-#include "runtime/nats/connection.hpp"
+#include "parti/runtime/metrics/metrics.hpp"
+#include "parti/runtime/nats/connection.hpp"
 
 namespace parti {
 

@@ -1,10 +1,10 @@
-#include "runtime/nats/group_buckets.hpp"
+#include "parti/runtime/nats/group_buckets.hpp"
 
-#include "runtime/nats/watch_hub.hpp"
+#include "parti/runtime/nats/watch_hub.hpp"
 
 #include <caf/all.hpp>
 
-#include "runtime/log.hpp"
+#include "parti/runtime/log.hpp"
 
 namespace parti {
 

@@ -5,10 +5,10 @@
 
 #include <memory>
 
-#include "messages/interfaces.hpp"
-#include "runtime/config.hpp"
-#include "runtime/nats/kv_actor.hpp"
-#include "runtime/nats/kv_store.hpp"
+#include "parti/messages/interfaces.hpp"
+#include "parti/runtime/config.hpp"
+#include "parti/runtime/nats/kv_actor.hpp"
+#include "parti/runtime/nats/kv_store.hpp"
 
 namespace parti {
 

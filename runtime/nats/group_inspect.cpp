@@ -1,10 +1,10 @@
-#include "runtime/nats/group_inspect.hpp"
+#include "parti/runtime/nats/group_inspect.hpp"
 
 #include <algorithm>
 #include <set>
 
-#include "messages/codec.hpp"
-#include "runtime/config.hpp"
+#include "parti/messages/codec.hpp"
+#include "parti/runtime/config.hpp"
 
 namespace parti {
 

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "messages/records.hpp"
-#include "messages/wire.hpp"
-#include "runtime/nats/kv_store.hpp"
+#include "parti/messages/records.hpp"
+#include "parti/messages/wire.hpp"
+#include "parti/runtime/nats/kv_store.hpp"
 
 namespace parti {
 

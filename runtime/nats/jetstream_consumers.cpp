@@ -1,12 +1,12 @@
-#include "runtime/nats/jetstream_consumers.hpp"
+#include "parti/runtime/nats/jetstream_consumers.hpp"
 
 #include <nats/nats.h>
 
 #include <algorithm>
 #include <chrono>
 
-#include "runtime/config.hpp"
-#include "runtime/nats/connection.hpp"
+#include "parti/runtime/config.hpp"
+#include "parti/runtime/nats/connection.hpp"
 
 namespace parti {
 

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "messages/result.hpp"
-#include "runtime/clock.hpp"
-#include "runtime/consume/consume_config.hpp"
+#include "parti/messages/result.hpp"
+#include "parti/runtime/clock.hpp"
+#include "parti/runtime/consume/consume_config.hpp"
 
 namespace parti {
 

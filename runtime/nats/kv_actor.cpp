@@ -1,4 +1,4 @@
-#include "runtime/nats/kv_actor.hpp"
+#include "parti/runtime/nats/kv_actor.hpp"
 
 #include <caf/all.hpp>
 

@@ -12,11 +12,11 @@
 
 #include <memory>
 
-#include "messages/interfaces.hpp"
-#include "runtime/metrics/metrics.hpp"
-#include "runtime/nats/kv_store.hpp"
-#include "runtime/resilience/circuit_breaker.hpp"
-#include "runtime/resilience/retry.hpp"
+#include "parti/messages/interfaces.hpp"
+#include "parti/runtime/metrics/metrics.hpp"
+#include "parti/runtime/nats/kv_store.hpp"
+#include "parti/runtime/resilience/circuit_breaker.hpp"
+#include "parti/runtime/resilience/retry.hpp"
 
 CAF_ERROR_CODE_ENUM(parti::kv_errc, "parti_kv")
 

@@ -1,4 +1,4 @@
-#include "runtime/nats/kv_store.hpp"
+#include "parti/runtime/nats/kv_store.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -6,7 +6,7 @@
 #include <sstream>
 #include <unordered_map>
 
-#include "runtime/config.hpp"
+#include "parti/runtime/config.hpp"
 
 namespace parti {
 

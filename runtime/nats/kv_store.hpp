@@ -16,11 +16,11 @@
 #include <utility>
 #include <vector>
 
-#include "messages/events.hpp"
-#include "messages/result.hpp"
-#include "runtime/clock.hpp"
-#include "runtime/config.hpp"
-#include "runtime/nats/connection.hpp"
+#include "parti/messages/events.hpp"
+#include "parti/messages/result.hpp"
+#include "parti/runtime/clock.hpp"
+#include "parti/runtime/config.hpp"
+#include "parti/runtime/nats/connection.hpp"
 
 namespace parti {
 

@@ -1,4 +1,4 @@
-#include "runtime/nats/local_server.hpp"
+#include "parti/runtime/nats/local_server.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-#include "runtime/nats/pull_inbox.hpp"
+#include "parti/runtime/nats/pull_inbox.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -7,9 +7,9 @@
 #include <cstdlib>
 #include <optional>
 
-#include "runtime/consume/ack_metadata.hpp"
-#include "runtime/log.hpp"
-#include "runtime/nats/connection.hpp"
+#include "parti/runtime/consume/ack_metadata.hpp"
+#include "parti/runtime/log.hpp"
+#include "parti/runtime/nats/connection.hpp"
 
 namespace parti {
 

@@ -44,9 +44,9 @@
 #include <utility>
 #include <vector>
 
-#include "messages/consume_events.hpp"
-#include "messages/result.hpp"
-#include "runtime/clock.hpp"
+#include "parti/messages/consume_events.hpp"
+#include "parti/messages/result.hpp"
+#include "parti/runtime/clock.hpp"
 
 namespace parti {
 

@@ -1,4 +1,4 @@
-#include "runtime/nats/watch.hpp"
+#include "parti/runtime/nats/watch.hpp"
 
 #include <caf/all.hpp>
 
@@ -8,9 +8,9 @@
 #include <set>
 #include <thread>
 
-#include "messages/atoms.hpp"
-#include "messages/inspect.hpp"
-#include "runtime/revision_filter.hpp"
+#include "parti/messages/atoms.hpp"
+#include "parti/messages/inspect.hpp"
+#include "parti/runtime/revision_filter.hpp"
 
 namespace parti {
 

@@ -17,12 +17,12 @@
 #include <set>
 #include <string>
 
-#include "messages/interfaces.hpp"
-#include "runtime/metrics/metrics.hpp"
-#include "runtime/nats/kv_store.hpp"
-#include "runtime/resilience/backoff.hpp"
-#include "runtime/revision_filter.hpp"
-#include "runtime/watch_stall.hpp"
+#include "parti/messages/interfaces.hpp"
+#include "parti/runtime/metrics/metrics.hpp"
+#include "parti/runtime/nats/kv_store.hpp"
+#include "parti/runtime/resilience/backoff.hpp"
+#include "parti/runtime/revision_filter.hpp"
+#include "parti/runtime/watch_stall.hpp"
 
 namespace parti {
 

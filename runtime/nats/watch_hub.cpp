@@ -1,10 +1,10 @@
-#include "runtime/nats/watch_hub.hpp"
+#include "parti/runtime/nats/watch_hub.hpp"
 
 #include <caf/all.hpp>
 
-#include "messages/atoms.hpp"
-#include "messages/inspect.hpp"
-#include "runtime/nats/watch.hpp"
+#include "parti/messages/atoms.hpp"
+#include "parti/messages/inspect.hpp"
+#include "parti/runtime/nats/watch.hpp"
 
 namespace parti {
 

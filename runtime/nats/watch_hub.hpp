@@ -15,9 +15,9 @@
 #include <string>
 #include <unordered_map>
 
-#include "messages/interfaces.hpp"
-#include "runtime/metrics/metrics.hpp"
-#include "runtime/nats/kv_store.hpp"
+#include "parti/messages/interfaces.hpp"
+#include "parti/runtime/metrics/metrics.hpp"
+#include "parti/runtime/nats/kv_store.hpp"
 
 namespace parti {
 

@@ -1,4 +1,4 @@
-#include "runtime/resilience/backoff.hpp"
+#include "parti/runtime/resilience/backoff.hpp"
 
 #include <algorithm>
 #include <cmath>

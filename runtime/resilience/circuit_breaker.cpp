@@ -1,4 +1,4 @@
-#include "runtime/resilience/circuit_breaker.hpp"
+#include "parti/runtime/resilience/circuit_breaker.hpp"
 
 #include <utility>
 

@@ -18,8 +18,8 @@
 #include <optional>
 #include <string_view>
 
-#include "messages/result.hpp"
-#include "runtime/clock.hpp"
+#include "parti/messages/result.hpp"
+#include "parti/runtime/clock.hpp"
 
 namespace parti {
 

@@ -1,4 +1,4 @@
-#include "runtime/resilience/retry.hpp"
+#include "parti/runtime/resilience/retry.hpp"
 
 namespace parti {
 

@@ -17,9 +17,9 @@
 #include <type_traits>
 #include <utility>
 
-#include "messages/result.hpp"
-#include "runtime/clock.hpp"
-#include "runtime/resilience/backoff.hpp"
+#include "parti/messages/result.hpp"
+#include "parti/runtime/clock.hpp"
+#include "parti/runtime/resilience/backoff.hpp"
 
 namespace parti {
 

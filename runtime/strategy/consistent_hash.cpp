@@ -1,11 +1,11 @@
 // Consistent hash ring (registry name "consistent-hash"). See consistent_hash.hpp.
-#include "runtime/strategy/consistent_hash.hpp"
+#include "parti/runtime/strategy/consistent_hash.hpp"
 
 #include <algorithm>
 
-#include "runtime/strategy/detail.hpp"
-#include "runtime/strategy/hashing.hpp"
-#include "runtime/strategy/strategy.hpp"
+#include "parti/runtime/strategy/detail.hpp"
+#include "parti/runtime/strategy/hashing.hpp"
+#include "parti/runtime/strategy/strategy.hpp"
 
 namespace parti {
 

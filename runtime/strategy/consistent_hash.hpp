@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "messages/result.hpp"
+#include "parti/messages/result.hpp"
 
 namespace parti {
 

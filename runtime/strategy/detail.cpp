@@ -1,9 +1,9 @@
-#include "runtime/strategy/detail.hpp"
+#include "parti/runtime/strategy/detail.hpp"
 
 #include <algorithm>
 #include <numeric>
 
-#include "runtime/strategy/hashing.hpp"
+#include "parti/runtime/strategy/hashing.hpp"
 
 namespace parti::strategy_detail {
 

@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "messages/records.hpp"
-#include "messages/result.hpp"
-#include "runtime/strategy/strategy.hpp"
+#include "parti/messages/records.hpp"
+#include "parti/messages/result.hpp"
+#include "parti/runtime/strategy/strategy.hpp"
 
 namespace parti::strategy_detail {
 

@@ -1,4 +1,4 @@
-#include "runtime/strategy/hashing.hpp"
+#include "parti/runtime/strategy/hashing.hpp"
 
 #include <xxhash.h>
 

@@ -4,8 +4,8 @@
 // multiply built from 32-bit ones) and AVX-512 (8 lanes), chosen at run time by CPU support.
 #include <atomic>
 
-#include "runtime/strategy/detail.hpp"
-#include "runtime/strategy/hashing.hpp"
+#include "parti/runtime/strategy/detail.hpp"
+#include "parti/runtime/strategy/hashing.hpp"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define PARTI_STRATEGY_X86_KERNELS 1

@@ -1,4 +1,4 @@
-#include "runtime/strategy/movement.hpp"
+#include "parti/runtime/strategy/movement.hpp"
 
 #include <algorithm>
 

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <numeric>
 
-#include "runtime/strategy/detail.hpp"
-#include "runtime/strategy/strategy.hpp"
+#include "parti/runtime/strategy/detail.hpp"
+#include "parti/runtime/strategy/strategy.hpp"
 
 namespace parti {
 

@@ -13,9 +13,9 @@
 #include <algorithm>
 #include <numeric>
 
-#include "runtime/strategy/detail.hpp"
-#include "runtime/strategy/hashing.hpp"
-#include "runtime/strategy/strategy.hpp"
+#include "parti/runtime/strategy/detail.hpp"
+#include "parti/runtime/strategy/hashing.hpp"
+#include "parti/runtime/strategy/strategy.hpp"
 
 namespace parti {
 

@@ -1,10 +1,10 @@
-#include "runtime/strategy/strategy.hpp"
+#include "parti/runtime/strategy/strategy.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <utility>
 
-#include "runtime/strategy/detail.hpp"
+#include "parti/runtime/strategy/detail.hpp"
 
 namespace parti {
 

@@ -35,9 +35,9 @@
 #include <set>
 #include <utility>
 
-#include "runtime/strategy/detail.hpp"
-#include "runtime/strategy/hashing.hpp"
-#include "runtime/strategy/strategy.hpp"
+#include "parti/runtime/strategy/detail.hpp"
+#include "parti/runtime/strategy/hashing.hpp"
+#include "parti/runtime/strategy/strategy.hpp"
 
 namespace parti {
 

@@ -15,16 +15,16 @@
 #include <string>
 #include <vector>
 
-#include "actors/calculator/calculator_actor.hpp"
-#include "actors/emergency_detector/emergency_detector_actor.hpp"
-#include "actors/partition_loader/partition_loader_actor.hpp"
-#include "actors/publisher/publisher_actor.hpp"
-#include "actors/state_machine/state_machine_actor.hpp"
-#include "actors/worker_monitor/worker_monitor_actor.hpp"
-#include "messages/codec.hpp"
-#include "runtime/nats/kv_actor.hpp"
-#include "runtime/partition_source.hpp"
-#include "runtime/strategy/strategy.hpp"
+#include "parti/actors/calculator/calculator_actor.hpp"
+#include "parti/actors/emergency_detector/emergency_detector_actor.hpp"
+#include "parti/actors/partition_loader/partition_loader_actor.hpp"
+#include "parti/actors/publisher/publisher_actor.hpp"
+#include "parti/actors/state_machine/state_machine_actor.hpp"
+#include "parti/actors/worker_monitor/worker_monitor_actor.hpp"
+#include "parti/messages/codec.hpp"
+#include "parti/runtime/nats/kv_actor.hpp"
+#include "parti/runtime/partition_source.hpp"
+#include "parti/runtime/strategy/strategy.hpp"
 #include "tests/support/fake_kv.hpp"
 #include "tests/support/test_scheduler.hpp"
 

@@ -21,10 +21,10 @@
 #include <string>
 #include <vector>
 
-#include "actors/node/node_actor.hpp"
-#include "messages/codec.hpp"
-#include "runtime/metrics/metrics.hpp"
-#include "runtime/nats/group_buckets.hpp"
+#include "parti/actors/node/node_actor.hpp"
+#include "parti/messages/codec.hpp"
+#include "parti/runtime/metrics/metrics.hpp"
+#include "parti/runtime/nats/group_buckets.hpp"
 #include "tests/support/fake_kv.hpp"
 #include "tests/support/test_scheduler.hpp"
 

@@ -1,7 +1,8 @@
 # Installs the build at PARTI_BUILD_DIR into a temporary prefix, then configures, builds and runs
-# the consumer project against it: find_package(parti) + parti::parti from an install prefix.
-# With PARTI_PREFIX instead, builds against a prefix that holds parti already (the extracted
-# Debian package libparti-dev, tests/package/check.sh).
+# the consumer project against it: find_package(parti) + parti::parti from an install prefix,
+# and the headers through <parti/parti.hpp> alone. With PARTI_PREFIX instead, builds against a
+# prefix that holds parti already (the extracted Debian package libparti-dev,
+# tests/package/check.sh).
 file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${WORK_DIR}")
 if(DEFINED PARTI_PREFIX)
@@ -21,11 +22,31 @@ endfunction()
 if(NOT DEFINED PARTI_PREFIX)
   run(${CMAKE_COMMAND} --install "${PARTI_BUILD_DIR}" --prefix "${prefix}")
 endif()
+# The headers are under include/parti/ and nowhere else: an application's include path gets no
+# top-level messages/, runtime/, actors/ or api/ of ours.
+file(GLOB top_level RELATIVE "${prefix}/include" "${prefix}/include/*")
+if(NOT top_level STREQUAL "parti")
+  message(FATAL_ERROR "${prefix}/include holds [${top_level}], expected only [parti]")
+endif()
+foreach(header parti.hpp version.hpp api/embedded_node.hpp)
+  if(NOT EXISTS "${prefix}/include/parti/${header}")
+    message(FATAL_ERROR "not installed: include/parti/${header}")
+  endif()
+endforeach()
+# Only the public headers and what they include: the library's pure rules (e.g. the node's
+# lifecycle rules, node_rules.hpp) and the test-only local nats-server are not installed.
+foreach(header actors/node/node_rules.hpp runtime/nats/local_server.hpp)
+  if(EXISTS "${prefix}/include/parti/${header}")
+    message(FATAL_ERROR "installed although nothing public includes it: include/parti/${header}")
+  endif()
+endforeach()
+
 run(${CMAKE_COMMAND} -S "${CONSUMER_SOURCE_DIR}" -B "${WORK_DIR}/build"
     -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
 run(${CMAKE_COMMAND} --build "${WORK_DIR}/build")
 run("${WORK_DIR}/build/consumer")
-if(NOT last_output MATCHES "consumer: decoded worker-7 epoch 3")
+set(expected "assigned 4 partitions to 2 workers; start refused \\(configuration_rejected\\)")
+if(NOT last_output MATCHES "consumer: ${expected}")
   message(FATAL_ERROR "unexpected consumer output: ${last_output}")
 endif()
 if(NOT last_output MATCHES "consumer: parti [0-9]+\\.[0-9]+\\.[0-9]+ \\(commit [^)]+\\)")

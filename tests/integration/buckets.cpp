@@ -15,10 +15,10 @@
 #include <regex>
 
 #include "apps/lib/http_client.hpp"
-#include "messages/wire.hpp"
-#include "runtime/nats/connection.hpp"
-#include "runtime/nats/kv_store.hpp"
-#include "runtime/nats/local_server.hpp"
+#include "parti/messages/wire.hpp"
+#include "parti/runtime/nats/connection.hpp"
+#include "parti/runtime/nats/kv_store.hpp"
+#include "parti/runtime/nats/local_server.hpp"
 #include "tests/support/chrono_print.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/kept_dir.hpp"

@@ -18,9 +18,9 @@
 
 // The fleet driver is part of the parti_apps library (linked by tests/CMakeLists.txt).
 #include "apps/lib/fleet.hpp"
-#include "runtime/clock.hpp"
-#include "runtime/nats/local_server.hpp"
-#include "runtime/strategy/movement.hpp"
+#include "parti/runtime/clock.hpp"
+#include "parti/runtime/nats/local_server.hpp"
+#include "parti/runtime/strategy/movement.hpp"
 #include "tests/support/fleet_observer.hpp"
 #include "tests/support/kept_dir.hpp"
 #include "tests/support/run_program.hpp"

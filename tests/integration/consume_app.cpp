@@ -16,8 +16,8 @@
 #include "apps/lib/consume_records.hpp"
 #include "apps/lib/partition_stream.hpp"
 #include "apps/lib/stream_producer.hpp"
-#include "runtime/nats/connection.hpp"
-#include "runtime/nats/local_server.hpp"
+#include "parti/runtime/nats/connection.hpp"
+#include "parti/runtime/nats/local_server.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/run_program.hpp"
 

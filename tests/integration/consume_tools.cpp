@@ -17,7 +17,7 @@
 #include "apps/lib/consume_records.hpp"
 #include "apps/lib/partition_stream.hpp"
 #include "apps/lib/stream_producer.hpp"
-#include "runtime/nats/connection.hpp"
+#include "parti/runtime/nats/connection.hpp"
 #include "tests/support/actors.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/run_program.hpp"

@@ -14,10 +14,10 @@
 #include <set>
 #include <thread>
 
-#include "actors/consumer/consumer_actor.hpp"
-#include "runtime/consume/consumer_naming.hpp"
-#include "runtime/metrics/metrics.hpp"
-#include "runtime/nats/jetstream_consumers.hpp"
+#include "parti/actors/consumer/consumer_actor.hpp"
+#include "parti/runtime/consume/consumer_naming.hpp"
+#include "parti/runtime/metrics/metrics.hpp"
+#include "parti/runtime/nats/jetstream_consumers.hpp"
 #include "tests/support/leader_group.hpp"
 
 using namespace parti;

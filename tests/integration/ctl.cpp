@@ -7,10 +7,10 @@
 
 #include <memory>
 
-#include "messages/codec.hpp"
-#include "runtime/config.hpp"
-#include "runtime/nats/group_buckets.hpp"
-#include "runtime/nats/group_inspect.hpp"
+#include "parti/messages/codec.hpp"
+#include "parti/runtime/config.hpp"
+#include "parti/runtime/nats/group_buckets.hpp"
+#include "parti/runtime/nats/group_inspect.hpp"
 #include "tests/support/actors.hpp"
 #include "tests/support/run_program.hpp"
 

@@ -7,7 +7,7 @@
 
 #include <regex>
 
-#include "runtime/nats/local_server.hpp"
+#include "parti/runtime/nats/local_server.hpp"
 #include "tests/support/run_program.hpp"
 
 using namespace parti;

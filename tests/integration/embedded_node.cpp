@@ -15,8 +15,8 @@
 #include <stdexcept>
 #include <thread>
 
-#include "api/embedded_node.hpp"
-#include "runtime/partition_source.hpp"
+#include "parti/api/embedded_node.hpp"
+#include "parti/runtime/partition_source.hpp"
 #include "tests/support/group.hpp"
 
 using namespace parti;

@@ -17,8 +17,8 @@
 #include "apps/lib/http_client.hpp"
 #include "apps/lib/node_probes.hpp"
 #include "apps/lib/status_cache.hpp"
-#include "messages/inspect.hpp"
-#include "runtime/nats/local_server.hpp"
+#include "parti/messages/inspect.hpp"
+#include "parti/runtime/nats/local_server.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/run_program.hpp"
 

@@ -4,8 +4,8 @@
 
 #include <msgpack.hpp>
 
-#include "messages/codec.hpp"
-#include "messages/wire.hpp"
+#include "parti/messages/codec.hpp"
+#include "parti/messages/wire.hpp"
 #include "tests/support/leader_group.hpp"
 
 using namespace parti;

@@ -15,9 +15,9 @@
 #include <sstream>
 #include <thread>
 
-#include "runtime/consume/ack_metadata.hpp"  // the ack bodies
-#include "runtime/nats/jetstream_consumers.hpp"
-#include "runtime/nats/pull_inbox.hpp"
+#include "parti/runtime/consume/ack_metadata.hpp"  // the ack bodies
+#include "parti/runtime/nats/jetstream_consumers.hpp"
+#include "parti/runtime/nats/pull_inbox.hpp"
 #include "tests/support/actors.hpp"
 
 using namespace parti;

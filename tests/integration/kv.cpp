@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "messages/codec.hpp"
+#include "parti/messages/codec.hpp"
 #include "tests/support/actors.hpp"
 
 using namespace parti;

@@ -12,10 +12,10 @@
 #include <set>
 #include <sstream>
 
-#include "actors/leader/leader_actor.hpp"
-#include "messages/codec.hpp"
-#include "messages/wire.hpp"
-#include "runtime/nats/group_inspect.hpp"
+#include "parti/actors/leader/leader_actor.hpp"
+#include "parti/messages/codec.hpp"
+#include "parti/messages/wire.hpp"
+#include "parti/runtime/nats/group_inspect.hpp"
 #include "tests/support/leader_group.hpp"
 
 using namespace parti;

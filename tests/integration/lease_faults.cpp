@@ -35,7 +35,7 @@
 #include "apps/lib/fleet.hpp"
 #include "apps/lib/http_client.hpp"
 #include "apps/lib/tcp_relay.hpp"
-#include "runtime/nats/local_server.hpp"
+#include "parti/runtime/nats/local_server.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/fleet_observer.hpp"
 #include "tests/support/kept_dir.hpp"

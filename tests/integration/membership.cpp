@@ -5,7 +5,7 @@
 #include <optional>
 #include <set>
 
-#include "messages/codec.hpp"
+#include "parti/messages/codec.hpp"
 #include "tests/support/group.hpp"
 
 using namespace parti;

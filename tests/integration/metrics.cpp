@@ -30,16 +30,16 @@
 #include <thread>
 #include <vector>
 
-#include "actors/node/lifecycle.hpp"
 #include "apps/lib/http_client.hpp"
-#include "messages/wire.hpp"
+#include "parti/actors/node/lifecycle.hpp"
+#include "parti/messages/wire.hpp"
+#include "parti/runtime/metrics/decode_errors.hpp"
+#include "parti/runtime/metrics/http_endpoint.hpp"
+#include "parti/runtime/metrics/metrics.hpp"
+#include "parti/runtime/nats/connection.hpp"
+#include "parti/runtime/nats/connection_metrics.hpp"
+#include "parti/runtime/nats/local_server.hpp"
 #include "parti/version.hpp"
-#include "runtime/metrics/decode_errors.hpp"
-#include "runtime/metrics/http_endpoint.hpp"
-#include "runtime/metrics/metrics.hpp"
-#include "runtime/nats/connection.hpp"
-#include "runtime/nats/connection_metrics.hpp"
-#include "runtime/nats/local_server.hpp"
 #include "tests/support/eventually.hpp"
 
 using namespace parti;

@@ -14,7 +14,7 @@
 #include <fstream>
 #include <optional>
 
-#include "runtime/nats/local_server.hpp"
+#include "parti/runtime/nats/local_server.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/kept_dir.hpp"
 #include "tests/support/run_program.hpp"

@@ -16,8 +16,8 @@
 #include <sstream>
 
 #include "apps/lib/http_client.hpp"
+#include "parti/runtime/nats/local_server.hpp"
 #include "parti/version.hpp"
-#include "runtime/nats/local_server.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/kept_dir.hpp"
 #include "tests/support/run_program.hpp"

@@ -12,7 +12,7 @@
 #include <sstream>
 
 #include "apps/lib/node_process.hpp"
-#include "runtime/nats/local_server.hpp"
+#include "parti/runtime/nats/local_server.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/kept_dir.hpp"
 #include "tests/support/run_program.hpp"

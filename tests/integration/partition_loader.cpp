@@ -13,8 +13,8 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "actors/leader/leader_actor.hpp"
-#include "actors/partition_loader/partition_loader_actor.hpp"
+#include "parti/actors/leader/leader_actor.hpp"
+#include "parti/actors/partition_loader/partition_loader_actor.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/leader_group.hpp"
 

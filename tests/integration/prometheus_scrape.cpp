@@ -8,7 +8,7 @@
 #include <fstream>
 
 #include "apps/lib/http_client.hpp"
-#include "runtime/nats/local_server.hpp"
+#include "parti/runtime/nats/local_server.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/run_program.hpp"
 

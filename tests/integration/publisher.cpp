@@ -5,12 +5,12 @@
 
 #include <atomic>
 
-#include "actors/publisher/publisher_actor.hpp"
-#include "messages/codec.hpp"
-#include "messages/inspect.hpp"
-#include "messages/leader_events.hpp"
-#include "messages/wire.hpp"
-#include "runtime/nats/kv_actor.hpp"
+#include "parti/actors/publisher/publisher_actor.hpp"
+#include "parti/messages/codec.hpp"
+#include "parti/messages/inspect.hpp"
+#include "parti/messages/leader_events.hpp"
+#include "parti/messages/wire.hpp"
+#include "parti/runtime/nats/kv_actor.hpp"
 #include "tests/support/actors.hpp"
 #include "tests/support/eventually.hpp"
 

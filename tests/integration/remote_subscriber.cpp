@@ -2,7 +2,7 @@
 // runs with --publish-port, parti-subscriber (another process) subscribes and prints them.
 #include <boost/test/unit_test.hpp>
 
-#include "runtime/nats/local_server.hpp"
+#include "parti/runtime/nats/local_server.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/run_program.hpp"
 

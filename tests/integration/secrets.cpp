@@ -16,7 +16,7 @@
 #include <regex>
 
 #include "apps/lib/http_client.hpp"
-#include "runtime/nats/local_server.hpp"
+#include "parti/runtime/nats/local_server.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/kept_dir.hpp"
 #include "tests/support/run_program.hpp"

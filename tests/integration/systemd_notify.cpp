@@ -21,7 +21,7 @@
 #include "apps/lib/http_client.hpp"
 #include "apps/lib/service_notify.hpp"
 #include "apps/lib/status_cache.hpp"
-#include "runtime/nats/local_server.hpp"
+#include "parti/runtime/nats/local_server.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/run_program.hpp"
 

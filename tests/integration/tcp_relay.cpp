@@ -20,7 +20,7 @@
 #include <random>
 
 #include "apps/lib/tcp_relay.hpp"
-#include "runtime/nats/kv_store.hpp"
+#include "parti/runtime/nats/kv_store.hpp"
 #include "tests/support/actors.hpp"
 
 using namespace parti;

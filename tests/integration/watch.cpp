@@ -5,7 +5,7 @@
 #include <map>
 #include <mutex>
 
-#include "runtime/nats/watch.hpp"
+#include "parti/runtime/nats/watch.hpp"
 #include "tests/support/actors.hpp"
 
 using namespace parti;

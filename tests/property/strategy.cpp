@@ -18,11 +18,11 @@
 #include <string>
 #include <vector>
 
-#include "runtime/strategy/consistent_hash.hpp"
-#include "runtime/strategy/detail.hpp"
-#include "runtime/strategy/hashing.hpp"
-#include "runtime/strategy/movement.hpp"
-#include "runtime/strategy/strategy.hpp"
+#include "parti/runtime/strategy/consistent_hash.hpp"
+#include "parti/runtime/strategy/detail.hpp"
+#include "parti/runtime/strategy/hashing.hpp"
+#include "parti/runtime/strategy/movement.hpp"
+#include "parti/runtime/strategy/strategy.hpp"
 
 using namespace parti;
 

@@ -5,10 +5,10 @@
 #include <chrono>
 #include <memory>
 
-#include "messages/inspect.hpp"
-#include "runtime/nats/connection.hpp"
-#include "runtime/nats/kv_actor.hpp"
-#include "runtime/nats/local_server.hpp"
+#include "parti/messages/inspect.hpp"
+#include "parti/runtime/nats/connection.hpp"
+#include "parti/runtime/nats/kv_actor.hpp"
+#include "parti/runtime/nats/local_server.hpp"
 #include "tests/support/chrono_print.hpp"
 #include "tests/support/eventually.hpp"
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "actors/leader/leader_actor.hpp"
+#include "parti/actors/leader/leader_actor.hpp"
 #include "tests/support/leader_group.hpp"
 #include "tests/support/local_nats_cluster.hpp"
 

@@ -1,7 +1,7 @@
 #include "tests/support/fake_kv.hpp"
 
-#include "messages/codec.hpp"
-#include "runtime/nats/kv_actor.hpp"
+#include "parti/messages/codec.hpp"
+#include "parti/runtime/nats/kv_actor.hpp"
 
 namespace parti::test {
 

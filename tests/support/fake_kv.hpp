@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "messages/interfaces.hpp"
+#include "parti/messages/interfaces.hpp"
 
 namespace parti::test {
 

@@ -5,7 +5,7 @@
 #include <set>
 #include <vector>
 
-#include "actors/node/node_actor.hpp"
+#include "parti/actors/node/node_actor.hpp"
 #include "tests/support/actors.hpp"
 
 namespace parti::test {

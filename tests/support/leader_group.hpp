@@ -5,7 +5,7 @@
 #include <map>
 #include <set>
 
-#include "actors/leader/leader_actor.hpp"
+#include "parti/actors/leader/leader_actor.hpp"
 #include "tests/support/group.hpp"
 
 namespace parti::test {

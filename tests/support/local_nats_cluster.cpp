@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "apps/lib/http_client.hpp"
-#include "runtime/nats/local_server.hpp"
+#include "parti/runtime/nats/local_server.hpp"
 
 namespace parti::test {
 

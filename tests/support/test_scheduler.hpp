@@ -7,7 +7,7 @@
 #include <chrono>
 #include <memory>
 
-#include "runtime/clock.hpp"
+#include "parti/runtime/clock.hpp"
 
 namespace parti::test {
 

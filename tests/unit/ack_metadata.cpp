@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "runtime/consume/ack_metadata.hpp"
+#include "parti/runtime/consume/ack_metadata.hpp"
 
 using namespace parti;
 

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "actors/assignment_watch/assignment_tracker.hpp"
+#include "parti/actors/assignment_watch/assignment_tracker.hpp"
 
 using namespace parti;
 

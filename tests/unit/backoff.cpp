@@ -2,7 +2,7 @@
 
 #include <vector>
 
-#include "runtime/resilience/backoff.hpp"
+#include "parti/runtime/resilience/backoff.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;

@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "runtime/callback_queue.hpp"
+#include "parti/runtime/callback_queue.hpp"
 
 using namespace parti;
 

@@ -2,7 +2,7 @@
 
 #include <optional>
 
-#include "actors/node/child_supervision.hpp"
+#include "parti/actors/node/child_supervision.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;

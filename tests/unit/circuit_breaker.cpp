@@ -4,7 +4,7 @@
 #include <thread>
 #include <vector>
 
-#include "runtime/resilience/circuit_breaker.hpp"
+#include "parti/runtime/resilience/circuit_breaker.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;

@@ -4,7 +4,7 @@
 
 #include <random>
 
-#include "messages/codec.hpp"
+#include "parti/messages/codec.hpp"
 
 using namespace parti;
 

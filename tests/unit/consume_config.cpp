@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "runtime/config.hpp"
-#include "runtime/consume/consume_config.hpp"
+#include "parti/runtime/config.hpp"
+#include "parti/runtime/consume/consume_config.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "runtime/consume/consumer_naming.hpp"
-#include "runtime/strategy/hashing.hpp"
+#include "parti/runtime/consume/consumer_naming.hpp"
+#include "parti/runtime/strategy/hashing.hpp"
 
 using namespace parti;
 

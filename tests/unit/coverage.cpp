@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "actors/leader/coverage.hpp"
+#include "parti/actors/leader/coverage.hpp"
 
 using namespace parti;
 

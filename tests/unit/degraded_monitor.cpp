@@ -1,6 +1,6 @@
 #include <boost/test/unit_test.hpp>
 
-#include "actors/node/degraded_monitor.hpp"
+#include "parti/actors/node/degraded_monitor.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;

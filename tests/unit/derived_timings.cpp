@@ -1,6 +1,6 @@
 #include <boost/test/unit_test.hpp>
 
-#include "runtime/config.hpp"
+#include "parti/runtime/config.hpp"
 #include "tests/support/chrono_print.hpp"
 
 using namespace parti;

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "actors/emergency_detector/emergency_rules.hpp"
+#include "parti/actors/emergency_detector/emergency_rules.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;

@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include "actors/consumer/handler_pool.hpp"
+#include "parti/actors/consumer/handler_pool.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;

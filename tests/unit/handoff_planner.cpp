@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "actors/publisher/handoff_planner.hpp"
+#include "parti/actors/publisher/handoff_planner.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;

@@ -3,7 +3,7 @@
 #include <set>
 #include <string>
 
-#include "actors/id_claimer/id_pool.hpp"
+#include "parti/actors/id_claimer/id_pool.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "actors/election/lease_rules.hpp"
+#include "parti/actors/election/lease_rules.hpp"
 
 // Lets BOOST_TEST print time points (as nanoseconds since the clock's epoch) when it compares
 // vectors of them element by element.

@@ -5,7 +5,7 @@
 #include <utility>
 #include <vector>
 
-#include "actors/node/lifecycle.hpp"
+#include "parti/actors/node/lifecycle.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;

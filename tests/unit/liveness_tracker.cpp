@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "actors/worker_monitor/liveness_tracker.hpp"
+#include "parti/actors/worker_monitor/liveness_tracker.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;

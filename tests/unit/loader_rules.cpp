@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "actors/partition_loader/loader_rules.hpp"
-#include "runtime/config.hpp"
+#include "parti/actors/partition_loader/loader_rules.hpp"
+#include "parti/runtime/config.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;

@@ -6,7 +6,7 @@
 #include <chrono>
 #include <string>
 
-#include "runtime/log.hpp"
+#include "parti/runtime/log.hpp"
 
 using namespace parti;
 using namespace std::chrono;

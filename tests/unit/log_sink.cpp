@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "runtime/log.hpp"
+#include "parti/runtime/log.hpp"
 
 using namespace parti;
 

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "runtime/config.hpp"
+#include "parti/runtime/config.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;

@@ -5,7 +5,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "actors/node/node_rules.hpp"
+#include "parti/actors/node/node_rules.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;

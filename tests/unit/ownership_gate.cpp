@@ -3,8 +3,8 @@
 #include <string>
 #include <vector>
 
-#include "actors/node/ownership_gate.hpp"
-#include "runtime/clock.hpp"
+#include "parti/actors/node/ownership_gate.hpp"
+#include "parti/runtime/clock.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "actors/node/ownership_lease.hpp"
+#include "parti/actors/node/ownership_lease.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;

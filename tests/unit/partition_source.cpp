@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/partition_source.hpp"
+#include "parti/runtime/partition_source.hpp"
 
 using namespace parti;
 

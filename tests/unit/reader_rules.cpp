@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "actors/partition_reader/reader_rules.hpp"
-#include "runtime/config.hpp"
+#include "parti/actors/partition_reader/reader_rules.hpp"
+#include "parti/runtime/config.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;

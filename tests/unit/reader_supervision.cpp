@@ -3,8 +3,8 @@
 #include <string>
 #include <vector>
 
-#include "actors/consumer/reader_supervision.hpp"
-#include "runtime/config.hpp"
+#include "parti/actors/consumer/reader_supervision.hpp"
+#include "parti/runtime/config.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;

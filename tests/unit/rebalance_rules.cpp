@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "actors/calculator/partition_refresh.hpp"
-#include "actors/state_machine/rebalance_rules.hpp"
+#include "parti/actors/calculator/partition_refresh.hpp"
+#include "parti/actors/state_machine/rebalance_rules.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;

@@ -7,7 +7,7 @@
 #include <tuple>
 #include <type_traits>
 
-#include "messages/codec.hpp"
+#include "parti/messages/codec.hpp"
 
 using namespace parti;
 

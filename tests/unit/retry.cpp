@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/resilience/retry.hpp"
+#include "parti/runtime/resilience/retry.hpp"
 
 // Lets BOOST_TEST print durations (C++17 has no operator<< for them) in failure messages.
 namespace boost::test_tools::tt_detail {

@@ -1,6 +1,6 @@
 #include <boost/test/unit_test.hpp>
 
-#include "runtime/revision_filter.hpp"
+#include "parti/runtime/revision_filter.hpp"
 
 using parti::revision_filter;
 

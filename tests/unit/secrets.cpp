@@ -7,7 +7,7 @@
 #include <map>
 #include <string>
 
-#include "runtime/secrets.hpp"
+#include "parti/runtime/secrets.hpp"
 
 using namespace parti;
 

@@ -3,7 +3,7 @@
 #include <optional>
 #include <string>
 
-#include "actors/node/shutdown_sequence.hpp"
+#include "parti/actors/node/shutdown_sequence.hpp"
 
 using namespace parti;
 

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "runtime/strategy/consistent_hash.hpp"
-#include "runtime/strategy/strategy.hpp"
+#include "parti/runtime/strategy/consistent_hash.hpp"
+#include "parti/runtime/strategy/strategy.hpp"
 
 using namespace parti;
 

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "runtime/strategy/consistent_hash.hpp"
-#include "runtime/strategy/hashing.hpp"
-#include "runtime/strategy/strategy.hpp"
+#include "parti/runtime/strategy/consistent_hash.hpp"
+#include "parti/runtime/strategy/hashing.hpp"
+#include "parti/runtime/strategy/strategy.hpp"
 
 using namespace parti;
 using namespace parti::strategy_hash;

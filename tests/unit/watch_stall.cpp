@@ -2,7 +2,7 @@
 // that misses what the store has is replaced, and a store that cannot answer decides nothing.
 #include <boost/test/unit_test.hpp>
 
-#include "runtime/watch_stall.hpp"
+#include "parti/runtime/watch_stall.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;

@@ -1,7 +1,7 @@
 #include <boost/test/unit_test.hpp>
 
-#include "messages/codec.hpp"
-#include "messages/wire.hpp"
+#include "parti/messages/codec.hpp"
+#include "parti/messages/wire.hpp"
 
 using namespace parti;
 
