@@ -88,10 +88,12 @@ void adopt_or_list(self_ptr self, std::string id) {
 }
 
 /// Tries the next candidate given what is known to be taken. `listed`: `taken` comes from a
-/// listing of the bucket (otherwise only the preferred id was tried, blind).
-void try_candidate(self_ptr self, std::set<std::string> taken, bool listed) {
+/// listing of the bucket (otherwise only the preferred id was tried, blind). `races_lost`: how
+/// many candidates since the listing turned out taken (id_pool spreads the next one).
+void try_candidate(self_ptr self, std::set<std::string> taken, bool listed,
+                   std::uint32_t races_lost = 0) {
   auto& c = self->state;
-  auto candidate = c.pool->next_candidate(taken);
+  auto candidate = c.pool->next_candidate(taken, races_lost, c.draw());
   if (!candidate) {
     if (!c.warned_exhausted) log(log_level::error, "id_claimer: ", candidate.error());
     c.warned_exhausted = true;
@@ -106,14 +108,18 @@ void try_candidate(self_ptr self, std::set<std::string> taken, bool listed) {
             [=](const caf::error& err) mutable {
               if (is_kv_error(err, kv_errc::key_exists)) {
                 if (!listed) return adopt_or_list(self, *candidate);
-                taken.insert(*candidate);  // lost a race: try the next one
-                try_candidate(self, std::move(taken), true);
+                taken.insert(*candidate);  // lost a race: try another one
+                try_candidate(self, std::move(taken), true, races_lost + 1);
                 return;
               }
-              // Unknown outcome or no store: our Create may have landed; the key then expires
-              // after the id TTL since we never renew it. Start over later.
+              // Unknown outcome or no store: our Create may have landed. Try the same id first,
+              // blind, next time: if it did land, the key holds our claim and is adopted by
+              // compare-and-swap (adopt_or_list) rather than left blocking the id for a TTL.
               log(log_level::warning, "id_claimer: claim ", *candidate, ": ", describe(err));
-              self->state.busy = false;
+              auto& state = self->state;
+              state.pool->prefer(*candidate);
+              state.tried_preferred = false;
+              state.busy = false;
               retry_claim_later(self);
             });
 }
@@ -257,7 +263,9 @@ id_claimer_actor::behavior_type id_claimer(self_ptr self, id_claimer_settings se
                                            kv_actor ids, id_claim_listener parent) {
   auto& c = self->state;
   c.pool.emplace(settings.prefix, settings.min, settings.max, settings.preferred);
-  c.retry.emplace(settings.retry, seeded_random(std::hash<std::string>{}(settings.instance)));
+  auto seed = std::hash<std::string>{}(settings.instance);
+  c.retry.emplace(settings.retry, seeded_random(seed));
+  c.draw = seeded_random(~seed);
   c.settings = std::move(settings);
   c.ids = std::move(ids);
   c.parent = std::move(parent);

@@ -1,5 +1,6 @@
 #pragma once
-// id_claimer: claims the lowest free <prefix>-<n> (the preferred id first) by Create, keeps it by
+// id_claimer: claims the lowest free <prefix>-<n> (the preferred id first, blind, without a
+// listing; after lost races a free id drawn near the bottom, see id_pool) by Create, keeps it by
 // Update with the last revision every TTL/3 (claim_keeper decides), and tells its parent
 // (id_claim_listener, messages/interfaces.hpp):
 //   id_claimed {id, revision}   when it holds an id
@@ -42,6 +43,7 @@ struct claimer_state {
   id_claim_listener parent;
   std::optional<id_pool> pool;   // from the start on
   std::optional<backoff> retry;  // from the start on
+  random_source draw;            // spreads candidates after lost races (id_pool)
   std::string id;                // empty while no id is held
   std::string value;
   std::optional<claim_keeper> keeper;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <utility>
+#include <vector>
 
 namespace parti {
 
@@ -45,20 +46,37 @@ void id_pool::prefer(std::string_view id) {
   if (auto n = parse(id)) preferred_ = n;
 }
 
-result<std::string> id_pool::next_candidate(const std::set<std::string>& taken_keys) const {
+namespace {
+
+/// How many of the lowest free ids a candidate is drawn from after `races_lost` lost races: 4^k,
+/// bounded so that the walk over the free ids stays short.
+std::uint64_t spread_window(std::uint32_t races_lost) {
+  constexpr std::uint32_t max_shift = 16;  // 4^8 = 65536 ids
+  return std::uint64_t{1} << std::min(2 * races_lost, max_shift);
+}
+
+}  // namespace
+
+result<std::string> id_pool::next_candidate(const std::set<std::string>& taken_keys,
+                                            std::uint32_t races_lost, double draw) const {
   std::set<std::uint32_t> taken;
   for (const auto& key : taken_keys)
     if (auto n = parse(key)) taken.insert(*n);
   if (preferred_ && taken.count(*preferred_) == 0) return format(*preferred_);
-  // `taken` is sorted: the lowest free n is the first gap from min_.
-  std::uint64_t n = min_;
-  for (std::uint32_t t : taken) {
-    if (t != n) break;
-    ++n;
+  // The lowest free ids, up to the window, in order (`taken` is sorted).
+  auto window = spread_window(races_lost);
+  std::vector<std::uint32_t> free;
+  auto next_taken = taken.begin();
+  for (std::uint64_t n = min_; n <= max_ && free.size() < window; ++n) {
+    while (next_taken != taken.end() && *next_taken < n) ++next_taken;
+    if (next_taken != taken.end() && *next_taken == n) continue;
+    free.push_back(static_cast<std::uint32_t>(n));
   }
-  if (n <= max_) return format(static_cast<std::uint32_t>(n));
-  return failure{"no free worker id: all " + std::to_string(size()) + " ids " + format(min_) +
-                 " .. " + format(max_) + " are taken (raise id_max or stop a worker)"};
+  if (free.empty())
+    return failure{"no free worker id: all " + std::to_string(size()) + " ids " + format(min_) +
+                   " .. " + format(max_) + " are taken (raise id_max or stop a worker)"};
+  auto pick = static_cast<std::size_t>(std::clamp(draw, 0.0, 1.0) * static_cast<double>(free.size()));
+  return format(free[std::min(pick, free.size() - 1)]);
 }
 
 // -- claim_keeper -------------------------------------------------------------------------------

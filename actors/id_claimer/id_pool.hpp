@@ -3,8 +3,9 @@
 // claim is still ours while it is renewed by compare-and-swap.
 //
 // The id_claimer actor lists the taken keys once, asks id_pool for a candidate, tries to Create
-// it, and on "already exists" adds it to the taken set and asks again. Once it holds an id, a
-// claim_keeper tells it when to renew, what to do after each outcome, and when the id is lost.
+// it, and on "already exists" adds it to the taken set and asks again, counting the races it
+// lost. Once it holds an id, a claim_keeper tells it when to renew, what to do after each
+// outcome, and when the id is lost.
 #include <cstdint>
 #include <optional>
 #include <set>
@@ -32,7 +33,14 @@ class id_pool {
   /// The id to try next given the keys known to be taken (keys of other prefixes, or not ids at
   /// all, are ignored): the preferred id if it is free, else the lowest free one. Fails with a
   /// message naming the range when every id is taken.
-  result<std::string> next_candidate(const std::set<std::string>& taken_keys) const;
+  ///
+  /// `races_lost`: Creates since the listing that found their candidate taken. After k of them
+  /// the candidate is drawn (`draw`, uniform in [0, 1)) from the lowest 4^k free ids. Claimers
+  /// that listed the same ids at once (a fleet starting together) would otherwise all race for
+  /// the lowest free id, then the next: n claimers, n²/2 Creates. Spread, the contended window
+  /// outgrows the claimers left in about log4(n) rounds, and the ids stay near the bottom.
+  result<std::string> next_candidate(const std::set<std::string>& taken_keys,
+                                     std::uint32_t races_lost = 0, double draw = 0) const;
 
   /// Prefers `id` from now on (the id a claimer held last, so that a process that lost its id
   /// in an outage takes it back when it is still free, and its partitions stay where they

@@ -71,12 +71,14 @@ pid_t child_named(const std::string& comm) {
   return -1;
 }
 
-/// Sum of a counter's samples in a Prometheus text exposition.
-double counter_sum(const std::string& text, const std::string& prefix) {
+/// Sum of the samples of the series `name` that carry the label `label` (`key="value"`), in a
+/// Prometheus text exposition.
+double counter_sum(const std::string& text, const std::string& name, const std::string& label) {
   double total = 0;
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);)
-    if (line.rfind(prefix, 0) == 0) total += std::stod(line.substr(line.rfind(' ') + 1));
+    if (line.rfind(name + "{", 0) == 0 && line.find(label) != std::string::npos)
+      total += std::stod(line.substr(line.rfind(' ') + 1));
   return total;
 }
 
@@ -139,8 +141,8 @@ int main(int argc, char** argv) {
   auto writes = [](const std::string& body) {
     double n = 0;
     for (const char* op : {"put", "update", "create"})
-      n += counter_sum(body, std::string("parti_kv_operation_duration_seconds_count{operation=\"") +
-                                 op + "\"");
+      n += counter_sum(body, "parti_kv_operation_duration_seconds_count",
+                       std::string("operation=\"") + op + "\"");
     return n;
   };
   double put_rate = (m0.ok() && m1.ok()) ? (writes(m1.body) - writes(m0.body)) / seconds : -1;

@@ -135,12 +135,14 @@ class series final : public series_base {
     return metric;
   }
 
-  /// Calls f(values, metric) for every series of `worker`, all under one lock.
+  /// Calls f(values, metric) for every series of `worker`, all under one lock. They are
+  /// adjacent in the index (the worker is the first label): a node's gauges are set on every
+  /// heartbeat, and a process may run a thousand nodes.
   template <class F>
   void for_each_of(std::string_view worker, F f) {
     std::lock_guard<std::mutex> lock(mutex_);
-    for (auto& [values, metric] : index_)
-      if (values.front() == worker) f(values, *metric);
+    for (auto it = first_of(worker); it != index_.end() && it->first.front() == worker; ++it)
+      f(it->first, *it->second);
   }
 
   void forget_if(const std::function<bool(const label_values&)>& matches) {
@@ -156,10 +158,17 @@ class series final : public series_base {
   }
 
   void forget_worker(std::string_view worker) override {
-    forget_if([worker](const label_values& values) { return values.front() == worker; });
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto it = first_of(worker); it != index_.end() && it->first.front() == worker;) {
+      family_.Remove(it->second);
+      it = index_.erase(it);
+    }
   }
 
  private:
+  /// The first series of `worker` or after it: {worker} sorts before every {worker, ...}.
+  auto first_of(std::string_view worker) { return index_.lower_bound(label_values{std::string(worker)}); }
+
   prometheus::Labels labels_of(const label_values& values) const {
     prometheus::Labels labels;
     for (std::size_t i = 0; i < names_.size() && i < values.size(); ++i)

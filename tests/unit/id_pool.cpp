@@ -1,9 +1,12 @@
 #include <boost/test/unit_test.hpp>
 
+#include <map>
 #include <set>
+#include <vector>
 #include <string>
 
 #include "parti/actors/id_claimer/id_pool.hpp"
+#include "parti/runtime/resilience/backoff.hpp"
 
 using namespace parti;
 using namespace std::chrono_literals;
@@ -91,6 +94,94 @@ BOOST_AUTO_TEST_CASE(a_pool_of_one) {
   BOOST_TEST(pool.size() == 1u);
   BOOST_TEST(*pool.next_candidate({}) == "worker-3");
   BOOST_TEST(!pool.next_candidate(taken({"worker-3"})).ok());
+}
+
+BOOST_AUTO_TEST_CASE(after_lost_races_the_candidate_is_drawn_from_the_lowest_free_ids) {
+  id_pool pool("worker", 0, 999);
+  auto held = taken({"worker-0", "worker-2"});
+  // No race lost: the lowest free id, whatever the draw.
+  BOOST_TEST(*pool.next_candidate(held, 0, 0.99) == "worker-1");
+  // One race lost: one of the lowest 4 free ids (1, 3, 4, 5), by the draw.
+  BOOST_TEST(*pool.next_candidate(held, 1, 0.0) == "worker-1");
+  BOOST_TEST(*pool.next_candidate(held, 1, 0.3) == "worker-3");
+  BOOST_TEST(*pool.next_candidate(held, 1, 0.5) == "worker-4");
+  BOOST_TEST(*pool.next_candidate(held, 1, 0.999) == "worker-5");
+  // Two races lost: 16 free ids, 1 and 3 .. 17.
+  BOOST_TEST(*pool.next_candidate(held, 2, 0.999) == "worker-17");
+  // A window larger than the free ids left: only free ids, never past the range.
+  id_pool small("worker", 0, 3);
+  BOOST_TEST(*small.next_candidate(taken({"worker-0", "worker-2"}), 5, 0.999) == "worker-3");
+  BOOST_TEST(*small.next_candidate(taken({"worker-0", "worker-2"}), 5, 0.0) == "worker-1");
+  BOOST_TEST(!small.next_candidate(taken({"worker-0", "worker-1", "worker-2", "worker-3"}), 5, 0.5)
+                  .ok());
+  // Draws out of [0, 1) are clamped, many lost races do not overflow.
+  BOOST_TEST(*pool.next_candidate(held, 1, 1.5) == "worker-5");
+  BOOST_TEST(*pool.next_candidate(held, 1, -1.0) == "worker-1");
+  BOOST_TEST(*pool.next_candidate(held, 1000, 0.0) == "worker-1");
+}
+
+namespace {
+
+/// A fleet of `n` claimers that all listed an empty bucket at the same moment and then race,
+/// round by round, with Create: each candidate goes to one of its contenders, the others add
+/// it to what they know is taken. Returns the Creates sent; `ids` gets every id won, each once.
+std::size_t simulate_herd(std::size_t n, std::uint32_t id_max, std::uint32_t races_for_old_rule,
+                          std::set<std::string>& ids) {
+  id_pool pool("worker", 0, id_max);
+  struct claimer {
+    std::set<std::string> taken;
+    std::uint32_t races = 0;
+    random_source draw;
+  };
+  std::vector<claimer> waiting;
+  for (std::size_t i = 0; i < n; ++i) waiting.push_back({{}, 0, seeded_random(i + 1)});
+  std::size_t creates = 0;
+  while (!waiting.empty()) {
+    std::map<std::string, std::vector<std::size_t>> contenders;
+    for (std::size_t i = 0; i < waiting.size(); ++i) {
+      auto& c = waiting[i];
+      auto races = races_for_old_rule == 0 ? c.races : 0;  // 0: the spread rule
+      auto candidate = pool.next_candidate(c.taken, races, c.draw());
+      BOOST_REQUIRE(candidate.ok());
+      contenders[*candidate].push_back(i);
+      ++creates;
+    }
+    std::vector<claimer> losers;
+    for (auto& [id, who] : contenders) {
+      bool won = ids.insert(id).second;  // else held since an earlier round: everyone loses
+      for (std::size_t k = won ? 1 : 0; k < who.size(); ++k) {
+        auto c = std::move(waiting[who[k]]);
+        c.taken.insert(id);
+        ++c.races;
+        losers.push_back(std::move(c));
+      }
+    }
+    waiting = std::move(losers);
+  }
+  return creates;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_fleet_that_listed_together_spreads_in_few_rounds) {
+  // As many claimers as ids: everyone gets one, the last ones after a tail of lost races.
+  std::set<std::string> ids;
+  auto creates = simulate_herd(1000, 999, 0, ids);
+  BOOST_TEST(ids.size() == 1000u);
+  BOOST_TEST_MESSAGE("creates, 1000 claimers for 1000 ids: " << creates);
+  BOOST_TEST(creates < 15000u);  // lowest first: 1000 * 1001 / 2 = 500500
+  // The harness sees the herd of the lowest-first rule (100 claimers here: it is quadratic).
+  std::set<std::string> lowest_first;
+  BOOST_TEST(simulate_herd(100, 999, 1, lowest_first) == 100u * 101u / 2);
+  // Twice as many ids as claimers: about log4(n) Creates each, ids near the bottom.
+  std::set<std::string> roomy;
+  auto roomy_creates = simulate_herd(1000, 1999, 0, roomy);
+  BOOST_TEST_MESSAGE("creates, 1000 claimers for 2000 ids: " << roomy_creates);
+  BOOST_TEST(roomy.size() == 1000u);
+  BOOST_TEST(roomy_creates < 8000u);
+  std::set<std::string> huge;
+  simulate_herd(100, 1000000, 0, huge);
+  for (const auto& id : huge) BOOST_TEST(*parse_worker_id("worker", id) < 1000u, id);
 }
 
 // -- keeping the claim --------------------------------------------------------------------------
