@@ -49,18 +49,18 @@ const partition_grant* find_grant(const std::vector<partition_grant>& grants,
   return nullptr;
 }
 
-/// One token per partition: the record's, else the one held from before, else the record's
-/// stamp (a leader that writes no tokens gave it to us at this version at the latest).
+/// One token per partition: the record's grant, else the record's stamp (a writer that wrote no
+/// grant gave the partition to us at this version at the latest). A leader reading the bucket
+/// takes the same (docs/WIRE.md, "Fencing tokens"), so worker and leader agree on every token.
+/// A token held from before is not kept: this worker may have missed the versions in which the
+/// partition had another owner, whose token is newer than the one held.
 std::vector<partition_grant> tokens_for(const std::vector<partition>& parts,
                                         const std::vector<partition_grant>& from_record,
-                                        const std::vector<partition_grant>& held,
                                         assignment_stamp stamp) {
   std::vector<partition_grant> out;
   for (const auto& p : parts) {
     if (const auto* g = find_grant(from_record, p.keys))
       out.push_back(*g);
-    else if (const auto* h = find_grant(held, p.keys))
-      out.push_back(*h);
     else
       out.push_back(partition_grant{p.keys, stamp.epoch, stamp.version});
   }
@@ -141,7 +141,7 @@ std::optional<assignment_change> assignment_tracker::deliver() {
   assignment_change change;
   change.added = partitions_minus(next.partitions, owned_);
   change.removed = partitions_minus(owned_, next.partitions);
-  change.grants = tokens_for(next.partitions, next.grants, owned_grants_, next.stamp);
+  change.grants = tokens_for(next.partitions, next.grants, next.stamp);
   change.owned = std::move(next.partitions);
   change.stamp = next.stamp;
   change.reason = std::move(next.reason);
@@ -153,7 +153,6 @@ std::optional<assignment_change> assignment_tracker::deliver() {
 status assignment_tracker::ack() {
   if (!in_flight_) return failure{"ack without a delivered assignment change"};
   owned_ = std::move(in_flight_->owned);
-  owned_grants_ = in_flight_->grants;
   applied_ = in_flight_->stamp;
   in_flight_.reset();
   return done{};

@@ -105,7 +105,6 @@ class assignment_tracker {
   assignment_stamp held_;
   assignment_stamp applied_;
   std::vector<partition> owned_;
-  std::vector<partition_grant> owned_grants_;
   std::optional<target> pending_;
   std::optional<assignment_change> in_flight_;
   bool latest_is_delete_ = true;  // a fresh worker has no key: the same as a deleted one

@@ -75,7 +75,8 @@ result<std::string> id_pool::next_candidate(const std::set<std::string>& taken_k
   if (free.empty())
     return failure{"no free worker id: all " + std::to_string(size()) + " ids " + format(min_) +
                    " .. " + format(max_) + " are taken (raise id_max or stop a worker)"};
-  auto pick = static_cast<std::size_t>(std::clamp(draw, 0.0, 1.0) * static_cast<double>(free.size()));
+  auto pick =
+      static_cast<std::size_t>(std::clamp(draw, 0.0, 1.0) * static_cast<double>(free.size()));
   return format(free[std::min(pick, free.size() - 1)]);
 }
 

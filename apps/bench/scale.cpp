@@ -91,22 +91,31 @@ int main(int argc, char** argv) {
   std::string json, binary = (std::filesystem::path(argv[0]).parent_path() / "parti-node").string();
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string arg = argv[i], value = argv[i + 1];
-    if (arg == "--workers") workers = std::stoi(value);
-    else if (arg == "--partitions") partitions = static_cast<std::uint32_t>(std::stoul(value));
-    else if (arg == "--window") window = parse_duration(value).value();
-    else if (arg == "--json") json = value;
-    else if (arg == "--binary") binary = value;
-    else return std::fprintf(stderr, "bench_scale: unknown argument %s\n", arg.c_str()), 2;
+    if (arg == "--workers")
+      workers = std::stoi(value);
+    else if (arg == "--partitions")
+      partitions = static_cast<std::uint32_t>(std::stoul(value));
+    else if (arg == "--window")
+      window = parse_duration(value).value();
+    else if (arg == "--json")
+      json = value;
+    else if (arg == "--binary")
+      binary = value;
+    else
+      return std::fprintf(stderr, "bench_scale: unknown argument %s\n", arg.c_str()), 2;
   }
-  auto logs = (std::filesystem::temp_directory_path() / ("parti-scale-" + std::to_string(::getpid()))).string();
+  auto logs =
+      (std::filesystem::temp_directory_path() / ("parti-scale-" + std::to_string(::getpid())))
+          .string();
   std::filesystem::create_directories(logs);
   local_nats_server nats;
   auto nats_pid = child_named("nats-server");
-  fleet::fleet f(binary,
-                 {"--nats-url=" + nats.url(), "--group=scale", "--workers=" + std::to_string(workers),
-                  "--partitions=" + std::to_string(partitions), "--cold-start-window=10s",
-                  "--log-level=warning"},
-                 logs);
+  fleet::fleet f(
+      binary,
+      {"--nats-url=" + nats.url(), "--group=scale", "--workers=" + std::to_string(workers),
+       "--partitions=" + std::to_string(partitions), "--cold-start-window=10s",
+       "--log-level=warning"},
+      logs);
   auto t0 = clock_type::now();
   int index = f.start(0);
   auto pid = f.members().at(0).pid;
@@ -122,8 +131,10 @@ int main(int argc, char** argv) {
   }
   char tag[64];
   std::snprintf(tag, sizeof tag, "%d_nodes_%u_partitions", workers, partitions);
-  figures.push_back({std::string("scale_start_to_covered_") + tag, "ms",
-                     covered_ms >= 0 ? std::vector<double>{covered_ms} : std::vector<double>{}, {},
+  figures.push_back({std::string("scale_start_to_covered_") + tag,
+                     "ms",
+                     covered_ms >= 0 ? std::vector<double>{covered_ms} : std::vector<double>{},
+                     {},
                      "includes the 10s cold-start window"});
   if (covered_ms < 0) std::fprintf(stderr, "bench_scale: not covered within 5 minutes\n");
   // Steady state: let the rebalance settle, then measure over the window.
@@ -146,11 +157,22 @@ int main(int argc, char** argv) {
     return n;
   };
   double put_rate = (m0.ok() && m1.ok()) ? (writes(m1.body) - writes(m0.body)) / seconds : -1;
-  figures.push_back({"scale_parti_node_cpu", "%", {100.0 * (p1.cpu_seconds - p0.cpu_seconds) / seconds}, {}, ""});
-  figures.push_back({"scale_parti_node_rss", "MB", {p1.rss_mb}, {}, std::to_string(p1.threads) + " threads"});
-  figures.push_back({"scale_nats_server_cpu", "%", {100.0 * (n1.cpu_seconds - n0.cpu_seconds) / seconds}, {}, ""});
+  figures.push_back(
+      {"scale_parti_node_cpu", "%", {100.0 * (p1.cpu_seconds - p0.cpu_seconds) / seconds}, {}, ""});
+  figures.push_back(
+      {"scale_parti_node_rss", "MB", {p1.rss_mb}, {}, std::to_string(p1.threads) + " threads"});
+  figures.push_back({"scale_nats_server_cpu",
+                     "%",
+                     {100.0 * (n1.cpu_seconds - n0.cpu_seconds) / seconds},
+                     {},
+                     ""});
   figures.push_back({"scale_nats_server_rss", "MB", {n1.rss_mb}, {}, ""});
-  figures.push_back({"scale_heartbeat_puts_per_second", "1/s", {put_rate}, {}, "writes to the store (heartbeats, claims, election), expected ~workers/interval"});
+  figures.push_back(
+      {"scale_heartbeat_puts_per_second",
+       "1/s",
+       {put_rate},
+       {},
+       "writes to the store (heartbeats, claims, election), expected ~workers/interval"});
   bench::print_table(figures);
   f.signal(index, SIGKILL);
   return bench::write_json(figures, json) ? 0 : 1;

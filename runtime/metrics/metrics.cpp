@@ -167,7 +167,9 @@ class series final : public series_base {
 
  private:
   /// The first series of `worker` or after it: {worker} sorts before every {worker, ...}.
-  auto first_of(std::string_view worker) { return index_.lower_bound(label_values{std::string(worker)}); }
+  auto first_of(std::string_view worker) {
+    return index_.lower_bound(label_values{std::string(worker)});
+  }
 
   prometheus::Labels labels_of(const label_values& values) const {
     prometheus::Labels labels;
@@ -321,8 +323,7 @@ struct metrics::impl {
                     {"worker", "state"}};
   gauges leader{gauge(reg, "parti_node_leader", "1 while this node is the leader, else 0."),
                 {"worker"}};
-  gauges epoch{gauge(reg, "parti_node_epoch",
-                     "Epoch of this node's term while it leads, else 0."),
+  gauges epoch{gauge(reg, "parti_node_epoch", "Epoch of this node's term while it leads, else 0."),
                {"worker"}};
   gauges assignment_version{
       gauge(reg, "parti_assignment_version", "Version of the assignment this node applied."),

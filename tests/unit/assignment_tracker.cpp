@@ -256,6 +256,35 @@ BOOST_AUTO_TEST_CASE(a_new_version_with_the_same_set_still_delivers_for_the_appl
   BOOST_TEST((t.applied() == assignment_stamp{1, 2}));  // the leader waits for this stamp
 }
 
+BOOST_AUTO_TEST_CASE(each_partition_carries_the_record_grant_or_else_the_record_stamp) {
+  assignment_tracker t("worker-1");
+  auto first = record(1, 1, {"a", "b"});
+  first.grants = {partition_grant{{"a"}, 1, 1}, partition_grant{{"b"}, 1, 1}};
+  t.on_put(first);
+  deliver_and_ack(t);
+  // "a" kept with its token, "c" new; "b" has no grant (a writer without grants): the record's
+  // stamp, as a leader reading the bucket takes it, not the token held from version 1.
+  auto next = record(1, 4, {"a", "b", "c"});
+  next.grants = {partition_grant{{"a"}, 1, 1}, partition_grant{{"c"}, 1, 4}};
+  t.on_put(next);
+  auto c = deliver_and_ack(t);
+  BOOST_REQUIRE(c.grants.size() == 3u);
+  auto token = [&](const std::string& key) {
+    for (const auto& g : c.grants)
+      if (g.keys == std::vector<std::string>{key}) return assignment_stamp{g.epoch, g.version};
+    return assignment_stamp{};
+  };
+  BOOST_TEST((token("a") == assignment_stamp{1, 1}));
+  BOOST_TEST((token("b") == assignment_stamp{1, 4}));
+  BOOST_TEST((token("c") == assignment_stamp{1, 4}));
+  // A record with no grants at all: every token is its stamp.
+  t.on_put(record(2, 1, {"a", "b"}));
+  auto d = deliver_and_ack(t);
+  for (const auto& g : d.grants)
+    BOOST_TEST((assignment_stamp{g.epoch, g.version} == assignment_stamp{2, 1}));
+  BOOST_TEST(d.grants.size() == 2u);
+}
+
 // -- the log line -------------------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(format_change_is_one_readable_line) {

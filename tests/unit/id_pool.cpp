@@ -2,8 +2,8 @@
 
 #include <map>
 #include <set>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "parti/actors/id_claimer/id_pool.hpp"
 #include "parti/runtime/resilience/backoff.hpp"
@@ -112,8 +112,8 @@ BOOST_AUTO_TEST_CASE(after_lost_races_the_candidate_is_drawn_from_the_lowest_fre
   id_pool small("worker", 0, 3);
   BOOST_TEST(*small.next_candidate(taken({"worker-0", "worker-2"}), 5, 0.999) == "worker-3");
   BOOST_TEST(*small.next_candidate(taken({"worker-0", "worker-2"}), 5, 0.0) == "worker-1");
-  BOOST_TEST(!small.next_candidate(taken({"worker-0", "worker-1", "worker-2", "worker-3"}), 5, 0.5)
-                  .ok());
+  BOOST_TEST(
+      !small.next_candidate(taken({"worker-0", "worker-1", "worker-2", "worker-3"}), 5, 0.5).ok());
   // Draws out of [0, 1) are clamped, many lost races do not overflow.
   BOOST_TEST(*pool.next_candidate(held, 1, 1.5) == "worker-5");
   BOOST_TEST(*pool.next_candidate(held, 1, -1.0) == "worker-1");
