@@ -48,11 +48,11 @@ void id_pool::prefer(std::string_view id) {
 
 namespace {
 
-/// How many of the lowest free ids a candidate is drawn from after `races_lost` lost races: 4^k,
+/// How many of the lowest free ids a candidate is drawn from after `races_lost` lost races: 2^k,
 /// bounded so that the walk over the free ids stays short.
 std::uint64_t spread_window(std::uint32_t races_lost) {
-  constexpr std::uint32_t max_shift = 16;  // 4^8 = 65536 ids
-  return std::uint64_t{1} << std::min(2 * races_lost, max_shift);
+  constexpr std::uint32_t max_shift = 16;  // 65536 ids
+  return std::uint64_t{1} << std::min(races_lost, max_shift);
 }
 
 }  // namespace

@@ -173,6 +173,27 @@ kv_actor::behavior_type kv_actor_impl(kv_actor::pointer, std::shared_ptr<guard> 
   };
 }
 
+using key_list_promise = caf::typed_response_promise<std::vector<std::string>>;
+
+/// Lists the keys once for everyone who asks while a listing runs (single flight). A listing
+/// costs the server a consumer and a message per key; a fleet starting in one process asks for
+/// it once per node at the same moment. Its only user, the id claimer, takes a listing as a hint
+/// (its Create decides), so one that started a moment before the request is as good.
+void list_keys_shared(kv_actor::pointer self, const kv_actor& shard,
+                      const std::shared_ptr<std::vector<key_list_promise>>& waiting,
+                      key_list_promise rp) {
+  waiting->push_back(std::move(rp));
+  if (waiting->size() > 1) return;  // joins the listing in flight
+  auto answer_all = [waiting](auto&&... result) {
+    auto promises = std::move(*waiting);
+    waiting->clear();
+    for (auto& p : promises) p.deliver(result...);
+  };
+  self->request(shard, caf::infinite, keys_atom::value)
+      .then([=](const std::vector<std::string>& keys) { answer_all(keys); },
+            [=](const caf::error& err) { answer_all(err); });
+}
+
 /// Routes each request to the shard of its key; the shards end with the router (linked).
 kv_actor::behavior_type kv_router(kv_actor::pointer self, std::vector<kv_actor> shards) {
   for (auto& s : shards) self->link_to(s);
@@ -180,6 +201,7 @@ kv_actor::behavior_type kv_router(kv_actor::pointer self, std::vector<kv_actor> 
     return shards[std::hash<std::string>{}(key) % shards.size()];
   };
   auto first = shards.front();
+  auto listing = std::make_shared<std::vector<key_list_promise>>();
   return {
       [=](caf::get_atom a, const std::string& key) { return self->delegate(shard(key), a, key); },
       [=](caf::put_atom a, const std::string& key, const std::string& value) {
@@ -194,7 +216,11 @@ kv_actor::behavior_type kv_router(kv_actor::pointer self, std::vector<kv_actor> 
         return self->delegate(shard(key), a, key);
       },
       [=](purge_atom a, const std::string& key) { return self->delegate(shard(key), a, key); },
-      [=](keys_atom a) { return self->delegate(first, a); },
+      [=](keys_atom) -> caf::result<std::vector<std::string>> {
+        auto rp = self->make_response_promise<std::vector<std::string>>();
+        list_keys_shared(self, first, listing, rp);
+        return rp;
+      },
       [=](caf::get_atom a, keys_atom k) { return self->delegate(first, a, k); },
       [=](write_atom a, const std::vector<kv_write>& writes) {
         return self->delegate(first, a, writes);

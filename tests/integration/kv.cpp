@@ -234,4 +234,39 @@ BOOST_AUTO_TEST_CASE(a_fresh_kv_actor_exposes_its_error_and_breaker_series_at_ze
   caf::anon_send_exit(kv, caf::exit_reason::user_shutdown);
 }
 
+BOOST_AUTO_TEST_CASE(listings_asked_at_once_share_one) {
+  auto store = bucket("listing");
+  for (int i = 0; i < 3; ++i) BOOST_REQUIRE(store->put("worker-" + std::to_string(i), "x").ok());
+  auto stats = std::make_shared<metrics>();
+  kv_actor_options o;
+  o.metrics = stats;
+  o.metrics_worker = "w";
+  auto kv = spawn_kv_actor(sys, store, o);
+  caf::scoped_actor self{sys};
+  constexpr int askers = 50;
+  for (int i = 0; i < askers; ++i) self->send(kv, keys_atom::value);  // all before any answer
+  int answered = 0;
+  self->receive_for(answered, askers)(
+      [&](const std::vector<std::string>& keys) { BOOST_TEST(keys.size() == 3u); });
+  BOOST_TEST(answered == askers);
+  // Far fewer listings than askers: those asking while one runs share it (one when nothing
+  // delays the sends; without sharing, one per asker).
+  auto listings = [&] {
+    auto text = stats->text();
+    auto at =
+        text.find(R"(parti_kv_operation_duration_seconds_count{operation="keys",worker="w"} )");
+    BOOST_REQUIRE(at != std::string::npos);
+    return std::stoi(text.substr(text.find('}', at) + 2));
+  };
+  BOOST_TEST_MESSAGE("listings for " << askers << " askers: " << listings());
+  BOOST_TEST(listings() >= 1);
+  BOOST_TEST(listings() < askers / 5);
+  // A key written after the answers is in the next listing: nothing is cached.
+  BOOST_REQUIRE(store->put("worker-3", "x").ok());
+  self->request(kv, 5s, keys_atom::value)
+      .receive([&](const std::vector<std::string>& keys) { BOOST_TEST(keys.size() == 4u); },
+               [&](const caf::error& e) { BOOST_FAIL(describe(e)); });
+  caf::anon_send_exit(kv, caf::exit_reason::user_shutdown);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

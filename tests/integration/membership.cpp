@@ -5,6 +5,7 @@
 #include <optional>
 #include <set>
 
+#include "parti/actors/id_claimer/id_pool.hpp"
 #include "parti/messages/codec.hpp"
 #include "tests/support/group.hpp"
 
@@ -28,8 +29,17 @@ BOOST_AUTO_TEST_CASE(twenty_nodes_claim_twenty_distinct_ids) {
   for (int i = 0; i < 20; ++i) add_node();
   BOOST_REQUIRE(test::eventually([&] { return ids_of(statuses()).size() == 20; }, 15s));
   auto ids = ids_of(statuses());
-  BOOST_TEST(ids.count("worker-0") == 1u);
-  BOOST_TEST(ids.count("worker-19") == 1u);  // the lowest free ids, no gaps
+  BOOST_TEST(ids.count("worker-0") == 1u);  // everyone raced for it: one won
+  // Claimers that lost a race draw from the lowest free ids (id_pool): gaps, but in range.
+  for (const auto& id : ids) BOOST_TEST(parse_worker_id("worker", id).value_or(1000) <= 999u, id);
+}
+
+BOOST_AUTO_TEST_CASE(nodes_started_one_after_another_take_the_lowest_free_ids) {
+  for (std::uint32_t i = 0; i < 3; ++i) {
+    auto n = add_node();
+    auto expected = "worker-" + std::to_string(i);
+    BOOST_REQUIRE(test::eventually([&] { return status(n).worker == expected; }, 5s));
+  }
 }
 
 BOOST_AUTO_TEST_CASE(preferred_id_is_claimed_first) {
