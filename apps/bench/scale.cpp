@@ -3,6 +3,9 @@
 // and RSS of the parti-node process and of nats-server, and the heartbeat writes per second
 // (from the process's own /metrics: parti_kv_operation_duration_seconds_count{operation="put"}).
 // bench_scale [--workers 1000] [--partitions 10000] [--window 20s] [--json FILE] [--binary PATH]
+//             [--preferred-ids yes|no]
+// With --preferred-ids no the nodes claim without a preferred id: each lists the ids bucket and
+// they race for the free ids, the start of a fleet that has no ordinal to give its nodes.
 #include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
@@ -88,6 +91,7 @@ int main(int argc, char** argv) {
   int workers = 1000;
   std::uint32_t partitions = 10000;
   duration window = std::chrono::seconds(20);
+  bool preferred_ids = true;
   std::string json, binary = (std::filesystem::path(argv[0]).parent_path() / "parti-node").string();
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string arg = argv[i], value = argv[i + 1];
@@ -101,6 +105,8 @@ int main(int argc, char** argv) {
       json = value;
     else if (arg == "--binary")
       binary = value;
+    else if (arg == "--preferred-ids" && (value == "yes" || value == "no"))
+      preferred_ids = value == "yes";
     else
       return std::fprintf(stderr, "bench_scale: unknown argument %s\n", arg.c_str()), 2;
   }
@@ -117,7 +123,7 @@ int main(int argc, char** argv) {
        "--log-level=warning"},
       logs);
   auto t0 = clock_type::now();
-  int index = f.start(0);
+  int index = preferred_ids ? f.start(0) : f.start(std::nullopt);
   auto pid = f.members().at(0).pid;
   std::vector<bench::figure> figures;
   double covered_ms = -1;
@@ -135,7 +141,8 @@ int main(int argc, char** argv) {
                      "ms",
                      covered_ms >= 0 ? std::vector<double>{covered_ms} : std::vector<double>{},
                      {},
-                     "includes the 10s cold-start window"});
+                     preferred_ids ? "preferred ids 0 .. workers-1"
+                                   : "no preferred ids: every node lists and races"});
   if (covered_ms < 0) std::fprintf(stderr, "bench_scale: not covered within 5 minutes\n");
   // Steady state: let the rebalance settle, then measure over the window.
   std::this_thread::sleep_for(std::chrono::seconds(5));
