@@ -22,18 +22,12 @@ std::int64_t wall_ms() {
 }
 
 std::vector<std::string> fast_consume_args() {
-  return {"--heartbeat-interval=200ms",
-          "--heartbeat-ttl=600ms",
-          "--emergency-grace=200ms",
-          "--id-ttl=2s",
-          "--election-ttl=1200ms",
-          "--cold-start-window=1s",
-          "--planned-scale-window=500ms",
-          "--cooldown=500ms",
-          "--ack-wait=" + format_duration(fast_ack_wait),
-          "--handler-timeout=500ms",
-          "--release-timeout=500ms",
-          "--consume-start=all"};
+  auto args = fleet::fast_timing_args();
+  for (auto a :
+       {"--ack-wait=" + format_duration(fast_ack_wait), std::string("--handler-timeout=500ms"),
+        std::string("--release-timeout=500ms"), std::string("--consume-start=all")})
+    args.push_back(std::move(a));
+  return args;
 }
 
 std::string render(const consume_outcome& o) {

@@ -14,6 +14,7 @@
 #include <memory>
 #include <regex>
 
+#include "apps/lib/fleet.hpp"
 #include "apps/lib/http_client.hpp"
 #include "parti/messages/wire.hpp"
 #include "parti/runtime/nats/connection.hpp"
@@ -90,11 +91,8 @@ std::vector<std::string> node_args(std::vector<std::string> args) {
 
 /// Timings scaled down for a short run on one server.
 std::vector<std::string> fast(std::vector<std::string> args) {
-  for (const char* a :
-       {"--heartbeat-interval=200ms", "--heartbeat-ttl=600ms", "--emergency-grace=200ms",
-        "--election-ttl=1200ms", "--cold-start-window=1s", "--planned-scale-window=500ms",
-        "--cooldown=500ms", "--shutdown=restart"})
-    args.push_back(a);
+  for (auto& a : fleet::fast_timing_args()) args.push_back(std::move(a));
+  args.push_back("--shutdown=restart");
   return node_args(std::move(args));
 }
 

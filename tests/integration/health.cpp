@@ -14,6 +14,7 @@
 #include <regex>
 #include <set>
 
+#include "apps/lib/fleet.hpp"
 #include "apps/lib/http_client.hpp"
 #include "apps/lib/node_probes.hpp"
 #include "apps/lib/status_cache.hpp"
@@ -54,11 +55,8 @@ std::string reason_of(const status_cache& cache, int node) {
 
 std::vector<std::string> node_args(std::vector<std::string> args) {
   args.insert(args.begin(), test::app_binary("parti-node"));
-  for (const char* a : {"--heartbeat-interval=200ms", "--heartbeat-ttl=600ms",
-                        "--emergency-grace=200ms", "--id-ttl=2s", "--election-ttl=1200ms",
-                        "--cold-start-window=1s", "--planned-scale-window=500ms",
-                        "--cooldown=500ms", "--metrics-address=127.0.0.1:0", "--shutdown=restart"})
-    args.push_back(a);
+  for (auto& a : fleet::fast_timing_args()) args.push_back(std::move(a));
+  for (const char* a : {"--metrics-address=127.0.0.1:0", "--shutdown=restart"}) args.push_back(a);
   return args;
 }
 

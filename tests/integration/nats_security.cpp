@@ -14,6 +14,7 @@
 #include <fstream>
 #include <optional>
 
+#include "apps/lib/fleet.hpp"
 #include "parti/runtime/nats/local_server.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/kept_dir.hpp"
@@ -69,12 +70,8 @@ class configured_server {
 /// within a few seconds.
 std::vector<std::string> node_args(const std::string& group, std::vector<std::string> auth) {
   std::vector<std::string> args{test::app_binary("parti-node"), "--group=" + group, "--workers=2"};
-  for (const char* a :
-       {"--heartbeat-interval=200ms", "--heartbeat-ttl=600ms", "--emergency-grace=200ms",
-        "--id-ttl=2s", "--election-ttl=1200ms", "--cold-start-window=500ms",
-        "--planned-scale-window=500ms", "--cooldown=500ms", "--partitions=4", "--shutdown=restart",
-        "--run-for=60s"})
-    args.push_back(a);
+  for (auto& a : fleet::fast_timing_args()) args.push_back(std::move(a));
+  for (const char* a : {"--partitions=4", "--shutdown=restart", "--run-for=60s"}) args.push_back(a);
   args.insert(args.end(), auth.begin(), auth.end());
   return args;
 }

@@ -15,6 +15,7 @@
 #include <set>
 #include <sstream>
 
+#include "apps/lib/fleet.hpp"
 #include "apps/lib/http_client.hpp"
 #include "parti/runtime/nats/local_server.hpp"
 #include "parti/version.hpp"
@@ -41,11 +42,7 @@ std::vector<std::string> fast(std::vector<std::string> args) {
   if (std::none_of(args.begin(), args.end(),
                    [](const std::string& a) { return a.rfind("--nats-url=", 0) == 0; }))
     args.push_back("--nats-url=embedded");
-  for (const char* a :
-       {"--heartbeat-interval=200ms", "--heartbeat-ttl=600ms", "--emergency-grace=200ms",
-        "--id-ttl=2s", "--election-ttl=1200ms", "--cold-start-window=1s",
-        "--planned-scale-window=500ms", "--cooldown=500ms"})
-    args.push_back(a);
+  for (auto& a : fleet::fast_timing_args()) args.push_back(std::move(a));
   return node_args(std::move(args));
 }
 

@@ -15,6 +15,7 @@
 #include <optional>
 #include <regex>
 
+#include "apps/lib/fleet.hpp"
 #include "apps/lib/http_client.hpp"
 #include "parti/runtime/nats/local_server.hpp"
 #include "tests/support/eventually.hpp"
@@ -37,11 +38,9 @@ std::string secret(const std::string& name) {
 /// parti-node with timings scaled down so that one node is ready within about a second.
 std::vector<std::string> node_args(std::vector<std::string> args) {
   args.insert(args.begin(), test::app_binary("parti-node"));
+  for (auto& a : fleet::fast_timing_args()) args.push_back(std::move(a));
   for (const char* a :
-       {"--heartbeat-interval=200ms", "--heartbeat-ttl=600ms", "--emergency-grace=200ms",
-        "--id-ttl=2s", "--election-ttl=1200ms", "--cold-start-window=1s",
-        "--planned-scale-window=500ms", "--cooldown=500ms", "--partitions=2",
-        "--metrics-address=127.0.0.1:0", "--shutdown=restart", "--run-for=30s"})
+       {"--partitions=2", "--metrics-address=127.0.0.1:0", "--shutdown=restart", "--run-for=30s"})
     args.push_back(a);
   return args;
 }

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/lib/fleet.hpp"
 #include "apps/lib/http_client.hpp"
 #include "apps/lib/service_notify.hpp"
 #include "apps/lib/status_cache.hpp"
@@ -92,20 +93,11 @@ bool has_line(const std::string& message, const std::string& line) {
 }
 
 std::vector<std::string> node_args(const std::string& url) {
-  return {test::app_binary("parti-node"),
-          "--nats-url=" + url,
-          "--partitions=4",
-          "--heartbeat-interval=200ms",
-          "--heartbeat-ttl=600ms",
-          "--emergency-grace=200ms",
-          "--id-ttl=2s",
-          "--election-ttl=1200ms",
-          "--cold-start-window=1s",
-          "--planned-scale-window=500ms",
-          "--cooldown=500ms",
-          "--metrics-address=127.0.0.1:0",
-          "--shutdown=restart",
-          "--group=notify"};
+  std::vector<std::string> args{
+      test::app_binary("parti-node"),  "--nats-url=" + url,  "--partitions=4",
+      "--metrics-address=127.0.0.1:0", "--shutdown=restart", "--group=notify"};
+  for (auto& a : fleet::fast_timing_args()) args.push_back(std::move(a));
+  return args;
 }
 
 std::string joined(const std::vector<std::string>& messages) {
