@@ -32,14 +32,14 @@ void check(std::string_view bytes) {
   }
   const std::string encoded = parti::encode(*decoded);
   auto again = parti::decode<T>(encoded);
-  if (!again) __builtin_trap();                                 // our own encoding is rejected
-  if (*again != *decoded) __builtin_trap();                     // the record changed on the way
-  if (parti::encode(*again) != encoded) __builtin_trap();       // encoding is not deterministic
+  if (!again) __builtin_trap();                            // our own encoding is rejected
+  if (*again != *decoded) __builtin_trap();                // the record changed on the way
+  if (parti::encode(*again) != encoded) __builtin_trap();  // encoding is not deterministic
   auto cut = parti::decode<T>(std::string_view(encoded).substr(0, encoded.size() - 1));
-  if (cut) __builtin_trap();                                    // truncated value accepted
+  if (cut) __builtin_trap();  // truncated value accepted
   check_failure_message(cut);
   auto longer = parti::decode<T>(encoded + '\xc0');
-  if (longer) __builtin_trap();                                 // trailing byte accepted
+  if (longer) __builtin_trap();  // trailing byte accepted
   check_failure_message(longer);
 }
 
@@ -51,13 +51,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // over-read is an ASan error.
   std::string_view bytes(reinterpret_cast<const char*>(data) + 1, size - 1);
   switch (data[0] % 7) {
-    case 0: check<parti::partition>(bytes); break;
-    case 1: check<parti::id_claim>(bytes); break;
-    case 2: check<parti::leader_lease>(bytes); break;
-    case 3: check<parti::heartbeat_record>(bytes); break;
-    case 4: check<parti::assignment_record>(bytes); break;
-    case 5: check<parti::manifest_record>(bytes); break;
-    default: check<parti::control_record>(bytes); break;
+    case 0:
+      check<parti::partition>(bytes);
+      break;
+    case 1:
+      check<parti::id_claim>(bytes);
+      break;
+    case 2:
+      check<parti::leader_lease>(bytes);
+      break;
+    case 3:
+      check<parti::heartbeat_record>(bytes);
+      break;
+    case 4:
+      check<parti::assignment_record>(bytes);
+      break;
+    case 5:
+      check<parti::manifest_record>(bytes);
+      break;
+    default:
+      check<parti::control_record>(bytes);
+      break;
   }
   return 0;
 }

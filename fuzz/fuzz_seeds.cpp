@@ -45,8 +45,12 @@ int main(int argc, char** argv) {
        heartbeat_record{"worker-1", "", 0, 1700000000000, "", 0, 0, false, false, 0, "worker-0"});
   seed(dir, 4, "default", assignment_record{});
   seed(dir, 4, "typical",
-       assignment_record{"worker-1", 7, 3, "worker-2 joined",
-                         {{{"p-0"}, 1}, {{"orders", "eu"}, 5}, {{"p-2"}, -1}}, 1700000000000,
+       assignment_record{"worker-1",
+                         7,
+                         3,
+                         "worker-2 joined",
+                         {{{"p-0"}, 1}, {{"orders", "eu"}, 5}, {{"p-2"}, -1}},
+                         1700000000000,
                          {{{"p-0"}, 7, 3}, {{"orders", "eu"}, 6, 9}, {{"p-2"}, 7, 1}}});
   seed(dir, 5, "default", manifest_record{});
   seed(dir, 5, "typical",

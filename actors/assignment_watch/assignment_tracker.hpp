@@ -42,8 +42,8 @@ struct assignment_change {
   /// the leader wrote one, else the token held for a partition owned before, else the record's
   /// stamp (the version that gave it to this worker).
   std::vector<partition_grant> grants;
-  assignment_stamp stamp;          // of the record (for a delete: the fence still held)
-  std::string reason;              // the record's reason; "deleted" for a deleted key
+  assignment_stamp stamp;  // of the record (for a delete: the fence still held)
+  std::string reason;      // the record's reason; "deleted" for a deleted key
   bool key_deleted = false;
 
   bool moves_nothing() const { return added.empty() && removed.empty(); }
@@ -93,7 +93,7 @@ class assignment_tracker {
 
  private:
   struct target {
-    std::vector<partition> partitions;  // normalized: sorted and unique by keys
+    std::vector<partition> partitions;    // normalized: sorted and unique by keys
     std::vector<partition_grant> grants;  // as the record gave them
     assignment_stamp stamp;
     std::string reason;

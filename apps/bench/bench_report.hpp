@@ -28,7 +28,9 @@ struct figure {
     auto index = static_cast<std::size_t>(q * static_cast<double>(sorted.size() - 1) + 0.5);
     return sorted[std::min(index, sorted.size() - 1)];
   }
-  double max() const { return samples.empty() ? 0 : *std::max_element(samples.begin(), samples.end()); }
+  double max() const {
+    return samples.empty() ? 0 : *std::max_element(samples.begin(), samples.end());
+  }
 };
 
 inline void print_table(const std::vector<figure>& figures) {
@@ -54,9 +56,12 @@ inline void print_table(const std::vector<figure>& figures) {
 inline nlohmann::json to_json(const std::vector<figure>& figures) {
   auto out = nlohmann::json::array();
   for (const auto& f : figures) {
-    nlohmann::json j{{"name", f.name},           {"unit", f.unit},
-                     {"samples", f.samples.size()}, {"p50", f.percentile(0.5)},
-                     {"p99", f.percentile(0.99)}, {"max", f.max()}};
+    nlohmann::json j{{"name", f.name},
+                     {"unit", f.unit},
+                     {"samples", f.samples.size()},
+                     {"p50", f.percentile(0.5)},
+                     {"p99", f.percentile(0.99)},
+                     {"max", f.max()}};
     if (f.samples.empty()) j["p50"] = j["p99"] = j["max"] = nullptr;
     if (f.baseline_p50) j["baseline_p50"] = *f.baseline_p50;
     if (f.missed) j["missed"] = f.missed;

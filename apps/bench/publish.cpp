@@ -42,9 +42,12 @@ int main(int argc, char** argv) {
   int keys = 1000, rounds = 11;
   std::string json;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--keys")) keys = std::atoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--rounds")) rounds = std::atoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--json")) json = argv[i + 1];
+    if (!std::strcmp(argv[i], "--keys"))
+      keys = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--rounds"))
+      rounds = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--json"))
+      json = argv[i + 1];
   }
   if (keys < 1 || rounds < 1) {
     std::fprintf(stderr, "bench_publish: --keys and --rounds must be positive\n");
@@ -61,7 +64,8 @@ int main(int argc, char** argv) {
   auto& kv = **store;
 
   bench::figure pipelined{"publish_" + std::to_string(keys) + "_keys_pipelined", "ms", {}, {}, ""};
-  bench::figure sequential{"publish_" + std::to_string(keys) + "_keys_sequential", "ms", {}, {}, ""};
+  bench::figure sequential{
+      "publish_" + std::to_string(keys) + "_keys_sequential", "ms", {}, {}, ""};
   for (int round = 0; round < rounds; ++round) {
     // Alternate the order so that neither method always runs on a warmer server.
     auto writes = assignment_writes(keys, static_cast<std::uint64_t>(round) + 1);

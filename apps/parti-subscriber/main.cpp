@@ -53,7 +53,9 @@ caf::behavior printer(caf::event_based_actor*) {
 }
 
 volatile std::sig_atomic_t stop = 0;
-extern "C" void on_signal(int) { stop = 1; }
+extern "C" void on_signal(int) {
+  stop = 1;
+}
 
 }  // namespace
 
