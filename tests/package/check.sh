@@ -8,8 +8,9 @@
 #  3. the control data: /etc/parti/parti-node.ini is a conffile, and no maintainer script
 #     enables or starts the service;
 #  4. both packages are extracted (dpkg -x) into a temporary root: parti-node --version,
-#     parti-ctl --help and parti-consume --version run from it, and the packaged
-#     parti-node.ini passes parti-node --check-config;
+#     parti-ctl --help and parti-consume --version run from it, the packaged
+#     parti-node.ini passes parti-node --check-config, and each program has its manual page
+#     (made by help2man), naming every option of its --help;
 #  5. tests/install/consumer builds and runs against the extracted libparti-dev;
 #  6. the packaged systemd unit: ExecStart and Documentation= name files of the package, and
 #     systemd-analyze verify (when present) has nothing to say about it.
@@ -70,6 +71,16 @@ grep -q "consume-check" "$work/ctl-help.txt" || fail "parti-ctl --help printed n
 "$root/usr/bin/parti-node" --config-file="$root/etc/parti/parti-node.ini" --partitions=8 \
   --check-config >"$work/check-config.txt" ||
   fail "the packaged /etc/parti/parti-node.ini does not pass --check-config"
+
+for program in parti-node parti-ctl parti-consume; do
+  page=$root/usr/share/man/man1/$program.1.gz
+  [ -f "$page" ] || fail "no manual page $page"
+  # Every --flag of the help is in the page (groff escapes its dashes as \-).
+  zcat "$page" | sed 's/\\-/-/g' >"$work/$program.1"
+  for flag in $("$root/usr/bin/$program" --help | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
+    grep -q -- "$flag" "$work/$program.1" || fail "the manual page of $program lacks $flag"
+  done
+done
 
 step "consumer project against the extracted libparti-dev"
 [ -f "$root/usr/lib/$multiarch/cmake/parti/partiConfig.cmake" ] ||
