@@ -3,7 +3,10 @@
 // and RSS of the parti-node process and of nats-server, and the heartbeat writes per second
 // (from the process's own /metrics: parti_kv_operation_duration_seconds_count{operation="put"}).
 // bench_scale [--workers 1000] [--partitions 10000] [--window 20s] [--json FILE] [--binary PATH]
-//             [--preferred-ids yes|no]
+//             [--preferred-ids yes|no] [--cluster N]
+// With --cluster 3 the nodes run on a local 3-server JetStream cluster with every bucket at 3
+// replicas (--bucket-replicas=3), all on this machine; the nats-server figures are the sums
+// over its members.
 // With --preferred-ids no the nodes claim without a preferred id: each lists the ids bucket and
 // they race for the free ids, the start of a fleet that has no ordinal to give its nodes.
 #include <dirent.h>
@@ -13,6 +16,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -21,6 +25,7 @@
 #include "apps/lib/http_client.hpp"
 #include "parti/runtime/config.hpp"
 #include "parti/runtime/nats/local_server.hpp"
+#include "tests/support/local_nats_cluster.hpp"
 
 using namespace parti;
 using clock_type = std::chrono::steady_clock;
@@ -53,8 +58,9 @@ usage usage_of(pid_t pid) {
   return u;
 }
 
-/// Our child process named `comm` (the nats-server that local_nats_server started).
-pid_t child_named(const std::string& comm) {
+/// Our child processes named `comm` (the nats-servers we started).
+std::vector<pid_t> children_named(const std::string& comm) {
+  std::vector<pid_t> out;
   auto me = ::getpid();
   std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir("/proc"), ::closedir);
   while (auto* e = ::readdir(dir.get())) {
@@ -69,9 +75,21 @@ pid_t child_named(const std::string& comm) {
     pid_t ppid = 0;
     rest >> state >> ppid;
     if (ppid == me && content.substr(open + 1, close - open - 1) == comm)
-      return static_cast<pid_t>(std::stoi(name));
+      out.push_back(static_cast<pid_t>(std::stoi(name)));
   }
-  return -1;
+  return out;
+}
+
+/// The usage of several processes added up (threads too).
+usage usage_of(const std::vector<pid_t>& pids) {
+  usage total;
+  for (auto pid : pids) {
+    auto u = usage_of(pid);
+    total.cpu_seconds += u.cpu_seconds;
+    total.rss_mb += u.rss_mb;
+    total.threads += u.threads;
+  }
+  return total;
 }
 
 /// Sum of the samples of the series `name` that carry the label `label` (`key="value"`), in a
@@ -92,6 +110,7 @@ int main(int argc, char** argv) {
   std::uint32_t partitions = 10000;
   duration window = std::chrono::seconds(20);
   bool preferred_ids = true;
+  std::size_t cluster_size = 1;
   std::string json, binary = (std::filesystem::path(argv[0]).parent_path() / "parti-node").string();
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string arg = argv[i], value = argv[i + 1];
@@ -107,6 +126,8 @@ int main(int argc, char** argv) {
       binary = value;
     else if (arg == "--preferred-ids" && (value == "yes" || value == "no"))
       preferred_ids = value == "yes";
+    else if (arg == "--cluster" && (value == "1" || value == "3"))
+      cluster_size = std::stoul(value);
     else
       return std::fprintf(stderr, "bench_scale: unknown argument %s\n", arg.c_str()), 2;
   }
@@ -114,14 +135,21 @@ int main(int argc, char** argv) {
       (std::filesystem::temp_directory_path() / ("parti-scale-" + std::to_string(::getpid())))
           .string();
   std::filesystem::create_directories(logs);
-  local_nats_server nats;
-  auto nats_pid = child_named("nats-server");
-  fleet::fleet f(
-      binary,
-      {"--nats-url=" + nats.url(), "--group=scale", "--workers=" + std::to_string(workers),
-       "--partitions=" + std::to_string(partitions), "--cold-start-window=10s",
-       "--log-level=warning"},
-      logs);
+  std::optional<local_nats_server> server;
+  std::optional<test::local_nats_cluster> cluster;
+  std::vector<std::string> args{"--group=scale", "--workers=" + std::to_string(workers),
+                                "--partitions=" + std::to_string(partitions),
+                                "--cold-start-window=10s", "--log-level=warning"};
+  if (cluster_size > 1) {
+    cluster.emplace(cluster_size);
+    args.push_back("--nats-url=" + cluster->urls());
+    args.push_back("--bucket-replicas=" + std::to_string(cluster_size));
+  } else {
+    server.emplace();
+    args.push_back("--nats-url=" + server->url());
+  }
+  auto nats_pids = children_named("nats-server");
+  fleet::fleet f(binary, args, logs);
   auto t0 = clock_type::now();
   int index = preferred_ids ? f.start(0) : f.start(std::nullopt);
   auto pid = f.members().at(0).pid;
@@ -148,10 +176,10 @@ int main(int argc, char** argv) {
   std::this_thread::sleep_for(std::chrono::seconds(5));
   auto metrics_port = f.members().at(static_cast<std::size_t>(index)).metrics_port;
   auto m0 = http_get(metrics_port, "/metrics", std::chrono::seconds(10));
-  auto p0 = usage_of(pid), n0 = usage_of(nats_pid);
+  auto p0 = usage_of(pid), n0 = usage_of(nats_pids);
   auto w0 = clock_type::now();
   std::this_thread::sleep_for(window);
-  auto p1 = usage_of(pid), n1 = usage_of(nats_pid);
+  auto p1 = usage_of(pid), n1 = usage_of(nats_pids);
   auto m1 = http_get(metrics_port, "/metrics", std::chrono::seconds(10));
   double seconds = std::chrono::duration<double>(clock_type::now() - w0).count();
   // Heartbeats are compare-and-set writes: an update each, a create for the first (and after
@@ -173,7 +201,11 @@ int main(int argc, char** argv) {
                      {100.0 * (n1.cpu_seconds - n0.cpu_seconds) / seconds},
                      {},
                      ""});
-  figures.push_back({"scale_nats_server_rss", "MB", {n1.rss_mb}, {}, ""});
+  auto servers = cluster_size > 1
+                     ? "sum over " + std::to_string(nats_pids.size()) +
+                           " cluster members, buckets at R" + std::to_string(cluster_size)
+                     : std::string("one server");
+  figures.push_back({"scale_nats_server_rss", "MB", {n1.rss_mb}, {}, servers});
   figures.push_back(
       {"scale_heartbeat_puts_per_second",
        "1/s",
