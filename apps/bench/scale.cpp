@@ -3,10 +3,10 @@
 // and RSS of the parti-node process and of nats-server, and the heartbeat writes per second
 // (from the process's own /metrics: parti_kv_operation_duration_seconds_count{operation="put"}).
 // bench_scale [--workers 1000] [--partitions 10000] [--window 20s] [--json FILE] [--binary PATH]
-//             [--preferred-ids yes|no] [--cluster N]
+//             [--preferred-ids yes|no] [--cluster 1|3]
 // With --cluster 3 the nodes run on a local 3-server JetStream cluster with every bucket at 3
-// replicas (--bucket-replicas=3), all on this machine; the nats-server figures are the sums
-// over its members.
+// replicas (--bucket-replicas=3), all on the machine the benchmark runs on; the nats-server
+// figures are the sums over its members.
 // With --preferred-ids no the nodes claim without a preferred id: each lists the ids bucket and
 // they race for the free ids, the start of a fleet that has no ordinal to give its nodes.
 #include <dirent.h>
