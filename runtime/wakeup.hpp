@@ -30,6 +30,9 @@ class wakeup {
     return true;
   }
 
+  /// A wake-up is pending.
+  bool armed() const { return armed_ != time_point::max(); }
+
   /// Forgets the pending wake-up: its tick will be ignored.
   void cancel() {
     ++token_;

@@ -187,7 +187,7 @@ std::vector<liveness_event> liveness_tracker::expire(time_point now) {
   forget_silent_leavers(due);
   append(events, expire_restarts(due));
   append(events, expire_alive(due, now));
-  if (silent && !silence_since_ && alive_count() > 0) {
+  if (silent && !silence_since_ && any_alive()) {
     silence_since_ = *silence;
     events.push_back(silence_event(*silence));
   }
@@ -269,7 +269,7 @@ void liveness_tracker::store_outage_ended(time_point now) {
 std::optional<time_point> liveness_tracker::silence_start() const {
   // With nobody alive nobody is expected to heartbeat: quiet proves nothing, and holding a
   // restarting worker's grace on it could keep that worker forever.
-  if (alive_count() == 0) return std::nullopt;
+  if (!any_alive()) return std::nullopt;
   if (silence_since_) return silence_since_;
   if (options_.silence_threshold <= duration::zero() || !last_heard_) return std::nullopt;
   return *last_heard_ + options_.silence_threshold;
@@ -362,6 +362,11 @@ std::size_t liveness_tracker::alive_count() const {
   return static_cast<std::size_t>(std::count_if(workers_.begin(), workers_.end(), [](auto& kv) {
     return kv.second.state == worker_liveness::alive;
   }));
+}
+
+bool liveness_tracker::any_alive() const {
+  return std::any_of(workers_.begin(), workers_.end(),
+                     [](auto& kv) { return kv.second.state == worker_liveness::alive; });
 }
 
 // An alive worker expires, a leaving one is forgotten, once this (and any guard) has passed.

@@ -208,6 +208,8 @@ class liveness_tracker {
   liveness_event silence_event(time_point start) const;
   bool looks_like_mass_disappearance(std::size_t newly_overdue) const;
   std::size_t alive_count() const;
+  /// alive_count() > 0, stopping at the first: asked on every heartbeat.
+  bool any_alive() const;
   time_point heard_deadline(const entry& e) const;
   time_point not_before(time_point deadline) const;
   void start_grace(time_point now, duration grace);

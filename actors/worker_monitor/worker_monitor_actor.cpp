@@ -57,6 +57,10 @@ void publish(self_ptr self, const std::vector<liveness_event>& events, bool appl
     self->send(m.peers.emergency_detector, n);
   }
   if (applied_changed || !events.empty()) self->send(m.peers.publisher, snapshot(self->state));
+  // Without an event, a heartbeat or a delete only moved deadlines later (its worker's, the
+  // silence's) or removed one: a pending wake-up is early enough, and re-arms when it fires.
+  // This spares the leader a walk over every worker (next_deadline()) on every heartbeat.
+  if (events.empty() && m.timer.armed()) return;
   arm(self);
 }
 
