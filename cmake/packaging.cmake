@@ -78,15 +78,20 @@ endforeach()
 file(WRITE ${PARTI_PACKAGING_BINARY_DIR}/parti-node.service "${_unit}")
 
 # --- The Debian changelog, gzip -9n (no name, no time stamp in the gzip header) ---------------
-# Dated by the commit the build was configured from, so that it changes only with the tree.
-set(_changelog_date "")
+# Dated by the commit the build was configured from, so that it changes only with the tree; so
+# are the manual pages (apps/CMakeLists.txt), through PARTI_COMMIT_EPOCH.
+set(_commit_dates "")
 find_package(Git QUIET)
 if(GIT_FOUND)
-  execute_process(COMMAND ${GIT_EXECUTABLE} log -1 --format=%aD
+  execute_process(COMMAND ${GIT_EXECUTABLE} log -1 --format=%ct%n%aD
                   WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
-                  OUTPUT_VARIABLE _changelog_date OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+                  OUTPUT_VARIABLE _commit_dates OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
 endif()
-if(NOT _changelog_date)
+if(_commit_dates MATCHES "^([0-9]+)\n(.+)$")
+  set(PARTI_COMMIT_EPOCH ${CMAKE_MATCH_1})
+  set(_changelog_date "${CMAKE_MATCH_2}")
+else()
+  string(TIMESTAMP PARTI_COMMIT_EPOCH "%s" UTC)
   string(TIMESTAMP _changelog_date "%a, %d %b %Y %H:%M:%S +0000" UTC)
 endif()
 file(WRITE ${PARTI_PACKAGING_BINARY_DIR}/changelog.Debian

@@ -39,8 +39,8 @@ struct assignment_change {
   std::vector<partition> added;    // in `owned`, not owned before
   std::vector<partition> removed;  // owned before, not in `owned`
   /// The fencing token of each partition in `owned`, in the same order: the record's token when
-  /// the leader wrote one, else the token held for a partition owned before, else the record's
-  /// stamp (the version that gave it to this worker).
+  /// the leader wrote one, else the record's stamp (the version that gave it to this worker at
+  /// the latest), as a leader reading the bucket takes it.
   std::vector<partition_grant> grants;
   assignment_stamp stamp;  // of the record (for a delete: the fence still held)
   std::string reason;      // the record's reason; "deleted" for a deleted key

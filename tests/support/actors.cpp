@@ -4,7 +4,9 @@
 
 namespace parti::test {
 
-nats_fixture::nats_fixture() {
+nats_fixture::nats_fixture() : nats_fixture(std::chrono::seconds(1)) {}
+
+nats_fixture::nats_fixture(duration timeout) : request_timeout(timeout) {
   auto c = connection::open(options());
   if (!c) throw std::runtime_error(c.error());
   conn = *c;
@@ -20,7 +22,7 @@ connection_options nats_fixture::options() const {
   connection_options o;
   o.urls = {server.url()};
   o.reconnect_wait = std::chrono::milliseconds(50);
-  o.request_timeout = std::chrono::seconds(1);
+  o.request_timeout = request_timeout;
   o.ping_interval = std::chrono::milliseconds(500);
   return o;
 }

@@ -21,12 +21,15 @@ struct test_config : caf::actor_system_config {
 /// A nats-server, an actor system and a connection to the server, for one test case.
 /// Members are destroyed in reverse order: actors first, then the connection, then the server.
 struct nats_fixture {
+  /// Of every connection options() describes, the fixture's own included.
+  duration request_timeout = std::chrono::seconds(1);
   local_nats_server server;
   test_config config;
   caf::actor_system sys{config};
   std::shared_ptr<connection> conn;
 
   nats_fixture();
+  explicit nats_fixture(duration request_timeout);
   ~nats_fixture();
 
   connection_options options() const;

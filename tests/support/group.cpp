@@ -27,17 +27,11 @@ node_config fast_config(const std::string& group) {
   return c;
 }
 
-node_group::node_group() {
-  // The nodes' connection as parti-node and embedded_node make it: request_timeout is the KV
-  // operation timeout, so a blocking KV call holds its shard no longer than its caller waits.
-  // With the fixture's 1 s, a call stuck across a server restart held the shard past the fast
-  // heartbeat TTL (600 ms), and the heartbeats queued behind it lapsed their nodes' leases.
-  auto o = options();
-  o.request_timeout = config.kv_operation_timeout;
-  auto c = connection::open(o);
-  if (!c) throw std::runtime_error(c.error());
-  conn = *c;
-}
+// The nodes' connection as parti-node and embedded_node make it: request_timeout is the KV
+// operation timeout, so a blocking KV call holds its shard no longer than its caller waits.
+// With the fixture's 1 s, a call stuck across a server restart held the shard past the fast
+// heartbeat TTL (600 ms), and the heartbeats queued behind it lapsed their nodes' leases.
+node_group::node_group() : nats_fixture(fast_config().kv_operation_timeout) {}
 
 node_group::~node_group() {
   for (auto& n : nodes) caf::anon_send_exit(n, caf::exit_reason::kill);
