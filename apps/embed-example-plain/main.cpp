@@ -8,6 +8,7 @@
 //                       [--start-timeout=15s]
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -93,28 +94,43 @@ std::string keys_of(const std::vector<partition>& partitions) {
   return out.str();
 }
 
+/// Writes one line to stdout whole. The callbacks run on the facade's executor thread and main()
+/// on its own: a line written piece by piece from both could interleave mid-line.
+void say(const std::ostringstream& line) {
+  static std::mutex output;
+  std::lock_guard<std::mutex> lock(output);
+  std::cout << line.str() << std::endl;
+}
+
 /// The application's reactions. They run on the facade's executor thread, one at a time; the
 /// node counts a revocation as acknowledged when on_assignment returns.
 embedded_callbacks application_callbacks() {
   embedded_callbacks cb;
   cb.on_assignment = [](const assignment_update& u) {
     // This is where an application starts work on `added` and stops work on `removed`.
-    std::cout << "assignment_update " << u.worker << " e" << u.epoch << " v" << u.version << " ("
-              << u.reason << "): owns " << u.owned.size() << " " << keys_of(u.owned) << ", added "
-              << keys_of(u.added) << ", removed " << keys_of(u.removed) << std::endl;
+    std::ostringstream line;
+    line << "assignment_update " << u.worker << " e" << u.epoch << " v" << u.version << " ("
+         << u.reason << "): owns " << u.owned.size() << " " << keys_of(u.owned) << ", added "
+         << keys_of(u.added) << ", removed " << keys_of(u.removed);
+    say(line);
   };
   cb.on_state = [](const node_state_update& u) {
-    std::cout << "node_state_update " << u.worker << ": " << u.from << " -> " << u.to << std::endl;
+    std::ostringstream line;
+    line << "node_state_update " << u.worker << ": " << u.from << " -> " << u.to;
+    say(line);
   };
   cb.on_leadership = [](const leadership_update& u) {
-    std::cout << "leadership_update " << u.worker << ": "
-              << (u.leader              ? "leads with epoch " + std::to_string(u.epoch)
-                  : u.leader_id.empty() ? std::string("no leader known")
-                                        : "follows " + u.leader_id)
-              << std::endl;
+    std::ostringstream line;
+    line << "leadership_update " << u.worker << ": "
+         << (u.leader              ? "leads with epoch " + std::to_string(u.epoch)
+             : u.leader_id.empty() ? std::string("no leader known")
+                                   : "follows " + u.leader_id);
+    say(line);
   };
   cb.on_error = [](const embedded_error& e) {
-    std::cout << "error " << to_string(e.kind) << ": " << e.message << std::endl;
+    std::ostringstream line;
+    line << "error " << to_string(e.kind) << ": " << e.message;
+    say(line);
   };
   return cb;
 }
@@ -145,15 +161,17 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto a = node.current_assignment();
-  std::cout << "embed-example-plain: started as " << a.worker << " on " << options.nats_url
-            << ", owns " << a.owned.size() << " " << keys_of(a.owned)
-            << (node.is_leader() ? ", leads" : "") << "; running for "
-            << format_duration(args->run_for) << std::endl;
+  std::ostringstream started_line;
+  started_line << "embed-example-plain: started as " << a.worker << " on " << options.nats_url
+               << ", owns " << a.owned.size() << " " << keys_of(a.owned)
+               << (node.is_leader() ? ", leads" : "") << "; running for "
+               << format_duration(args->run_for);
+  say(started_line);
   std::this_thread::sleep_for(args->run_for);  // the application's own work would go here
   if (auto stopped = node.stop(shutdown_intent::drain, 10s); !stopped) {
     std::cerr << "embed-example-plain: " << stopped.error() << "\n";
     return 1;
   }
-  std::cout << "embed-example-plain: stopped" << std::endl;
+  say(std::ostringstream("embed-example-plain: stopped"));
   return 0;
 }

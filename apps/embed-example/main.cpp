@@ -149,8 +149,13 @@ void caf_main(caf::actor_system& sys, const example_config& cfg) {
   leader.partitions = count_source(static_cast<std::uint32_t>(cfg.partitions));
   options.leader = make_leader_factory(leader);
   auto app = sys.spawn(application, options);
-  std::cout << "embed-example: running for " << cfg.run_for << " on " << copts.urls.front()
-            << std::endl;
+  {
+    // Through CAF's printer, as the actors print: a line from here and one of theirs cannot
+    // interleave.
+    caf::scoped_actor self{sys};
+    caf::aout(self) << "embed-example: running for " << cfg.run_for << " on " << copts.urls.front()
+                    << std::endl;
+  }
   std::this_thread::sleep_for(*run_for);
   caf::anon_send(app, caf::leave_atom::value);
   {
